@@ -1,0 +1,5 @@
+"""Allow `python -m auditkit`."""
+
+from auditkit.cli import main
+
+main()

@@ -1,0 +1,182 @@
+"""Checks of a dataset directory; each failure is one DatasetError naming the file and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from auditkit.data.format import (
+    AU_COLUMN,
+    FACES_FILE,
+    FORMAT_VERSION,
+    FRAME_REQUIRED,
+    FRAMES_FILE,
+    INTENSITY_COLUMN,
+    INTENSITY_RANGE,
+    META_FILE,
+    OCCURRENCE_VALUES,
+    SUBJECT_REQUIRED,
+    SUBJECTS_FILE,
+)
+from auditkit.errors import DatasetError
+
+
+def require_files(root: Path) -> None:
+    """Fail unless the directory and its four files exist."""
+    if not root.is_dir():
+        raise DatasetError(root, None, "not a dataset directory (run `auditkit synth --out DIR` to make one)")
+    for name in (META_FILE, SUBJECTS_FILE, FRAMES_FILE, FACES_FILE):
+        if not (root / name).is_file():
+            raise DatasetError(root / name, None, "file is missing")
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """Parse and check dataset.json."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(path, None, f"not valid JSON ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(meta, dict):
+        raise DatasetError(path, None, "must hold a JSON object")
+    for key in ("format_version", "image_size", "aus", "provenance"):
+        if key not in meta:
+            raise DatasetError(path, key, "required key is missing")
+    version = meta["format_version"]
+    if version != FORMAT_VERSION:
+        raise DatasetError(
+            path, "format_version", f"version {version!r} is not supported (this auditkit reads version {FORMAT_VERSION})"
+        )
+    size = meta["image_size"]
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise DatasetError(path, "image_size", f"must be [height, width] positive integers, got {size!r}")
+    aus = meta["aus"]
+    if not (isinstance(aus, list) and aus and all(isinstance(a, str) and AU_COLUMN.match(a) for a in aus)):
+        raise DatasetError(path, "aus", f"must be a non-empty list of names like 'AU01', got {aus!r}")
+    if len(set(aus)) != len(aus):
+        raise DatasetError(path, "aus", "lists an action unit twice")
+    if not isinstance(meta["provenance"], dict):
+        raise DatasetError(path, "provenance", "must be a JSON object")
+    return meta
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a Parquet file, turning any decoding failure into a DatasetError."""
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DatasetError(path, None, f"not a readable Parquet file ({exc})") from None
+    return table.to_pandas()
+
+
+def _require_columns(df: pd.DataFrame, path: Path, columns: tuple[str, ...]) -> None:
+    for col in columns:
+        if col not in df.columns:
+            raise DatasetError(path, f"column '{col}'", "required column is missing")
+
+
+def _require_strings(df: pd.DataFrame, path: Path, col: str) -> None:
+    values = df[col]
+    if values.isna().any():
+        raise DatasetError(path, f"column '{col}'", f"{int(values.isna().sum())} missing values")
+    if not all(isinstance(v, str) for v in values.head(1000)):
+        raise DatasetError(path, f"column '{col}'", f"must hold strings, found dtype {values.dtype}")
+
+
+def _require_integers(df: pd.DataFrame, path: Path, col: str, nullable: bool = False) -> None:
+    values = df[col]
+    if values.isna().any() and not nullable:
+        n = int(values.isna().sum())
+        hint = " (use -1 for frames that were not coded)" if AU_COLUMN.match(col) or INTENSITY_COLUMN.match(col) else ""
+        raise DatasetError(path, f"column '{col}'", f"{n} missing values{hint}")
+    if not pd.api.types.is_integer_dtype(values.dtype):
+        raise DatasetError(path, f"column '{col}'", f"must hold integers, found dtype {values.dtype}")
+
+
+def check_subjects(df: pd.DataFrame, path: Path) -> None:
+    """Validate subjects.parquet: required columns, unique ids, known attribute ranges."""
+    _require_columns(df, path, SUBJECT_REQUIRED)
+    _require_strings(df, path, "subject")
+    _require_strings(df, path, "dataset")
+    if len(df) == 0:
+        raise DatasetError(path, None, "holds no subjects")
+    dup = df["subject"][df["subject"].duplicated()]
+    if len(dup):
+        raise DatasetError(path, "column 'subject'", f"duplicate subject {dup.iloc[0]!r}")
+    if "fitzpatrick" in df.columns:
+        _require_integers(df, path, "fitzpatrick", nullable=True)
+        known = df["fitzpatrick"].dropna()
+        bad = known[(known < 1) | (known > 6)]
+        if len(bad):
+            raise DatasetError(path, "column 'fitzpatrick'", f"values must be 1-6 or null, found {int(bad.iloc[0])}")
+    if "gender" in df.columns:
+        g = df["gender"].dropna()
+        if not all(isinstance(v, str) for v in g):
+            raise DatasetError(path, "column 'gender'", "must hold strings or nulls")
+
+
+def check_frames(df: pd.DataFrame, path: Path, aus: list[str], subjects: set[str], n_faces: int) -> None:
+    """Validate frames.parquet against the metadata, the subject table and faces.npy."""
+    _require_columns(df, path, FRAME_REQUIRED)
+    _require_strings(df, path, "subject")
+    _require_strings(df, path, "sequence")
+    _require_integers(df, path, "frame")
+    _require_integers(df, path, "face")
+    au_cols = [c for c in df.columns if AU_COLUMN.match(c)]
+    missing = [a for a in aus if a not in au_cols]
+    if missing:
+        raise DatasetError(path, f"column '{missing[0]}'", "listed in dataset.json 'aus' but missing here")
+    extra = [a for a in au_cols if a not in aus]
+    if extra:
+        raise DatasetError(path, f"column '{extra[0]}'", "present here but not listed in dataset.json 'aus'")
+    unknown = sorted(set(df["subject"]) - subjects)
+    if unknown:
+        raise DatasetError(path, "column 'subject'", f"subject {unknown[0]!r} is not in {path.parent / 'subjects.parquet'}")
+    faces = df["face"].to_numpy()
+    if len(faces) and (faces.min() < 0 or faces.max() >= n_faces):
+        bad = int(faces[(faces < 0) | (faces >= n_faces)][0])
+        raise DatasetError(path, "column 'face'", f"row index {bad} is outside faces.npy (which has {n_faces} faces)")
+    for au in aus:
+        _require_integers(df, path, au)
+        values = np.unique(df[au].to_numpy())
+        bad_values = sorted(set(values.tolist()) - OCCURRENCE_VALUES)
+        if bad_values:
+            raise DatasetError(
+                path, f"column '{au}'", f"value {bad_values[0]} is not an occurrence code (1 present, 0 absent, -1 not coded)"
+            )
+    lo, hi = INTENSITY_RANGE
+    for col in (c for c in df.columns if INTENSITY_COLUMN.match(c)):
+        _require_integers(df, path, col)
+        values = df[col].to_numpy()
+        if len(values) and (values.min() < lo or values.max() > hi):
+            bad = int(values[(values < lo) | (values > hi)][0])
+            raise DatasetError(path, f"column '{col}'", f"intensity {bad} is outside {lo}..{hi} (-1 means not coded)")
+    keys = df[["subject", "sequence", "frame"]]
+    dup = keys.duplicated()
+    if dup.any():
+        row = keys[dup].iloc[0]
+        raise DatasetError(
+            path, "columns 'subject, sequence, frame'", f"frame {row['frame']} of {row['subject']}/{row['sequence']} appears twice"
+        )
+
+
+def open_faces(path: Path, image_size: list[int]) -> np.ndarray:
+    """Memory-map faces.npy and check its dtype and shape."""
+    try:
+        faces = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DatasetError(path, None, f"not a readable .npy array ({exc})") from None
+    if faces.dtype != np.uint8:
+        raise DatasetError(path, "dtype", f"must be uint8, found {faces.dtype}")
+    if faces.ndim != 3:
+        raise DatasetError(path, "shape", f"must be (N, H, W), found {faces.shape}")
+    if list(faces.shape[1:]) != list(image_size):
+        raise DatasetError(
+            path, "shape", f"faces are {faces.shape[1]}x{faces.shape[2]} but dataset.json image_size is {image_size}"
+        )
+    return faces
