@@ -103,6 +103,116 @@ def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None
     console.print(aus)
 
 
+def default_data_dir() -> Path:
+    """Where the synthetic default dataset lives: $AUDITKIT_CACHE, else $XDG_CACHE_HOME/auditkit, else ~/.cache/auditkit."""
+    root = os.environ.get("AUDITKIT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "auditkit")
+    return Path(root) / "synth-default"
+
+
+def _ensure_default_data() -> Path:
+    from auditkit.data.synth.generate import SynthConfig, generate
+
+    path = default_data_dir()
+    if (path / "dataset.json").exists():
+        return path
+    err_console.print(f"no --data given: generating the synthetic default into {path} (once)")
+    with _progress() as bar:
+        task = bar.add_task("rendering subjects", total=None)
+        generate(path, SynthConfig(), force=True, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    return path
+
+
+def _fmt_p(p: float) -> str:
+    if p != p:  # NaN
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def print_summary(tables) -> None:
+    """Terminal version of the paper's Table 5 plus the gap tests."""
+    from auditkit.report.tables import headline
+
+    cond = tables.conditions
+    table = Table(title="Score (mean of F1 and accuracy, %) per train -> test group")
+    for col, just in (("normalizer", "left"), ("condition", "left"), ("train -> test", "left"), ("score", "right"),
+                      ("F1", "right"), ("accuracy", "right"), ("subjects", "right"), ("reps", "right")):
+        table.add_column(col, justify=just)
+    for r in cond.sort_values(["normalizer", "condition", "train_group", "test_group"], kind="stable").itertuples():
+        table.add_row(r.normalizer, r.condition, f"{r.train_group} -> {r.test_group}", f"{100 * r.score:.1f} ± {100 * r.std:.1f}",
+                      f"{100 * r.f1:.1f}", f"{100 * r.accuracy:.1f}", str(r.subjects), str(r.repetitions))
+    console.print(table)
+    gaps = Table(title="Generalization gap (within - cross, points); p from the paper's subject t-test, Holm-corrected, "
+                       "and from the repetition-level paired test")
+    for col in ("normalizer", "tested on", "gap", "95% CI", "p", "p (Holm)", "p (repetitions)", "Hedges' g"):
+        gaps.add_column(col, justify="left" if col in ("normalizer", "tested on") else "right")
+    for norm in cond["normalizer"].unique():
+        for r in headline(tables, norm).itertuples():
+            mark = " *" if r.p_holm < 0.05 else ""
+            gaps.add_row(norm, r.test_group, f"{100 * r.gap:+.1f}{mark}", f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]",
+                         _fmt_p(r.p), _fmt_p(r.p_holm), _fmt_p(r.p_repetitions), f"{r.hedges_g:.2f}")
+    console.print(gaps)
+
+
+@app.command()
+def gap(
+    attr: str = typer.Option(..., "--attr", help="person, gender, fitzpatrick, dataset, any subjects.parquet column, "
+                                                 "or a comma-separated intersection (gender,fitzpatrick)."),
+    normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s); 'none' always runs as baseline."),
+    classifier: str = typer.Option("lenet5", "--classifier", help="AU classifier plugin."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset directory (default: the synthetic benchmark)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Audit directory (default: audits/<attr>)."),
+    preset: str = typer.Option("default", "--preset", help="default (minutes on CPU), paper (the paper's protocol), smoke."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="Repetitions (paper: 20)."),
+    n_train: int = typer.Option(4, "--train", help="Training subjects per draw."),
+    n_val: int = typer.Option(2, "--val", help="Validation subjects per draw."),
+    bins: Optional[str] = typer.Option(None, "--bins", help="Bins for a numeric attribute, e.g. 1-2,3-4,5-6."),
+    source: Optional[str] = typer.Option(None, "--source", help="Restrict to one source dataset ('all' for every one)."),
+    template: Optional[str] = typer.Option(None, "--template", help="Template subject (default: the most expressive)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (overrides the preset)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the subject draws and trainings."),
+    jobs: int = typer.Option(-1, "--jobs", help="Parallel trainings (-1: one per core)."),
+    force: bool = typer.Option(False, "--force", help="Discard results of a different audit in --out."),
+) -> None:
+    """Train within-group and cross-group AU models and report the generalization gap with significance tests."""
+    from auditkit.protocol.runner import AuditConfig, run_audit
+    from auditkit.report.tables import audit_tables
+
+    attrs = tuple(a.strip() for a in attr.split(",") if a.strip())
+    if not attrs:
+        raise AuditkitError("--attr: give an attribute such as fitzpatrick, gender, person or dataset")
+    data_dir = data if data is not None else _ensure_default_data()
+    out_dir = out if out is not None else Path("audits") / "-".join(attrs)
+    cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=tuple(normalizer), classifier=classifier,
+                                  repeats=repeats, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
+                                  epochs=epochs, seed=seed)
+    with _progress() as bar:
+        task = bar.add_task("trainings", total=None)
+
+        def update(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        try:
+            results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=update)
+        except KeyboardInterrupt:
+            raise AuditkitError(f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None
+    print_summary(audit_tables(results, seed))
+    console.print(f"results: {out_dir / 'results.parquet'}  config: {out_dir / 'run.json'}")
+
+
+@app.command()
+def plugins() -> None:
+    """List installed normalizers, classifiers and dataset sources (entry points)."""
+    from auditkit.plugins import available
+
+    table = Table(title="Installed plugins")
+    for col in ("kind", "name", "provided by"):
+        table.add_column(col)
+    for kind in ("normalizer", "classifier", "dataset"):
+        for name, ep in sorted(available(kind).items()):
+            table.add_row(kind, name, ep.value)
+    console.print(table)
+
+
 def main() -> None:
     """Console-script entry: run the app, turning user-facing errors into one line and a non-zero exit."""
     try:

@@ -22,3 +22,12 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def dataset_copy(tiny_dataset: Path, tmp_path: Path) -> Path:
     """A private, writable copy of the tiny dataset."""
     return Path(shutil.copytree(tiny_dataset, tmp_path / "data"))
+
+
+AUDIT = SynthConfig(seed=7, frames_per_subject=30, bp4d_subjects=18, disfa_subjects=8)
+
+
+@pytest.fixture(scope="session")
+def audit_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """26 subjects (18 BP4D-like with 9 women and 9 men, 8 DISFA-like), 30 frames each: enough for small audits."""
+    return generate(tmp_path_factory.mktemp("audit") / "data", AUDIT, n_jobs=1)

@@ -58,3 +58,33 @@ def test_synth_then_inspect(tmp_path: Path) -> None:
     assert "68" in res.stdout  # 41 + 27 subjects
     again = run("synth", "--out", str(out), "--frames-per-subject", "4")
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
+    res = run("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(tmp_path / "g"), "--preset", "smoke",
+              "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1")
+    assert res.returncode == 0, res.stderr
+    assert "female -> male" in res.stdout.replace("\n", " ") or "female" in res.stdout
+    assert "Generalization gap" in res.stdout and "results.parquet" in res.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--attr", "height"], "column 'height': unknown attribute"),
+    (["--attr", "fitzpatrick"], "needs at least 7"),
+    (["--attr", "gender", "--normalizer", "magic"], "unknown normalizer 'magic'"),
+    (["--attr", "gender", "--preset", "fastest"], "unknown preset"),
+    (["--attr", "gender", "--source", "ck+"], "no subjects from 'ck+'"),
+])
+def test_gap_bad_input_is_one_line(audit_dataset: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    extra = [] if "fitzpatrick" in args else ["--train", "2", "--val", "1"]
+    res = run("gap", "--data", str(audit_dataset), "--out", str(tmp_path / "o"), *args, *extra)
+    assert res.returncode == 2, res.stdout + res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.strip() and "rendering" not in line and "trainings" not in line]
+    assert "Traceback" not in res.stderr
+    assert any(message in line for line in lines), res.stderr
+
+
+def test_plugins_lists_builtins() -> None:
+    out = run("plugins").stdout
+    for name in ("none", "histeq", "lenet5", "synthetic"):
+        assert name in out

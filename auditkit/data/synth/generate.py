@@ -42,14 +42,20 @@ class SynthConfig:
     seed: int = 0
     frames_per_subject: int = 300
     size: int = 128
-    bp4d_subjects: int | None = None  # None: the full 41; smaller values keep a prefix (for tests)
+    bp4d_subjects: int | None = None  # None: the full 41; fewer keeps evenly spaced roster entries (small test sets)
     disfa_subjects: int | None = None  # None: the full 27
+
+
+def _subset(people: list, n: int | None) -> list:
+    if n is None or n >= len(people):
+        return people
+    return [people[int(i)] for i in np.linspace(0, len(people) - 1, n).round()] if n > 0 else []
 
 
 def make_identities(cfg: SynthConfig) -> list[Identity]:
     """The roster of both sources with their faces drawn, in subject order."""
     roster_rng = np.random.default_rng([cfg.seed, 0])
-    people = bp4d_roster(roster_rng)[: cfg.bp4d_subjects] + disfa_roster(roster_rng)[: cfg.disfa_subjects]
+    people = _subset(bp4d_roster(roster_rng), cfg.bp4d_subjects) + _subset(disfa_roster(roster_rng), cfg.disfa_subjects)
     return [
         sample_identity(np.random.default_rng([cfg.seed, 1, i]), p.subject, p.dataset, p.gender, p.fitzpatrick, p.age)
         for i, p in enumerate(people)

@@ -1,0 +1,22 @@
+"""The Normalizer interface (DESIGN.md): fit on template and subject faces, transform one subject's faces."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Normalizer(Protocol):
+    """fit(template_faces, subject_faces) -> self; transform(subject, faces) -> faces of the same shape (uint8)."""
+
+    name: str
+
+    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> "Normalizer":
+        """Learn whatever the normalizer needs from the template and the subjects it will transform."""
+        ...
+
+    def transform(self, subject: str, faces: np.ndarray) -> np.ndarray:
+        """Normalize one subject's (n, H, W) uint8 faces; same shape and dtype out."""
+        ...

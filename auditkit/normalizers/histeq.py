@@ -1,0 +1,26 @@
+"""`histeq`: per-image histogram equalization, the paper's preprocessing step and a cheap normalization baseline."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def equalize(faces: np.ndarray) -> np.ndarray:
+    """Histogram-equalize each (H, W) uint8 face of an (n, H, W) stack."""
+    faces = np.asarray(faces, dtype=np.uint8)
+    return np.stack([cv2.equalizeHist(f) for f in faces]) if len(faces) else faces.copy()
+
+
+class HistEqNormalizer:
+    """Equalizes each face's grey-level histogram (removes global skin-tone and illumination level differences)."""
+
+    name = "histeq"
+
+    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> "HistEqNormalizer":
+        """Nothing to learn."""
+        return self
+
+    def transform(self, subject: str, faces: np.ndarray) -> np.ndarray:
+        """Equalized faces, same shape."""
+        return equalize(faces)

@@ -1,0 +1,112 @@
+"""Group pools per attribute (person, gender, skin type, dataset, any subject column) and the template subject."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from auditkit.data.dataset import Dataset
+from auditkit.data.format import SUBJECTS_FILE
+from auditkit.errors import AuditkitError, DatasetError
+
+SPECIAL = ("person", "dataset")
+# The paper's skin-type split: lighter (I-II) against darker (V-VI); types III-IV are left out to amplify differences.
+DEFAULT_BINS: dict[str, list[tuple[float, float, str]]] = {"fitzpatrick": [(1, 2, "lighter"), (5, 6, "darker")]}
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A named group of subjects that training and test subjects are drawn from."""
+
+    name: str
+    subjects: tuple[str, ...]
+
+
+def parse_bins(text: str) -> list[tuple[float, float, str]]:
+    """'1-2,3-4,5-6' -> [(1, 2, '1-2'), ...]; a bin may be named: 'lighter=1-2,darker=5-6'."""
+    bins = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        m = re.fullmatch(r"(?:([\w.+ -]+)=)?\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)", part)
+        if not m:
+            raise AuditkitError(f"--bins: cannot read {part!r} (expected ranges like 1-2,5-6 or lighter=1-2,darker=5-6)")
+        lo, hi = float(m.group(2)), float(m.group(3))
+        if lo > hi:
+            raise AuditkitError(f"--bins: range {part!r} runs backwards")
+        name = (m.group(1) or f"{m.group(2)}-{m.group(3)}").strip()
+        bins.append((lo, hi, name))
+    if not bins:
+        raise AuditkitError("--bins: no ranges given")
+    return bins
+
+
+def attribute_labels(subjects: pd.DataFrame, attr: str, bins: list[tuple[float, float, str]] | None, path: str = SUBJECTS_FILE) -> pd.Series:
+    """Group label of each subject for one attribute (NA where the subject falls in no group)."""
+    if attr not in subjects.columns:
+        usable = ", ".join(["person"] + [c for c in subjects.columns if c != "subject"])
+        raise DatasetError(path, f"column '{attr}'", f"unknown attribute (usable: {usable})")
+    values = subjects[attr]
+    if values.isna().all():
+        raise DatasetError(path, f"column '{attr}'", "has no values")
+    bins = bins if bins is not None else DEFAULT_BINS.get(attr)
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+    if bins is not None:
+        if not numeric:
+            raise DatasetError(path, f"column '{attr}'", "--bins needs a numeric attribute")
+        labels = pd.Series(pd.NA, index=subjects.index, dtype="string")
+        v = values.astype("Float64")
+        for lo, hi, name in bins:
+            labels[(v >= lo) & (v <= hi)] = name
+        return labels
+    if numeric and values.dropna().nunique() > 6:
+        # a continuous attribute with no bins: split at the median into two halves
+        med = float(values.median())
+        return pd.Series(np.where(values.isna(), None, np.where(values <= med, f"{attr}<={med:g}", f"{attr}>{med:g}")),
+                         index=subjects.index, dtype="string")
+    return values.astype("string")
+
+
+def select_template(ds: Dataset, candidates: list[str] | None = None) -> str:
+    """The most expressive subject (section 3.2): highest median count of active AUs per frame."""
+    frames = ds.frames if candidates is None else ds.frames[ds.frames["subject"].isin(candidates)]
+    if frames.empty:
+        raise AuditkitError("template: no subjects to choose from")
+    active = (frames[ds.aus].to_numpy() == 1).sum(axis=1)
+    stats = pd.DataFrame({"subject": frames["subject"].to_numpy(), "active": active}).groupby("subject")["active"]
+    table = pd.DataFrame({"median": stats.median(), "mean": stats.mean()})
+    table = table.sort_values(["median", "mean"], ascending=False, kind="stable")
+    return str(table.index[0])
+
+
+def build_pools(ds: Dataset, attrs: list[str], subjects: list[str], bins: dict[str, list] | None = None) -> list[Pool]:
+    """One pool per value (or combination of values) of the attributes, over the given subjects."""
+    table = ds.subjects[ds.subjects["subject"].isin(subjects)].reset_index(drop=True)
+    path = str(ds.root / SUBJECTS_FILE)
+    if attrs == ["person"]:
+        return [Pool("all", tuple(sorted(table["subject"])))]
+    if "person" in attrs:
+        raise AuditkitError("--attr: 'person' cannot be combined with other attributes")
+    labels = [attribute_labels(table, a, (bins or {}).get(a), path) for a in attrs]
+    combined = labels[0].copy()
+    for extra in labels[1:]:
+        combined = combined + " & " + extra
+    pools = []
+    for name in sorted(combined.dropna().unique()):
+        members = tuple(sorted(table.loc[combined == name, "subject"]))
+        pools.append(Pool(str(name), members))
+    if len(pools) < 2:
+        raise AuditkitError(f"--attr {','.join(attrs)}: only {len(pools)} group(s) among the audited subjects; "
+                            "a gap needs at least two (check --bins or --source)")
+    return pools
+
+
+def check_pool_sizes(pools: list[Pool], n_train: int, n_val: int) -> None:
+    """Every pool must supply train + validation subjects and still leave one to test."""
+    need = n_train + n_val + 1
+    for pool in pools:
+        if len(pool.subjects) < need:
+            raise AuditkitError(
+                f"pool '{pool.name}' has {len(pool.subjects)} subjects but the protocol needs at least {need} "
+                f"({n_train} train + {n_val} validation + 1 test); lower --train/--val or change --bins/--attr")

@@ -1,0 +1,352 @@
+"""Run the audit grid (tasks x normalizers), append results as each training ends, resume after interruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from auditkit import __version__
+from auditkit.classifiers.lenet import INPUT_SIZE
+from auditkit.data.dataset import Dataset, load_dataset
+from auditkit.errors import AuditkitError
+from auditkit.metrics import per_subject_au
+from auditkit.plugins import load, make_classifier, make_normalizer
+from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, parse_bins, select_template
+from auditkit.protocol.splits import Task, group_tasks, person_tasks
+
+RESULTS_FILE = "results.parquet"
+RUN_FILE = "run.json"
+PARTS_DIR = "parts"
+CACHE_DIR = "cache"
+
+PRESETS: dict[str, dict] = {
+    # the paper's protocol: 50 epochs, 20 repetitions, every person-independent test subject also gets a dependent model
+    "paper": {"repeats": 20, "epochs": 50, "patience": None, "person_dependent": 10_000, "lr": 5e-5, "balanced": False},
+    # minutes on 2 CPU cores: fewer, faster-converging trainings (lr 1e-3, class-balanced loss, early stopping)
+    "default": {"repeats": 10, "epochs": 15, "patience": 5, "person_dependent": 6, "lr": 1e-3, "balanced": True},
+    # seconds: for trying the pipeline and for tests
+    "smoke": {"repeats": 2, "epochs": 2, "patience": None, "person_dependent": 2, "lr": 1e-3, "balanced": True},
+}
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Everything that determines an audit's results (stored in run.json; resuming requires the same config)."""
+
+    data: str
+    attr: tuple[str, ...]
+    normalizers: tuple[str, ...] = ("none",)
+    classifier: str = "lenet5"
+    bins: str | None = None
+    source: str | None = None
+    template: str | None = None
+    preset: str = "default"
+    repeats: int = 10
+    n_train: int = 4
+    n_val: int = 2
+    seed: int = 0
+    epochs: int = 15
+    patience: int | None = 5
+    lr: float = 1e-3
+    balanced: bool = True
+    batch_size: int = 64
+    person_dependent: int = 6
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides) -> "AuditConfig":
+        """A config from a named preset, with explicit (non-None) overrides applied."""
+        if preset not in PRESETS:
+            raise AuditkitError(f"--preset: unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+        values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+        if "normalizers" in values:
+            # the baseline always runs, first, so every report can show the normalizer's effect
+            values["normalizers"] = tuple(dict.fromkeys(("none",) + tuple(values["normalizers"])))
+        return cls(preset=preset, **values)
+
+    def identity(self) -> dict:
+        """The fields that must match for a re-run to resume (paths may move; the data fingerprint is checked instead)."""
+        d = asdict(self)
+        d.pop("data")
+        return d
+
+
+@dataclass
+class AuditPlan:
+    """The resolved audit: who is in scope, the template, the pools, the AUs, and every training task."""
+
+    config: AuditConfig
+    dataset: Dataset
+    scope: list[str]
+    source: str
+    template: str
+    pools: list[Pool]
+    aus: list[str]
+    tasks: list[Task]
+
+    def summary(self) -> dict:
+        """JSON-ready description for run.json and reports."""
+        return {"source": self.source, "template": self.template, "aus": self.aus, "scope": self.scope,
+                "pools": {p.name: list(p.subjects) for p in self.pools}, "tasks": [t.to_dict() for t in self.tasks]}
+
+
+def make_plan(cfg: AuditConfig, ds: Dataset) -> AuditPlan:
+    """Resolve subjects, template, pools, AUs and tasks for one audit."""
+    if cfg.n_train < 1 or cfg.n_val < 1:
+        raise AuditkitError("--train and --val must each be at least 1")
+    if cfg.repeats < 1:
+        raise AuditkitError("--repeats must be at least 1")
+    attrs = list(cfg.attr)
+    sources = ds.subjects["dataset"].value_counts()
+    if attrs == ["dataset"] or cfg.source == "all":
+        source, scope = "all", list(ds.subjects["subject"])
+    elif cfg.source is not None:
+        if cfg.source not in sources.index:
+            raise AuditkitError(f"--source: no subjects from {cfg.source!r} (sources here: {', '.join(sorted(sources.index))})")
+        source, scope = cfg.source, list(ds.subjects.loc[ds.subjects["dataset"] == cfg.source, "subject"])
+    else:
+        # like the paper, group audits default to the largest single source so capture conditions do not confound them
+        source = str(sorted(sources.index, key=lambda s: (-sources[s], s))[0])
+        scope = list(ds.subjects.loc[ds.subjects["dataset"] == source, "subject"])
+    if cfg.template is not None:
+        if cfg.template not in set(ds.subjects["subject"]):
+            raise AuditkitError(f"--template: unknown subject {cfg.template!r}")
+        template = cfg.template
+    else:
+        template = select_template(ds, scope)
+    scope = sorted(s for s in scope if s != template)
+    bins = None
+    if cfg.bins:
+        numeric = [a for a in attrs if a in ds.subjects.columns and pd.api.types.is_numeric_dtype(ds.subjects[a].dtype)]
+        if not numeric:
+            raise AuditkitError(f"--bins: none of --attr {','.join(attrs)} is numeric")
+        bins = {numeric[0]: parse_bins(cfg.bins)}
+    pools = build_pools(ds, attrs, scope, bins)
+    check_pool_sizes(pools, cfg.n_train, cfg.n_val)
+    if attrs == ["dataset"]:
+        coded = [set(ds.coded_aus(p.name)) for p in pools]
+        aus = [a for a in ds.aus if all(a in c for c in coded)]
+        if not aus:
+            raise AuditkitError("--attr dataset: the sources share no coded AU, so no cross-dataset test is possible")
+    else:
+        frames = ds.frames[ds.frames["subject"].isin(scope)]
+        aus = [a for a in ds.aus if (frames[a].to_numpy() >= 0).any()]
+    if attrs == ["person"]:
+        frames = ds.frames[ds.frames["subject"].isin(scope)]
+        tasks = person_tasks(pools[0], frames, cfg.repeats, cfg.n_train, cfg.n_val, cfg.seed, cfg.person_dependent)
+    else:
+        tasks = group_tasks(pools, cfg.repeats, cfg.n_train, cfg.n_val, cfg.seed)
+    return AuditPlan(cfg, ds, scope, source, template, pools, aus, tasks)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _versions() -> dict:
+    out = {"auditkit": __version__, "python": platform.python_version()}
+    for pkg in ("torch", "numpy", "pandas", "scikit-learn", "fairlearn", "pingouin", "scipy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path) -> Path:
+    """Normalize every in-scope face once per audit and store it at the classifier's 64x64 size (memory-mappable)."""
+    path = cache / f"{normalizer}-{plan.dataset.fingerprint}.npy"
+    if path.exists():
+        return path
+    ds = plan.dataset
+    norm = make_normalizer(normalizer)
+    rows = _scope_rows(plan)
+    subjects = ds.frames["subject"].to_numpy()[rows]
+    by_subject = {s: ds.faces_of(s) for s in plan.scope}
+    norm.fit(ds.faces_of(plan.template), by_subject)
+    out = np.empty((len(rows), INPUT_SIZE, INPUT_SIZE), np.uint8)
+    for s in plan.scope:
+        idx = np.flatnonzero(subjects == s)
+        faces = norm.transform(s, by_subject[s])
+        out[idx] = np.stack([cv2.resize(f, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA) for f in faces])
+    tmp = path.with_name(f".{path.name}.tmp.npy")
+    np.save(tmp, out)
+    os.replace(tmp, path)
+    return path
+
+
+def _scope_rows(plan: AuditPlan) -> np.ndarray:
+    return np.flatnonzero(plan.dataset.frames["subject"].isin(plan.scope).to_numpy())
+
+
+@dataclass
+class TaskData:
+    """What a worker needs besides the task: labels and keys of in-scope frames, aligned with the inputs file."""
+
+    inputs: str
+    labels: np.ndarray
+    subjects: np.ndarray
+    sequences: np.ndarray
+    aus: list[str]
+    attr: str
+    classifier: str
+    options: dict = field(default_factory=dict)
+
+
+def _select(data: TaskData, subjects: tuple[str, ...], sequences: tuple[str, ...] | None = None) -> np.ndarray:
+    mask = np.isin(data.subjects, subjects)
+    if sequences is not None:
+        mask &= np.isin(data.sequences, sequences)
+    return np.flatnonzero(mask)
+
+
+def run_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.DataFrame:
+    """Train one classifier and score it on every test group of the task: rows of (subject, AU) metrics."""
+    import torch
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(1)
+    X = np.load(data.inputs, mmap_mode="r")
+    seqs = task.sequences or {}
+    tr = _select(data, task.train, seqs.get("train"))
+    va = _select(data, task.val, seqs.get("val"))
+    model = make_classifier(data.classifier, seed=task.seed, threads=threads, **data.options)
+    model.fit(np.asarray(X[tr]), data.labels[tr], np.asarray(X[va]), data.labels[va])
+    frames = []
+    for test_group, subjects in task.tests:
+        te = _select(data, subjects, seqs.get("test"))
+        proba = model.predict_proba(np.asarray(X[te]))
+        rows = per_subject_au(data.labels[te], proba, data.subjects[te], data.aus)
+        if task.kind == "group":
+            condition = "within" if test_group == task.train_pool else "cross"
+            train_group = task.train_pool
+        else:
+            condition = "within" if task.kind == "person-dependent" else "cross"
+            train_group, test_group = ("same person", "person") if condition == "within" else ("other people", "person")
+        rows.insert(0, "condition", condition)
+        rows.insert(1, "train_group", train_group)
+        rows.insert(2, "test_group", test_group)
+        frames.append(rows)
+    out = pd.concat(frames, ignore_index=True)
+    history = getattr(model, "history", None) or []
+    best = max(history, key=lambda h: h["val_f1"])["epoch"] if history else -1
+    meta = {"attr": data.attr, "kind": task.kind, "normalizer": normalizer, "classifier": data.classifier,
+            "repetition": task.repetition, "seed": task.seed, "task": task.key, "epochs_run": len(history), "best_epoch": best}
+    for i, (k, v) in enumerate(meta.items()):
+        out.insert(i, k, v)
+    return out
+
+
+def _part_path(out: Path, normalizer: str, task: Task) -> Path:
+    return out / PARTS_DIR / normalizer / f"{task.key}.parquet"
+
+
+def collect_results(out: Path) -> pd.DataFrame:
+    """All finished parts of an audit directory, in a stable order."""
+    parts = sorted((out / PARTS_DIR).glob("*/*.parquet"))
+    if not parts:
+        return pd.DataFrame()
+    df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    return df.sort_values(["normalizer", "task", "test_group", "subject", "au"], kind="stable").reset_index(drop=True)
+
+
+def _check_or_write_run(out: Path, plan: AuditPlan, force: bool) -> None:
+    run_path = out / RUN_FILE
+    identity = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint}
+    if run_path.exists():
+        try:
+            previous = json.loads(run_path.read_text())
+        except json.JSONDecodeError:
+            previous = {}
+        same = previous.get("config") == json.loads(json.dumps(identity["config"])) and \
+            previous.get("fingerprint") == identity["fingerprint"]
+        if not same and not force:
+            raise AuditkitError(f"{run_path}: this directory holds results of a different audit (other settings or data); "
+                                "use another --out, or --force to discard them")
+        if not same:
+            shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
+            shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
+            (out / RESULTS_FILE).unlink(missing_ok=True)
+    record = {**identity, "data": str(plan.config.data), "plan": plan.summary(), "versions": _versions(),
+              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
+    _atomic_write_bytes(run_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+
+
+def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = False,
+              progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
+    """Run (or resume) an audit into `out`; returns the full results table."""
+    out = Path(out)
+    for n in cfg.normalizers:
+        load("normalizer", n)  # fail on an unknown plugin before anything is written
+    load("classifier", cfg.classifier)
+    ds = load_dataset(cfg.data)
+    plan = make_plan(cfg, ds)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_or_write_run(out, plan, force)
+    (out / CACHE_DIR).mkdir(exist_ok=True)
+    rows = _scope_rows(plan)
+    frames = ds.frames.iloc[rows]
+    options = {"epochs": cfg.epochs, "patience": cfg.patience, "lr": cfg.lr, "batch_size": cfg.batch_size,
+               "balanced": cfg.balanced}
+    pending = [(t, n) for n in cfg.normalizers for t in plan.tasks if not _part_path(out, n, t).exists()]
+    total = len(plan.tasks) * len(cfg.normalizers)
+    done = total - len(pending)
+    if progress:
+        progress("trainings", done, total)
+    data_by_norm = {}
+    for n in cfg.normalizers:
+        if any(pn == n for _, pn in pending):
+            if progress:
+                progress(f"normalizing faces ({n})", done, total)
+            inputs = prepare_inputs(plan, n, out / CACHE_DIR)
+            data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
+                                       frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options)
+    workers = max(1, min(jobs if jobs > 0 else (os.cpu_count() or 1), len(pending) or 1))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    calls = [(t, n, data_by_norm[n], threads) for t, n in pending]
+    if workers > 1:
+        stream = Parallel(n_jobs=workers, return_as="generator_unordered")(delayed(_run_and_store)(out, *c) for c in calls)
+    else:
+        stream = (_run_and_store(out, *c) for c in calls)
+    for _ in stream:
+        done += 1
+        _atomic_parquet(collect_results(out), out / RESULTS_FILE)
+        if progress:
+            progress("trainings", done, total)
+    results = collect_results(out)
+    _atomic_parquet(results, out / RESULTS_FILE)
+    return results
+
+
+def _run_and_store(out: Path, task: Task, normalizer: str, data: TaskData, threads: int) -> str:
+    start = time.perf_counter()
+    rows = run_task(task, normalizer, data, threads)
+    rows["seconds"] = round(time.perf_counter() - start, 3)
+    path = _part_path(out, normalizer, task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_parquet(rows, path)
+    return task.key
+
+
+def smoke_config(data: str, attr: tuple[str, ...], **overrides) -> AuditConfig:
+    """A seconds-long config for tests and trying the pipeline."""
+    return replace(AuditConfig.from_preset("smoke", data=data, attr=attr), **overrides)

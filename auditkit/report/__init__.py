@@ -1,0 +1,1 @@
+"""Audit outputs: tables from results.parquet (terminal now; HTML report later)."""

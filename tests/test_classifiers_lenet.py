@@ -1,0 +1,84 @@
+"""LeNet-5 matches Table 3, learns, honours not-coded labels, and selects on validation F1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig, make_lenet, positive_weights
+
+
+def test_table3_shapes_and_parameters() -> None:
+    model = LeNet5(12)
+    x = torch.zeros(2, 1, 64, 64)
+    shapes = []
+    for layer in list(model.features) + list(model.head):
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes[:6] == [(6, 62, 62), (6, 62, 62), (6, 31, 31), (16, 29, 29), (16, 29, 29), (16, 14, 14)]
+    assert shapes[6] == (3136,) and shapes[7] == (120,) and shapes[9] == (84,) and shapes[-1] == (12,)
+    assert sum(p.numel() for p in model.parameters()) == 388_564
+    assert sum(p.numel() for p in LeNet5(5).parameters()) == 388_564 - 7 * 85
+
+
+def _toy(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    # AU 0 present <=> a bright square in the top-left; AU 1 is noise
+    X = rng.integers(0, 60, (n, 64, 64)).astype(np.uint8)
+    y0 = rng.integers(0, 2, n)
+    X[y0 == 1, 4:20, 4:20] = 230
+    Y = np.stack([y0, rng.integers(0, 2, n)], axis=1).astype(np.int8)
+    return X, Y
+
+
+def test_learns_a_visible_au() -> None:
+    rng = np.random.default_rng(0)
+    X, Y = _toy(256, rng)
+    Xv, Yv = _toy(64, rng)
+    clf = LeNetClassifier(LeNetConfig(epochs=6, lr=1e-3, seed=0)).fit(X, Y, Xv, Yv)
+    proba = clf.predict_proba(Xv)
+    assert proba.shape == (64, 2) and proba.dtype == np.float32
+    assert ((proba[:, 0] >= 0.5) == (Yv[:, 0] == 1)).mean() > 0.9
+    losses = [h["loss"] for h in clf.history]
+    assert losses[-1] < losses[0]
+
+
+def test_not_coded_labels_do_not_train() -> None:
+    rng = np.random.default_rng(1)
+    X, Y = _toy(128, rng)
+    Y[:, 1] = -1  # AU 1 never coded: its output layer row must not move
+    clf = make_lenet(seed=3, epochs=2, lr=1e-3)
+    torch.manual_seed(3)
+    initial = LeNet5(2).head[-1].weight[1].detach().clone()
+    clf.fit(X, Y, X[:32], Y[:32])
+    assert torch.equal(clf.model.head[-1].weight[1].detach(), initial)
+
+
+def test_best_validation_epoch_is_kept_and_seeded() -> None:
+    rng = np.random.default_rng(2)
+    X, Y = _toy(128, rng)
+    a = LeNetClassifier(LeNetConfig(epochs=3, lr=1e-3, seed=5)).fit(X, Y, X[:32], Y[:32])
+    b = LeNetClassifier(LeNetConfig(epochs=3, lr=1e-3, seed=5)).fit(X, Y, X[:32], Y[:32])
+    np.testing.assert_array_equal(a.predict_proba(X[:8]), b.predict_proba(X[:8]))
+    assert len(a.history) == 3
+
+
+def test_patience_stops_early_and_errors() -> None:
+    rng = np.random.default_rng(3)
+    X, Y = _toy(64, rng)
+    Y[:, 0] = 0  # nothing to find: validation F1 never improves after the first epoch
+    clf = LeNetClassifier(LeNetConfig(epochs=20, patience=2, seed=0)).fit(X, Y, X[:16], Y[:16])
+    assert len(clf.history) == 3
+    with pytest.raises(ValueError, match="64x64"):
+        LeNetClassifier().fit(np.zeros((4, 32, 32), np.uint8), Y[:4], X[:2], Y[:2])
+    with pytest.raises(RuntimeError, match="before fit"):
+        LeNetClassifier().predict_proba(X)
+
+
+def test_positive_weights() -> None:
+    y = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, -1.0], [0.0, 0.0]])
+    w = positive_weights(y, y >= 0)
+    assert w.tolist() == [3.0, 3.0]  # no positives: ratio against one
+    many = torch.zeros(30, 1)
+    many[0] = 1
+    assert positive_weights(many, many >= 0).item() == 20.0  # 29 negatives per positive, capped

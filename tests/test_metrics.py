@@ -1,0 +1,50 @@
+"""Per-subject per-AU metrics agree with scikit-learn and skip not-coded frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+
+from auditkit.metrics import add_score, macro_f1, per_subject_au, subject_scores
+
+
+def test_per_subject_au_matches_sklearn() -> None:
+    rng = np.random.default_rng(0)
+    Y = rng.integers(-1, 2, (200, 3)).astype(np.int8)
+    P = rng.random((200, 3))
+    subjects = np.array(["a", "b", "c", "d"])[rng.integers(0, 4, 200)]
+    table = per_subject_au(Y, P, subjects, ["AU01", "AU02", "AU04"])
+    assert len(table) == 12
+    for row in table.itertuples():
+        k = ["AU01", "AU02", "AU04"].index(row.au)
+        m = (subjects == row.subject) & (Y[:, k] >= 0)
+        assert row.support == m.sum()
+        assert np.isclose(row.f1, f1_score(Y[m, k], P[m, k] >= 0.5))
+        assert np.isclose(row.accuracy, accuracy_score(Y[m, k], P[m, k] >= 0.5))
+        assert row.positives == (Y[m, k] == 1).sum()
+
+
+def test_uncoded_au_is_skipped_and_all_negative_agreement_is_perfect() -> None:
+    Y = np.array([[0, -1], [0, -1]], np.int8)
+    table = per_subject_au(Y, np.array([[0.1, 0.9], [0.2, 0.9]]), np.array(["s", "s"]), ["AU01", "AU02"])
+    assert table["au"].tolist() == ["AU01"]
+    assert table["f1"].iloc[0] == 1.0 and table["accuracy"].iloc[0] == 1.0
+    assert macro_f1(Y, np.array([[0.9, 0.0], [0.1, 0.0]])) == 0.0
+
+
+def test_subject_scores_average_f1_and_accuracy_over_aus() -> None:
+    rows = pd.DataFrame({"cond": ["w"] * 3, "subject": ["a", "a", "b"], "au": ["AU01", "AU02", "AU01"],
+                         "f1": [0.5, 1.0, 0.0], "accuracy": [0.7, 0.9, 0.4]})
+    assert add_score(rows)["score"].tolist() == [0.6, 0.95, 0.2]
+    s = subject_scores(rows, ["cond"]).set_index("subject")["score"]
+    assert np.isclose(s["a"], 0.775) and np.isclose(s["b"], 0.2)
+
+
+def test_macro_f1_matches_sklearn() -> None:
+    rng = np.random.default_rng(5)
+    Y = rng.integers(-1, 2, (300, 4)).astype(np.int8)
+    Y[:, 3] = -1
+    P = rng.random((300, 4))
+    expected = np.mean([f1_score(Y[Y[:, k] >= 0, k], P[Y[:, k] >= 0, k] >= 0.5) for k in range(3)])
+    assert np.isclose(macro_f1(Y, P), expected)

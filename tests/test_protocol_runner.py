@@ -1,0 +1,96 @@
+"""The runner: results rows, run.json, conditions per attribute, resume after a kill, and config mismatch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from auditkit.errors import AuditkitError
+from auditkit.protocol.runner import AuditConfig, run_audit
+
+SMALL = {"n_train": 2, "n_val": 1}
+
+
+def _cfg(data: Path, attr: tuple[str, ...], **kw) -> AuditConfig:
+    return AuditConfig.from_preset("smoke", data=str(data), attr=attr, **{**SMALL, **kw})
+
+
+def test_gender_audit_rows_and_run_json(audit_dataset: Path, tmp_path: Path) -> None:
+    res = run_audit(_cfg(audit_dataset, ("gender",), normalizers=("histeq",)), tmp_path / "a", jobs=1)
+    assert set(res["normalizer"]) == {"none", "histeq"}
+    combos = set(zip(res["train_group"], res["test_group"], res["condition"]))
+    assert combos == {("female", "female", "within"), ("female", "male", "cross"), ("male", "male", "within"),
+                      ("male", "female", "cross")}
+    assert set(res["au"]) == {f"AU{a:02d}" for a in (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)}
+    assert res["repetition"].nunique() == 2
+    assert ((res["f1"] >= 0) & (res["f1"] <= 1) & (res["support"] > 0)).all()
+    on_disk = pd.read_parquet(tmp_path / "a" / "results.parquet")
+    pd.testing.assert_frame_equal(on_disk, res)
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert run["config"]["attr"] == ["gender"] and run["versions"]["torch"]
+    assert run["plan"]["template"] not in run["plan"]["scope"]
+    assert len(run["plan"]["tasks"]) == 4  # 2 pools x 2 repetitions, each model tested within and cross
+
+
+def test_dataset_audit_uses_shared_aus(audit_dataset: Path, tmp_path: Path) -> None:
+    res = run_audit(_cfg(audit_dataset, ("dataset",), repeats=1), tmp_path / "d", jobs=1)
+    assert sorted(res["au"].unique()) == ["AU01", "AU02", "AU04", "AU06", "AU12"]
+    assert set(res["test_group"]) == {"bp4d-synth", "disfa-synth"}
+
+
+def test_person_audit(audit_dataset: Path, tmp_path: Path) -> None:
+    res = run_audit(_cfg(audit_dataset, ("person",), repeats=1, person_dependent=2), tmp_path / "p", jobs=1)
+    assert set(res["condition"]) == {"within", "cross"}
+    assert res.loc[res["condition"] == "within", "subject"].nunique() == 2
+    assert set(res["kind"]) == {"person-dependent", "person-independent"}
+
+
+def test_different_config_is_refused(audit_dataset: Path, tmp_path: Path) -> None:
+    run_audit(_cfg(audit_dataset, ("gender",), repeats=1), tmp_path / "x", jobs=1)
+    with pytest.raises(AuditkitError, match="different audit"):
+        run_audit(_cfg(audit_dataset, ("gender",), repeats=1, seed=9), tmp_path / "x", jobs=1)
+    res = run_audit(_cfg(audit_dataset, ("gender",), repeats=1, seed=9), tmp_path / "x", jobs=1, force=True)
+    assert (res["seed"] != 0).all()
+
+
+def test_too_small_pools_are_refused(audit_dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(AuditkitError, match=r"pool '.*' has \d+ subjects but the protocol needs at least 7"):
+        run_audit(AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("fitzpatrick",)), tmp_path / "s")
+
+
+def _gap_cmd(data: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "auditkit", "gap", "--attr", "gender", "--data", str(data), "--out", str(out),
+            "--preset", "smoke", "--repeats", "3", "--train", "2", "--val", "1", "--jobs", "1"]
+
+
+@pytest.mark.slow
+def test_killed_audit_resumes_to_the_same_results(audit_dataset: Path, tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    assert subprocess.run(_gap_cmd(audit_dataset, reference), capture_output=True, timeout=600).returncode == 0
+
+    resumed = tmp_path / "resumed"
+    proc = subprocess.Popen(_gap_cmd(audit_dataset, resumed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((resumed / "parts").glob("*/*.parquet"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up: the hardest interruption
+    proc.wait()
+    finished = len(list((resumed / "parts").glob("*/*.parquet")))
+    assert 2 <= finished < 6, "the kill should land mid-grid"
+    if (resumed / "results.parquet").exists():
+        pd.read_parquet(resumed / "results.parquet")  # never a torn file
+
+    done = subprocess.run(_gap_cmd(audit_dataset, resumed), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    a = pd.read_parquet(reference / "results.parquet").drop(columns="seconds")
+    b = pd.read_parquet(resumed / "results.parquet").drop(columns="seconds")
+    pd.testing.assert_frame_equal(a, b)
