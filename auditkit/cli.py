@@ -200,6 +200,96 @@ def gap(
 
 
 @app.command()
+def describe(
+    model: str = typer.Argument(..., help="deepfn or lenet5"),
+    preset: str = typer.Option("paper", "--preset", help="DeepFN preset: paper (Tables 1-2) or lite."),
+    aus: int = typer.Option(12, "--aus", help="LeNet-5 outputs (12 BP4D AUs, 5 for cross-dataset)."),
+) -> None:
+    """Print each layer's output shape and parameter count, like the paper's Tables 1-3."""
+    import torch
+
+    from auditkit.normalizers.deepfn.describe import describe as layers
+
+    if model == "deepfn":
+        from auditkit.normalizers.deepfn.model import DeepFN
+        from auditkit.normalizers.deepfn.presets import PRESETS
+
+        if preset not in PRESETS:
+            raise AuditkitError(f"--preset: unknown DeepFN preset {preset!r} (choose from {', '.join(PRESETS)})")
+        net = DeepFN(PRESETS[preset])
+        size = PRESETS[preset].size
+        blocks = {"encoder E": net.encoder, "decoder D^y (D^x identical)": net.template_decoder}
+        extra = {"decoder D^x": sum(p.numel() for p in net.subject_decoder.parameters())}
+    elif model == "lenet5":
+        from auditkit.classifiers.lenet import LeNet5
+
+        net = LeNet5(aus)
+        size = 64
+        blocks = {"LeNet-5": net}
+        extra = {}
+    else:
+        raise AuditkitError(f"describe: unknown model {model!r} (choose deepfn or lenet5)")
+    rows = layers(blocks, torch.zeros(1, 1, size, size))
+    table = Table(title=f"{model}{' (' + preset + ')' if model == 'deepfn' else ''}: input {size}, {size}, 1")
+    for col in ("block", "layer", "output", "parameters"):
+        table.add_column(col, justify="right" if col == "parameters" else "left")
+    for r in rows:
+        table.add_row(r.block, r.layer, ", ".join(map(str, r.output)), f"{r.params:,}")
+    console.print(table)
+    totals = {name: sum(p.numel() for p in block.parameters()) for name, block in blocks.items()} | extra
+    for name, n in totals.items():
+        console.print(f"{name}: {n:,} parameters")
+    console.print(f"[bold]total: {sum(p.numel() for p in net.parameters()):,} parameters[/]")
+
+
+@app.command()
+def normalize(
+    data: Path = typer.Argument(..., help="Dataset directory to normalize."),
+    normalizer: str = typer.Option("deepfn", "--normalizer", help="Normalizer plugin."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for the normalized dataset."),
+    template: Optional[str] = typer.Option(None, "--template", help="Template subject (default: the most expressive)."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="deepfn: amortized (CPU default) or per-subject (GPU default)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="deepfn: lite (CPU default) or paper (GPU default)."),
+    iterations: Optional[int] = typer.Option(None, "--iterations", help="deepfn: training iterations."),
+    preview: Optional[Path] = typer.Option(None, "--preview", help="PNG: originals beside normalized faces, and "
+                                                                   "average face + histogram per gender and skin type."),
+    include_faces: bool = typer.Option(True, "--include-faces/--groups-only", help="Show individual faces in the preview."),
+    seed: int = typer.Option(0, "--seed"),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
+) -> None:
+    """Normalize every face of a dataset into a new dataset directory (any classifier can then use it)."""
+    import numpy as np
+
+    from auditkit.data import load_dataset
+    from auditkit.data.inspect import skin_bin
+    from auditkit.normalizers.apply import normalize_dataset
+    from auditkit.normalizers.preview import comparison_sheet, write_sheet
+
+    if out is None:
+        raise AuditkitError("normalize: give --out DIR for the normalized dataset")
+    ds = load_dataset(data)
+    options = {k: v for k, v in {"mode": mode, "preset": preset, "iterations": iterations, "seed": seed}.items()
+               if v is not None}
+    with _progress() as bar:
+        task = bar.add_task("normalizing", total=None)
+        normalize_dataset(ds, normalizer, out, template, force, options,
+                          progress=lambda what, d, t: bar.update(task, description=what, completed=d, total=t))
+    console.print(f"normalized dataset written to {out}")
+    if preview is not None:
+        result = load_dataset(out)
+        subjects = list(ds.subjects["subject"])
+        rng = np.random.default_rng(seed)
+        picks = {s: np.sort(rng.choice(len(ds.subject_frames(s)), min(8, len(ds.subject_frames(s))), replace=False))
+                 for s in subjects}
+        before = {s: ds.faces_of(s)[picks[s]] for s in subjects}
+        after = {s: result.faces_of(s)[picks[s]] for s in subjects}
+        groups = ds.subjects.set_index("subject").apply(
+            lambda r: f"{r.get('gender', 'unknown')}, {skin_bin(r.get('fitzpatrick'))}", axis=1)
+        sheet = comparison_sheet(before, after, groups, max_subjects=6 if include_faces else 0)
+        console.print(f"preview written to {write_sheet(sheet, preview)}")
+
+
+@app.command()
 def plugins() -> None:
     """List installed normalizers, classifiers and dataset sources (entry points)."""
     from auditkit.plugins import available

@@ -88,3 +88,20 @@ def test_plugins_lists_builtins() -> None:
     out = run("plugins").stdout
     for name in ("none", "histeq", "lenet5", "synthetic"):
         assert name in out
+
+
+def test_describe_prints_paper_totals() -> None:
+    out = run("describe", "deepfn", "--preset", "paper").stdout
+    assert "119,988,224" in out and "6,269,601" in out and "132,527,426" in out
+    assert "388,564" in run("describe", "lenet5").stdout
+    bad = run("describe", "resnet")
+    assert bad.returncode == 2 and "unknown model" in bad.stderr
+
+
+def test_normalize_histeq_with_preview(tiny_dataset: Path, tmp_path: Path) -> None:
+    png = tmp_path / "prev.png"
+    res = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"), "--preview", str(png))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "n" / "faces.npy").exists() and png.read_bytes()[:4] == b"\x89PNG"
+    again = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"))
+    assert again.returncode == 2 and "already exists" in again.stderr

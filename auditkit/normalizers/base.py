@@ -9,7 +9,11 @@ import numpy as np
 
 @runtime_checkable
 class Normalizer(Protocol):
-    """fit(template_faces, subject_faces) -> self; transform(subject, faces) -> faces of the same shape (uint8)."""
+    """fit(template_faces, subject_faces) -> self; transform(subject, faces) -> faces of the same shape (uint8).
+
+    Plugins are constructed with keyword options and must accept (and may ignore) `seed` and `progress`
+    (a callable(description, done, total) for long fits).
+    """
 
     name: str
 

@@ -17,6 +17,9 @@ class HistEqNormalizer:
 
     name = "histeq"
 
+    def __init__(self, **options: object) -> None:
+        """Takes no options; accepts (and ignores) the common ones the runner passes, such as seed and progress."""
+
     def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> "HistEqNormalizer":
         """Nothing to learn."""
         return self

@@ -172,13 +172,14 @@ def _versions() -> dict:
     return out
 
 
-def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path) -> Path:
+def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
+                   progress: Callable[[str, int, int], None] | None = None) -> Path:
     """Normalize every in-scope face once per audit and store it at the classifier's 64x64 size (memory-mappable)."""
     path = cache / f"{normalizer}-{plan.dataset.fingerprint}.npy"
     if path.exists():
         return path
     ds = plan.dataset
-    norm = make_normalizer(normalizer)
+    norm = make_normalizer(normalizer, seed=plan.config.seed, progress=progress)
     rows = _scope_rows(plan)
     subjects = ds.frames["subject"].to_numpy()[rows]
     by_subject = {s: ds.faces_of(s) for s in plan.scope}
@@ -316,8 +317,8 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     for n in cfg.normalizers:
         if any(pn == n for _, pn in pending):
             if progress:
-                progress(f"normalizing faces ({n})", done, total)
-            inputs = prepare_inputs(plan, n, out / CACHE_DIR)
+                progress(f"normalizing faces ({n})", 0, 1)
+            inputs = prepare_inputs(plan, n, out / CACHE_DIR, progress)
             data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
                                        frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options)
     workers = max(1, min(jobs if jobs > 0 else (os.cpu_count() or 1), len(pending) or 1))

@@ -1,0 +1,58 @@
+"""Normalize a whole dataset into a new dataset directory that any classifier can consume."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from auditkit.data.dataset import Dataset
+from auditkit.data.format import FACES_FILE, META_FILE, open_faces_for_writing, write_meta
+from auditkit.errors import AuditkitError
+from auditkit.plugins import make_normalizer
+from auditkit.protocol.groups import select_template
+
+
+def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, template: str | None = None, force: bool = False,
+                      options: dict | None = None, progress: Callable[[str, int, int], None] | None = None) -> Path:
+    """Fit `normalizer` on every subject (template: the most expressive unless named) and write the result to `out`."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise AuditkitError(f"{out}: already exists and is not empty (pass --force to replace it)")
+    subjects = list(ds.subjects["subject"])
+    template = template or select_template(ds)
+    if template not in subjects:
+        raise AuditkitError(f"--template: unknown subject {template!r}")
+    norm = make_normalizer(normalizer, progress=progress, **(options or {}))
+    by_subject = {s: ds.faces_of(s) for s in subjects if s != template}
+    norm.fit(ds.faces_of(template), by_subject)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    h, w = ds.image_size
+    faces = open_faces_for_writing(tmp / FACES_FILE, len(ds.faces), h, w)
+    for i, s in enumerate(subjects):
+        rows = ds.subject_frames(s)["face"].to_numpy()
+        faces[rows] = norm.transform(s, np.asarray(ds.faces[rows]))
+        if progress:
+            progress("writing normalized faces", i + 1, len(subjects))
+    faces.flush()
+    del faces
+    for name in ("subjects.parquet", "frames.parquet"):
+        shutil.copy2(ds.root / name, tmp / name)
+    if (ds.root / "synthetic").is_dir():
+        shutil.copytree(ds.root / "synthetic", tmp / "synthetic")  # the ground truth still describes these frames
+    meta = dict(ds.meta)
+    meta["provenance"] = {"normalized_from": {"fingerprint": ds.fingerprint, "path": str(ds.root),
+                                              "provenance": ds.meta.get("provenance")},
+                          "normalizer": normalizer, "template": template,
+                          "normalizer_config": {k: v for k, v in getattr(norm, "config", {}).__dict__.items()}
+                          if hasattr(norm, "config") else {}}
+    write_meta(meta, tmp / META_FILE)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,112 @@
+"""`deepfn` normalizer plugin: amortized (CPU default) or per-subject (the paper's procedure, GPU default)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from auditkit.errors import AuditkitError
+from auditkit.normalizers.deepfn.augment import preprocess
+from auditkit.normalizers.deepfn.model import DeepFN
+from auditkit.normalizers.deepfn.presets import PRESETS
+from auditkit.normalizers.deepfn.train import (
+    TrainConfig,
+    _atomic_save,
+    cache_key,
+    default_cache_dir,
+    faces_digest,
+    normalize_faces,
+    train,
+)
+
+MODES = ("amortized", "per-subject")
+
+
+class DeepFNNormalizer:
+    """Normalizer interface around DeepFN; trained weights are cached on disk, so re-runs cost nothing."""
+
+    name = "deepfn"
+
+    def __init__(self, mode: str | None = None, preset: str | None = None, iterations: int | None = None,
+                 seed: int = 0, cache_dir: str | Path | None = None, max_frames: int | None = None,
+                 progress: Callable[[str, int, int], None] | None = None, **train_options: object) -> None:
+        gpu = torch.cuda.is_available()
+        self.mode = mode or ("per-subject" if gpu else "amortized")
+        if self.mode not in MODES:
+            raise AuditkitError(f"deepfn: unknown mode {self.mode!r} (choose from {', '.join(MODES)})")
+        preset = preset or ("paper" if gpu else "lite")
+        if preset not in PRESETS:
+            raise AuditkitError(f"deepfn: unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+        base = TrainConfig(preset=preset, seed=seed)
+        if iterations is not None:
+            base = replace(base, iterations=int(iterations))
+        options = {k: v for k, v in train_options.items() if k in TrainConfig.__dataclass_fields__ and v is not None}
+        self.config = replace(base, **options)
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.max_frames = max_frames
+        self.progress = progress
+        self.models: dict[str, DeepFN] = {}
+        self.shared: DeepFN | None = None
+        self.losses: dict[str, list[float]] = {}
+        self.cache_hits = 0
+
+    def _subsample(self, faces: np.ndarray, salt: int) -> np.ndarray:
+        if self.max_frames is None or len(faces) <= self.max_frames:
+            return faces
+        idx = np.sort(np.random.default_rng([self.config.seed, salt]).choice(len(faces), self.max_frames, replace=False))
+        return faces[idx]
+
+    def _fit_one(self, key: str, template: torch.Tensor, subjects: list[torch.Tensor], label: str) -> DeepFN:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        final = self.cache_dir / f"{key}.pt"
+        if final.exists():
+            state = torch.load(final, map_location="cpu", weights_only=False)
+            model = DeepFN(PRESETS[state["preset"]], n_subjects=state["n_subjects"])
+            model.load_state_dict(state["model"])
+            model.eval()
+            self.losses[label] = state["losses"]
+            self.cache_hits += 1
+            return model
+        ckpt = self.cache_dir / f"{key}.ckpt.pt"
+        report = (lambda done, total, loss: self.progress(f"deepfn {label}", done, total)) if self.progress else None
+        model, losses = train(template, subjects, self.config, checkpoint=ckpt, progress=report)
+        _atomic_save({"model": model.cpu().state_dict(), "preset": self.config.preset, "losses": losses,
+                      "n_subjects": len(subjects) if len(subjects) > 1 else None, "config": self.config.__dict__}, final)
+        ckpt.unlink(missing_ok=True)
+        self.losses[label] = losses
+        return model
+
+    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> "DeepFNNormalizer":
+        """Train (or load from the cache) the amortized model over all subjects, or one model per subject."""
+        size = self.config.model_preset.size
+        template = self._subsample(np.asarray(template_faces), 0)
+        t_digest = faces_digest(template)
+        t_tensor = preprocess(template, size)
+        names = sorted(subject_faces)
+        faces = {s: self._subsample(np.asarray(subject_faces[s]), i + 1) for i, s in enumerate(names)}
+        digests = {s: faces_digest(f) for s, f in faces.items()}
+        if self.mode == "amortized":
+            key = cache_key("amortized", self.config, t_digest, digests)
+            self.shared = self._fit_one(key, t_tensor, [preprocess(faces[s], size) for s in names], "amortized")
+        else:
+            for s in names:
+                key = cache_key("per-subject", self.config, t_digest, {s: digests[s]})
+                self.models[s] = self._fit_one(key, t_tensor, [preprocess(faces[s], size)], s)
+        return self
+
+    def transform(self, subject: str, faces: np.ndarray) -> np.ndarray:
+        """D^y(E(faces)) at the input's size, uint8, histogram-equalized domain (as the model was trained)."""
+        faces = np.asarray(faces)
+        if self.mode == "amortized":
+            if self.shared is None:
+                raise AuditkitError("deepfn: transform called before fit")
+            model = self.shared
+        else:
+            if subject not in self.models:
+                raise AuditkitError(f"deepfn: no per-subject model for {subject!r}; fit it first")
+            model = self.models[subject]
+        return normalize_faces(model, faces, out_size=faces.shape[1:])

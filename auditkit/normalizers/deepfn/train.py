@@ -1,0 +1,136 @@
+"""Training DeepFN on Eq. 1, per subject (the paper) or amortized over subjects, with checkpoints and a weight cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from auditkit.normalizers.deepfn.augment import augment, preprocess
+from auditkit.normalizers.deepfn.model import DeepFN
+from auditkit.normalizers.deepfn.presets import PRESETS, DeepFNPreset
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Eq. 1 training settings (paper: Adam lr 5e-5, betas (0.5, 0.999), batches of 64, 50K iterations)."""
+
+    preset: str = "lite"
+    iterations: int = 1500
+    batch_size: int = 32
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    seed: int = 0
+    checkpoint_every: int = 250
+
+    @property
+    def model_preset(self) -> DeepFNPreset:
+        """The DeepFNPreset this config names."""
+        if self.preset not in PRESETS:
+            raise KeyError(self.preset)
+        return PRESETS[self.preset]
+
+
+def default_cache_dir() -> Path:
+    """$AUDITKIT_CACHE/deepfn, else $XDG_CACHE_HOME/auditkit/deepfn, else ~/.cache/auditkit/deepfn."""
+    root = os.environ.get("AUDITKIT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "auditkit")
+    return Path(root) / "deepfn"
+
+
+def faces_digest(*arrays: np.ndarray) -> str:
+    """Content hash of face arrays: the cache key follows the data, wherever it lives."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def cache_key(kind: str, config: TrainConfig, template_digest: str, subject_digests: dict[str, str]) -> str:
+    """Key of (data, subjects, template, preset, seed, iterations, mode)."""
+    payload = json.dumps({"kind": kind, "config": asdict(config), "template": template_digest,
+                          "subjects": sorted(subject_digests.items())}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(template: torch.Tensor, subjects: list[torch.Tensor], config: TrainConfig, checkpoint: Path | None = None,
+          progress: Callable[[int, int, float], None] | None = None) -> tuple[DeepFN, list[float]]:
+    """Minimize Eq. 1 on preprocessed faces; one subject -> the paper's model, several -> the amortized model.
+
+    Each iteration takes a batch of template images and a batch of subject images (a random subject per image in
+    amortized mode), warps the inputs, and reconstructs the unwarped targets through D^y and D^x respectively.
+    """
+    dev = _device()
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    amortized = len(subjects) > 1
+    model = DeepFN(config.model_preset, n_subjects=len(subjects) if amortized else None).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+    losses: list[float] = []
+    start = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=dev, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start, losses = state["iteration"], state["losses"]
+    sizes = torch.tensor([len(s) for s in subjects])
+    offsets = torch.cumsum(sizes, 0) - sizes
+    pool = torch.cat(subjects)
+    bs = config.batch_size
+    for it in range(start, config.iterations):
+        t_idx = torch.randint(0, len(template), (bs,), generator=gen)
+        who = torch.randint(0, len(subjects), (bs,), generator=gen)
+        s_idx = offsets[who] + (torch.rand(bs, generator=gen) * sizes[who]).long()
+        y_in, y_out = augment(template[t_idx], gen)
+        x_in, x_out = augment(pool[s_idx], gen)
+        y_in, y_out, x_in, x_out = (t.to(dev) for t in (y_in, y_out, x_in, x_out))
+        x_rec = model.reconstruct_subject(x_in, who.to(dev) if amortized else None)
+        loss = (x_rec - x_out).abs().mean() + (model.reconstruct_template(y_in) - y_out).abs().mean()  # Eq. 1
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        done = it + 1
+        if progress:
+            progress(done, config.iterations, losses[-1])
+        if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.iterations):
+            _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                          "torch_rng": torch.get_rng_state(), "iteration": done, "losses": losses}, checkpoint)
+    model.eval()
+    return model, losses
+
+
+@torch.inference_mode()
+def normalize_faces(model: DeepFN, faces: np.ndarray, out_size: tuple[int, int] | None = None, batch: int = 256) -> np.ndarray:
+    """D^y(E(x)) of (n, H, W) uint8 faces (no augmentation), returned as uint8 at out_size (default: input size)."""
+    import cv2
+
+    p = model.preset
+    dev = next(model.parameters()).device
+    h, w = out_size or faces.shape[1:]
+    out = np.empty((len(faces), h, w), np.uint8)
+    for i in range(0, len(faces), batch):
+        x = preprocess(faces[i : i + batch], p.size).to(dev)
+        y = (model.normalize(x).squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
+        out[i : i + batch] = y if (h, w) == (p.size, p.size) else np.stack(
+            [cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in y])
+    return out

@@ -1,0 +1,144 @@
+"""Benchmark: DeepFN step time per preset, normalization throughput, and amortized vs per-subject training.
+
+Run: python benchmarks/bench_deepfn.py steps          # training step time of each preset at batch 64 (and 32)
+     python benchmarks/bench_deepfn.py compare --data data/synth [--subjects 3] [--iterations 1500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from auditkit.data import load_dataset
+from auditkit.normalizers.deepfn.augment import augment
+from auditkit.normalizers.deepfn.model import DeepFN
+from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
+from auditkit.normalizers.deepfn.presets import PRESETS
+from auditkit.normalizers.histeq import equalize
+from auditkit.protocol.groups import select_template
+
+
+def step_time(preset: str, batch: int, steps: int, amortized: bool) -> float:
+    """Mean seconds of one Eq. 1 step (a template batch and a subject batch, augmentation included)."""
+    p = PRESETS[preset]
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = DeepFN(p, n_subjects=40 if amortized else None).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-5, betas=(0.5, 0.999))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, 1, p.size, p.size)
+    who = torch.randint(0, 40, (batch,), device=dev)
+    times = []
+    for i in range(steps + 1):
+        start = time.perf_counter()
+        xi, xt = augment(x, gen)
+        yi, yt = augment(x, gen)
+        xi, xt, yi, yt = (t.to(dev) for t in (xi, xt, yi, yt))
+        loss = (model.reconstruct_subject(xi, who if amortized else None) - xt).abs().mean() + \
+            (model.reconstruct_template(yi) - yt).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        if i:  # the first step warms up
+            times.append(time.perf_counter() - start)
+    return float(np.mean(times))
+
+
+def steps_cmd(args: argparse.Namespace) -> dict:
+    """Step time of each preset."""
+    out = {"benchmark": "deepfn-steps", "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}",
+           "torch": torch.__version__}
+    for preset, batches, steps in (("lite", (32, 64), 10), ("paper", (64,), args.paper_steps)):
+        for b in batches:
+            out[f"{preset}_batch{b}_s_per_step"] = round(step_time(preset, b, steps, amortized=False), 4)
+    out["paper_50k_iterations_hours"] = round(out["paper_batch64_s_per_step"] * 50_000 / 3600, 1)
+    return out
+
+
+def compare_cmd(args: argparse.Namespace) -> dict:
+    """Amortized over all subjects vs the paper's per-subject training: seconds per subject and transfer error."""
+    from auditkit.data.synth.truth import load_truth
+
+    ds = load_dataset(args.data)
+    truth = load_truth(ds)
+    scope = list(ds.subjects.loc[ds.subjects["dataset"] == "bp4d-synth", "subject"])
+    template = select_template(ds, scope)
+    subjects = [s for s in scope if s != template]
+    rng = np.random.default_rng(0)
+    probe = list(rng.choice(subjects, args.subjects, replace=False))
+    faces = {s: ds.faces_of(s) for s in subjects}
+    subject_of = ds.frames["subject"].to_numpy()
+
+    def error(norm: DeepFNNormalizer) -> float:
+        errs = []
+        for s in probe:
+            idx = np.flatnonzero(subject_of == s)[::15]
+            ideal = equalize(truth.render(idx, on=template)).astype(float)
+            got = norm.transform(s, np.asarray(ds.faces[ds.frames["face"].to_numpy()[idx]])).astype(float)
+            errs.append(np.abs(got - ideal).mean())
+        return float(np.mean(errs))
+
+    def baseline() -> float:
+        errs = []
+        for s in probe:
+            idx = np.flatnonzero(subject_of == s)[::15]
+            ideal = equalize(truth.render(idx, on=template)).astype(float)
+            errs.append(np.abs(equalize(np.asarray(ds.faces[ds.frames["face"].to_numpy()[idx]])).astype(float) - ideal).mean())
+        return float(np.mean(errs))
+
+    with tempfile.TemporaryDirectory() as cache:
+        start = time.perf_counter()
+        amortized = DeepFNNormalizer(mode="amortized", preset="lite", iterations=args.iterations, cache_dir=cache)
+        amortized.fit(ds.faces_of(template), faces)
+        t_amortized = time.perf_counter() - start
+        start = time.perf_counter()
+        per_subject = DeepFNNormalizer(mode="per-subject", preset="lite", iterations=args.per_subject_iterations,
+                                       cache_dir=cache)
+        per_subject.fit(ds.faces_of(template), {s: faces[s] for s in probe})
+        t_per = time.perf_counter() - start
+        start = time.perf_counter()
+        n = 0
+        for s in subjects:
+            amortized.transform(s, faces[s])
+            n += len(faces[s])
+        throughput = n / (time.perf_counter() - start)
+    return {
+        "benchmark": "deepfn-amortized-vs-per-subject", "preset": "lite", "cpus": os.cpu_count(),
+        "subjects_amortized": len(subjects), "amortized_iterations": args.iterations,
+        "amortized_total_s": round(t_amortized, 1), "amortized_s_per_subject": round(t_amortized / len(subjects), 2),
+        "per_subject_iterations": args.per_subject_iterations, "per_subject_s_per_subject": round(t_per / len(probe), 1),
+        "speedup_per_subject": round((t_per / len(probe)) / (t_amortized / len(subjects)), 1),
+        "mae_vs_ideal_no_normalization": round(baseline(), 2),
+        "mae_vs_ideal_amortized": round(error(amortized), 2),
+        "mae_vs_ideal_per_subject": round(error(per_subject), 2),
+        "evaluated_subjects": probe,
+        "normalize_frames_per_s": round(throughput, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    """Dispatch the sub-benchmark and print its JSON."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("steps")
+    s.add_argument("--paper-steps", type=int, default=2)
+    c = sub.add_parser("compare")
+    c.add_argument("--data", required=True)
+    c.add_argument("--subjects", type=int, default=3, help="subjects trained the paper's way (per subject)")
+    c.add_argument("--iterations", type=int, default=1500, help="amortized iterations (all subjects)")
+    c.add_argument("--per-subject-iterations", type=int, default=1500)
+    args = parser.parse_args()
+    print(json.dumps(steps_cmd(args) if args.cmd == "steps" else compare_cmd(args), indent=2))
+
+
+if __name__ == "__main__":
+    main()

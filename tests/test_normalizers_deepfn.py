@@ -1,0 +1,140 @@
+"""DeepFN: Tables 1-2 shapes and counts, training, transform, cache, resume, modes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from auditkit.data import load_dataset
+from auditkit.data.synth.aus import AUS
+from auditkit.data.synth.capture import CAPTURES
+from auditkit.data.synth.generate import SynthConfig, make_identities
+from auditkit.data.synth.render import FaceRenderer
+from auditkit.errors import AuditkitError
+from auditkit.normalizers.deepfn import normalizer as deepfn_normalizer
+from auditkit.normalizers.deepfn.augment import augment, preprocess
+from auditkit.normalizers.deepfn.describe import describe
+from auditkit.normalizers.deepfn.model import ConditionedDecoder, DeepFN
+from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
+from auditkit.normalizers.deepfn.presets import PRESETS, DeepFNPreset
+from auditkit.normalizers.deepfn.train import TrainConfig, train
+
+TINY = {"iterations": 12, "batch_size": 4, "checkpoint_every": 4}
+
+
+def _conv_outputs(rows) -> list[tuple[int, ...]]:
+    return [r.output for r in rows if r.layer in ("Conv2d", "Linear", "PixelShuffle")]
+
+
+def test_paper_preset_matches_tables_1_and_2() -> None:
+    net = DeepFN(PRESETS["paper"])
+    enc = _conv_outputs(describe({"e": net.encoder}, torch.zeros(1, 1, 128, 128)))
+    assert enc == [(64, 64, 128), (32, 32, 256), (16, 16, 512), (8, 8, 1024), (1024,), (16384,), (4, 4, 2048), (8, 8, 512)]
+    dec = _conv_outputs(describe({"d": net.template_decoder}, torch.zeros(1, 512, 8, 8)))
+    assert dec == [(8, 8, 1024), (16, 16, 256), (16, 16, 512), (32, 32, 128), (32, 32, 256), (64, 64, 64),
+                   (64, 64, 128), (128, 128, 32), (128, 128, 1)]
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(net.encoder) == 119_988_224
+    assert count(net.template_decoder) == count(net.subject_decoder) == 6_269_601
+    assert count(net) == 132_527_426
+
+
+def test_lite_preset_keeps_the_structure() -> None:
+    p = PRESETS["lite"]
+    net = DeepFN(p)
+    x = torch.rand(2, 1, p.size, p.size)
+    assert net.encoder(x).shape == (2, p.upscale_channels // 4, p.size // 16, p.size // 16)
+    y = net.normalize(x)
+    assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+    assert sum(q.numel() for q in net.parameters()) < 2_000_000
+    with pytest.raises(ValueError, match="multiple of 32"):
+        DeepFNPreset("bad", size=100)
+
+
+def test_augmentation_warps_only_the_input() -> None:
+    x = torch.rand(3, 1, 32, 32)
+    a, b = augment(x, torch.Generator().manual_seed(0))
+    assert a.shape == b.shape == x.shape and not torch.allclose(a, b)
+    a0, b0 = augment(x, torch.Generator().manual_seed(0), warp=0.0)
+    assert torch.allclose(a0, b0, atol=1e-6)
+
+
+def _faces(seed: int, n: int = 16) -> np.ndarray:
+    """n rendered faces of one synthetic person (identity `seed`) with random expressions."""
+    ident = make_identities(SynthConfig(seed=seed, bp4d_subjects=1, disfa_subjects=0))[0]
+    intensities = np.random.default_rng(seed).uniform(0, 4, (n, len(AUS))) * (np.random.default_rng(seed).random((n, len(AUS))) < 0.3)
+    return FaceRenderer(ident, CAPTURES[ident.dataset]).render(intensities)
+
+
+def test_training_lowers_the_loss() -> None:
+    template = preprocess(_faces(0), 64)
+    subject = preprocess(_faces(1), 64)
+    _, losses = train(template, [subject], TrainConfig(iterations=40, batch_size=8, lr=1e-3))
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+
+
+def test_transform_shape_range_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    subjects = {"a": _faces(1), "b": _faces(2)}
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY).fit(_faces(0), subjects)
+    assert isinstance(n.shared.subject_decoder, ConditionedDecoder)
+    out = n.transform("a", np.zeros((5, 128, 128), np.uint8) + 90)
+    assert out.shape == (5, 128, 128) and out.dtype == np.uint8
+    assert n.cache_hits == 0 and len(list(tmp_path.glob("*.pt"))) == 1 and not list(tmp_path.glob("*.ckpt.pt"))
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a cached model must not be retrained")
+
+    monkeypatch.setattr(deepfn_normalizer, "train", boom)
+    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY).fit(_faces(0), subjects)
+    assert again.cache_hits == 1
+    np.testing.assert_array_equal(again.transform("a", _faces(3)), n.transform("a", _faces(3)))
+
+
+def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path) -> None:
+    template, subject = preprocess(_faces(0), 64), preprocess(_faces(1), 64)
+    cfg = TrainConfig(iterations=10, batch_size=4, checkpoint_every=4)
+    straight, _ = train(template, [subject], cfg)
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(done: int, total: int, loss: float) -> None:
+        if done == 6:
+            raise Stop
+
+    ckpt = tmp_path / "m.ckpt.pt"
+    with pytest.raises(Stop):
+        train(template, [subject], cfg, checkpoint=ckpt, progress=interrupt)
+    assert torch.load(ckpt, weights_only=False)["iteration"] == 4
+    resumed, losses = train(template, [subject], cfg, checkpoint=ckpt)
+    assert len(losses) == 10
+    for k, v in straight.state_dict().items():
+        assert torch.allclose(v, resumed.state_dict()[k]), k
+
+
+def test_per_subject_mode_and_errors(tmp_path: Path) -> None:
+    n = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path, **TINY)
+    n.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
+    assert set(n.models) == {"a", "b"} and len(list(tmp_path.glob("*.pt"))) == 2
+    with pytest.raises(AuditkitError, match="no per-subject model for 'c'"):
+        n.transform("c", _faces(3))
+    with pytest.raises(AuditkitError, match="unknown mode"):
+        DeepFNNormalizer(mode="magic")
+    with pytest.raises(AuditkitError, match="unknown preset"):
+        DeepFNNormalizer(preset="huge")
+
+
+def test_normalize_dataset_writes_a_valid_dataset(tiny_dataset: Path, tmp_path: Path) -> None:
+    from auditkit.normalizers.apply import normalize_dataset
+
+    ds = load_dataset(tiny_dataset)
+    out = normalize_dataset(ds, "deepfn", tmp_path / "norm", options={"cache_dir": str(tmp_path / "c"), **TINY})
+    result = load_dataset(out)
+    assert result.faces.shape == ds.faces.shape
+    assert result.frames.equals(ds.frames)
+    assert result.meta["provenance"]["normalizer"] == "deepfn"
+    assert result.meta["provenance"]["normalized_from"]["fingerprint"] == ds.fingerprint
+    assert not np.array_equal(np.asarray(result.faces[:5]), np.asarray(ds.faces[:5]))
