@@ -195,7 +195,11 @@ def gap(
             results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=update)
         except KeyboardInterrupt:
             raise AuditkitError(f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None
+    from auditkit.report.render import build_report
+
     print_summary(audit_tables(results, seed))
+    report_path = build_report(out_dir)
+    console.print(f"report: {report_path}  (summary.json, summary.md beside it)")
     console.print(f"results: {out_dir / 'results.parquet'}  config: {out_dir / 'run.json'}")
 
 
@@ -287,6 +291,17 @@ def normalize(
             lambda r: f"{r.get('gender', 'unknown')}, {skin_bin(r.get('fitzpatrick'))}", axis=1)
         sheet = comparison_sheet(before, after, groups, max_subjects=6 if include_faces else 0)
         console.print(f"preview written to {write_sheet(sheet, preview)}")
+
+
+@app.command()
+def report(
+    audit: Path = typer.Argument(..., help="Audit directory (holds results.parquet and run.json)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report path (default: AUDIT/report.html)."),
+) -> None:
+    """Rebuild the HTML report, summary.json and summary.md from an audit's results alone (no re-running)."""
+    from auditkit.report.render import build_report
+
+    console.print(f"report written to {build_report(audit, out)}")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 Run: python benchmarks/bench_deepfn.py steps          # training step time of each preset at batch 64 (and 32)
      python benchmarks/bench_deepfn.py compare --data data/synth [--subjects 3] [--iterations 1500]
+     python benchmarks/bench_deepfn.py probe --audit audits/fitzpatrick   # after `auditkit gap ... --normalizer deepfn`
 """
 
 from __future__ import annotations
@@ -125,6 +126,43 @@ def compare_cmd(args: argparse.Namespace) -> dict:
     }
 
 
+def probe_cmd(args: argparse.Namespace) -> dict:
+    """How much AU information survives normalization: a cross-person linear probe on original vs normalized inputs."""
+    import cv2
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from pathlib import Path
+
+    audit = Path(args.audit)
+    run = json.loads((audit / "run.json").read_text())
+    ds = load_dataset(run["data"])
+    scope = run["plan"]["scope"]
+    frames = ds.frames[ds.frames["subject"].isin(scope)]
+    subjects = frames["subject"].to_numpy()
+    people = sorted(set(subjects))
+    train_people, test_people = people[::2], people[1::2]
+    out = {"benchmark": "deepfn-au-probe", "audit": str(audit), "train_subjects": len(train_people),
+           "test_subjects": len(test_people)}
+    for norm in run["config"]["normalizers"]:
+        path = audit / "cache" / f"{norm}-{run['fingerprint']}.npy"
+        X = np.load(path)
+        X = np.stack([cv2.resize(x, (32, 32), interpolation=cv2.INTER_AREA) for x in X]).reshape(len(X), -1) / 255.0
+        scores = {}
+        for au in args.aus.split(","):
+            y = frames[au].to_numpy()
+            tr = np.isin(subjects, train_people) & (y >= 0)
+            te = np.isin(subjects, test_people) & (y >= 0)
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000, class_weight="balanced"))
+            model.fit(X[tr], y[tr])
+            scores[au] = round(float(balanced_accuracy_score(y[te], model.predict(X[te]))), 3)
+        out[f"balanced_accuracy_{norm}"] = scores
+        out[f"mean_{norm}"] = round(float(np.mean(list(scores.values()))), 3)
+    return out
+
+
 def main() -> None:
     """Dispatch the sub-benchmark and print its JSON."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -136,8 +174,12 @@ def main() -> None:
     c.add_argument("--subjects", type=int, default=3, help="subjects trained the paper's way (per subject)")
     c.add_argument("--iterations", type=int, default=1500, help="amortized iterations (all subjects)")
     c.add_argument("--per-subject-iterations", type=int, default=1500)
+    p = sub.add_parser("probe")
+    p.add_argument("--audit", required=True, help="an audit directory that ran with --normalizer deepfn")
+    p.add_argument("--aus", default="AU01,AU02,AU04,AU06,AU12,AU15,AU17")
     args = parser.parse_args()
-    print(json.dumps(steps_cmd(args) if args.cmd == "steps" else compare_cmd(args), indent=2))
+    run = {"steps": steps_cmd, "compare": compare_cmd, "probe": probe_cmd}[args.cmd]
+    print(json.dumps(run(args), indent=2))
 
 
 if __name__ == "__main__":

@@ -138,3 +138,15 @@ def test_normalize_dataset_writes_a_valid_dataset(tiny_dataset: Path, tmp_path: 
     assert result.meta["provenance"]["normalizer"] == "deepfn"
     assert result.meta["provenance"]["normalized_from"]["fingerprint"] == ds.fingerprint
     assert not np.array_equal(np.asarray(result.faces[:5]), np.asarray(ds.faces[:5]))
+
+
+def test_add_subject_fine_tunes_a_new_embedding(tmp_path: Path) -> None:
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, iterations=20, batch_size=8, lr=1e-3)
+    n.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
+    n.add_subject("new", _faces(5), _faces(0), iterations=30)
+    assert n.shared.subject_decoder.embedding.weight.shape[0] == 3
+    losses = n.losses["new"]
+    assert len(losses) == 30 and np.mean(losses[-5:]) < np.mean(losses[:5])
+    assert n.transform("new", _faces(5)).shape == (16, 128, 128)
+    with pytest.raises(AuditkitError, match="needs a fitted amortized model"):
+        DeepFNNormalizer(mode="per-subject", cache_dir=tmp_path).add_subject("x", _faces(1), _faces(0))

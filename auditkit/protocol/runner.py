@@ -30,6 +30,7 @@ RESULTS_FILE = "results.parquet"
 RUN_FILE = "run.json"
 PARTS_DIR = "parts"
 CACHE_DIR = "cache"
+FACES_DIR = "faces"
 
 PRESETS: dict[str, dict] = {
     # the paper's protocol: 50 epochs, 20 repetitions, every person-independent test subject also gets a dependent model
@@ -195,6 +196,34 @@ def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
     return path
 
 
+MIN_GROUP_FOR_FACES = 5
+
+
+def save_group_faces(plan: AuditPlan, normalizer: str, inputs: Path, out: Path) -> Path | None:
+    """Average input face per pool (mean of per-subject means) for the report's Figure 2.
+
+    Only pools of at least MIN_GROUP_FOR_FACES subjects are kept: an average over fewer people can reveal one.
+    """
+    path = out / FACES_DIR / f"{normalizer}.npz"
+    if path.exists():
+        return path
+    X = np.load(inputs, mmap_mode="r")
+    subjects = plan.dataset.frames["subject"].to_numpy()[_scope_rows(plan)]
+    means: dict[str, np.ndarray] = {}
+    for pool in plan.pools:
+        if len(pool.subjects) < MIN_GROUP_FOR_FACES:
+            continue
+        per_subject = [np.asarray(X[subjects == s], dtype=np.float64).mean(0) for s in pool.subjects]
+        means[pool.name] = np.mean(per_subject, axis=0).astype(np.float32)
+    if not means:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = list(means)
+    np.savez_compressed(path.with_suffix(".tmp.npz"), names=np.array(names), faces=np.stack([means[n] for n in names]))
+    os.replace(path.with_suffix(".tmp.npz"), path)
+    return path
+
+
 def _scope_rows(plan: AuditPlan) -> np.ndarray:
     return np.flatnonzero(plan.dataset.frames["subject"].isin(plan.scope).to_numpy())
 
@@ -286,6 +315,7 @@ def _check_or_write_run(out: Path, plan: AuditPlan, force: bool) -> None:
         if not same:
             shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
             shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
+            shutil.rmtree(out / FACES_DIR, ignore_errors=True)
             (out / RESULTS_FILE).unlink(missing_ok=True)
     record = {**identity, "data": str(plan.config.data), "plan": plan.summary(), "versions": _versions(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
@@ -319,6 +349,7 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
             if progress:
                 progress(f"normalizing faces ({n})", 0, 1)
             inputs = prepare_inputs(plan, n, out / CACHE_DIR, progress)
+            save_group_faces(plan, n, inputs, out)
             data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
                                        frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options)
     workers = max(1, min(jobs if jobs > 0 else (os.cpu_count() or 1), len(pending) or 1))

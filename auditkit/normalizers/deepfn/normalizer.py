@@ -19,6 +19,7 @@ from auditkit.normalizers.deepfn.train import (
     cache_key,
     default_cache_dir,
     faces_digest,
+    fine_tune,
     normalize_faces,
     train,
 )
@@ -96,6 +97,16 @@ class DeepFNNormalizer:
             for s in names:
                 key = cache_key("per-subject", self.config, t_digest, {s: digests[s]})
                 self.models[s] = self._fit_one(key, t_tensor, [preprocess(faces[s], size)], s)
+        return self
+
+    def add_subject(self, subject: str, faces: np.ndarray, template_faces: np.ndarray, iterations: int = 200) -> "DeepFNNormalizer":
+        """Amortized mode: bring in a subject unseen at fit time with a short fine-tune instead of a full training."""
+        if self.mode != "amortized" or self.shared is None:
+            raise AuditkitError("deepfn: add_subject needs a fitted amortized model")
+        size = self.config.model_preset.size
+        template = preprocess(self._subsample(np.asarray(template_faces), 0), size)
+        _, losses = fine_tune(self.shared, template, preprocess(np.asarray(faces), size), self.config, iterations)
+        self.losses[subject] = losses
         return self
 
     def transform(self, subject: str, faces: np.ndarray) -> np.ndarray:

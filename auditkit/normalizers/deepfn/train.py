@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from auditkit.normalizers.deepfn.augment import augment, preprocess
-from auditkit.normalizers.deepfn.model import DeepFN
+from auditkit.normalizers.deepfn.model import ConditionedDecoder, DeepFN
 from auditkit.normalizers.deepfn.presets import PRESETS, DeepFNPreset
 
 
@@ -77,12 +78,36 @@ def train(template: torch.Tensor, subjects: list[torch.Tensor], config: TrainCon
     Each iteration takes a batch of template images and a batch of subject images (a random subject per image in
     amortized mode), warps the inputs, and reconstructs the unwarped targets through D^y and D^x respectively.
     """
-    dev = _device()
     torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
     amortized = len(subjects) > 1
-    model = DeepFN(config.model_preset, n_subjects=len(subjects) if amortized else None).to(dev)
+    model = DeepFN(config.model_preset, n_subjects=len(subjects) if amortized else None).to(_device())
+    rows = torch.arange(len(subjects)) if amortized else None
+    return _fit(model, template, subjects, rows, config, config.iterations, checkpoint, progress)
+
+
+def fine_tune(model: DeepFN, template: torch.Tensor, subject: torch.Tensor, config: TrainConfig, iterations: int,
+              progress: Callable[[int, int, float], None] | None = None) -> tuple[DeepFN, list[float]]:
+    """Add one subject to an amortized model: a new embedding row, then a short Eq. 1 run on the template and it."""
+    decoder = model.subject_decoder
+    if not isinstance(decoder, ConditionedDecoder):
+        raise TypeError("fine_tune needs an amortized model (a conditioned subject decoder)")
+    old = decoder.embedding.weight.data
+    grown = torch.nn.Embedding(old.shape[0] + 1, old.shape[1]).to(old.device)
+    grown.weight.data[:-1] = old
+    grown.weight.data[-1] = old.mean(0)  # start from the average person
+    decoder.embedding = grown
+    torch.manual_seed(config.seed + old.shape[0])
+    return _fit(model, template, [subject], torch.tensor([old.shape[0]]), config, iterations, None, progress)
+
+
+def _fit(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor], rows: torch.Tensor | None,
+         config: TrainConfig, iterations: int, checkpoint: Path | None,
+         progress: Callable[[int, int, float], None] | None) -> tuple[DeepFN, list[float]]:
+    dev = next(model.parameters()).device
+    gen = torch.Generator().manual_seed(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+    # bf16 autocast on a GPU (the paper preset's home); full precision on CPU keeps runs bit-reproducible
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
     losses: list[float] = []
     start = 0
     if checkpoint is not None and checkpoint.exists():
@@ -92,27 +117,29 @@ def train(template: torch.Tensor, subjects: list[torch.Tensor], config: TrainCon
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         start, losses = state["iteration"], state["losses"]
+    model.train()
     sizes = torch.tensor([len(s) for s in subjects])
     offsets = torch.cumsum(sizes, 0) - sizes
     pool = torch.cat(subjects)
     bs = config.batch_size
-    for it in range(start, config.iterations):
+    for it in range(start, iterations):
         t_idx = torch.randint(0, len(template), (bs,), generator=gen)
         who = torch.randint(0, len(subjects), (bs,), generator=gen)
         s_idx = offsets[who] + (torch.rand(bs, generator=gen) * sizes[who]).long()
         y_in, y_out = augment(template[t_idx], gen)
         x_in, x_out = augment(pool[s_idx], gen)
         y_in, y_out, x_in, x_out = (t.to(dev) for t in (y_in, y_out, x_in, x_out))
-        x_rec = model.reconstruct_subject(x_in, who.to(dev) if amortized else None)
-        loss = (x_rec - x_out).abs().mean() + (model.reconstruct_template(y_in) - y_out).abs().mean()  # Eq. 1
+        with autocast:
+            x_rec = model.reconstruct_subject(x_in, rows[who].to(dev) if rows is not None else None)
+            loss = (x_rec.float() - x_out).abs().mean() + (model.reconstruct_template(y_in).float() - y_out).abs().mean()  # Eq. 1
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(loss.item())
         done = it + 1
         if progress:
-            progress(done, config.iterations, losses[-1])
-        if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.iterations):
+            progress(done, iterations, losses[-1])
+        if checkpoint is not None and (done % config.checkpoint_every == 0 or done == iterations):
             _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
                           "torch_rng": torch.get_rng_state(), "iteration": done, "losses": losses}, checkpoint)
     model.eval()

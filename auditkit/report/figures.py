@@ -1,0 +1,60 @@
+"""The paper's figures as plotly charts: scores per train->test group (Figs. 5-7), per AU (Fig. 4), faces (Fig. 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"]
+
+
+def conditions_figure(conditions: pd.DataFrame) -> go.Figure:
+    """Mean score ± standard error per train -> test combination, one bar per normalizer (Figures 5-7)."""
+    fig = go.Figure()
+    order = conditions.sort_values(["condition", "train_group", "test_group"], ascending=[False, True, True])
+    labels = list(dict.fromkeys(f"{r.train_group} → {r.test_group}" for r in order.itertuples()))
+    for i, (norm, grp) in enumerate(order.groupby("normalizer", sort=False)):
+        grp = grp.assign(label=[f"{r.train_group} → {r.test_group}" for r in grp.itertuples()]).set_index("label").reindex(labels)
+        fig.add_bar(name=norm, x=labels, y=100 * grp["score"], error_y={"type": "data", "array": 100 * grp["sem"]},
+                    marker_color=PALETTE[i % len(PALETTE)],
+                    customdata=np.stack([grp["condition"], grp["subjects"], grp["repetitions"]], axis=1),
+                    hovertemplate="%{x}<br>%{customdata[0]}: %{y:.1f} ± %{error_y.array:.1f}"
+                                  "<br>%{customdata[1]} subjects, %{customdata[2]} repetitions<extra>%{fullData.name}</extra>")
+    fig.update_layout(barmode="group", yaxis_title="score (mean of F1 and accuracy, %)", xaxis_title="train → test group",
+                      legend_title="normalizer", margin={"t": 30}, height=420)
+    return fig
+
+
+def per_au_figure(per_au: pd.DataFrame) -> go.Figure:
+    """Score per AU for each normalizer, within and cross conditions (Figure 4)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("cross-group", "within-group"), shared_yaxes=True)
+    for col, cond in enumerate(("cross", "within"), start=1):
+        for i, (norm, grp) in enumerate(per_au[per_au["condition"] == cond].groupby("normalizer", sort=False)):
+            fig.add_bar(name=norm, x=grp["au"], y=100 * grp["score"], marker_color=PALETTE[i % len(PALETTE)],
+                        showlegend=col == 1, legendgroup=norm,
+                        hovertemplate="%{x}: %{y:.1f}<extra>" + norm + " (" + cond + ")</extra>", row=1, col=col)
+    fig.update_layout(barmode="group", yaxis_title="score (%)", legend_title="normalizer", margin={"t": 40}, height=380)
+    return fig
+
+
+def faces_figure(faces: dict[str, dict[str, np.ndarray]]) -> go.Figure:
+    """Average face of each group per normalizer, with its luminance histogram (Figure 2). faces[group][normalizer]."""
+    groups = list(faces)
+    norms = list(next(iter(faces.values())))
+    fig = make_subplots(rows=len(norms) + 1, cols=len(groups), subplot_titles=[f"{g}" for g in groups],
+                        vertical_spacing=0.06, horizontal_spacing=0.03)
+    for c, g in enumerate(groups, start=1):
+        for r, n in enumerate(norms, start=1):
+            img = faces[g][n]
+            fig.add_trace(go.Heatmap(z=img[::-1], colorscale="gray", zmin=0, zmax=255, showscale=False,
+                                     hovertemplate=f"{g}, {n}<extra></extra>"), row=r, col=c)
+            fig.update_xaxes(visible=False, row=r, col=c)
+            fig.update_yaxes(visible=False, scaleanchor=f"x{(r - 1) * len(groups) + c if (r - 1) * len(groups) + c > 1 else ''}",
+                             row=r, col=c)
+            counts, edges = np.histogram(img, bins=32, range=(0, 256))
+            fig.add_trace(go.Bar(x=edges[:-1], y=counts, name=n, marker_color=PALETTE[(r - 1) % len(PALETTE)], opacity=0.6,
+                                 showlegend=c == 1, legendgroup=n), row=len(norms) + 1, col=c)
+    fig.update_layout(barmode="overlay", height=260 * (len(norms) + 1), margin={"t": 40}, legend_title="normalizer")
+    return fig

@@ -1,0 +1,171 @@
+"""Build the self-contained HTML audit report, summary.json and summary.md from results.parquet + run.json alone."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from auditkit import __version__
+from auditkit.errors import AuditkitError
+from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
+from auditkit.report.tables import AuditTables, audit_tables, headline
+from auditkit.stats import TEST_DESCRIPTIONS
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
+REPORT_FILE = "report.html"
+
+
+def _safe_json(obj: object) -> str:
+    """JSON that can sit inside a <script> element: no '<' survives, so no value can close the tag."""
+    return json.dumps(obj, default=_json_default).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if math.isnan(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    return str(o)
+
+
+def _fmt_p(p: float) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def load_run(out: Path) -> tuple[pd.DataFrame, dict]:
+    """results.parquet and run.json of an audit directory, with one-line errors for missing or corrupt files."""
+    results_path, run_path = out / "results.parquet", out / "run.json"
+    for path in (results_path, run_path):
+        if not path.is_file():
+            raise AuditkitError(f"{path}: file is missing (is {out} an audit directory written by `auditkit gap`?)")
+    try:
+        run = json.loads(run_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise AuditkitError(f"{run_path}: not valid JSON ({exc})") from None
+    try:
+        results = pd.read_parquet(results_path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise AuditkitError(f"{results_path}: not a readable Parquet file ({exc})") from None
+    if results.empty:
+        raise AuditkitError(f"{results_path}: holds no results yet (re-run the audit to finish it)")
+    return results, run
+
+
+def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
+    """Plain-language findings: each tested group's gap, and how each normalizer changes it."""
+    lines = []
+    norms = list(dict.fromkeys(tables.conditions["normalizer"]))
+    base = headline(tables, "none") if "none" in norms else None
+    if base is not None:
+        for r in base.itertuples():
+            if r.test_group == "all":
+                continue
+            direction = "lower" if r.gap >= 0 else "higher"
+            lines.append(f"Testing on {r.test_group}: models trained on other groups score {abs(100 * r.gap):.1f} points "
+                         f"{direction} than models trained within {r.test_group} (p = {_fmt_p(r.p)}, "
+                         f"Holm {_fmt_p(r.p_holm)}; Hedges' g = {r.hedges_g:.2f}).")
+        overall = base[base["test_group"] == "all"]
+        if len(overall):
+            o = overall.iloc[0]
+            lines.append(f"Overall, within-group models score {100 * o.gap:+.1f} points relative to cross-group models "
+                         f"(95% CI {100 * o.ci_low:+.1f} to {100 * o.ci_high:+.1f}; p = {_fmt_p(o.p)}).")
+    for norm in norms:
+        if norm == "none" or base is None:
+            continue
+        h = headline(tables, norm)
+        o_new, o_old = h[h["test_group"] == "all"], base[base["test_group"] == "all"]
+        if len(o_new) and len(o_old):
+            mean_new = tables.conditions.loc[tables.conditions["normalizer"] == norm, "score"].mean()
+            mean_old = tables.conditions.loc[tables.conditions["normalizer"] == "none", "score"].mean()
+            lines.append(f"{norm} changes the overall gap from {100 * o_old.iloc[0].gap:+.1f} to {100 * o_new.iloc[0].gap:+.1f} "
+                         f"points, and the mean score over all conditions from {100 * mean_old:.1f} to {100 * mean_new:.1f}.")
+    return lines
+
+
+def _faces(out: Path) -> dict[str, dict[str, np.ndarray]] | None:
+    files = sorted((out / "faces").glob("*.npz")) if (out / "faces").is_dir() else []
+    if not files:
+        return None
+    faces: dict[str, dict[str, np.ndarray]] = {}
+    for f in files:
+        data = np.load(f)
+        for name, img in zip(data["names"], data["faces"]):
+            faces.setdefault(str(name), {})[f.stem] = img
+    return faces
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return json.loads(df.to_json(orient="records"))
+
+
+def build_report(out: str | Path, report: str | Path | None = None) -> Path:
+    """Write report.html, summary.json and summary.md into the audit directory; returns the report's path."""
+    out = Path(out)
+    results, run = load_run(out)
+    seed = int(run.get("config", {}).get("seed", 0))
+    tables = audit_tables(results, seed)
+    faces = _faces(out)
+    figures = {"conditions": conditions_figure(tables.conditions), "per_au": per_au_figure(tables.per_au)}
+    if faces:
+        figures["faces"] = faces_figure(faces)
+    plan = run.get("plan", {})
+    config = run.get("config", {})
+    per_subject = (tables.scores.groupby(["subject", "normalizer", "condition", "train_group", "test_group"])["score"]
+                   .agg(["mean", "count"]).reset_index().sort_values("mean"))
+    summary = {
+        "auditkit_version": __version__, "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset": {"path": run.get("data"), "fingerprint": run.get("fingerprint")},
+        "attribute": config.get("attr"), "normalizers": config.get("normalizers"), "classifier": config.get("classifier"),
+        "preset": config.get("preset"), "repetitions": config.get("repeats"), "seed": seed,
+        "pools": {k: len(v) for k, v in plan.get("pools", {}).items()}, "template": plan.get("template"),
+        "findings": summary_sentences(tables, run),
+        "conditions": _records(tables.conditions), "tests": _records(tables.tests),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    (out / "summary.md").write_text(_markdown(summary, tables))
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["pct"] = lambda v: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
+    env.filters["p"] = _fmt_p
+    env.filters["num"] = lambda v, d=2: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
+    import plotly.offline
+
+    html = env.get_template("report.html.j2").render(
+        summary=summary, run=run, config=config, plan=plan, tables=tables,
+        conditions=tables.conditions.to_dict("records"), tests=tables.tests.to_dict("records"),
+        per_subject=per_subject.to_dict("records"), test_descriptions=TEST_DESCRIPTIONS,
+        figures={k: _safe_json(json.loads(f.to_json())) for k, f in figures.items()},
+        plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}),
+    )
+    path = Path(report) if report else out / REPORT_FILE
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _markdown(summary: dict, tables: AuditTables) -> str:
+    lines = [f"# auditkit report: {', '.join(summary['attribute'] or [])}", "",
+             f"Dataset fingerprint `{summary['dataset']['fingerprint']}`, classifier `{summary['classifier']}`, "
+             f"normalizers {', '.join(f'`{n}`' for n in summary['normalizers'] or [])}, "
+             f"{summary['repetitions']} repetitions (preset `{summary['preset']}`, seed {summary['seed']}).", "",
+             "## Findings", ""] + [f"- {s}" for s in summary["findings"]] + ["", "## Scores (Table 5)", "",
+             "| normalizer | condition | train → test | score | std | F1 | accuracy | subjects | repetitions |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in tables.conditions.itertuples():
+        lines.append(f"| {r.normalizer} | {r.condition} | {r.train_group} → {r.test_group} | {100 * r.score:.1f} | "
+                     f"{100 * r.std:.1f} | {100 * r.f1:.1f} | {100 * r.accuracy:.1f} | {r.subjects} | {r.repetitions} |")
+    lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |", "|---|---|---|---|---|---|---|"]
+    for r in tables.tests.itertuples():
+        lines.append(f"| {r.comparison} | {r.normalizer} | {r.test} | {100 * r.diff:+.1f} | "
+                     f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] | {_fmt_p(r.p)} | {_fmt_p(r.p_holm)} |")
+    return "\n".join(lines) + "\n"

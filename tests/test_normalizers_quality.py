@@ -1,0 +1,34 @@
+"""Transfer error against the synthetic ideal: zero for a perfect normalizer, larger for doing nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from auditkit.data import load_dataset
+from auditkit.data.format import FACES_FILE
+from auditkit.data.synth.truth import load_truth
+from auditkit.normalizers.apply import normalize_dataset
+from auditkit.normalizers.histeq import equalize
+from auditkit.normalizers.quality import transfer_error
+
+
+def test_ideal_normalizer_scores_zero_and_identity_does_not(tiny_dataset: Path, tmp_path: Path) -> None:
+    ds = load_dataset(tiny_dataset)
+    template = ds.subjects["subject"].iloc[0]
+    same = normalize_dataset(ds, "histeq", tmp_path / "h", template=template)
+    # an oracle "normalizer": every frame replaced by its ideal output (expression rendered on the template)
+    oracle = normalize_dataset(ds, "none", tmp_path / "o", template=template)
+    truth = load_truth(ds)
+    faces = np.load(oracle / FACES_FILE, mmap_mode="r+")
+    rows = np.arange(len(ds.frames))
+    faces[ds.frames["face"].to_numpy()] = equalize(truth.render(rows, on=template))
+    faces.flush()
+    del faces
+    perfect = transfer_error(ds, load_dataset(oracle), template, frames_per_subject=8)
+    plain = transfer_error(ds, load_dataset(same), template, frames_per_subject=8)
+    assert len(perfect) == len(ds.subjects) - 1
+    assert perfect["mae_normalized"].max() < 1e-9
+    assert (plain["mae_normalized"] > 10).all()
+    np.testing.assert_allclose(plain["mae_normalized"], plain["mae_original"])  # histeq output == equalized original

@@ -1,0 +1,107 @@
+"""The HTML report: content, escaping of user strings, offline rendering in headless Chromium, rebuild errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from auditkit.errors import AuditkitError
+from auditkit.report.render import build_report
+
+EVIL = "<script>alert(1)</script>"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def _fake_audit(out: Path) -> Path:
+    """A results.parquet + run.json pair in the runner's format: two pools (one with a hostile name), two normalizers."""
+    rng = np.random.default_rng(0)
+    pools = {"light": [f"L{i}" for i in range(8)], EVIL: [f"D{i}" for i in range(8)]}
+    rows = []
+    for norm, shift in (("none", 0.0), ("histeq", 0.03)):
+        for rep in range(4):
+            for train in pools:
+                for test, members in pools.items():
+                    for s in members[:5]:
+                        for au in ("AU06", "AU12"):
+                            base = 0.6 if train == test else 0.5
+                            rows.append({"attr": "skin", "kind": "group", "normalizer": norm, "classifier": "lenet5",
+                                         "repetition": rep, "seed": rep, "task": f"{train}-r{rep}",
+                                         "condition": "within" if train == test else "cross", "train_group": train,
+                                         "test_group": test, "subject": s, "au": au,
+                                         "f1": float(np.clip(base + shift + rng.normal(0, 0.05), 0, 1)),
+                                         "accuracy": float(np.clip(base + 0.1 + rng.normal(0, 0.05), 0, 1)),
+                                         "support": 30, "positives": 6})
+    out.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(out / "results.parquet", index=False)
+    run = {"data": "data/<b>synth</b>", "fingerprint": "abc123", "versions": {"auditkit": "test"},
+           "config": {"attr": ["skin"], "normalizers": ["none", "histeq"], "classifier": "lenet5", "preset": "smoke",
+                      "repeats": 4, "seed": 0, "n_train": 4, "n_val": 2},
+           "plan": {"template": "T0", "pools": pools}}
+    (out / "run.json").write_text(json.dumps(run))
+    (out / "faces").mkdir()
+    np.savez_compressed(out / "faces" / "none.npz", names=np.array(["light", EVIL]),
+                        faces=rng.integers(0, 255, (2, 64, 64)).astype(np.float32))
+    return out
+
+
+def test_report_content_and_twins(tmp_path: Path) -> None:
+    audit = _fake_audit(tmp_path / "audit")
+    path = build_report(audit)
+    html = path.read_text()
+    assert "Generalization audit: skin" in html
+    assert "Testing on light: models trained on other groups score" in html
+    assert "histeq changes the overall gap from" in html
+    assert html.count("Plotly.newPlot") == 1 and "fig-faces" in html
+    assert "subject t-test" in html and "repetition paired t-test" in html and "p (Holm)" in html
+    for s in ("L0", "D4"):
+        assert f'<td class="l">{s}</td>' in html  # per-subject table
+    assert "https://" not in html.split("<script>", 1)[0]  # no remote stylesheet or script in the head
+    summary = json.loads((audit / "summary.json").read_text())
+    assert summary["pools"] == {"light": 8, EVIL: 8} and summary["findings"]
+    md = (audit / "summary.md").read_text()
+    assert md.startswith("# auditkit report: skin") and "| none | within |" in md
+
+
+def test_user_strings_are_escaped(tmp_path: Path) -> None:
+    html = build_report(_fake_audit(tmp_path / "audit")).read_text()
+    assert EVIL not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown as text in tables and findings
+    assert "data/&lt;b&gt;synth&lt;/b&gt;" in html
+    assert "\\u003cscript\\u003ealert(1)" in html  # inside chart data, unable to close the script element
+
+
+def test_missing_or_empty_results_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(AuditkitError, match="results.parquet: file is missing"):
+        build_report(tmp_path)
+    audit = _fake_audit(tmp_path / "a")
+    (audit / "run.json").write_text("{broken")
+    with pytest.raises(AuditkitError, match="run.json: not valid JSON"):
+        build_report(audit)
+
+
+@pytest.mark.slow
+def test_report_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")
+    report = build_report(_fake_audit(tmp_path / "audit"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+             "--disable-component-update", "--disable-sync", "--virtual-time-budget=15000",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([chromium, *flags, "--enable-logging=stderr", "--v=0", "--dump-dom", report.as_uri()],
+                         capture_output=True, text=True, timeout=180)
+    assert 'data-charts-rendered="3"' in dom.stdout, dom.stderr[-2000:]
+    assert dom.stdout.count('class="main-svg"') >= 3
+    console_errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "error" in line)]
+    assert not console_errors, console_errors
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    subprocess.run([chromium, *flags, "--hide-scrollbars", "--window-size=1200,2400", f"--screenshot={shot}",
+                    report.as_uri()], capture_output=True, timeout=180)
+    assert shot.read_bytes()[:4] == b"\x89PNG"
