@@ -172,6 +172,8 @@ def gap(
     seed: int = typer.Option(0, "--seed", help="Seed of the subject draws and trainings."),
     jobs: int = typer.Option(-1, "--jobs", help="Parallel trainings (-1: one per core)."),
     force: bool = typer.Option(False, "--force", help="Discard results of a different audit in --out."),
+    include_faces: bool = typer.Option(False, "--include-faces", help="Show individual faces in the report "
+                                                                      "(default: group averages of >= 5 people only)."),
 ) -> None:
     """Train within-group and cross-group AU models and report the generalization gap with significance tests."""
     from auditkit.protocol.runner import AuditConfig, run_audit
@@ -198,7 +200,7 @@ def gap(
     from auditkit.report.render import build_report
 
     print_summary(audit_tables(results, seed))
-    report_path = build_report(out_dir)
+    report_path = build_report(out_dir, include_faces=include_faces)
     console.print(f"report: {report_path}  (summary.json, summary.md beside it)")
     console.print(f"results: {out_dir / 'results.parquet'}  config: {out_dir / 'run.json'}")
 
@@ -297,11 +299,13 @@ def normalize(
 def report(
     audit: Path = typer.Argument(..., help="Audit directory (holds results.parquet and run.json)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Report path (default: AUDIT/report.html)."),
+    include_faces: bool = typer.Option(False, "--include-faces", help="Also show individual subjects' faces "
+                                                                      "(off by default for privacy)."),
 ) -> None:
     """Rebuild the HTML report, summary.json and summary.md from an audit's results alone (no re-running)."""
     from auditkit.report.render import build_report
 
-    console.print(f"report written to {build_report(audit, out)}")
+    console.print(f"report written to {build_report(audit, out, include_faces)}")
 
 
 @app.command()

@@ -105,3 +105,16 @@ def test_report_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
     subprocess.run([chromium, *flags, "--hide-scrollbars", "--window-size=1200,2400", f"--screenshot={shot}",
                     report.as_uri()], capture_output=True, timeout=180)
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_faces_only_with_include_faces(audit_dataset: Path, tmp_path: Path) -> None:
+    from auditkit.protocol.runner import AuditConfig, run_audit
+
+    out = tmp_path / "audit"
+    run_audit(AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("gender",), repeats=1, n_train=2, n_val=1),
+              out, jobs=1)
+    assert (out / "faces" / "none.npz").exists()  # group averages, pools of >= 5 people
+    plain = build_report(out).read_text()
+    assert "fig-faces" in plain and "fig-examples" not in plain
+    with_faces = build_report(out, include_faces=True).read_text()
+    assert "Example faces (individuals)" in with_faces and "fig-examples" in with_faces

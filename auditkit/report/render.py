@@ -106,11 +106,34 @@ def _faces(out: Path) -> dict[str, dict[str, np.ndarray]] | None:
     return faces
 
 
+def example_faces(out: Path, run: dict, per_group: int = 3) -> dict[str, dict[str, np.ndarray]]:
+    """One face of up to `per_group` subjects per group, per normalizer (only with --include-faces: shows individuals)."""
+    from auditkit.data import load_dataset
+
+    ds = load_dataset(run["data"])
+    if ds.fingerprint != run.get("fingerprint"):
+        raise AuditkitError(f"{run['data']}: the dataset changed since the audit (fingerprint {ds.fingerprint}, "
+                            f"audit used {run.get('fingerprint')}); faces cannot be matched")
+    scope = run["plan"]["scope"]
+    subjects = ds.frames["subject"].to_numpy()[ds.frames["subject"].isin(scope).to_numpy()]
+    faces: dict[str, dict[str, np.ndarray]] = {}
+    for norm in run["config"]["normalizers"]:
+        path = out / "cache" / f"{norm}-{run['fingerprint']}.npy"
+        if not path.exists():
+            raise AuditkitError(f"{path}: file is missing (--include-faces needs the audit's cached inputs)")
+        X = np.load(path, mmap_mode="r")
+        for group, members in run["plan"]["pools"].items():
+            for s in members[:per_group]:
+                rows = np.flatnonzero(subjects == s)
+                faces.setdefault(f"{group}: {s}", {})[norm] = np.asarray(X[rows[len(rows) // 2]], dtype=np.float32)
+    return faces
+
+
 def _records(df: pd.DataFrame) -> list[dict]:
     return json.loads(df.to_json(orient="records"))
 
 
-def build_report(out: str | Path, report: str | Path | None = None) -> Path:
+def build_report(out: str | Path, report: str | Path | None = None, include_faces: bool = False) -> Path:
     """Write report.html, summary.json and summary.md into the audit directory; returns the report's path."""
     out = Path(out)
     results, run = load_run(out)
@@ -120,6 +143,8 @@ def build_report(out: str | Path, report: str | Path | None = None) -> Path:
     figures = {"conditions": conditions_figure(tables.conditions), "per_au": per_au_figure(tables.per_au)}
     if faces:
         figures["faces"] = faces_figure(faces)
+    if include_faces:
+        figures["examples"] = faces_figure(example_faces(out, run))
     plan = run.get("plan", {})
     config = run.get("config", {})
     per_subject = (tables.scores.groupby(["subject", "normalizer", "condition", "train_group", "test_group"])["score"]
@@ -146,7 +171,7 @@ def build_report(out: str | Path, report: str | Path | None = None) -> Path:
         conditions=tables.conditions.to_dict("records"), tests=tables.tests.to_dict("records"),
         per_subject=per_subject.to_dict("records"), test_descriptions=TEST_DESCRIPTIONS,
         figures={k: _safe_json(json.loads(f.to_json())) for k, f in figures.items()},
-        plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}),
+        plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}), include_faces=include_faces,
     )
     path = Path(report) if report else out / REPORT_FILE
     path.write_text(html, encoding="utf-8")
