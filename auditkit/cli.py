@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -48,10 +47,10 @@ def _progress() -> Progress:
 
 @app.command()
 def synth(
-    out: Optional[Path] = typer.Option(None, "--out", help="Directory to write the dataset into."),
+    out: Path | None = typer.Option(None, "--out", help="Directory to write the dataset into."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical files."),
     frames_per_subject: int = typer.Option(300, "--frames-per-subject", min=1, help="Frames rendered per subject."),
-    preview: Optional[Path] = typer.Option(None, "--preview", help="Write a contact sheet PNG (neutral and each AU)."),
+    preview: Path | None = typer.Option(None, "--preview", help="Write a contact sheet PNG (neutral and each AU)."),
     jobs: int = typer.Option(-1, "--jobs", help="Worker processes (-1: all cores)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
@@ -68,7 +67,8 @@ def synth(
     if out is not None:
         with _progress() as bar:
             task = bar.add_task("rendering subjects", total=None)
-            generate(out, cfg, n_jobs=jobs, force=force, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            generate(out, cfg, n_jobs=jobs, force=force,
+                     progress=lambda done, total: bar.update(task, completed=done, total=total))
         console.print(f"dataset written to {out}  (next: auditkit inspect {out})")
 
 
@@ -159,16 +159,16 @@ def gap(
                                                  "or a comma-separated intersection (gender,fitzpatrick)."),
     normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s); 'none' always runs as baseline."),
     classifier: str = typer.Option("lenet5", "--classifier", help="AU classifier plugin."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset directory (default: the synthetic benchmark)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Audit directory (default: audits/<attr>)."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset directory (default: the synthetic benchmark)."),
+    out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/<attr>)."),
     preset: str = typer.Option("default", "--preset", help="default (minutes on CPU), paper (the paper's protocol), smoke."),
-    repeats: Optional[int] = typer.Option(None, "--repeats", help="Repetitions (paper: 20)."),
+    repeats: int | None = typer.Option(None, "--repeats", help="Repetitions (paper: 20)."),
     n_train: int = typer.Option(4, "--train", help="Training subjects per draw."),
     n_val: int = typer.Option(2, "--val", help="Validation subjects per draw."),
-    bins: Optional[str] = typer.Option(None, "--bins", help="Bins for a numeric attribute, e.g. 1-2,3-4,5-6."),
-    source: Optional[str] = typer.Option(None, "--source", help="Restrict to one source dataset ('all' for every one)."),
-    template: Optional[str] = typer.Option(None, "--template", help="Template subject (default: the most expressive)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (overrides the preset)."),
+    bins: str | None = typer.Option(None, "--bins", help="Bins for a numeric attribute, e.g. 1-2,3-4,5-6."),
+    source: str | None = typer.Option(None, "--source", help="Restrict to one source dataset ('all' for every one)."),
+    template: str | None = typer.Option(None, "--template", help="Template subject (default: the most expressive)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (overrides the preset)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the subject draws and trainings."),
     jobs: int = typer.Option(-1, "--jobs", help="Parallel trainings (-1: one per core)."),
     force: bool = typer.Option(False, "--force", help="Discard results of a different audit in --out."),
@@ -196,7 +196,8 @@ def gap(
         try:
             results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=update)
         except KeyboardInterrupt:
-            raise AuditkitError(f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None
+            raise AuditkitError(
+                f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None
     from auditkit.report.render import build_report
 
     print_summary(audit_tables(results, seed))
@@ -252,12 +253,12 @@ def describe(
 def normalize(
     data: Path = typer.Argument(..., help="Dataset directory to normalize."),
     normalizer: str = typer.Option("deepfn", "--normalizer", help="Normalizer plugin."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Directory for the normalized dataset."),
-    template: Optional[str] = typer.Option(None, "--template", help="Template subject (default: the most expressive)."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="deepfn: amortized (CPU default) or per-subject (GPU default)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="deepfn: lite (CPU default) or paper (GPU default)."),
-    iterations: Optional[int] = typer.Option(None, "--iterations", help="deepfn: training iterations."),
-    preview: Optional[Path] = typer.Option(None, "--preview", help="PNG: originals beside normalized faces, and "
+    out: Path | None = typer.Option(None, "--out", help="Directory for the normalized dataset."),
+    template: str | None = typer.Option(None, "--template", help="Template subject (default: the most expressive)."),
+    mode: str | None = typer.Option(None, "--mode", help="deepfn: amortized (CPU default) or per-subject (GPU default)."),
+    preset: str | None = typer.Option(None, "--preset", help="deepfn: lite (CPU default) or paper (GPU default)."),
+    iterations: int | None = typer.Option(None, "--iterations", help="deepfn: training iterations."),
+    preview: Path | None = typer.Option(None, "--preview", help="PNG: originals beside normalized faces, and "
                                                                    "average face + histogram per gender and skin type."),
     include_faces: bool = typer.Option(True, "--include-faces/--groups-only", help="Show individual faces in the preview."),
     seed: int = typer.Option(0, "--seed"),
@@ -298,7 +299,7 @@ def normalize(
 @app.command()
 def report(
     audit: Path = typer.Argument(..., help="Audit directory (holds results.parquet and run.json)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Report path (default: AUDIT/report.html)."),
+    out: Path | None = typer.Option(None, "--out", help="Report path (default: AUDIT/report.html)."),
     include_faces: bool = typer.Option(False, "--include-faces", help="Also show individual subjects' faces "
                                                                       "(off by default for privacy)."),
 ) -> None:

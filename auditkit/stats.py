@@ -112,7 +112,7 @@ def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     if table.empty:
         return table
     table["p_holm"] = np.nan
-    for test, idx in table.groupby("test").groups.items():
+    for _test, idx in table.groupby("test").groups.items():
         table.loc[idx, "p_holm"] = holm(table.loc[idx, "p"]).to_numpy()
     table["significant"] = table["p_holm"] < ALPHA
     return table

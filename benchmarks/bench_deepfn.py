@@ -128,13 +128,13 @@ def compare_cmd(args: argparse.Namespace) -> dict:
 
 def probe_cmd(args: argparse.Namespace) -> dict:
     """How much AU information survives normalization: a cross-person linear probe on original vs normalized inputs."""
+    from pathlib import Path
+
     import cv2
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-
-    from pathlib import Path
 
     audit = Path(args.audit)
     run = json.loads((audit / "run.json").read_text())

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
-import os
 import tempfile
 import time
 from pathlib import Path

@@ -76,7 +76,8 @@ CASES = {
     "faces dtype": (_write_faces(np.zeros((144, 128, 128), np.float32)), "faces.npy: dtype", "must be uint8"),
     "faces shape": (_write_faces(np.zeros((144, 64, 64), np.uint8)), "faces.npy: shape", "image_size"),
     "faces corrupt": (lambda r: (r / "faces.npy").write_bytes(b"not an npy file at all"), "faces.npy", "not a readable .npy"),
-    "parquet corrupt": (lambda r: (r / "subjects.parquet").write_bytes(b"PAR1garbage"), "subjects.parquet", "not a readable Parquet"),
+    "parquet corrupt": (lambda r: (r / "subjects.parquet").write_bytes(b"PAR1garbage"), "subjects.parquet",
+                        "not a readable Parquet"),
 }
 
 

@@ -65,7 +65,8 @@ def test_augmentation_warps_only_the_input() -> None:
 def _faces(seed: int, n: int = 16) -> np.ndarray:
     """n rendered faces of one synthetic person (identity `seed`) with random expressions."""
     ident = make_identities(SynthConfig(seed=seed, bp4d_subjects=1, disfa_subjects=0))[0]
-    intensities = np.random.default_rng(seed).uniform(0, 4, (n, len(AUS))) * (np.random.default_rng(seed).random((n, len(AUS))) < 0.3)
+    rng = np.random.default_rng(seed)
+    intensities = rng.uniform(0, 4, (n, len(AUS))) * (rng.random((n, len(AUS))) < 0.3)
     return FaceRenderer(ident, CAPTURES[ident.dataset]).render(intensities)
 
 

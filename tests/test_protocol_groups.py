@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from auditkit.data import load_dataset
-from auditkit.protocol.groups import attribute_labels, build_pools, check_pool_sizes, parse_bins, select_template, Pool
 from auditkit.errors import AuditkitError, DatasetError
+from auditkit.protocol.groups import Pool, attribute_labels, build_pools, check_pool_sizes, parse_bins, select_template
 
 
 @pytest.fixture(scope="module")

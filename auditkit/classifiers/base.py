@@ -11,7 +11,7 @@ import numpy as np
 class AUClassifier(Protocol):
     """fit(X, Y, X_val, Y_val) -> self; predict_proba(X) -> (n, n_aus). Y is int8 with -1 for not-coded entries."""
 
-    def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> "AUClassifier":
+    def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> AUClassifier:
         """Train on faces X (n, H, W) and labels Y (n, n_aus); select the model on the validation set."""
         ...
 

@@ -73,7 +73,7 @@ class LeNetClassifier:
         self.model: LeNet5 | None = None
         self.history: list[dict] = []
 
-    def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> "LeNetClassifier":
+    def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> LeNetClassifier:
         """Train for config.epochs (or until patience runs out) and restore the best-validation weights."""
         cfg = self.config
         if X.shape[1:] != (INPUT_SIZE, INPUT_SIZE):

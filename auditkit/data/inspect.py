@@ -41,7 +41,7 @@ def summarize(ds: Dataset) -> Summary:
                 row[f"skin: {b}"] = int(n)
         rows.append(row)
     per_dataset = pd.DataFrame(rows).fillna(0)
-    source_of = dict(zip(ds.subjects["subject"], ds.subjects["dataset"]))
+    source_of = dict(zip(ds.subjects["subject"], ds.subjects["dataset"], strict=True))
     frame_source = ds.frames["subject"].map(source_of)
     au_rows = []
     for au in ds.aus:

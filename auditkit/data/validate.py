@@ -161,7 +161,8 @@ def check_frames(df: pd.DataFrame, path: Path, aus: list[str], subjects: set[str
     if dup.any():
         row = keys[dup].iloc[0]
         raise DatasetError(
-            path, "columns 'subject, sequence, frame'", f"frame {row['frame']} of {row['subject']}/{row['sequence']} appears twice"
+            path, "columns 'subject, sequence, frame'",
+            f"frame {row['frame']} of {row['subject']}/{row['sequence']} appears twice"
         )
 
 

@@ -17,7 +17,7 @@ class Normalizer(Protocol):
 
     name: str
 
-    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> "Normalizer":
+    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> Normalizer:
         """Learn whatever the normalizer needs from the template and the subjects it will transform."""
         ...
 

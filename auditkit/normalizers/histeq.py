@@ -20,7 +20,7 @@ class HistEqNormalizer:
     def __init__(self, **options: object) -> None:
         """Takes no options; accepts (and ignores) the common ones the runner passes, such as seed and progress."""
 
-    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> "HistEqNormalizer":
+    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> HistEqNormalizer:
         """Nothing to learn."""
         return self
 

@@ -13,7 +13,7 @@ class IdentityNormalizer:
     def __init__(self, **options: object) -> None:
         """Takes no options; accepts (and ignores) the common ones the runner passes, such as seed and progress."""
 
-    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> "IdentityNormalizer":
+    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> IdentityNormalizer:
         """Nothing to learn."""
         return self
 

@@ -42,7 +42,8 @@ def parse_bins(text: str) -> list[tuple[float, float, str]]:
     return bins
 
 
-def attribute_labels(subjects: pd.DataFrame, attr: str, bins: list[tuple[float, float, str]] | None, path: str = SUBJECTS_FILE) -> pd.Series:
+def attribute_labels(subjects: pd.DataFrame, attr: str, bins: list[tuple[float, float, str]] | None,
+                     path: str = SUBJECTS_FILE) -> pd.Series:
     """Group label of each subject for one attribute (NA where the subject falls in no group)."""
     if attr not in subjects.columns:
         usable = ", ".join(["person"] + [c for c in subjects.columns if c != "subject"])

@@ -66,7 +66,7 @@ class AuditConfig:
     person_dependent: int = 6
 
     @classmethod
-    def from_preset(cls, preset: str, **overrides) -> "AuditConfig":
+    def from_preset(cls, preset: str, **overrides) -> AuditConfig:
         """A config from a named preset, with explicit (non-None) overrides applied."""
         if preset not in PRESETS:
             raise AuditkitError(f"--preset: unknown preset {preset!r} (choose from {', '.join(PRESETS)})")

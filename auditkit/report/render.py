@@ -101,7 +101,7 @@ def _faces(out: Path) -> dict[str, dict[str, np.ndarray]] | None:
     faces: dict[str, dict[str, np.ndarray]] = {}
     for f in files:
         data = np.load(f)
-        for name, img in zip(data["names"], data["faces"]):
+        for name, img in zip(data["names"], data["faces"], strict=True):
             faces.setdefault(str(name), {})[f.stem] = img
     return faces
 
@@ -189,7 +189,8 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
     for r in tables.conditions.itertuples():
         lines.append(f"| {r.normalizer} | {r.condition} | {r.train_group} → {r.test_group} | {100 * r.score:.1f} | "
                      f"{100 * r.std:.1f} | {100 * r.f1:.1f} | {100 * r.accuracy:.1f} | {r.subjects} | {r.repetitions} |")
-    lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
+              "|---|---|---|---|---|---|---|"]
     for r in tables.tests.itertuples():
         lines.append(f"| {r.comparison} | {r.normalizer} | {r.test} | {100 * r.diff:+.1f} | "
                      f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] | {_fmt_p(r.p)} | {_fmt_p(r.p_holm)} |")

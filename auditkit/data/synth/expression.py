@@ -39,7 +39,7 @@ TASKS: dict[str, dict[str, dict[str, float]]] = {
     },
 }
 # Solo-action base rates (episodes per 60 frames) and overall activity of each source (DISFA is calmer).
-SOLO_RATE = dict(zip(AUS, (0.35, 0.3, 0.35, 0.3, 0.5, 0.3, 0.35, 0.5, 0.25, 0.4, 0.25, 0.25)))
+SOLO_RATE = dict(zip(AUS, (0.35, 0.3, 0.35, 0.3, 0.5, 0.3, 0.35, 0.5, 0.25, 0.4, 0.25, 0.25), strict=True))
 ACTIVITY = {"bp4d-synth": 1.4, "disfa-synth": 0.6}
 EPISODES_PER_60 = 2.6
 

@@ -215,7 +215,8 @@ def _albedo(c: Canvas, ident: Identity, rng: np.random.Generator) -> tuple[np.nd
         img = _blend(img, pupil, 0.05)
         img = _blend(img, lid, 0.07, 0.85)
         p = np.linspace(0.1, 0.9, 15)
-        crease_pts = np.stack([ex + s * ident.eye_hw * (2 * p - 1), ident.eye_y - 2.3 * ident.eye_hh * np.sin(np.pi * p) ** 0.7], 1)
+        crease_y = ident.eye_y - 2.3 * ident.eye_hh * np.sin(np.pi * p) ** 0.7
+        crease_pts = np.stack([ex + s * ident.eye_hw * (2 * p - 1), crease_y], 1)
         img = img * (1 - 0.18 * c.stroke(crease_pts, 0.7, 0.3))
 
     # nose: nostrils, wing arcs, shadow under the tip
@@ -284,10 +285,12 @@ def _handles(ident: Identity) -> dict[int, list[tuple[float, float, float, float
     for s in (-1, 1):
         h[1] += [(cx + s * (edx - 0.6 * ew), by - 1, 5.5, 6.5, 0.0, -1.35)]
         h[2] += [(cx + s * (edx + 1.1 * ew), by - 1, 5.5, 6.5, 0.0, -1.3)]
-        h[4] += [(cx + s * (edx - 0.5 * ew), by, 6.5, 5.5, -s * 0.55, 0.9), (cx + s * (edx + 0.6 * ew), by, 6, 5, -s * 0.15, 0.55)]
+        h[4] += [(cx + s * (edx - 0.5 * ew), by, 6.5, 5.5, -s * 0.55, 0.9),
+                 (cx + s * (edx + 0.6 * ew), by, 6, 5, -s * 0.15, 0.55)]
         h[6] += [(cx + s * (edx + 1), ey + 11, 8, 6.5, 0.0, -0.8), (cx + s * edx, ey + 0.9 * eh + 1, 6, 2.5, 0.0, -0.45)]
         h[7] += [(cx + s * edx, ey + 0.8 * eh + 0.5, 6, 2.2, 0.0, -0.55), (cx + s * edx, ey - eh, 6, 2.2, 0.0, 0.25)]
-        h[10] += [(cx + s * mw * 0.55, my - ident.lip_up, 5, 3.5, 0.0, -0.7), (cx + s * (ident.nose_hw + 1), ident.nose_y, 3.5, 3, 0, -0.3)]
+        h[10] += [(cx + s * mw * 0.55, my - ident.lip_up, 5, 3.5, 0.0, -0.7),
+                  (cx + s * (ident.nose_hw + 1), ident.nose_y, 3.5, 3, 0, -0.3)]
         h[12] += [(cx + s * mw, corner_y, 5.5, 4.5, s * 0.7, -1.0), (cx + s * (mw + 4), corner_y - 8, 7, 6, s * 0.2, -0.4)]
         h[14] += [(cx + s * mw, corner_y, 4, 3.5, -s * 0.65, -0.2)]
         h[15] += [(cx + s * mw, corner_y, 5, 4.5, s * 0.2, 1.0)]

@@ -32,7 +32,7 @@ from auditkit.errors import AuditkitError
 RENDERER_VERSION = 1
 TRUTH_DIR = "synthetic"
 AU_COLUMNS = [au_name(a) for a in AUS]
-INTENSITY_COLUMNS = [f"{au_name(a)}_intensity" for a in sorted(set(INTENSITY_AUS["bp4d-synth"]) | set(INTENSITY_AUS["disfa-synth"]))]
+INTENSITY_COLUMNS = [f"{au_name(a)}_intensity" for a in sorted(set().union(*INTENSITY_AUS.values()))]
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def simulate_subject(ident: Identity, index: int, cfg: SynthConfig) -> tuple[pd.
     with_intensity = set(INTENSITY_AUS[source])
     threshold = OCCURRENCE_THRESHOLD[source]
     label_rows, truth_rows, inputs = [], [], []
-    for seq, n in zip(names, split_frames(cfg.frames_per_subject, names)):
+    for seq, n in zip(names, split_frames(cfg.frames_per_subject, names), strict=True):
         if n == 0:
             continue
         x = sample_intensities(rng, ident, tasks[seq], n)
@@ -115,7 +115,8 @@ def simulate_subject(ident: Identity, index: int, cfg: SynthConfig) -> tuple[pd.
     return pd.concat(label_rows, ignore_index=True), pd.concat(truth_rows, ignore_index=True), inputs
 
 
-def _render_subject(ident: Identity, index: int, cfg: SynthConfig, faces_path: str, offset: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _render_subject(ident: Identity, index: int, cfg: SynthConfig, faces_path: str,
+                    offset: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     cv2.setNumThreads(1)  # one process per core already
     labels, truth, inputs = simulate_subject(ident, index, cfg)
     renderer = FaceRenderer(ident, CAPTURES[ident.dataset], cfg.size)

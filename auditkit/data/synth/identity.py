@@ -68,7 +68,7 @@ class Identity:
         return row
 
     @classmethod
-    def from_row(cls, row: dict) -> "Identity":
+    def from_row(cls, row: dict) -> Identity:
         """Inverse of to_row."""
         kwargs = {}
         for f in fields(cls):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -33,14 +32,20 @@ class SyntheticTruth:
         """Continuous AU intensities (n, K) of frame rows (positions in frames.parquet)."""
         return self.expressions[TRUE_COLUMNS].to_numpy(np.float32)[rows]
 
-    @lru_cache(maxsize=8)
+    renderers: dict[tuple[str, str], FaceRenderer] = field(default_factory=dict, repr=False)
+
     def _renderer(self, subject: str, capture: str) -> FaceRenderer:
-        return FaceRenderer(self.identities[subject], CAPTURES[capture], self.dataset.image_size[0])
+        # building a face model costs ~80 ms; re-rendering many frames of one identity reuses it
+        key = (subject, capture)
+        if key not in self.renderers:
+            self.renderers[key] = FaceRenderer(self.identities[subject], CAPTURES[capture], self.dataset.image_size[0])
+        return self.renderers[key]
 
     def render(self, rows: np.ndarray, on: str, capture: str | Capture | None = None, keep_pose: bool = True) -> np.ndarray:
         """Frames `rows` re-rendered with subject `on`'s identity, noise-free; the ideal output of a normalizer to `on`."""
         if on not in self.identities:
-            raise DatasetError(self.dataset.root / TRUTH_DIR / "identities.parquet", "column 'subject'", f"unknown subject {on!r}")
+            path = self.dataset.root / TRUTH_DIR / "identities.parquet"
+            raise DatasetError(path, "column 'subject'", f"unknown subject {on!r}")
         cap = capture.name if isinstance(capture, Capture) else (capture or self.identities[on].dataset)
         rows = np.asarray(rows)
         pose = self.expressions[["yaw", "pitch", "roll"]].to_numpy()[rows] if keep_pose else None
@@ -54,7 +59,9 @@ def load_truth(dataset: Dataset) -> SyntheticTruth:
         raise DatasetError(folder, None, "no synthetic ground truth here (only `auditkit synth` datasets have it)")
     ids = read_table(folder / "identities.parquet")
     expressions = read_table(folder / "expressions.parquet")
-    if len(expressions) != len(dataset.frames) or not (expressions["subject"].to_numpy() == dataset.frames["subject"].to_numpy()).all():
+    aligned = len(expressions) == len(dataset.frames) and \
+        (expressions["subject"].to_numpy() == dataset.frames["subject"].to_numpy()).all()
+    if not aligned:
         raise DatasetError(folder / "expressions.parquet", None, "rows do not line up with frames.parquet")
     identities = {row["subject"]: Identity.from_row(row) for row in ids.to_dict("records")}
     return SyntheticTruth(dataset=dataset, identities=identities, expressions=expressions)

@@ -81,7 +81,7 @@ class DeepFNNormalizer:
         self.losses[label] = losses
         return model
 
-    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> "DeepFNNormalizer":
+    def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> DeepFNNormalizer:
         """Train (or load from the cache) the amortized model over all subjects, or one model per subject."""
         size = self.config.model_preset.size
         template = self._subsample(np.asarray(template_faces), 0)
@@ -99,7 +99,7 @@ class DeepFNNormalizer:
                 self.models[s] = self._fit_one(key, t_tensor, [preprocess(faces[s], size)], s)
         return self
 
-    def add_subject(self, subject: str, faces: np.ndarray, template_faces: np.ndarray, iterations: int = 200) -> "DeepFNNormalizer":
+    def add_subject(self, subject: str, faces: np.ndarray, template_faces: np.ndarray, iterations: int = 200) -> DeepFNNormalizer:
         """Amortized mode: bring in a subject unseen at fit time with a short fine-tune instead of a full training."""
         if self.mode != "amortized" or self.shared is None:
             raise AuditkitError("deepfn: add_subject needs a fitted amortized model")
