@@ -296,6 +296,45 @@ def normalize(
         console.print(f"preview written to {write_sheet(sheet, preview)}")
 
 
+@app.command("audit-predictions")
+def audit_predictions_cmd(
+    predictions: Path = typer.Argument(..., help="A predictions file, or a folder of them (SUBJECT/SEQUENCE.csv)."),
+    data: Path = typer.Option(..., "--data", help="Dataset directory with the ground-truth labels and demographics."),
+    attr: str = typer.Option(..., "--attr", help="gender, fitzpatrick, dataset, any subjects.parquet column, or an "
+                                                 "intersection (gender,fitzpatrick)."),
+    fmt: str = typer.Option("auto", "--format", help="auto, openface (2.0 FeatureExtraction), pyfeat, generic."),
+    bins: str | None = typer.Option(None, "--bins", help="Bins for a numeric attribute, e.g. 1-2,5-6."),
+    source: str | None = typer.Option(None, "--source", help="Restrict to one source dataset."),
+    out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/predictions-<attr>)."),
+    force: bool = typer.Option(False, "--force", help="Replace earlier results in --out."),
+) -> None:
+    """Audit a model that already ran (test-only): scores per group, group differences, and the HTML report."""
+    from auditkit.protocol.predictions import audit_predictions
+    from auditkit.report.render import build_report
+    from auditkit.report.tables import audit_tables
+
+    attrs = tuple(a.strip() for a in attr.split(",") if a.strip())
+    out_dir = out if out is not None else Path("audits") / ("predictions-" + "-".join(attrs))
+    results, run = audit_predictions(predictions, data, attrs, out_dir, fmt, bins, source, force)
+    c = run["counts"]
+    console.print(f"{c['files']} file(s) ({', '.join(c['formats'])}): {c['matched_frames']} frames matched, "
+                  f"{c['dataset_frames_without_prediction']} dataset frames without a prediction, "
+                  f"{c['predictions_without_dataset_frame']} predictions without a dataset frame, "
+                  f"{c['dropped_no_face']} dropped (no face / low confidence); AUs: {', '.join(c['aus'])}")
+    tables = audit_tables(results)
+    table = Table(title="Score (mean of F1 and accuracy, %) per tested group")
+    for col in ("group", "score", "F1", "accuracy", "subjects"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    for r in tables.conditions.itertuples():
+        table.add_row(r.test_group, f"{100 * r.score:.1f} ± {100 * r.std:.1f}", f"{100 * r.f1:.1f}",
+                      f"{100 * r.accuracy:.1f}", str(r.subjects))
+    console.print(table)
+    for r in tables.tests.itertuples():
+        console.print(f"{r.comparison}: {100 * r.diff:+.1f} points, p = {_fmt_p(r.p)} (Holm {_fmt_p(r.p_holm)}), "
+                      f"Hedges' g = {r.hedges_g:.2f}")
+    console.print(f"report: {build_report(out_dir)}")
+
+
 @app.command()
 def report(
     audit: Path = typer.Argument(..., help="Audit directory (holds results.parquet and run.json)."),

@@ -90,6 +90,16 @@ def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """
     rows = []
     for norm, s in scores.groupby("normalizer", sort=False):
+        if (s["condition"] == "test-only").all():
+            # a pretrained model has no training group: compare the groups it was tested on, pairwise
+            groups = sorted(s["test_group"].unique())
+            for i, a in enumerate(groups):
+                for b in groups[i + 1:]:
+                    sa = s[s["test_group"] == a].groupby("subject")["score"].mean().to_numpy()
+                    sb = s[s["test_group"] == b].groupby("subject")["score"].mean().to_numpy()
+                    rows.append({"normalizer": norm, "test_group": f"{a} vs {b}", "comparison": f"{a} vs {b}",
+                                 **two_sample(sa, sb, seed)})
+            continue
         within, cross = s["condition"] == "within", s["condition"] == "cross"
         for r in compare(s, within, cross, "within vs cross (all)", seed):
             rows.append({"normalizer": norm, "test_group": "all", **r})

@@ -29,8 +29,10 @@ def conditions_figure(conditions: pd.DataFrame) -> go.Figure:
 
 def per_au_figure(per_au: pd.DataFrame) -> go.Figure:
     """Score per AU for each normalizer, within and cross conditions (Figure 4)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("cross-group", "within-group"), shared_yaxes=True)
-    for col, cond in enumerate(("cross", "within"), start=1):
+    conditions = [c for c in ("cross", "within", "test-only") if c in set(per_au["condition"])]
+    fig = make_subplots(rows=1, cols=len(conditions), subplot_titles=[f"{c}-group" if c != "test-only" else c
+                                                                      for c in conditions], shared_yaxes=True)
+    for col, cond in enumerate(conditions, start=1):
         for i, (norm, grp) in enumerate(per_au[per_au["condition"] == cond].groupby("normalizer", sort=False)):
             fig.add_bar(name=norm, x=grp["au"], y=100 * grp["score"], marker_color=PALETTE[i % len(PALETTE)],
                         showlegend=col == 1, legendgroup=norm,

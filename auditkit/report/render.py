@@ -66,6 +66,15 @@ def load_run(out: Path) -> tuple[pd.DataFrame, dict]:
 def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
     """Plain-language findings: each tested group's gap, and how each normalizer changes it."""
     lines = []
+    if (tables.conditions["condition"] == "test-only").all():
+        means = tables.conditions.set_index("test_group")["score"]
+        for r in tables.tests.itertuples():
+            a, b = r.comparison.split(" vs ", 1)
+            word = "higher" if r.diff >= 0 else "lower"
+            lines.append(f"Subjects in {a} score {abs(100 * r.diff):.1f} points {word} than subjects in {b} "
+                         f"({100 * means[a]:.1f} vs {100 * means[b]:.1f}; p = {_fmt_p(r.p)}, Holm {_fmt_p(r.p_holm)}; "
+                         f"Hedges' g = {r.hedges_g:.2f}).")
+        return lines
     norms = list(dict.fromkeys(tables.conditions["normalizer"]))
     base = headline(tables, "none") if "none" in norms else None
     if base is not None:

@@ -1,0 +1,159 @@
+"""Read third-party AU predictions (OpenFace 2.0, py-feat, generic CSV/Parquet) into one frame-level table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from auditkit.errors import AuditkitError
+
+KEYS = ["subject", "sequence", "frame"]
+FORMATS = ("auto", "openface", "pyfeat", "generic")
+_OPENFACE_C = re.compile(r"^AU(\d{2})_c$")
+_AU = re.compile(r"^AU(\d{2})$")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise AuditkitError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None
+    df.columns = [str(c).strip() for c in df.columns]  # OpenFace writes ' AU01_c' with a leading space
+    return df
+
+
+def _keys_from_path(path: Path, root: Path) -> tuple[str, str]:
+    """<root>/<subject>/<sequence>.csv or <root>/<subject>_<sequence>.csv (a single file: its stem is the subject)."""
+    rel = path.relative_to(root) if root.is_dir() else Path(path.name)
+    if len(rel.parts) >= 2:
+        return rel.parts[-2], rel.stem
+    if "_" in rel.stem:
+        subject, sequence = rel.stem.split("_", 1)
+        return subject, sequence
+    raise AuditkitError(f"{path}: cannot tell subject and sequence from the file name "
+                        "(use SUBJECT/SEQUENCE.csv or SUBJECT_SEQUENCE.csv)")
+
+
+def _require(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
+    for col in columns:
+        if col not in df.columns:
+            raise AuditkitError(f"{path}: column '{col}': required column is missing")
+
+
+def read_openface(path: Path, root: Path, min_confidence: float = 0.75) -> tuple[pd.DataFrame, int]:
+    """OpenFace 2.0 FeatureExtraction CSV: occurrence columns AUxx_c; frames with success 0 or low confidence dropped."""
+    df = _read_csv(path)
+    _require(df, path, ["frame", "success", "confidence"])
+    aus = {f"AU{m.group(1)}": c for c in df.columns if (m := _OPENFACE_C.match(c))}
+    if not aus:
+        raise AuditkitError(f"{path}: no AUxx_c occurrence columns (is this an OpenFace 2.0 FeatureExtraction CSV?)")
+    ok = (df["success"] == 1) & (df["confidence"] >= min_confidence)
+    subject, sequence = _keys_from_path(path, root)
+    out = pd.DataFrame({"subject": subject, "sequence": sequence, "frame": df.loc[ok, "frame"].astype(int)})
+    for au, col in aus.items():
+        out[au] = df.loc[ok, col].astype(float)
+    return out, int((~ok).sum())
+
+
+def read_pyfeat(path: Path, root: Path) -> tuple[pd.DataFrame, int]:
+    """py-feat detector CSV: per-frame AUxx probabilities, a `frame` column; rows without a face are dropped."""
+    df = _read_csv(path)
+    _require(df, path, ["frame"])
+    aus = [c for c in df.columns if _AU.match(c)]
+    if not aus:
+        raise AuditkitError(f"{path}: no AUxx probability columns (is this a py-feat detection CSV?)")
+    ok = df[aus].notna().all(axis=1)
+    subject, sequence = _keys_from_path(path, root)
+    out = pd.DataFrame({"subject": subject, "sequence": sequence, "frame": df.loc[ok, "frame"].astype(int)})
+    for au in aus:
+        out[au] = df.loc[ok, au].astype(float)
+    return out, int((~ok).sum())
+
+
+def read_generic(path: Path) -> tuple[pd.DataFrame, int]:
+    """CSV or Parquet with subject, sequence, frame and AUxx probability columns."""
+    if path.suffix == ".parquet":
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise AuditkitError(f"{path}: not a readable Parquet file ({exc.__class__.__name__})") from None
+    else:
+        df = _read_csv(path)
+    _require(df, path, KEYS)
+    aus = [c for c in df.columns if _AU.match(str(c))]
+    if not aus:
+        raise AuditkitError(f"{path}: no AUxx probability columns")
+    for au in aus:
+        if not pd.api.types.is_numeric_dtype(df[au]):
+            raise AuditkitError(f"{path}: column '{au}': must hold probabilities (numbers), found {df[au].dtype}")
+        values = df[au].dropna()
+        if len(values) and (values.min() < 0 or values.max() > 1):
+            raise AuditkitError(f"{path}: column '{au}': probabilities must lie in [0, 1]")
+    ok = df[aus].notna().all(axis=1)
+    out = df.loc[ok, KEYS + aus].copy()
+    out["subject"] = out["subject"].astype(str)
+    out["sequence"] = out["sequence"].astype(str)
+    out["frame"] = out["frame"].astype(int)
+    return out, int((~ok).sum())
+
+
+def detect_format(path: Path) -> str:
+    """Guess the format of one predictions file from its columns."""
+    if path.suffix == ".parquet":
+        return "generic"
+    header = [c.strip() for c in _read_csv(path).columns]
+    if any(_OPENFACE_C.match(c) for c in header) and "success" in header:
+        return "openface"
+    if all(k in header for k in KEYS):
+        return "generic"
+    if "frame" in header and any(_AU.match(c) for c in header):
+        return "pyfeat"
+    raise AuditkitError(f"{path}: unknown predictions format (expected OpenFace 2.0, py-feat, or generic columns)")
+
+
+def read_predictions(source: str | Path, fmt: str = "auto") -> tuple[pd.DataFrame, dict]:
+    """All predictions under a file or directory, as one table keyed by (subject, sequence, frame), plus counts."""
+    source = Path(source)
+    if fmt not in FORMATS:
+        raise AuditkitError(f"--format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if not source.exists():
+        raise AuditkitError(f"{source}: no such file or directory")
+    files = sorted(p for p in source.rglob("*") if p.suffix in (".csv", ".parquet")) if source.is_dir() else [source]
+    if not files:
+        raise AuditkitError(f"{source}: holds no .csv or .parquet predictions")
+    tables, dropped, formats = [], 0, set()
+    for f in files:
+        kind = detect_format(f) if fmt == "auto" else fmt
+        formats.add(kind)
+        if kind == "openface":
+            table, n = read_openface(f, source)
+        elif kind == "pyfeat":
+            table, n = read_pyfeat(f, source)
+        else:
+            table, n = read_generic(f)
+        tables.append(table)
+        dropped += n
+    preds = pd.concat(tables, ignore_index=True)
+    dup = preds.duplicated(KEYS)
+    if dup.any():
+        row = preds.loc[dup, KEYS].iloc[0]
+        raise AuditkitError(f"{source}: frame {row['frame']} of {row['subject']}/{row['sequence']} is predicted twice")
+    return preds, {"files": len(files), "formats": sorted(formats), "frames": len(preds), "dropped_no_face": dropped}
+
+
+def join_predictions(frames: pd.DataFrame, preds: pd.DataFrame, aus: list[str]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Align predictions to dataset frames on (subject, sequence, frame): (frame rows, probabilities, counts)."""
+    usable = [a for a in aus if a in preds.columns]
+    if not usable:
+        raise AuditkitError(f"predictions share no AU with the dataset (dataset codes {', '.join(aus)})")
+    keyed = frames[KEYS].astype({"subject": str, "sequence": str, "frame": int}).reset_index(drop=True)
+    keyed["row"] = np.arange(len(keyed))
+    merged = keyed.merge(preds[KEYS + usable], on=KEYS, how="inner")
+    counts = {"matched_frames": len(merged), "dataset_frames_without_prediction": len(frames) - len(merged),
+              "predictions_without_dataset_frame": len(preds) - len(merged), "aus": usable}
+    if merged.empty:
+        raise AuditkitError("no prediction matches a dataset frame on (subject, sequence, frame); check the file naming")
+    return merged["row"].to_numpy(), merged[usable].to_numpy(np.float32), counts

@@ -1,0 +1,132 @@
+"""Third-party predictions: OpenFace 2.0 / py-feat / generic readers, the test-only audit, and bad inputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from auditkit.classifiers.predictions import detect_format, read_openface, read_predictions
+from auditkit.data import load_dataset
+from auditkit.errors import AuditkitError
+from auditkit.protocol.predictions import audit_predictions
+from auditkit.report.render import build_report
+
+AUS12 = ["AU01", "AU02", "AU04", "AU06", "AU07", "AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24"]
+
+
+def _probabilities(frames: pd.DataFrame, noise: float, seed: int) -> np.ndarray:
+    """Good predictions (labels blurred by `noise`): the model is right more often when noise is low."""
+    rng = np.random.default_rng(seed)
+    labels = frames[AUS12].to_numpy().clip(0, 1).astype(float)
+    flip = rng.random(labels.shape) < noise
+    return np.where(flip, 1 - labels, labels) * 0.8 + 0.1
+
+
+def write_openface(ds, root: Path, noise: float = 0.1) -> Path:
+    """OpenFace 2.0 FeatureExtraction CSVs (leading-space headers), one per SUBJECT/SEQUENCE.csv."""
+    for (subject, sequence), grp in ds.frames.groupby(["subject", "sequence"]):
+        p = _probabilities(grp, noise, len(grp))
+        table = {"frame": grp["frame"].to_numpy(), " face_id": 0, " timestamp": grp["frame"].to_numpy() / 25,
+                 " confidence": 0.98, " success": 1}
+        for k, au in enumerate(AUS12):
+            table[f" {au}_r"] = p[:, k] * 5
+        for k, au in enumerate(AUS12):
+            table[f" {au}_c"] = (p[:, k] >= 0.5).astype(float)
+        df = pd.DataFrame(table)
+        df.loc[df.index[0], " success"] = 0  # a frame where OpenFace found no face
+        (root / subject).mkdir(parents=True, exist_ok=True)
+        df.to_csv(root / subject / f"{sequence}.csv", index=False)
+    return root
+
+
+def write_generic(ds, path: Path, noise_by_gender: dict[str, float]) -> Path:
+    gender = ds.subjects.set_index("subject")["gender"]
+    parts = []
+    for subject, grp in ds.frames.groupby("subject"):
+        p = _probabilities(grp, noise_by_gender[gender[subject]], len(grp))
+        part = grp[["subject", "sequence", "frame"]].copy()
+        part[AUS12] = p
+        parts.append(part)
+    pd.concat(parts).to_parquet(path, index=False)
+    return path
+
+
+def test_openface_reader(audit_dataset: Path, tmp_path: Path) -> None:
+    ds = load_dataset(audit_dataset)
+    root = write_openface(ds, tmp_path / "openface")
+    first = sorted(root.rglob("*.csv"))[0]
+    assert detect_format(first) == "openface"
+    table, dropped = read_openface(first, root)
+    assert dropped == 1 and table["subject"].iloc[0] == first.parent.name and table["sequence"].iloc[0] == first.stem
+    assert {"AU01", "AU24"} <= set(table.columns) and set(table["AU12"].unique()) <= {0.0, 1.0}
+    preds, counts = read_predictions(root)
+    assert counts["formats"] == ["openface"] and counts["dropped_no_face"] == ds.frames.groupby(["subject", "sequence"]).ngroups
+
+
+def test_pyfeat_reader(audit_dataset: Path, tmp_path: Path) -> None:
+    ds = load_dataset(audit_dataset)
+    grp = ds.subject_frames(ds.subjects["subject"].iloc[0])
+    one = grp[grp["sequence"] == grp["sequence"].iloc[0]]
+    df = pd.DataFrame({"frame": one["frame"], "input": "video.mp4", "FaceScore": 0.99})
+    df[AUS12] = _probabilities(one, 0.1, 0)
+    df.loc[df.index[1], "AU01"] = np.nan  # no face found in that frame
+    path = tmp_path / f"{one['subject'].iloc[0]}_{one['sequence'].iloc[0]}.csv"
+    df.to_csv(path, index=False)
+    assert detect_format(path) == "pyfeat"
+    preds, counts = read_predictions(path)
+    assert counts["dropped_no_face"] == 1 and len(preds) == len(one) - 1
+    assert preds["subject"].iloc[0] == one["subject"].iloc[0]
+
+
+def test_test_only_audit_finds_the_worse_group(audit_dataset: Path, tmp_path: Path) -> None:
+    ds = load_dataset(audit_dataset)
+    preds = write_generic(ds, tmp_path / "preds.parquet", {"female": 0.05, "male": 0.3})
+    results, run = audit_predictions(preds, audit_dataset, ("gender",), tmp_path / "audit")
+    assert set(results["test_group"]) == {"female", "male"} and (results["condition"] == "test-only").all()
+    assert run["counts"]["matched_frames"] == len(ds.frames)
+    html = build_report(tmp_path / "audit").read_text()
+    assert "Subjects in female score" in html and "higher than subjects in male" in html
+    with pytest.raises(AuditkitError, match="already holds audit results"):
+        audit_predictions(preds, audit_dataset, ("gender",), tmp_path / "audit")
+
+
+def _bad_generic(tmp_path: Path, ds, mutate) -> Path:
+    path = write_generic(ds, tmp_path / "p.parquet", {"female": 0.1, "male": 0.1})
+    df = mutate(pd.read_parquet(path))
+    df.to_parquet(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.drop(columns="frame"), "p.parquet: column 'frame': required column is missing"),
+    (lambda d: d.assign(AU12=d["AU12"] * 3), "p.parquet: column 'AU12': probabilities must lie in [0, 1]"),
+    (lambda d: d.assign(subject=d["subject"] + "-unknown"), "no prediction matches a dataset frame"),
+    (lambda d: pd.concat([d, d.iloc[:1]]), "is predicted twice"),
+    (lambda d: d.drop(columns=AUS12), "no AUxx probability columns"),
+])
+def test_bad_predictions_are_one_line_errors(audit_dataset: Path, tmp_path: Path, mutate, message: str) -> None:
+    path = _bad_generic(tmp_path, load_dataset(audit_dataset), mutate)
+    with pytest.raises(AuditkitError) as info:
+        audit_predictions(path, audit_dataset, ("gender",), tmp_path / "a")
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_corrupt_csv_and_cli(audit_dataset: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "S_T1.csv"
+    bad.write_bytes(b"\x00\xff\xfe garbage")
+    with pytest.raises(AuditkitError, match="S_T1.csv"):
+        read_predictions(bad)
+    ds = load_dataset(audit_dataset)
+    root = write_openface(ds, tmp_path / "of")
+    res = subprocess.run([sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
+                          "--attr", "gender", "--out", str(tmp_path / "cli")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "frames matched" in res.stdout and "female vs male" in res.stdout and (tmp_path / "cli" / "report.html").exists()
+    res = subprocess.run([sys.executable, "-m", "auditkit", "audit-predictions", str(tmp_path / "missing"), "--data",
+                          str(audit_dataset), "--attr", "gender"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "no such file or directory" in res.stderr and "Traceback" not in res.stderr
