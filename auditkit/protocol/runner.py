@@ -8,7 +8,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -378,7 +378,3 @@ def _run_and_store(out: Path, task: Task, normalizer: str, data: TaskData, threa
     _atomic_parquet(rows, path)
     return task.key
 
-
-def smoke_config(data: str, attr: tuple[str, ...], **overrides) -> AuditConfig:
-    """A seconds-long config for tests and trying the pipeline."""
-    return replace(AuditConfig.from_preset("smoke", data=data, attr=attr), **overrides)
