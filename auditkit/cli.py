@@ -104,9 +104,10 @@ def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None
 
 
 def default_data_dir() -> Path:
-    """Where the synthetic default dataset lives: $AUDITKIT_CACHE, else $XDG_CACHE_HOME/auditkit, else ~/.cache/auditkit."""
-    root = os.environ.get("AUDITKIT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "auditkit")
-    return Path(root) / "synth-default"
+    """Where the synthetic default dataset lives: <auditkit cache root>/synth-default."""
+    from auditkit.files import cache_root
+
+    return cache_root() / "synth-default"
 
 
 def _ensure_default_data() -> Path:

@@ -42,6 +42,16 @@ def parse_bins(text: str) -> list[tuple[float, float, str]]:
     return bins
 
 
+def resolve_bins(ds: Dataset, attrs: list[str], text: str | None) -> dict[str, list] | None:
+    """Apply --bins to the first numeric attribute of --attr (None when no bins were given)."""
+    if not text:
+        return None
+    numeric = [a for a in attrs if a in ds.subjects.columns and pd.api.types.is_numeric_dtype(ds.subjects[a].dtype)]
+    if not numeric:
+        raise AuditkitError(f"--bins: none of --attr {','.join(attrs)} is numeric")
+    return {numeric[0]: parse_bins(text)}
+
+
 def attribute_labels(subjects: pd.DataFrame, attr: str, bins: list[tuple[float, float, str]] | None,
                      path: str = SUBJECTS_FILE) -> pd.Series:
     """Group label of each subject for one attribute (NA where the subject falls in no group)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,9 +9,10 @@ import pandas as pd
 from auditkit.classifiers.predictions import join_predictions, read_predictions
 from auditkit.data.dataset import load_dataset
 from auditkit.errors import AuditkitError
+from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic
 from auditkit.metrics import per_subject_au
-from auditkit.protocol.groups import build_pools, parse_bins
-from auditkit.protocol.runner import RESULTS_FILE, RUN_FILE, _atomic_parquet, _versions
+from auditkit.protocol.groups import build_pools, resolve_bins
+from auditkit.protocol.runner import RESULTS_FILE, RUN_FILE
 
 
 def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
@@ -31,13 +30,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
     attrs = list(attr)
     if attrs == ["person"]:
         raise AuditkitError("--attr person needs training (person-dependent models); use `auditkit gap` for it")
-    bin_map = None
-    if bins:
-        numeric = [a for a in attrs if a in ds.subjects.columns and pd.api.types.is_numeric_dtype(ds.subjects[a].dtype)]
-        if not numeric:
-            raise AuditkitError(f"--bins: none of --attr {','.join(attrs)} is numeric")
-        bin_map = {numeric[0]: parse_bins(bins)}
-    pools = build_pools(ds, attrs, list(subjects["subject"]), bin_map)
+    pools = build_pools(ds, attrs, list(subjects["subject"]), resolve_bins(ds, attrs, bins))
     scope = sorted({s for p in pools for s in p.subjects})
     frames = ds.frames[ds.frames["subject"].isin(scope)].reset_index(drop=True)
     aus = [a for a in ds.aus if (frames[a].to_numpy() >= 0).any()]
@@ -67,14 +60,12 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
         if k not in results.columns:
             results.insert(i, k, v)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_parquet(results, out / RESULTS_FILE)
+    write_parquet_atomic(results, out / RESULTS_FILE)
     run = {"data": str(data), "fingerprint": ds.fingerprint, "predictions": str(predictions),
            "config": {"attr": attrs, "normalizers": ["none"], "classifier": meta["classifier"], "preset": "test-only",
                       "repeats": 1, "seed": 0, "n_train": 0, "n_val": 0, "bins": bins, "source": source},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": None, "scope": scope,
                     "aus": join_counts["aus"]},
-           "counts": {**read_counts, **join_counts}, "versions": _versions()}
-    tmp = out / f".{RUN_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out / RUN_FILE)
+           "counts": {**read_counts, **join_counts}, "versions": package_versions()}
+    write_json_atomic(run, out / RUN_FILE)
     return results, run

@@ -9,7 +9,6 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import cv2
@@ -17,13 +16,13 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from auditkit import __version__
 from auditkit.classifiers.lenet import INPUT_SIZE
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
+from auditkit.files import atomic_path, package_versions, write_json_atomic, write_parquet_atomic
 from auditkit.metrics import per_subject_au
 from auditkit.plugins import load, make_classifier, make_normalizer
-from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, parse_bins, select_template
+from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins, select_template
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
 
 RESULTS_FILE = "results.parquet"
@@ -127,13 +126,7 @@ def make_plan(cfg: AuditConfig, ds: Dataset) -> AuditPlan:
     else:
         template = select_template(ds, scope)
     scope = sorted(s for s in scope if s != template)
-    bins = None
-    if cfg.bins:
-        numeric = [a for a in attrs if a in ds.subjects.columns and pd.api.types.is_numeric_dtype(ds.subjects[a].dtype)]
-        if not numeric:
-            raise AuditkitError(f"--bins: none of --attr {','.join(attrs)} is numeric")
-        bins = {numeric[0]: parse_bins(cfg.bins)}
-    pools = build_pools(ds, attrs, scope, bins)
+    pools = build_pools(ds, attrs, scope, resolve_bins(ds, attrs, cfg.bins))
     check_pool_sizes(pools, cfg.n_train, cfg.n_val)
     if attrs == ["dataset"]:
         coded = [set(ds.coded_aus(p.name)) for p in pools]
@@ -149,28 +142,6 @@ def make_plan(cfg: AuditConfig, ds: Dataset) -> AuditPlan:
     else:
         tasks = group_tasks(pools, cfg.repeats, cfg.n_train, cfg.n_val, cfg.seed)
     return AuditPlan(cfg, ds, scope, source, template, pools, aus, tasks)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
-def _versions() -> dict:
-    out = {"auditkit": __version__, "python": platform.python_version()}
-    for pkg in ("torch", "numpy", "pandas", "scikit-learn", "fairlearn", "pingouin", "scipy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
 
 
 def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
@@ -190,9 +161,8 @@ def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
         idx = np.flatnonzero(subjects == s)
         faces = norm.transform(s, by_subject[s])
         out[idx] = np.stack([cv2.resize(f, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA) for f in faces])
-    tmp = path.with_name(f".{path.name}.tmp.npy")
-    np.save(tmp, out)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.save(tmp, out)
     return path
 
 
@@ -219,8 +189,8 @@ def save_group_faces(plan: AuditPlan, normalizer: str, inputs: Path, out: Path) 
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     names = list(means)
-    np.savez_compressed(path.with_suffix(".tmp.npz"), names=np.array(names), faces=np.stack([means[n] for n in names]))
-    os.replace(path.with_suffix(".tmp.npz"), path)
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, names=np.array(names), faces=np.stack([means[n] for n in names]))
     return path
 
 
@@ -317,9 +287,9 @@ def _check_or_write_run(out: Path, plan: AuditPlan, force: bool) -> None:
             shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
             shutil.rmtree(out / FACES_DIR, ignore_errors=True)
             (out / RESULTS_FILE).unlink(missing_ok=True)
-    record = {**identity, "data": str(plan.config.data), "plan": plan.summary(), "versions": _versions(),
+    record = {**identity, "data": str(plan.config.data), "plan": plan.summary(), "versions": package_versions(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
-    _atomic_write_bytes(run_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    write_json_atomic(record, run_path)
 
 
 def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = False,
@@ -361,11 +331,11 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
         stream = (_run_and_store(out, *c) for c in calls)
     for _ in stream:
         done += 1
-        _atomic_parquet(collect_results(out), out / RESULTS_FILE)
+        write_parquet_atomic(collect_results(out), out / RESULTS_FILE)
         if progress:
             progress("trainings", done, total)
     results = collect_results(out)
-    _atomic_parquet(results, out / RESULTS_FILE)
+    write_parquet_atomic(results, out / RESULTS_FILE)
     return results
 
 
@@ -375,6 +345,6 @@ def _run_and_store(out: Path, task: Task, normalizer: str, data: TaskData, threa
     rows["seconds"] = round(time.perf_counter() - start, 3)
     path = _part_path(out, normalizer, task)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_parquet(rows, path)
+    write_parquet_atomic(rows, path)
     return task.key
 

@@ -15,12 +15,12 @@ from auditkit.normalizers.deepfn.model import DeepFN
 from auditkit.normalizers.deepfn.presets import PRESETS
 from auditkit.normalizers.deepfn.train import (
     TrainConfig,
-    _atomic_save,
     cache_key,
     default_cache_dir,
     faces_digest,
     fine_tune,
     normalize_faces,
+    save_atomic,
     train,
 )
 
@@ -75,7 +75,7 @@ class DeepFNNormalizer:
         ckpt = self.cache_dir / f"{key}.ckpt.pt"
         report = (lambda done, total, loss: self.progress(f"deepfn {label}", done, total)) if self.progress else None
         model, losses = train(template, subjects, self.config, checkpoint=ckpt, progress=report)
-        _atomic_save({"model": model.cpu().state_dict(), "preset": self.config.preset, "losses": losses,
+        save_atomic({"model": model.cpu().state_dict(), "preset": self.config.preset, "losses": losses,
                       "n_subjects": len(subjects) if len(subjects) > 1 else None, "config": self.config.__dict__}, final)
         ckpt.unlink(missing_ok=True)
         self.losses[label] = losses

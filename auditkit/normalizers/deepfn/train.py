@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from auditkit.files import atomic_path, cache_root
 from auditkit.normalizers.deepfn.augment import augment, preprocess
 from auditkit.normalizers.deepfn.model import ConditionedDecoder, DeepFN
 from auditkit.normalizers.deepfn.presets import PRESETS, DeepFNPreset
@@ -39,9 +39,8 @@ class TrainConfig:
 
 
 def default_cache_dir() -> Path:
-    """$AUDITKIT_CACHE/deepfn, else $XDG_CACHE_HOME/auditkit/deepfn, else ~/.cache/auditkit/deepfn."""
-    root = os.environ.get("AUDITKIT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "auditkit")
-    return Path(root) / "deepfn"
+    """The DeepFN weight cache: <auditkit cache root>/deepfn."""
+    return cache_root() / "deepfn"
 
 
 def faces_digest(*arrays: np.ndarray) -> str:
@@ -65,10 +64,10 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def save_atomic(obj: dict, path: Path) -> None:
+    """torch.save, all or nothing (checkpoints and cached weights)."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def train(template: torch.Tensor, subjects: list[torch.Tensor], config: TrainConfig, checkpoint: Path | None = None,
@@ -140,7 +139,7 @@ def _fit(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor], ro
         if progress:
             progress(done, iterations, losses[-1])
         if checkpoint is not None and (done % config.checkpoint_every == 0 or done == iterations):
-            _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+            save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
                           "torch_rng": torch.get_rng_state(), "iteration": done, "losses": losses}, checkpoint)
     model.eval()
     return model, losses

@@ -1,0 +1,57 @@
+"""Where auditkit keeps its caches, and writes that never leave a torn file behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+
+from auditkit import __version__
+
+
+def cache_root() -> Path:
+    """$AUDITKIT_CACHE, else $XDG_CACHE_HOME/auditkit, else ~/.cache/auditkit."""
+    root = os.environ.get("AUDITKIT_CACHE")
+    if root:
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "auditkit"
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; it replaces `path` only if the block completes."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
+    """Write a table without its index, all or nothing."""
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def write_json_atomic(obj: object, path: Path) -> None:
+    """Write indented, key-sorted JSON, all or nothing."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of auditkit, Python and the libraries that shape results (recorded in run.json)."""
+    out = {"auditkit": __version__, "python": platform.python_version()}
+    for pkg in ("torch", "numpy", "pandas", "scikit-learn", "fairlearn", "pingouin", "scipy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
