@@ -53,11 +53,17 @@ def synth(
     preview: Path | None = typer.Option(None, "--preview", help="Write a contact sheet PNG (neutral and each AU)."),
     jobs: int = typer.Option(-1, "--jobs", help="Worker processes (-1: all cores)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
+    layout: str | None = typer.Option(None, "--layout", help="Instead write a look-alike tree in bp4d's or disfa's "
+                                      "distributed layout (camera frames + label files) to try `auditkit ingest`."),
+    subjects: int = typer.Option(3, "--subjects", min=1, help="With --layout: subjects in the tree."),
 ) -> None:
     """Render the synthetic face-AU benchmark (BP4D-like and DISFA-like subjects)."""
     from auditkit.data.synth.generate import SynthConfig, generate, make_identities
     from auditkit.data.synth.preview import write_contact_sheet
 
+    if layout is not None:
+        _synth_layout(layout, out, subjects, min(frames_per_subject, 300), seed, force)
+        return
     if out is None and preview is None:
         raise AuditkitError("synth: give --out DIR to write a dataset and/or --preview PNG for a contact sheet")
     cfg = SynthConfig(seed=seed, frames_per_subject=frames_per_subject)
@@ -70,6 +76,84 @@ def synth(
             generate(out, cfg, n_jobs=jobs, force=force,
                      progress=lambda done, total: bar.update(task, completed=done, total=total))
         console.print(f"dataset written to {out}  (next: auditkit inspect {out})")
+
+
+def _synth_layout(layout: str, out: Path | None, subjects: int, frames: int, seed: int, force: bool) -> None:
+    from auditkit.data.synth.official import TreeConfig, write_bp4d_tree, write_disfa_tree
+
+    writers = {"bp4d": write_bp4d_tree, "disfa": write_disfa_tree}
+    if layout not in writers:
+        raise AuditkitError(f"--layout: unknown layout {layout!r} (choose from bp4d, disfa)")
+    if out is None:
+        raise AuditkitError("synth --layout: give --out DIR for the tree")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise AuditkitError(f"{out}: already exists and is not empty (pass --force to replace it)")
+    demo = writers[layout](out, TreeConfig(subjects=subjects, frames=frames, seed=seed))
+    demo_path = out / "demographics.csv"
+    demo.to_csv(demo_path, index=False)
+    console.print(f"{layout} look-alike tree written to {out}  "
+                  f"(next: auditkit ingest {layout} {out} --demographics {demo_path} --out DIR)")
+
+
+@app.command()
+def ingest(
+    source: str = typer.Argument(..., help="Which dataset's distributed layout: bp4d or disfa."),
+    root: Path = typer.Argument(..., help="The dataset's root folder as unpacked from the licensed copy."),
+    out: Path = typer.Option(..., "--out", help="Dataset directory to write."),
+    demographics: Path | None = typer.Option(None, "--demographics", help="CSV/Parquet keyed by subject: gender, "
+                                             "fitzpatrick, age, ethnicity, ..."),
+    aus: str | None = typer.Option(None, "--aus", help="AUs to keep, e.g. 1,2,4 (default: the dataset's usual 12; "
+                                   "'all': every AU in the files)."),
+    camera: str = typer.Option("left", "--camera", help="DISFA: which camera's videos (left or right)."),
+    threshold: int | None = typer.Option(None, "--threshold", help="DISFA: intensity counted as present (default 2)."),
+    allow_missing_demographics: bool = typer.Option(False, "--allow-missing-demographics",
+                                                    help="Keep subjects without a demographics row (empty attributes)."),
+    skip_unreadable: bool = typer.Option(False, "--skip-unreadable", help="Record and skip unreadable images "
+                                         "instead of stopping."),
+    size: int = typer.Option(128, "--size", min=32, help="Side of the aligned face crops in pixels."),
+    jobs: int = typer.Option(-1, "--jobs", help="Worker processes (-1: all cores)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output (or a partial one with other options)."),
+) -> None:
+    """Ingest BP4D-Spontaneous or DISFA from their distributed layout: labels, face crops, demographics.
+
+    Interrupted runs resume: run the same command again.
+    """
+    from auditkit.data.ingest import build_job, run_ingest
+    from auditkit.data.preprocess import PreprocessConfig
+
+    job = build_job(source, root, demographics, aus=aus, camera=camera, threshold=threshold,
+                    allow_missing_demographics=allow_missing_demographics, skip_unreadable=skip_unreadable,
+                    preprocess=PreprocessConfig(size=size))
+    missing = job.demographics.missing
+    if missing and demographics is not None:
+        err_console.print(f"[yellow]warning:[/] {len(missing)} subjects have no demographics row: {', '.join(missing)}")
+    if job.demographics.unused:
+        err_console.print(f"[yellow]note:[/] {len(job.demographics.unused)} demographics rows match no subject in "
+                          f"{root}: {', '.join(job.demographics.unused)}")
+    with _progress() as bar:
+        task = bar.add_task(f"ingesting {source} frames", total=None)
+        stats = run_ingest(job, out, n_jobs=jobs, force=force,
+                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"{stats['frames_kept']} of {stats['frames_labelled']} labelled frames kept; no face found in "
+                  f"{stats['no_face']}, unreadable {stats['unreadable']} (listed in {out / stats['skipped_frames_file']}); "
+                  f"{stats['unlabelled_frames_skipped']} unlabelled frames skipped")
+    console.print(f"dataset written to {out}  (next: auditkit inspect {out})")
+
+
+@app.command()
+def merge(
+    inputs: list[Path] = typer.Argument(..., help="Two or more dataset directories (e.g. ingested bp4d and disfa)."),
+    out: Path = typer.Option(..., "--out", help="Dataset directory to write."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
+) -> None:
+    """Join dataset directories into one (for --attr dataset); AUs a part does not code are marked not coded."""
+    from auditkit.data import load_dataset
+    from auditkit.data.merge import merge_datasets
+
+    merge_datasets(inputs, out, force=force)
+    ds = load_dataset(out)
+    console.print(f"merged {len(inputs)} datasets into {out}: {len(ds.subjects)} subjects, {len(ds.frames)} frames, "
+                  f"fingerprint {ds.fingerprint}")
 
 
 @app.command()
@@ -322,17 +406,59 @@ def audit_predictions_cmd(
                   f"{c['dataset_frames_without_prediction']} dataset frames without a prediction, "
                   f"{c['predictions_without_dataset_frame']} predictions without a dataset frame, "
                   f"{c['dropped_no_face']} dropped (no face / low confidence); AUs: {', '.join(c['aus'])}")
-    tables = audit_tables(results)
+    _print_test_only(audit_tables(results))
+    console.print(f"report: {build_report(out_dir)}")
+
+
+def _print_test_only(tables) -> None:
     table = Table(title="Score (mean of F1 and accuracy, %) per tested group")
-    for col in ("group", "score", "F1", "accuracy", "subjects"):
-        table.add_column(col, justify="left" if col == "group" else "right")
+    for col in ("normalizer", "group", "score", "F1", "accuracy", "subjects"):
+        table.add_column(col, justify="left" if col in ("normalizer", "group") else "right")
     for r in tables.conditions.itertuples():
-        table.add_row(r.test_group, f"{100 * r.score:.1f} ± {100 * r.std:.1f}", f"{100 * r.f1:.1f}",
+        table.add_row(r.normalizer, r.test_group, f"{100 * r.score:.1f} ± {100 * r.std:.1f}", f"{100 * r.f1:.1f}",
                       f"{100 * r.accuracy:.1f}", str(r.subjects))
     console.print(table)
     for r in tables.tests.itertuples():
-        console.print(f"{r.comparison}: {100 * r.diff:+.1f} points, p = {_fmt_p(r.p)} (Holm {_fmt_p(r.p_holm)}), "
-                      f"Hedges' g = {r.hedges_g:.2f}")
+        effect = f"Hedges' g = {r.hedges_g:.2f}" if r.hedges_g == r.hedges_g else f"Cohen's d = {r.cohen_d:.2f}"
+        console.print(f"[{r.normalizer}] {r.comparison}: {100 * r.diff:+.1f} points, p = {_fmt_p(r.p)} "
+                      f"(Holm {_fmt_p(r.p_holm)}, {r.test}), {effect}")
+
+
+@app.command("audit-model")
+def audit_model_cmd(
+    model: Path = typer.Argument(..., help="A pretrained AU model: TorchScript (.pt/.ts) or ONNX (.onnx)."),
+    data: Path = typer.Option(..., "--data", help="Dataset directory with the ground-truth labels and demographics."),
+    attr: str = typer.Option(..., "--attr", help="gender, fitzpatrick, dataset, any subjects.parquet column, or an "
+                                                 "intersection (gender,fitzpatrick)."),
+    normalizer: str = typer.Option("none", "--normalizer", help="Comma-separated normalizers put in front of the "
+                                   "model (none always runs too), e.g. histeq,deepfn."),
+    card: Path | None = typer.Option(None, "--card", help="Model card JSON (default: MODEL with .json suffix)."),
+    bins: str | None = typer.Option(None, "--bins", help="Bins for a numeric attribute, e.g. 1-2,5-6."),
+    source: str | None = typer.Option(None, "--source", help="Restrict to one source dataset."),
+    template: str | None = typer.Option(None, "--template", help="Template subject of the normalizers "
+                                        "(default: the most expressive)."),
+    out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/model-<attr>)."),
+    force: bool = typer.Option(False, "--force", help="Replace earlier results in --out."),
+) -> None:
+    """Audit a pretrained model file test-only per group, with and without normalizers in front of it."""
+    from auditkit.protocol.pretrained import audit_model
+    from auditkit.report.render import build_report
+    from auditkit.report.tables import audit_tables
+
+    attrs = tuple(a.strip() for a in attr.split(",") if a.strip())
+    norms = tuple(n.strip() for n in normalizer.split(",") if n.strip())
+    out_dir = out if out is not None else Path("audits") / ("model-" + "-".join(attrs))
+    with _progress() as bar:
+        task = bar.add_task("auditing", total=None)
+
+        def tick(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        results, run = audit_model(model, data, attrs, out_dir, norms, card, bins, source, template, force=force,
+                                   progress=tick)
+    console.print(f"{Path(model).name}: AUs {', '.join(run['plan']['aus'])}; "
+                  f"{len(run['plan']['scope'])} subjects tested under {', '.join(run['config']['normalizers'])}")
+    _print_test_only(audit_tables(results))
     console.print(f"report: {build_report(out_dir)}")
 
 

@@ -16,6 +16,8 @@ TEST_DESCRIPTIONS = {
                       "same people, which makes it conservative (in simulated null audits it rejects well under 5%).",
     "repetition paired t-test": "Paired t-test on per-repetition mean scores (within vs cross of the same repetition "
                                 "share their training draw); respects the dependence between repetitions, fewer dof.",
+    "subject paired t-test": "Paired t-test on per-subject scores of the same pretrained model with and without a "
+                             "normalizer (the same people and frames under both), per tested group.",
 }
 
 
@@ -45,10 +47,10 @@ def two_sample(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
             "hedges_g": float(pg.compute_effsize(a, b, paired=False, eftype="hedges")), "ci_low": lo, "ci_high": hi}
 
 
-def paired(a: np.ndarray, b: np.ndarray) -> dict:
+def paired(a: np.ndarray, b: np.ndarray, test: str = "repetition paired t-test") -> dict:
     """Paired t-test of a vs b (e.g. per-repetition means) with the t-based CI of the mean difference."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    row = {"test": "repetition paired t-test", "n_a": len(a), "n_b": len(b), "mean_a": a.mean() if len(a) else np.nan,
+    row = {"test": test, "n_a": len(a), "n_b": len(b), "mean_a": a.mean() if len(a) else np.nan,
            "mean_b": b.mean() if len(b) else np.nan}
     row["diff"] = row["mean_a"] - row["mean_b"]
     d = a - b
@@ -112,6 +114,14 @@ def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     base = scores[scores["normalizer"] == "none"]
     for norm in [n for n in scores["normalizer"].unique() if n != "none"]:
         other = scores[scores["normalizer"] == norm]
+        if (other["condition"] == "test-only").all():
+            for g in sorted(other["test_group"].unique()):
+                sa = other[other["test_group"] == g].groupby("subject")["score"].mean()
+                sb = base[base["test_group"] == g].groupby("subject")["score"].mean()
+                common = sa.index.intersection(sb.index)
+                rows.append({"normalizer": norm, "test_group": g, "comparison": f"{norm} vs none (tested on {g})",
+                             **paired(sa[common].to_numpy(), sb[common].to_numpy(), "subject paired t-test")})
+            continue
         both = pd.concat([other, base])
         for cond in ("within", "cross"):
             is_cond = both["condition"] == cond

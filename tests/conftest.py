@@ -31,3 +31,38 @@ AUDIT = SynthConfig(seed=7, frames_per_subject=30, bp4d_subjects=18, disfa_subje
 def audit_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """26 subjects (18 BP4D-like with 9 women and 9 men, 8 DISFA-like), 30 frames each: enough for small audits."""
     return generate(tmp_path_factory.mktemp("audit") / "data", AUDIT, n_jobs=1)
+
+
+SMALL_TREE = dict(subjects=2, frames=8, tasks=2, width=480, height=360, face=160)
+
+
+@pytest.fixture(scope="session")
+def bp4d_tree_pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A BP4D look-alike tree (2 subjects x 2 tasks x 8 coded frames + 2 uncoded images) with demographics.csv."""
+    from auditkit.data.synth.official import TreeConfig, write_bp4d_tree
+
+    root = tmp_path_factory.mktemp("bp4d") / "BP4D"
+    write_bp4d_tree(root, TreeConfig(**SMALL_TREE)).to_csv(root / "demographics.csv", index=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def disfa_tree_pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DISFA look-alike tree (2 subjects, 24-frame left-camera videos) with demographics.csv."""
+    from auditkit.data.synth.official import TreeConfig, write_disfa_tree
+
+    root = tmp_path_factory.mktemp("disfa") / "DISFA"
+    write_disfa_tree(root, TreeConfig(**{**SMALL_TREE, "frames": 24})).to_csv(root / "demographics.csv", index=False)
+    return root
+
+
+@pytest.fixture()
+def bp4d_tree(bp4d_tree_pristine: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the BP4D look-alike tree."""
+    return Path(shutil.copytree(bp4d_tree_pristine, tmp_path / "BP4D"))
+
+
+@pytest.fixture()
+def disfa_tree(disfa_tree_pristine: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the DISFA look-alike tree."""
+    return Path(shutil.copytree(disfa_tree_pristine, tmp_path / "DISFA"))

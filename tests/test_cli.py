@@ -105,3 +105,38 @@ def test_normalize_histeq_with_preview(tiny_dataset: Path, tmp_path: Path) -> No
     assert (tmp_path / "n" / "faces.npy").exists() and png.read_bytes()[:4] == b"\x89PNG"
     again = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"))
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def _one_line(res: subprocess.CompletedProcess) -> str:
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    return lines[0]
+
+
+def test_synth_layout_ingest_merge(tmp_path: Path) -> None:
+    trees = {}
+    for layout in ("bp4d", "disfa"):
+        tree = tmp_path / layout.upper()
+        res = run("synth", "--layout", layout, "--out", str(tree), "--subjects", "2", "--frames-per-subject", "6")
+        assert res.returncode == 0, res.stderr
+        out = tmp_path / f"{layout}-data"
+        res = run("ingest", layout, str(tree), "--demographics", str(tree / "demographics.csv"), "--out", str(out))
+        assert res.returncode == 0, res.stderr
+        assert "labelled frames kept" in res.stdout
+        trees[layout] = out
+    res = run("merge", str(trees["bp4d"]), str(trees["disfa"]), "--out", str(tmp_path / "both"))
+    assert res.returncode == 0, res.stderr
+    assert "4 subjects" in res.stdout
+
+
+def test_ingest_errors_are_one_line(bp4d_tree: Path, tmp_path: Path) -> None:
+    victim = sorted((bp4d_tree / "AUCoding" / "AU_OCC").glob("*.csv"))[0]
+    victim.unlink()
+    line = _one_line(run("ingest", "bp4d", str(bp4d_tree), "--demographics", str(bp4d_tree / "demographics.csv"),
+                         "--out", str(tmp_path / "o")))
+    assert victim.name in line and "missing label file" in line
+    line = _one_line(run("ingest", "bp4d", str(bp4d_tree), "--out", str(tmp_path / "o")))
+    assert "--demographics" in line
+    line = _one_line(run("ingest", "ck+", str(bp4d_tree), "--out", str(tmp_path / "o")))
+    assert "unknown source" in line

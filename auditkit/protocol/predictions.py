@@ -4,45 +4,46 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from auditkit.classifiers.predictions import join_predictions, read_predictions
-from auditkit.data.dataset import load_dataset
+from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic
 from auditkit.metrics import per_subject_au
-from auditkit.protocol.groups import build_pools, resolve_bins
+from auditkit.protocol.groups import Pool, build_pools, resolve_bins
 from auditkit.protocol.runner import RESULTS_FILE, RUN_FILE
 
 
-def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
-                      fmt: str = "auto", bins: str | None = None, source: str | None = None,
-                      force: bool = False) -> tuple[pd.DataFrame, dict]:
-    """Score predictions per test subject and AU within each group; write results.parquet and run.json to `out`."""
-    out = Path(out)
+def check_out(out: Path, force: bool) -> None:
+    """Refuse to overwrite earlier audit results unless forced."""
     if (out / RESULTS_FILE).exists() and not force:
         raise AuditkitError(f"{out}: already holds audit results (use another --out, or --force to replace them)")
-    ds = load_dataset(data)
-    preds, read_counts = read_predictions(predictions, fmt)
+
+
+def scope_pools(ds: Dataset, attrs: list[str], bins: str | None, source: str | None,
+                exclude: tuple[str, ...] = ()) -> tuple[list[Pool], list[str]]:
+    """The groups a test-only audit compares and the subjects in them (optionally without e.g. the template)."""
     subjects = ds.subjects if source in (None, "all") else ds.subjects[ds.subjects["dataset"] == source]
     if subjects.empty:
         raise AuditkitError(f"--source: no subjects from {source!r}")
-    attrs = list(attr)
     if attrs == ["person"]:
         raise AuditkitError("--attr person needs training (person-dependent models); use `auditkit gap` for it")
-    pools = build_pools(ds, attrs, list(subjects["subject"]), resolve_bins(ds, attrs, bins))
-    scope = sorted({s for p in pools for s in p.subjects})
-    frames = ds.frames[ds.frames["subject"].isin(scope)].reset_index(drop=True)
-    aus = [a for a in ds.aus if (frames[a].to_numpy() >= 0).any()]
-    rows, proba, join_counts = join_predictions(frames, preds, aus)
-    labels = frames[join_counts["aus"]].to_numpy("int8")[rows]
-    subject_of = frames["subject"].to_numpy()[rows]
+    ids = [s for s in subjects["subject"] if s not in exclude]
+    pools = build_pools(ds, attrs, ids, resolve_bins(ds, attrs, bins))
+    return pools, sorted({s for p in pools for s in p.subjects})
+
+
+def score_pools(pools: list[Pool], labels: np.ndarray, proba: np.ndarray, subject_of: np.ndarray,
+                aus: list[str]) -> pd.DataFrame:
+    """Per (test group, subject, AU) scores of test-only predictions; a group needs at least 2 tested subjects."""
     parts = []
     for pool in pools:
         mask = pd.Series(subject_of).isin(pool.subjects).to_numpy()
         if mask.sum() == 0:
             continue
-        table = per_subject_au(labels[mask], proba[mask], subject_of[mask], join_counts["aus"])
+        table = per_subject_au(labels[mask], proba[mask], subject_of[mask], aus)
         table.insert(0, "test_group", pool.name)
         parts.append(table)
     if not parts:
@@ -53,16 +54,40 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
     if len(small):
         raise AuditkitError(f"group '{small.index[0]}' has predictions for only {int(small.iloc[0])} subject(s); "
                             "comparing groups needs at least 2 per group")
-    meta = {"attr": ",".join(attrs), "kind": "test-only", "normalizer": "none",
-            "classifier": f"predictions:{Path(predictions).name}", "repetition": 0, "seed": 0, "task": "test-only",
-            "condition": "test-only", "train_group": "pretrained"}
+    return results
+
+
+def label_test_only(results: pd.DataFrame, attrs: list[str], normalizer: str, classifier: str) -> pd.DataFrame:
+    """Add the columns every results.parquet row carries, with test-only values."""
+    meta = {"attr": ",".join(attrs), "kind": "test-only", "normalizer": normalizer, "classifier": classifier,
+            "repetition": 0, "seed": 0, "task": "test-only", "condition": "test-only", "train_group": "pretrained"}
     for i, (k, v) in enumerate(meta.items()):
         if k not in results.columns:
             results.insert(i, k, v)
+    return results
+
+
+def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
+                      fmt: str = "auto", bins: str | None = None, source: str | None = None,
+                      force: bool = False) -> tuple[pd.DataFrame, dict]:
+    """Score predictions per test subject and AU within each group; write results.parquet and run.json to `out`."""
+    out = Path(out)
+    check_out(out, force)
+    ds = load_dataset(data)
+    preds, read_counts = read_predictions(predictions, fmt)
+    attrs = list(attr)
+    pools, scope = scope_pools(ds, attrs, bins, source)
+    frames = ds.frames[ds.frames["subject"].isin(scope)].reset_index(drop=True)
+    aus = [a for a in ds.aus if (frames[a].to_numpy() >= 0).any()]
+    rows, proba, join_counts = join_predictions(frames, preds, aus)
+    labels = frames[join_counts["aus"]].to_numpy("int8")[rows]
+    subject_of = frames["subject"].to_numpy()[rows]
+    classifier = f"predictions:{Path(predictions).name}"
+    results = label_test_only(score_pools(pools, labels, proba, subject_of, join_counts["aus"]), attrs, "none", classifier)
     out.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(results, out / RESULTS_FILE)
     run = {"data": str(data), "fingerprint": ds.fingerprint, "predictions": str(predictions),
-           "config": {"attr": attrs, "normalizers": ["none"], "classifier": meta["classifier"], "preset": "test-only",
+           "config": {"attr": attrs, "normalizers": ["none"], "classifier": classifier, "preset": "test-only",
                       "repeats": 1, "seed": 0, "n_train": 0, "n_val": 0, "bins": bins, "source": source},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": None, "scope": scope,
                     "aus": join_counts["aus"]},

@@ -1,0 +1,203 @@
+"""A user's pretrained AU model file (TorchScript or torch.export, or ONNX through onnxruntime) behind the AUClassifier interface.
+
+The model is described by a small JSON card next to it (`model.onnx` -> `model.json`), or by the same fields given
+as options: which AU each output is, the input size, how pixels are scaled, and whether outputs are logits.
+Pretrained models are audited test-only (`auditkit audit-model`): `fit` refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from auditkit.data.format import AU_COLUMN, au_name
+from auditkit.errors import AuditkitError, DatasetError
+
+SCALES = ("unit", "byte", "standard")  # x/255, raw 0-255, (x/255 - mean) / std
+OUTPUTS = ("probabilities", "logits")
+TORCH_SUFFIXES = {".pt", ".pth", ".ts", ".torchscript", ".jit", ".pt2"}
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What auditkit must know to feed a model: output AUs in order, input size and pixel scaling, output kind."""
+
+    aus: tuple[str, ...]
+    input_size: tuple[int, int] = (128, 128)  # (height, width)
+    channels: int = 1  # 3: the gray face is repeated on three channels
+    scale: str = "unit"
+    mean: float = 0.5
+    std: float = 0.5
+    output: str = "probabilities"
+
+    def __post_init__(self) -> None:
+        bad = [a for a in self.aus if not AU_COLUMN.match(a)]
+        if not self.aus or bad:
+            raise AuditkitError(f"model card: aus must be names like AU01, got {list(self.aus)!r}")
+        if self.scale not in SCALES:
+            raise AuditkitError(f"model card: scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
+        if self.output not in OUTPUTS:
+            raise AuditkitError(f"model card: output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
+        if self.channels not in (1, 3):
+            raise AuditkitError(f"model card: channels must be 1 or 3, got {self.channels!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str | Path = "model card") -> ModelCard:
+        """Build from JSON-like values; AU numbers (1, '1', 'AU1') become AU01."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise DatasetError(where, unknown[0], f"unknown field (known: {', '.join(sorted(known))})")
+        if "aus" not in d:
+            raise DatasetError(where, "aus", "required field is missing (the AU of each output, in order)")
+        values = dict(d)
+        values["aus"] = tuple(_au(a, where) for a in d["aus"])
+        if "input_size" in values:
+            size = values["input_size"]
+            size = [size, size] if isinstance(size, int) else size
+            if not (isinstance(size, list | tuple) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+                raise DatasetError(where, "input_size", f"must be [height, width] or one integer, got {d['input_size']!r}")
+            values["input_size"] = tuple(size)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (recorded in run.json)."""
+        return {**asdict(self), "aus": list(self.aus), "input_size": list(self.input_size)}
+
+
+def _au(value: Any, where: str | Path) -> str:
+    text = str(value).strip().upper().removeprefix("AU")
+    if not text.isdigit():
+        raise DatasetError(where, "aus", f"{value!r} is not an AU (use 1, 'AU01', ...)")
+    return au_name(int(text))
+
+
+def read_card(model: Path, card: Path | None = None) -> ModelCard:
+    """The model's card: `card` if given, else MODEL.json beside the model file."""
+    path = card if card is not None else model.with_suffix(".json")
+    if not path.is_file():
+        raise DatasetError(path, None, "model card not found (write {\"aus\": [1, 2, 4, ...]} there, or pass --card)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(path, None, f"not valid JSON ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise DatasetError(path, None, "must hold a JSON object")
+    return ModelCard.from_dict(data, path)
+
+
+class _Torch:
+    """TorchScript archives (torch.jit.save) and exported programs (torch.export.save, .pt2)."""
+
+    def __init__(self, path: Path, threads: int | None) -> None:
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        exported = path.suffix.lower() == ".pt2"
+        kind = "torch.export (.pt2)" if exported else "TorchScript"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # users bring TorchScript files as they have them
+                self.model = torch.export.load(str(path)).module() if exported else \
+                    torch.jit.load(str(path), map_location="cpu").eval()
+        except Exception as exc:  # torch raises RuntimeError, ValueError or zipfile errors for a bad archive
+            raise DatasetError(path, None, f"not a loadable {kind} model ({str(exc).splitlines()[0][:120]})") from None
+        self.torch = torch
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        with self.torch.inference_mode():
+            y = self.model(self.torch.from_numpy(x))
+        if isinstance(y, list | tuple):
+            y = y[0]
+        return y.float().numpy()
+
+
+class _Onnx:
+    def __init__(self, path: Path, threads: int | None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise AuditkitError("ONNX models need onnxruntime: pip install 'auditkit[onnx]'") from None
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for corrupt or unsupported graphs
+            raise DatasetError(path, None, f"not a loadable ONNX model ({str(exc).splitlines()[0][:120]})") from None
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.session.run(None, {self.input: x})[0], np.float32)
+
+
+class PretrainedClassifier:
+    """predict_proba of a TorchScript (.pt/.ts), torch.export (.pt2) or ONNX (.onnx) model on (n, H, W) faces."""
+
+    def __init__(self, model: str | Path | None = None, card: ModelCard | str | Path | None = None,
+                 batch_size: int = 256, threads: int | None = None, **_: Any) -> None:
+        if model is None:  # e.g. `auditkit gap --classifier pretrained`, which would need to train it
+            raise AuditkitError("pretrained: needs a model file and cannot be trained; "
+                                "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")
+        self.path = Path(model)
+        if not self.path.is_file():
+            raise DatasetError(self.path, None, "model file not found")
+        self.card = card if isinstance(card, ModelCard) else read_card(self.path, Path(card) if card else None)
+        self.batch_size = batch_size
+        suffix = self.path.suffix.lower()
+        if suffix == ".onnx":
+            self._run = _Onnx(self.path, threads)
+        elif suffix in TORCH_SUFFIXES:
+            self._run = _Torch(self.path, threads)
+        else:
+            raise DatasetError(self.path, None, f"unknown model type {suffix!r} (.onnx; TorchScript .pt .ts .pth; "
+                                                "torch.export .pt2)")
+
+    @property
+    def aus(self) -> list[str]:
+        """The AU of each output column."""
+        return list(self.card.aus)
+
+    def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> PretrainedClassifier:
+        """Refuse: a pretrained model is audited as it is."""
+        raise AuditkitError(f"{self.path.name}: a pretrained model is audited test-only; use `auditkit audit-model`")
+
+    def _inputs(self, faces: np.ndarray) -> np.ndarray:
+        c = self.card
+        h, w = c.input_size
+        if faces.shape[1:] != (h, w):
+            faces = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in faces])
+        x = faces.astype(np.float32)
+        if c.scale != "byte":
+            x /= 255.0
+        if c.scale == "standard":
+            x = (x - c.mean) / c.std
+        x = x[:, None]
+        return np.ascontiguousarray(np.repeat(x, 3, axis=1) if c.channels == 3 else x)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Per-AU presence probabilities (n, n_aus), in the card's AU order."""
+        X = np.asarray(X)
+        if X.ndim != 3:
+            raise AuditkitError(f"{self.path.name}: expected faces of shape (n, H, W), got {X.shape}")
+        outs = []
+        for i in range(0, len(X), self.batch_size):
+            y = self._run(self._inputs(X[i : i + self.batch_size]))
+            if y.ndim != 2 or y.shape[1] != len(self.card.aus):
+                raise DatasetError(self.path, "aus", f"the model returns shape {tuple(y.shape)} but the card names "
+                                                     f"{len(self.card.aus)} AUs (expected (batch, {len(self.card.aus)}))")
+            outs.append(y)
+        y = np.concatenate(outs) if outs else np.zeros((0, len(self.card.aus)), np.float32)
+        if self.card.output == "logits":
+            return 1.0 / (1.0 + np.exp(-y))
+        if len(y) and (np.nanmin(y) < 0 or np.nanmax(y) > 1):
+            raise DatasetError(self.path, "output", f"outputs span [{np.nanmin(y):.3g}, {np.nanmax(y):.3g}], not "
+                                                    "probabilities; set \"output\": \"logits\" in the card")
+        return y

@@ -1,0 +1,92 @@
+"""Test-only audit of a pretrained model file, with and without normalizers in front of it.
+
+Each normalizer is fitted once (template plus every tested subject), the model predicts every in-scope frame, and
+the scores are compared between groups and between each normalizer and `none` on the same people. One results part
+per normalizer is written as soon as it is done, so an interrupted audit resumes with the next normalizer.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from auditkit.classifiers.pretrained import PretrainedClassifier
+from auditkit.data.dataset import load_dataset
+from auditkit.errors import AuditkitError
+from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic
+from auditkit.plugins import load, make_normalizer
+from auditkit.protocol.groups import select_template
+from auditkit.protocol.predictions import check_out, label_test_only, scope_pools, score_pools
+from auditkit.protocol.runner import PARTS_DIR, RESULTS_FILE, RUN_FILE
+
+
+def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
+                normalizers: tuple[str, ...] = ("none",), card: str | Path | None = None, bins: str | None = None,
+                source: str | None = None, template: str | None = None, seed: int = 0, force: bool = False,
+                progress: Callable[[str, int, int], None] | None = None) -> tuple[pd.DataFrame, dict]:
+    """Score `model` per group under each normalizer; write results.parquet and run.json to `out`."""
+    out = Path(out)
+    if force:  # only what an audit writes is removed, never the rest of the directory
+        shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
+        for name in (RESULTS_FILE, RUN_FILE):
+            (out / name).unlink(missing_ok=True)
+    check_out(out, force)
+    normalizers = tuple(dict.fromkeys(("none",) + tuple(normalizers)))  # the baseline always runs, first
+    for n in normalizers:
+        load("normalizer", n)  # an unknown plugin fails before any work
+    ds = load_dataset(data)
+    clf = PretrainedClassifier(model, card)
+    attrs = list(attr)
+    template = (template or select_template(ds)) if len(normalizers) > 1 else None
+    if template is not None and template not in set(ds.subjects["subject"]):
+        raise AuditkitError(f"--template: unknown subject {template!r}")
+    # the template is the normalizers' target identity, so it is tested under no normalizer (as in `gap`)
+    pools, scope = scope_pools(ds, attrs, bins, source, exclude=(template,) if template else ())
+    frames = ds.frames[ds.frames["subject"].isin(scope)]
+    aus = [a for a in clf.aus if a in ds.aus and (frames[a].to_numpy() >= 0).any()]
+    if not aus:
+        raise AuditkitError(f"{Path(model).name}: the model's AUs ({', '.join(clf.aus)}) are not coded in {data} "
+                            f"(coded: {', '.join(a for a in ds.aus if (frames[a].to_numpy() >= 0).any())})")
+    cols = [clf.aus.index(a) for a in aus]
+    classifier = f"pretrained:{Path(model).name}"
+    run = {"data": str(data), "fingerprint": ds.fingerprint, "model": str(model),
+           "config": {"attr": attrs, "normalizers": list(normalizers), "classifier": classifier, "preset": "test-only",
+                      "repeats": 1, "seed": seed, "n_train": 0, "n_val": 0, "bins": bins, "source": source,
+                      "card": clf.card.to_dict()},
+           "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
+           "versions": package_versions()}
+    parts_dir = out / PARTS_DIR
+    if parts_dir.is_dir() and (out / RUN_FILE).exists():
+        old = json.loads((out / RUN_FILE).read_text())
+        if {k: old.get(k) for k in ("fingerprint", "config", "plan")} != {k: run[k] for k in ("fingerprint", "config", "plan")}:
+            raise AuditkitError(f"{out}: holds an unfinished audit with other settings (use another --out, or --force)")
+    out.mkdir(parents=True, exist_ok=True)
+    parts_dir.mkdir(exist_ok=True)
+    write_json_atomic(run, out / RUN_FILE)
+    labels = frames[aus].to_numpy("int8")
+    subject_of = frames["subject"].to_numpy()
+    for i, name in enumerate(normalizers):
+        part = parts_dir / f"{name}.parquet"
+        if part.exists():
+            continue
+        if progress:
+            progress(f"normalizing and predicting ({name})", i, len(normalizers))
+        norm = make_normalizer(name, seed=seed, progress=progress)
+        by_subject = {s: ds.faces_of(s) for s in scope}
+        norm.fit(ds.faces_of(template) if template else np.zeros((0, *ds.image_size), np.uint8), by_subject)
+        proba = np.zeros((len(frames), len(aus)), np.float32)
+        for s in scope:
+            idx = np.flatnonzero(subject_of == s)
+            proba[idx] = clf.predict_proba(norm.transform(s, by_subject[s]))[:, cols]
+        results = label_test_only(score_pools(pools, labels, proba, subject_of, aus), attrs, name, classifier)
+        write_parquet_atomic(results, part)
+    results = pd.concat([pd.read_parquet(parts_dir / f"{n}.parquet") for n in normalizers], ignore_index=True)
+    write_parquet_atomic(results, out / RESULTS_FILE)
+    if progress:
+        progress("done", len(normalizers), len(normalizers))
+    return results, run

@@ -1,0 +1,175 @@
+"""Pretrained model files (TorchScript, ONNX) audited test-only, with and without a normalizer in front."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from auditkit.classifiers.pretrained import ModelCard, PretrainedClassifier
+from auditkit.errors import AuditkitError, DatasetError
+from auditkit.protocol.pretrained import audit_model
+from auditkit.protocol.runner import PARTS_DIR
+
+AUS = ["AU01", "AU06", "AU12"]
+
+
+class Brightness(torch.nn.Module):
+    """Logit per AU from mean brightness of a band of rows: brows, cheeks, mouth (a weak but real AU cue)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.shape[2]
+        bands = [x[:, :, h // 5 : 2 * h // 5], x[:, :, 2 * h // 5 : 3 * h // 5], x[:, :, 3 * h // 5 : 4 * h // 5]]
+        return torch.stack([(b.mean(dim=(1, 2, 3)) - 0.45) * 8.0 for b in bands], dim=1)
+
+
+def _torchscript(tmp: Path, output: str = "logits", aus: list[str] = AUS) -> Path:
+    path = tmp / "model.pt"
+    torch.jit.script(Brightness()).save(str(path))
+    path.with_suffix(".json").write_text(json.dumps({"aus": aus, "input_size": 64, "output": output}))
+    return path
+
+
+def _onnx(tmp: Path, size: int = 16) -> tuple[Path, np.ndarray, np.ndarray]:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = (rng.normal(0, 1, (size * size, len(AUS))) / size).astype(np.float32)
+    b = np.array([-0.5, 0.0, 0.5], np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["x"], ["f"], axis=1), helper.make_node("MatMul", ["f", "w"], ["m"]),
+         helper.make_node("Add", ["m", "b"], ["z"]), helper.make_node("Sigmoid", ["z"], ["y"])],
+        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", len(AUS)])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp / "tiny.onnx"
+    onnx.save(model, str(path))
+    path.with_suffix(".json").write_text(json.dumps({"aus": [1, "6", "AU12"], "input_size": [size, size]}))
+    return path, w, b
+
+
+def test_torchscript_predicts_like_the_module(tmp_path: Path) -> None:
+    clf = PretrainedClassifier(_torchscript(tmp_path))
+    faces = np.random.default_rng(1).integers(0, 256, (5, 64, 64), dtype=np.uint8)
+    expected = torch.sigmoid(Brightness()(torch.from_numpy(faces[:, None].astype(np.float32) / 255))).numpy()
+    np.testing.assert_allclose(clf.predict_proba(faces), expected, rtol=1e-5)
+    big = np.repeat(np.repeat(faces, 2, axis=1), 2, axis=2)  # 128x128 in, resized to the card's 64x64
+    np.testing.assert_allclose(clf.predict_proba(big), expected, atol=1e-3)
+    assert clf.aus == AUS
+    with pytest.raises(AuditkitError, match="test-only"):
+        clf.fit(faces, np.zeros((5, 3), np.int8), faces, np.zeros((5, 3), np.int8))
+
+
+def test_onnx_predicts_like_numpy(tmp_path: Path) -> None:
+    path, w, b = _onnx(tmp_path)
+    clf = PretrainedClassifier(path, batch_size=3)  # several batches
+    faces = np.random.default_rng(2).integers(0, 256, (7, 16, 16), dtype=np.uint8)
+    z = faces.reshape(7, -1).astype(np.float32) / 255 @ w + b
+    np.testing.assert_allclose(clf.predict_proba(faces), 1 / (1 + np.exp(-z)), rtol=1e-4)
+    assert clf.aus == AUS
+
+
+def test_bad_model_files_and_cards(tmp_path: Path) -> None:
+    path = _torchscript(tmp_path, output="probabilities")
+    faces = np.full((2, 64, 64), 250, np.uint8)
+    with pytest.raises(DatasetError, match="output: outputs span .* set \"output\": \"logits\""):
+        PretrainedClassifier(path).predict_proba(faces)
+    path.with_suffix(".json").write_text(json.dumps({"aus": ["AU01", "AU06"], "output": "logits"}))
+    with pytest.raises(DatasetError, match=r"aus: the model returns shape \(2, 3\) but the card names 2 AUs"):
+        PretrainedClassifier(path).predict_proba(faces)
+    path.with_suffix(".json").write_text(json.dumps({"aus": ["AU01"], "colour": True}))
+    with pytest.raises(DatasetError, match="model.json: colour: unknown field"):
+        PretrainedClassifier(path)
+    path.with_suffix(".json").unlink()
+    with pytest.raises(DatasetError, match="model.json: model card not found"):
+        PretrainedClassifier(path)
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(DatasetError, match="broken.onnx: not a loadable ONNX model"):
+        PretrainedClassifier(bad, ModelCard(aus=("AU01",)))
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(DatasetError, match="broken.pt: not a loadable TorchScript model"):
+        PretrainedClassifier(bad, ModelCard(aus=("AU01",)))
+    with pytest.raises(DatasetError, match="model file not found"):
+        PretrainedClassifier(tmp_path / "nope.onnx")
+    with pytest.raises(AuditkitError, match="audit-model"):
+        PretrainedClassifier()
+    with pytest.raises(AuditkitError, match="scale must be one of"):
+        ModelCard(aus=("AU01",), scale="percent")
+
+
+class Stop(Exception):
+    pass
+
+
+def test_audit_model_with_and_without_normalizer(audit_dataset: Path, tmp_path: Path) -> None:
+    model = _torchscript(tmp_path)
+    out = tmp_path / "audit"
+
+    def stop_at_second(what: str, done: int, total: int) -> None:
+        if what.startswith("normalizing") and done == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth", progress=stop_at_second)
+    assert (out / PARTS_DIR / "none.parquet").exists() and not (out / PARTS_DIR / "histeq.parquet").exists()
+    results, run = audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth")
+    assert run["config"]["normalizers"] == ["none", "histeq"]
+    assert set(results["normalizer"]) == {"none", "histeq"} and set(results["test_group"]) == {"female", "male"}
+    assert set(results["au"]) == set(AUS) and (results["condition"] == "test-only").all()
+    assert run["plan"]["template"] not in set(results["subject"])  # the template is nobody's test subject
+    # histeq changes the brightness the model reads, so the scores must differ
+    a = results[results["normalizer"] == "none"].set_index(["subject", "au"])["accuracy"]
+    b = results[results["normalizer"] == "histeq"].set_index(["subject", "au"])["accuracy"]
+    assert not np.allclose(a.sort_index(), b.sort_index())
+    from auditkit.report.tables import audit_tables
+
+    tests = audit_tables(results).tests
+    paired = tests[tests["test"] == "subject paired t-test"]
+    assert set(paired["comparison"]) == {"histeq vs none (tested on female)", "histeq vs none (tested on male)"}
+    assert paired["p"].notna().all()
+    with pytest.raises(AuditkitError, match="already holds audit results"):
+        audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth")
+
+
+def test_audit_model_needs_shared_aus(audit_dataset: Path, tmp_path: Path) -> None:
+    model = _torchscript(tmp_path, aus=["AU43", "AU44", "AU45"])
+    with pytest.raises(AuditkitError, match="model's AUs \\(AU43, AU44, AU45\\) are not coded"):
+        audit_model(model, audit_dataset, ("gender",), tmp_path / "a")
+    with pytest.raises(AuditkitError, match="unknown normalizer 'magic'"):
+        audit_model(model, audit_dataset, ("gender",), tmp_path / "a", ("magic",))
+
+
+def test_audit_model_cli_and_report(audit_dataset: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path, _, _ = _onnx(tmp_path)
+    out = tmp_path / "audit"
+    res = subprocess.run([sys.executable, "-m", "auditkit", "audit-model", str(path), "--data", str(audit_dataset),
+                          "--attr", "dataset", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "bp4d-synth vs disfa-synth" in res.stdout and (out / "report.html").exists()
+    assert pd.read_parquet(out / "results.parquet")["classifier"].iloc[0] == "pretrained:tiny.onnx"
+
+
+def test_exported_program(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt2"
+    n = torch.export.Dim("n")
+    ep = torch.export.export(Brightness(), (torch.zeros(2, 1, 64, 64),), dynamic_shapes={"x": {0: n}})
+    torch.export.save(ep, str(path))
+    path.with_suffix(".json").write_text(json.dumps({"aus": AUS, "input_size": 64, "output": "logits"}))
+    faces = np.random.default_rng(3).integers(0, 256, (4, 64, 64), dtype=np.uint8)
+    ref = PretrainedClassifier(_torchscript(tmp_path)).predict_proba(faces)
+    np.testing.assert_allclose(PretrainedClassifier(path).predict_proba(faces), ref, rtol=1e-5)
+    with pytest.raises(DatasetError, match="unknown model type '.h5'"):
+        (tmp_path / "m.h5").write_bytes(b"x")
+        PretrainedClassifier(tmp_path / "m.h5", ModelCard(aus=("AU01",)))
