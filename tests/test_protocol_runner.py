@@ -66,6 +66,12 @@ def test_too_small_pools_are_refused(audit_dataset: Path, tmp_path: Path) -> Non
         run_audit(AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("fitzpatrick",)), tmp_path / "s")
 
 
+def test_pretrained_classifier_is_refused_up_front(audit_dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(AuditkitError, match="classifier .pretrained. is pretrained .* `auditkit audit-model"):
+        run_audit(_cfg(audit_dataset, ("gender",), classifier="pretrained"), tmp_path / "p")
+    assert not (tmp_path / "p").exists()
+
+
 def _gap_cmd(data: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "auditkit", "gap", "--attr", "gender", "--data", str(data), "--out", str(out),
             "--preset", "smoke", "--repeats", "3", "--train", "2", "--val", "1", "--jobs", "1"]

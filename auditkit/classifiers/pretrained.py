@@ -141,6 +141,8 @@ class _Onnx:
 class PretrainedClassifier:
     """predict_proba of a TorchScript (.pt/.ts), torch.export (.pt2) or ONNX (.onnx) model on (n, H, W) faces."""
 
+    test_only = True  # `auditkit gap` refuses it up front; `auditkit audit-model` runs it
+
     def __init__(self, model: str | Path | None = None, card: ModelCard | str | Path | None = None,
                  batch_size: int = 256, threads: int | None = None, **_: Any) -> None:
         if model is None:  # e.g. `auditkit gap --classifier pretrained`, which would need to train it

@@ -298,7 +298,9 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     out = Path(out)
     for n in cfg.normalizers:
         load("normalizer", n)  # fail on an unknown plugin before anything is written
-    load("classifier", cfg.classifier)
+    if getattr(load("classifier", cfg.classifier), "test_only", False):
+        raise AuditkitError(f"classifier {cfg.classifier!r} is pretrained and cannot be trained per split; "
+                            "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")
     ds = load_dataset(cfg.data)
     plan = make_plan(cfg, ds)
     out.mkdir(parents=True, exist_ok=True)
