@@ -117,3 +117,14 @@ def test_unknown_source_and_root(tmp_path: Path) -> None:
         build_job("bp4d", tmp_path / "nope")
     with pytest.raises(DatasetError, match="no AU occurrence"):
         build_job("bp4d", tmp_path, allow_missing_demographics=True)
+
+
+def test_dataset_source_plugins(disfa_tree: Path, tmp_path: Path) -> None:
+    from auditkit.plugins import load
+
+    src = load("dataset", "disfa")()
+    out = src.load(tmp_path / "d", root=disfa_tree, demographics=disfa_tree / "demographics.csv", n_jobs=1)
+    ds = load_dataset(out)
+    assert set(ds.subjects["dataset"]) == {"disfa"}
+    assert src.load(tmp_path / "d", root=tmp_path / "nowhere") == out  # a finished ingest is reused
+    assert load("dataset", "bp4d")().name == "bp4d"
