@@ -13,6 +13,7 @@ import os
 import resource
 import tempfile
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -163,6 +164,77 @@ def probe_cmd(args: argparse.Namespace) -> dict:
     return out
 
 
+def ablate_cmd(args: argparse.Namespace) -> dict:
+    """What does and does not close the amortized model's error gap: longer training, per-subject fine-tunes, no warp.
+
+    Same subjects and error measure as `compare --subjects 3` (MAE of D^y(E(x)) against the ideal rendering).
+    """
+    import copy
+
+    from auditkit.data.synth.truth import load_truth
+    from auditkit.normalizers.deepfn.augment import preprocess
+    from auditkit.normalizers.deepfn.train import TrainConfig, _fit, fine_tune, normalize_faces
+
+    ds = load_dataset(args.data)
+    truth = load_truth(ds)
+    scope = list(ds.subjects.loc[ds.subjects["dataset"] == "bp4d-synth", "subject"])
+    template = select_template(ds, scope)
+    subjects = [s for s in scope if s != template]
+    probe = list(np.random.default_rng(0).choice(subjects, args.subjects, replace=False))
+    p = PRESETS["lite"]
+    tpl = preprocess(ds.faces_of(template), p.size)
+    subs = [preprocess(ds.faces_of(s), p.size) for s in subjects]
+    subject_of = ds.frames["subject"].to_numpy()
+    ideal, src = {}, {}
+    for s in probe:
+        idx = np.flatnonzero(subject_of == s)[::15]
+        ideal[s] = equalize(truth.render(idx, on=template)).astype(float)
+        src[s] = np.asarray(ds.faces[ds.frames["face"].to_numpy()[idx]])
+
+    def mae(model: DeepFN, s: str) -> float:
+        return float(np.abs(normalize_faces(model, src[s], out_size=(128, 128)).astype(float) - ideal[s]).mean())
+
+    def amortized(cfg: TrainConfig, iterations: int, model: DeepFN | None = None) -> tuple[DeepFN, float]:
+        torch.manual_seed(cfg.seed)
+        model = model or DeepFN(p, n_subjects=len(subjects))
+        start = time.perf_counter()
+        model, _ = _fit(model, tpl, subs, torch.arange(len(subjects)), cfg, iterations, None, None)
+        return model, time.perf_counter() - start
+
+    rows: list[dict] = []
+    base = TrainConfig(iterations=args.iterations)
+    model, secs = amortized(base, base.iterations)
+    rows.append({"variant": f"amortized {base.iterations} it", "s_per_subject": secs / len(subjects),
+                 "mae": {s: mae(model, s) for s in probe}})
+    state = copy.deepcopy(model.state_dict())
+    for ft in args.finetune:
+        errs, times = {}, []
+        for s in probe:
+            m = DeepFN(p, n_subjects=len(subjects))
+            m.load_state_dict(state)
+            start = time.perf_counter()
+            fine_tune(m, tpl, subs[subjects.index(s)], base, ft)
+            times.append(time.perf_counter() - start)
+            errs[s] = mae(m, s)
+        rows.append({"variant": f"amortized {base.iterations} it + {ft} it fine-tune per subject",
+                     "s_per_subject": secs / len(subjects) + float(np.mean(times)), "mae": errs})
+    total, spent = base.iterations, secs
+    for more in args.longer:
+        model, secs = amortized(replace(base, seed=total), more, model)  # continue training the same model
+        total, spent = total + more, spent + secs
+        rows.append({"variant": f"amortized {total} it", "s_per_subject": spent / len(subjects),
+                     "mae": {s: mae(model, s) for s in probe}})
+    model, secs = amortized(replace(base, warp=0.0), base.iterations)
+    rows.append({"variant": f"amortized {base.iterations} it, no grid warp", "s_per_subject": secs / len(subjects),
+                 "mae": {s: mae(model, s) for s in probe}})
+    for r in rows:
+        r["mae_mean"] = round(float(np.mean(list(r["mae"].values()))), 2)
+        r["mae"] = {k: round(v, 2) for k, v in r["mae"].items()}
+        r["s_per_subject"] = round(r["s_per_subject"], 1)
+    return {"benchmark": "deepfn-amortized-ablation", "preset": "lite", "cpus": os.cpu_count(), "subjects": probe,
+            "rows": rows}
+
+
 def main() -> None:
     """Dispatch the sub-benchmark and print its JSON."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -174,11 +246,17 @@ def main() -> None:
     c.add_argument("--subjects", type=int, default=3, help="subjects trained the paper's way (per subject)")
     c.add_argument("--iterations", type=int, default=1500, help="amortized iterations (all subjects)")
     c.add_argument("--per-subject-iterations", type=int, default=1500)
+    a = sub.add_parser("ablate")
+    a.add_argument("--data", required=True)
+    a.add_argument("--subjects", type=int, default=3)
+    a.add_argument("--iterations", type=int, default=1500, help="amortized iterations before the variants")
+    a.add_argument("--finetune", type=int, nargs="*", default=[150, 400], help="fine-tune iterations per subject")
+    a.add_argument("--longer", type=int, nargs="*", default=[1500, 3000], help="further amortized iterations, cumulative")
     p = sub.add_parser("probe")
     p.add_argument("--audit", required=True, help="an audit directory that ran with --normalizer deepfn")
     p.add_argument("--aus", default="AU01,AU02,AU04,AU06,AU12,AU15,AU17")
     args = parser.parse_args()
-    run = {"steps": steps_cmd, "compare": compare_cmd, "probe": probe_cmd}[args.cmd]
+    run = {"steps": steps_cmd, "compare": compare_cmd, "probe": probe_cmd, "ablate": ablate_cmd}[args.cmd]
     print(json.dumps(run(args), indent=2))
 
 

@@ -77,6 +77,21 @@ def test_training_lowers_the_loss() -> None:
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
 
 
+def test_warp_strength_is_a_training_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    import auditkit.normalizers.deepfn.train as train_module
+
+    seen: list[float] = []
+
+    def spy(x, gen, warp=0.04, grid=5):
+        seen.append(warp)
+        return augment(x, gen, warp=warp, grid=grid)
+
+    monkeypatch.setattr(train_module, "augment", spy)
+    faces = preprocess(_faces(0, 4), 64)
+    train(faces, [faces], TrainConfig(iterations=2, batch_size=2, warp=0.01))
+    assert seen == [0.01] * 4  # template and subject batch, two iterations
+
+
 def test_transform_shape_range_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     subjects = {"a": _faces(1), "b": _faces(2)}
     n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY).fit(_faces(0), subjects)

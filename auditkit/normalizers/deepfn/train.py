@@ -29,6 +29,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = 0
     checkpoint_every: int = 250
+    warp: float = 0.04  # strength of the input's random grid warp (faceswap's "random warp"); 0 leaves only the affine
 
     @property
     def model_preset(self) -> DeepFNPreset:
@@ -125,8 +126,8 @@ def _fit(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor], ro
         t_idx = torch.randint(0, len(template), (bs,), generator=gen)
         who = torch.randint(0, len(subjects), (bs,), generator=gen)
         s_idx = offsets[who] + (torch.rand(bs, generator=gen) * sizes[who]).long()
-        y_in, y_out = augment(template[t_idx], gen)
-        x_in, x_out = augment(pool[s_idx], gen)
+        y_in, y_out = augment(template[t_idx], gen, warp=config.warp)
+        x_in, x_out = augment(pool[s_idx], gen, warp=config.warp)
         y_in, y_out, x_in, x_out = (t.to(dev) for t in (y_in, y_out, x_in, x_out))
         with autocast:
             x_rec = model.reconstruct_subject(x_in, rows[who].to(dev) if rows is not None else None)
