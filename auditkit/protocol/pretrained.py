@@ -70,14 +70,13 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
     write_json_atomic(run, out / RUN_FILE)
     labels = frames[aus].to_numpy("int8")
     subject_of = frames["subject"].to_numpy()
-    for i, name in enumerate(normalizers):
+    pending = [(i, n) for i, n in enumerate(normalizers) if not (parts_dir / f"{n}.parquet").exists()]
+    by_subject = {s: ds.faces_of(s) for s in scope} if pending else {}  # read once, shared by every normalizer
+    for i, name in pending:
         part = parts_dir / f"{name}.parquet"
-        if part.exists():
-            continue
         if progress:
             progress(f"normalizing and predicting ({name})", i, len(normalizers))
         norm = make_normalizer(name, seed=seed, progress=progress)
-        by_subject = {s: ds.faces_of(s) for s in scope}
         norm.fit(ds.faces_of(template) if template else np.zeros((0, *ds.image_size), np.uint8), by_subject)
         proba = np.zeros((len(frames), len(aus)), np.float32)
         for s in scope:
