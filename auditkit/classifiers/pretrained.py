@@ -7,7 +7,6 @@ Pretrained models are audited test-only (`auditkit audit-model`): `fit` refuses.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -17,6 +16,7 @@ import cv2
 import numpy as np
 
 from auditkit.data.format import AU_COLUMN, au_name
+from auditkit.data.validate import read_json_object
 from auditkit.errors import AuditkitError, DatasetError
 
 SCALES = ("unit", "byte", "standard")  # x/255, raw 0-255, (x/255 - mean) / std
@@ -83,13 +83,7 @@ def read_card(model: Path, card: Path | None = None) -> ModelCard:
     path = card if card is not None else model.with_suffix(".json")
     if not path.is_file():
         raise DatasetError(path, None, "model card not found (write {\"aus\": [1, 2, 4, ...]} there, or pass --card)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(path, None, f"not valid JSON ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict):
-        raise DatasetError(path, None, "must hold a JSON object")
-    return ModelCard.from_dict(data, path)
+    return ModelCard.from_dict(read_json_object(path), path)
 
 
 class _Torch:

@@ -36,14 +36,20 @@ def require_files(root: Path) -> None:
             raise DatasetError(root / name, None, "file is missing")
 
 
-def read_meta(path: Path) -> dict[str, Any]:
-    """Parse and check dataset.json."""
+def read_json_object(path: Path) -> dict[str, Any]:
+    """Parse a JSON file that must hold an object; DatasetError naming the file otherwise."""
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetError(path, None, f"not valid JSON ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(meta, dict):
+    if not isinstance(data, dict):
         raise DatasetError(path, None, "must hold a JSON object")
+    return data
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """Parse and check dataset.json."""
+    meta = read_json_object(path)
     for key in ("format_version", "image_size", "aus", "provenance"):
         if key not in meta:
             raise DatasetError(path, key, "required key is missing")

@@ -54,8 +54,9 @@ def build_job(source: str, root: str | Path, demographics: str | Path | None = N
         thr = disfa.OCCURRENCE_THRESHOLD if threshold is None else threshold
         if not 1 <= thr <= 5:
             raise AuditkitError(f"--threshold: must be 1-5, got {thr}")
-        units = disfa.discover(root, disfa.DEFAULT_AUS if wanted in ((), None) else wanted, camera, thr)
-        au_cols = [au_name(a) for a in (disfa.DEFAULT_AUS if wanted in ((), None) else wanted)]
+        numbers = disfa.DEFAULT_AUS if wanted in ((), None) else wanted  # DISFA codes only its twelve: 'all' = those
+        units = disfa.discover(root, numbers, camera, thr)
+        au_cols = [au_name(a) for a in numbers]
         meta = disfa.source_meta(units, au_cols, thr)
         options.update({"camera": camera, "threshold": thr})
     # every unit must carry the same columns for the shards to stack
