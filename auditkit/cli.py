@@ -343,6 +343,9 @@ def normalize(
     mode: str | None = typer.Option(None, "--mode", help="deepfn: amortized (CPU default) or per-subject (GPU default)."),
     preset: str | None = typer.Option(None, "--preset", help="deepfn: lite (CPU default) or paper (GPU default)."),
     iterations: int | None = typer.Option(None, "--iterations", help="deepfn: training iterations."),
+    recenter: bool | None = typer.Option(None, "--recenter/--no-recenter",
+                                         help="deepfn: swap each person's mean code for the template's "
+                                              "(default: on in amortized mode, off per subject)."),
     preview: Path | None = typer.Option(None, "--preview", help="PNG: originals beside normalized faces, and "
                                                                    "average face + histogram per gender and skin type."),
     include_faces: bool = typer.Option(True, "--include-faces/--groups-only", help="Show individual faces in the preview."),
@@ -360,8 +363,8 @@ def normalize(
     if out is None:
         raise AuditkitError("normalize: give --out DIR for the normalized dataset")
     ds = load_dataset(data)
-    options = {k: v for k, v in {"mode": mode, "preset": preset, "iterations": iterations, "seed": seed}.items()
-               if v is not None}
+    options = {k: v for k, v in {"mode": mode, "preset": preset, "iterations": iterations, "recenter": recenter,
+                                 "seed": seed}.items() if v is not None}
     with _progress() as bar:
         task = bar.add_task("normalizing", total=None)
         normalize_dataset(ds, normalizer, out, template, force, options,

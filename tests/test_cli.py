@@ -107,6 +107,20 @@ def test_normalize_histeq_with_preview(tiny_dataset: Path, tmp_path: Path) -> No
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+def test_normalize_deepfn_recenter_switch(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    monkeypatch.setenv("AUDITKIT_CACHE", str(tmp_path / "cache"))
+    faces = {}
+    for flag in ("--no-recenter", "--recenter"):
+        out = tmp_path / flag.strip("-")
+        res = run("normalize", str(tiny_dataset), "--normalizer", "deepfn", "--iterations", "3", flag, "--out", str(out))
+        assert res.returncode == 0, res.stderr
+        faces[flag] = np.load(out / "faces.npy")
+    assert not np.array_equal(faces["--recenter"], faces["--no-recenter"])
+    assert len(list((tmp_path / "cache" / "deepfn").glob("*.pt"))) == 1  # one training, used both ways
+
+
 def _one_line(res: subprocess.CompletedProcess) -> str:
     assert res.returncode == 2 and "Traceback" not in res.stderr
     lines = [line for line in res.stderr.splitlines() if line.strip()]

@@ -50,8 +50,19 @@ def test_lite_preset_keeps_the_structure() -> None:
     y = net.normalize(x)
     assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
     assert sum(q.numel() for q in net.parameters()) < 2_000_000
-    with pytest.raises(ValueError, match="multiple of 32"):
+
+
+def test_preset_sizes_must_fit_together() -> None:
+    with pytest.raises(ValueError, match="divisible by 2\\^4"):
         DeepFNPreset("bad", size=100)
+    with pytest.raises(ValueError, match="gives 128x128 output, not the 64x64 input"):
+        DeepFNPreset("bad", size=64)  # the paper's 4x4 bottleneck and four decoder stages make 128x128
+    with pytest.raises(ValueError, match="norm must be"):
+        DeepFNPreset("bad", norm="layer")
+    # a 4x4 bottleneck at 64x64 works with one decoder stage fewer
+    p = DeepFNPreset("small", size=64, encoder_channels=(8, 8, 8, 8), latent=16, bottleneck_channels=8,
+                     upscale_channels=16, decoder_channels=(16, 8, 8), norm="batch")
+    assert DeepFN(p).normalize(torch.rand(2, 1, 64, 64)).shape == (2, 1, 64, 64)
 
 
 def test_augmentation_warps_only_the_input() -> None:
@@ -163,6 +174,54 @@ def test_add_subject_fine_tunes_a_new_embedding(tmp_path: Path) -> None:
     assert n.shared.subject_decoder.embedding.weight.shape[0] == 3
     losses = n.losses["new"]
     assert len(losses) == 30 and np.mean(losses[-5:]) < np.mean(losses[:5])
+    # the encoder moved: the other people's stored mean codes are stale and dropped, the template's is refreshed
+    assert set(n.subject_codes) == {"new"}
+    with torch.inference_mode():
+        expected = n.shared.encoder.embed(preprocess(_faces(0), 64)).mean(0)
+    assert torch.allclose(n.template_codes["amortized"], expected, atol=1e-5)
     assert n.transform("new", _faces(5)).shape == (16, 128, 128)
     with pytest.raises(AuditkitError, match="needs a fitted amortized model"):
         DeepFNNormalizer(mode="per-subject", cache_dir=tmp_path).add_subject("x", _faces(1), _faces(0))
+
+
+def _decoded(model: DeepFN, code: torch.Tensor, size: int) -> np.ndarray:
+    import cv2
+
+    with torch.inference_mode():
+        y = model.template_decoder(model.encoder.expand(code)).squeeze(1).clamp(0, 1) * 255 + 0.5
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR) for f in y.to(torch.uint8).numpy()])
+
+
+def test_recentering_swaps_a_persons_mean_code_for_the_templates(tmp_path: Path) -> None:
+    template, a = _faces(0), _faces(1)
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY).fit(template, {"a": a, "b": _faces(2)})
+    plain = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, recenter=False, **TINY)
+    plain.fit(template, {"a": a, "b": _faces(2)})
+    assert n.recenter and not plain.recenter and plain.cache_hits == 1  # recentering does not change the weights
+    assert not DeepFNNormalizer(mode="per-subject").recenter  # the paper's procedure stays as published
+    with torch.inference_mode():
+        z = n.shared.encoder.embed(preprocess(a, 64))
+        t = n.shared.encoder.embed(preprocess(template, 64)).mean(0)
+    got = n.transform("a", a).astype(int)
+    assert np.abs(got - _decoded(n.shared, z - z.mean(0) + t, 128)).max() <= 1
+    assert np.abs(plain.transform("a", a).astype(int) - _decoded(n.shared, z, 128)).max() <= 1
+    assert not np.array_equal(got, plain.transform("a", a))
+    # the template's own frames, as an unseen person: nothing to swap, so recentering changes (almost) nothing
+    assert np.abs(n.transform("tpl", template).astype(int) - plain.transform("tpl", template)).max() <= 1
+
+
+def test_recentering_an_unseen_person_needs_enough_frames(tmp_path: Path) -> None:
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY)
+    n.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
+    assert n.transform("new", _faces(5)).shape == (16, 128, 128)
+    with pytest.raises(AuditkitError, match="recentering 'new' needs at least 10 of their frames \\(got 3\\)"):
+        n.transform("new", _faces(5)[:3])
+    with pytest.raises(AuditkitError, match="needs at least 10"):
+        n.add_subject("new", _faces(5)[:3], _faces(0))
+    n.add_subject("new", _faces(5), _faces(0))  # no fine-tune: the mean code alone
+    assert "new" in n.subject_codes and n.shared.subject_decoder.embedding.weight.shape[0] == 2
+    assert n.transform("new", _faces(5)[:3]).shape == (3, 128, 128)  # known now: any number of frames
+    per = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path, recenter=True, **TINY)
+    per.fit(_faces(0), {"a": _faces(1)})
+    assert set(per.template_codes) == {"a"} and set(per.subject_codes) == {"a"}
+    assert per.transform("a", _faces(1)[:2]).shape == (2, 128, 128)

@@ -8,6 +8,10 @@ from torch import nn
 from auditkit.normalizers.deepfn.presets import DeepFNPreset
 
 
+def _norm(p: DeepFNPreset, channels: int) -> list[nn.Module]:
+    return [nn.BatchNorm2d(channels)] if p.norm == "batch" else []
+
+
 class Encoder(nn.Module):
     """Table 1: strided 5x5 convolutions, dense latent, dense + reshape, 3x3 convolution and pixel shuffle."""
 
@@ -16,11 +20,11 @@ class Encoder(nn.Module):
         layers: list[nn.Module] = []
         c_in = 1
         for c in p.encoder_channels:
-            layers += [nn.Conv2d(c_in, c, 5, stride=2, padding=2), nn.LeakyReLU(p.negative_slope)]
+            layers += [nn.Conv2d(c_in, c, 5, stride=2, padding=2), *_norm(p, c), nn.LeakyReLU(p.negative_slope)]
             c_in = c
         self.down = nn.Sequential(*layers)
         side = p.size // 2 ** len(p.encoder_channels)
-        self.reshape_side = p.size // 32
+        self.reshape_side = p.bottleneck_side
         self.bottleneck_channels = p.bottleneck_channels
         self.dense = nn.Sequential(
             nn.Flatten(),
@@ -28,12 +32,20 @@ class Encoder(nn.Module):
             nn.Linear(p.latent, p.bottleneck_channels * self.reshape_side**2),
         )
         self.up = nn.Sequential(nn.Conv2d(p.bottleneck_channels, p.upscale_channels, 3, padding=1),
-                                nn.LeakyReLU(p.negative_slope), nn.PixelShuffle(2))
+                                *_norm(p, p.upscale_channels), nn.LeakyReLU(p.negative_slope), nn.PixelShuffle(2))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, 1, S, S) -> (n, latent): the first dense layer, the code the two decoders share."""
+        return self.dense[1](self.dense[0](self.down(x)))
+
+    def expand(self, z: torch.Tensor) -> torch.Tensor:
+        """(n, latent) -> (n, upscale_channels/4, 2 * bottleneck_side, 2 * bottleneck_side): the rest of Table 1."""
+        b = self.dense[2](z).view(-1, self.bottleneck_channels, self.reshape_side, self.reshape_side)
+        return self.up(b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(n, 1, S, S) -> (n, upscale_channels/4, S/16, S/16)."""
-        z = self.dense(self.down(x))
-        return self.up(z.view(-1, self.bottleneck_channels, self.reshape_side, self.reshape_side))
+        """(n, 1, S, S) -> (n, upscale_channels/4, 2 * bottleneck_side, 2 * bottleneck_side)."""
+        return self.expand(self.embed(x))
 
 
 class Decoder(nn.Module):
@@ -44,7 +56,8 @@ class Decoder(nn.Module):
         layers: list[nn.Module] = []
         c_in = p.upscale_channels // 4
         for c in p.decoder_channels:
-            layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.LeakyReLU(p.negative_slope), nn.PixelShuffle(2)]
+            layers += [nn.Conv2d(c_in, c, 3, padding=1), *_norm(p, c), nn.LeakyReLU(p.negative_slope),
+                       nn.PixelShuffle(2)]
             c_in = c // 4
         layers += [nn.Conv2d(c_in, 1, 5, padding=2), nn.Sigmoid()]
         self.net = nn.Sequential(*layers)
@@ -96,6 +109,8 @@ class DeepFN(nn.Module):
         """D^y(E(y)): the training path of the template."""
         return self.template_decoder(self.encoder(y))
 
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Eq. 2: X^y = D^y(E(X))."""
-        return self.template_decoder(self.encoder(x))
+    def normalize(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """Eq. 2: X^y = D^y(E(X)); `shift` (latent,) is added to the code first (recentering: DeepFNNormalizer)."""
+        if shift is None:
+            return self.template_decoder(self.encoder(x))
+        return self.template_decoder(self.encoder.expand(self.encoder.embed(x) + shift))

@@ -19,22 +19,31 @@ from auditkit.normalizers.deepfn.train import (
     default_cache_dir,
     faces_digest,
     fine_tune,
+    mean_code,
     normalize_faces,
     save_atomic,
     train,
 )
 
 MODES = ("amortized", "per-subject")
+MIN_RECENTER_FRAMES = 10  # fewer frames give too noisy a mean code to recenter a person on
 
 
 class DeepFNNormalizer:
-    """Normalizer interface around DeepFN; trained weights are cached on disk, so re-runs cost nothing."""
+    """Normalizer interface around DeepFN; trained weights are cached on disk, so re-runs cost nothing.
+
+    With `recenter` (the amortized default) a person's mean shared code is swapped for the template's before D^y:
+    D^y(E(x) - mean E(x_subject) + mean E(x_template)). What all of a person's frames share is their identity, so
+    this removes what the encoder kept of it and leaves the frame's own pose and expression (benchmarks/README.md).
+    The person's own mean expression goes with it, as with any per-person baseline correction.
+    """
 
     name = "deepfn"
 
     def __init__(self, mode: str | None = None, preset: str | None = None, iterations: int | None = None,
                  seed: int = 0, cache_dir: str | Path | None = None, max_frames: int | None = None,
-                 progress: Callable[[str, int, int], None] | None = None, **train_options: object) -> None:
+                 recenter: bool | None = None, progress: Callable[[str, int, int], None] | None = None,
+                 **train_options: object) -> None:
         gpu = torch.cuda.is_available()
         self.mode = mode or ("per-subject" if gpu else "amortized")
         if self.mode not in MODES:
@@ -54,6 +63,10 @@ class DeepFNNormalizer:
         self.shared: DeepFN | None = None
         self.losses: dict[str, list[float]] = {}
         self.cache_hits = 0
+        # the paper's procedure (per subject) as published; amortized mode needs recentering to drop identity
+        self.recenter = (self.mode == "amortized") if recenter is None else bool(recenter)
+        self.template_codes: dict[str, torch.Tensor] = {}  # model label -> mean code of the template
+        self.subject_codes: dict[str, torch.Tensor] = {}  # subject -> its mean code (under its model)
 
     def _subsample(self, faces: np.ndarray, salt: int) -> np.ndarray:
         if self.max_frames is None or len(faces) <= self.max_frames:
@@ -97,27 +110,61 @@ class DeepFNNormalizer:
             for s in names:
                 key = cache_key("per-subject", self.config, t_digest, {s: digests[s]})
                 self.models[s] = self._fit_one(key, t_tensor, [preprocess(faces[s], size)], s)
+        if self.recenter:
+            # every frame given, not only the training subsample: a forward pass is cheap and the mean steadier
+            for label, model in ({"amortized": self.shared} if self.shared is not None else self.models).items():
+                self.template_codes[label] = mean_code(model, np.asarray(template_faces))
+            for s in names:
+                if len(subject_faces[s]):
+                    self.subject_codes[s] = mean_code(self._model_of(s), np.asarray(subject_faces[s]))
         return self
 
-    def add_subject(self, subject: str, faces: np.ndarray, template_faces: np.ndarray, iterations: int = 200) -> DeepFNNormalizer:
-        """Amortized mode: bring in a subject unseen at fit time with a short fine-tune instead of a full training."""
+    def add_subject(self, subject: str, faces: np.ndarray, template_faces: np.ndarray,
+                    iterations: int = 0) -> DeepFNNormalizer:
+        """Amortized mode: bring in a person unseen at fit time (their mean code; optionally a short fine-tune first).
+
+        With recentering no training is needed (benchmarks/README.md measures it). A fine-tune changes the shared
+        encoder, so the stored mean codes of the other people are dropped and taken from their frames at transform.
+        """
         if self.mode != "amortized" or self.shared is None:
             raise AuditkitError("deepfn: add_subject needs a fitted amortized model")
-        size = self.config.model_preset.size
-        template = preprocess(self._subsample(np.asarray(template_faces), 0), size)
-        _, losses = fine_tune(self.shared, template, preprocess(np.asarray(faces), size), self.config, iterations)
-        self.losses[subject] = losses
+        faces = np.asarray(faces)
+        if iterations > 0:
+            size = self.config.model_preset.size
+            template = preprocess(self._subsample(np.asarray(template_faces), 0), size)
+            _, losses = fine_tune(self.shared, template, preprocess(faces, size), self.config, iterations)
+            self.losses[subject] = losses
+            self.subject_codes.clear()
+            if self.recenter:
+                self.template_codes["amortized"] = mean_code(self.shared, np.asarray(template_faces))
+        if self.recenter:
+            self.subject_codes[subject] = self._person_code(self.shared, subject, faces)
         return self
 
-    def transform(self, subject: str, faces: np.ndarray) -> np.ndarray:
-        """D^y(E(faces)) at the input's size, uint8, histogram-equalized domain (as the model was trained)."""
-        faces = np.asarray(faces)
+    @staticmethod
+    def _person_code(model: DeepFN, subject: str, faces: np.ndarray) -> torch.Tensor:
+        if len(faces) < MIN_RECENTER_FRAMES:
+            raise AuditkitError(f"deepfn: recentering {subject!r} needs at least {MIN_RECENTER_FRAMES} of their "
+                                f"frames (got {len(faces)}); pass more, or recenter=False")
+        return mean_code(model, faces)
+
+    def _model_of(self, subject: str) -> DeepFN:
         if self.mode == "amortized":
             if self.shared is None:
                 raise AuditkitError("deepfn: transform called before fit")
-            model = self.shared
-        else:
-            if subject not in self.models:
-                raise AuditkitError(f"deepfn: no per-subject model for {subject!r}; fit it first")
-            model = self.models[subject]
-        return normalize_faces(model, faces, out_size=faces.shape[1:])
+            return self.shared
+        if subject not in self.models:
+            raise AuditkitError(f"deepfn: no per-subject model for {subject!r}; fit it first")
+        return self.models[subject]
+
+    def transform(self, subject: str, faces: np.ndarray) -> np.ndarray:
+        """D^y(E(faces)) (recentered: see the class) at the input's size, uint8, histogram-equalized domain."""
+        faces = np.asarray(faces)
+        model = self._model_of(subject)
+        shift = None
+        if self.recenter and len(faces):
+            code = self.subject_codes.get(subject)
+            if code is None:  # a person unseen at fit time: their mean code comes from the frames given
+                code = self._person_code(model, subject, faces)
+            shift = self.template_codes["amortized" if self.mode == "amortized" else subject] - code
+        return normalize_faces(model, faces, out_size=faces.shape[1:], shift=shift)

@@ -13,14 +13,22 @@ class DeepFNPreset:
     size: int = 128  # input/output height and width
     encoder_channels: tuple[int, ...] = (128, 256, 512, 1024)  # 5x5 stride-2 convolutions
     latent: int = 1024  # first dense layer
-    bottleneck_channels: int = 1024  # channels of the reshaped second dense layer (at size/32)
+    bottleneck_channels: int = 1024  # channels of the reshaped second dense layer
+    bottleneck_side: int = 4  # its height and width; the decoder then doubles it 1 + len(decoder_channels) times
     upscale_channels: int = 2048  # 3x3 convolution before the encoder's pixel shuffle
     decoder_channels: tuple[int, ...] = (1024, 512, 256, 128)  # 3x3 convolutions, each followed by a pixel shuffle
     negative_slope: float = 0.1  # LeakyReLU, as in the faceswap code the paper built on
+    norm: str = "none"  # "batch" puts a BatchNorm after every hidden convolution (not in the paper's tables)
 
     def __post_init__(self) -> None:
-        if self.size % 32:
-            raise ValueError(f"DeepFN input size must be a multiple of 32, got {self.size}")
+        if self.size % 2 ** len(self.encoder_channels):
+            raise ValueError(f"DeepFN input size {self.size} must be divisible by 2^{len(self.encoder_channels)}")
+        out = self.bottleneck_side * 2 ** (1 + len(self.decoder_channels))
+        if out != self.size:
+            raise ValueError(f"bottleneck side {self.bottleneck_side} with {len(self.decoder_channels)} decoder stages "
+                             f"gives {out}x{out} output, not the {self.size}x{self.size} input")
+        if self.norm not in ("none", "batch"):
+            raise ValueError(f"norm must be 'none' or 'batch', got {self.norm!r}")
         for c in (self.upscale_channels, *self.decoder_channels):
             if c % 4:
                 raise ValueError(f"channels before a pixel shuffle must be divisible by 4, got {c}")
@@ -30,5 +38,5 @@ PRESETS: dict[str, DeepFNPreset] = {
     "paper": DeepFNPreset("paper"),
     # 64x64 input (LeNet-5's size), channels divided by 8, a 256-d latent: ~0.1 s per step on 2 CPU cores
     "lite": DeepFNPreset("lite", size=64, encoder_channels=(16, 32, 64, 128), latent=256, bottleneck_channels=128,
-                         upscale_channels=256, decoder_channels=(128, 64, 32, 16)),
+                         bottleneck_side=2, upscale_channels=256, decoder_channels=(128, 64, 32, 16)),
 }

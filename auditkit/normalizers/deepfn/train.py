@@ -147,17 +147,31 @@ def _fit(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor], ro
 
 
 @torch.inference_mode()
-def normalize_faces(model: DeepFN, faces: np.ndarray, out_size: tuple[int, int] | None = None, batch: int = 256) -> np.ndarray:
-    """D^y(E(x)) of (n, H, W) uint8 faces (no augmentation), returned as uint8 at out_size (default: input size)."""
+def mean_code(model: DeepFN, faces: np.ndarray, batch: int = 256) -> torch.Tensor:
+    """The mean shared code E(x) (before the second dense layer) of (n, H, W) uint8 faces: what they all have in common."""
+    if len(faces) == 0:
+        raise ValueError("mean_code needs at least one face")
+    dev = next(model.parameters()).device
+    total = torch.zeros(model.preset.latent, dtype=torch.float64, device=dev)
+    for i in range(0, len(faces), batch):
+        total += model.encoder.embed(preprocess(faces[i : i + batch], model.preset.size).to(dev)).double().sum(0)
+    return (total / len(faces)).float()
+
+
+@torch.inference_mode()
+def normalize_faces(model: DeepFN, faces: np.ndarray, out_size: tuple[int, int] | None = None, batch: int = 256,
+                    shift: torch.Tensor | None = None) -> np.ndarray:
+    """D^y(E(x) + shift) of (n, H, W) uint8 faces (no augmentation), as uint8 at out_size (default: input size)."""
     import cv2
 
     p = model.preset
     dev = next(model.parameters()).device
+    shift = None if shift is None else shift.to(dev)
     h, w = out_size or faces.shape[1:]
     out = np.empty((len(faces), h, w), np.uint8)
     for i in range(0, len(faces), batch):
         x = preprocess(faces[i : i + batch], p.size).to(dev)
-        y = (model.normalize(x).squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
+        y = (model.normalize(x, shift).squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
         out[i : i + batch] = y if (h, w) == (p.size, p.size) else np.stack(
             [cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in y])
     return out
