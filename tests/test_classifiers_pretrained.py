@@ -123,6 +123,7 @@ def test_audit_model_with_and_without_normalizer(audit_dataset: Path, tmp_path: 
     assert (out / PARTS_DIR / "none.parquet").exists() and not (out / PARTS_DIR / "histeq.parquet").exists()
     results, run = audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth")
     assert run["config"]["normalizers"] == ["none", "histeq"]
+    assert json.loads((out / "normalizers.json").read_text()) == {"none": {}, "histeq": {}}
     assert set(results["normalizer"]) == {"none", "histeq"} and set(results["test_group"]) == {"female", "male"}
     assert set(results["au"]) == set(AUS) and (results["condition"] == "test-only").all()
     assert run["plan"]["template"] not in set(results["subject"])  # the template is nobody's test subject

@@ -38,6 +38,20 @@ def test_gender_audit_rows_and_run_json(audit_dataset: Path, tmp_path: Path) -> 
     assert run["config"]["attr"] == ["gender"] and run["versions"]["torch"]
     assert run["plan"]["template"] not in run["plan"]["scope"]
     assert len(run["plan"]["tasks"]) == 4  # 2 pools x 2 repetitions, each model tested within and cross
+    assert json.loads((tmp_path / "a" / "normalizers.json").read_text()) == {"none": {}, "histeq": {}}
+
+
+def test_record_normalizer_states_deepfn_settings(tmp_path: Path) -> None:
+    from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
+    from auditkit.protocol.runner import record_normalizer
+
+    (tmp_path / "normalizers.json").write_text("{damaged")  # rebuilt, since no result depends on it
+    record_normalizer(tmp_path, "none", object())
+    record_normalizer(tmp_path, "deepfn", DeepFNNormalizer(mode="amortized", preset="lite", iterations=7, seed=3))
+    got = json.loads((tmp_path / "normalizers.json").read_text())
+    assert got["none"] == {}
+    assert {k: got["deepfn"][k] for k in ("mode", "preset", "iterations", "seed", "recenter")} == \
+        {"mode": "amortized", "preset": "lite", "iterations": 7, "seed": 3, "recenter": True}
 
 
 def test_dataset_audit_uses_shared_aus(audit_dataset: Path, tmp_path: Path) -> None:

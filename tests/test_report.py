@@ -85,6 +85,28 @@ def test_missing_or_empty_results_are_one_line_errors(tmp_path: Path) -> None:
         build_report(audit)
 
 
+def test_normalizer_settings_are_stated(tmp_path: Path) -> None:
+    audit = _fake_audit(tmp_path / "audit")
+    (audit / "normalizers.json").write_text(json.dumps({"none": {}, "histeq": {"tiles": 8, "clip": EVIL}}))
+    html = build_report(audit).read_text()
+    assert '<span class="pill">histeq</span> tiles 8, clip &lt;script&gt;' in html and EVIL not in html
+    md = (audit / "summary.md").read_text()
+    assert f"- `histeq`: tiles 8, clip {EVIL}" in md and "- `none`" not in md
+    assert json.loads((audit / "summary.json").read_text())["normalizer_settings"]["histeq"]["tiles"] == 8
+    (audit / "normalizers.json").write_text("[1, 2]")
+    with pytest.raises(AuditkitError, match="normalizers.json: expected an object"):
+        build_report(audit)
+    (audit / "normalizers.json").write_text("{oops")
+    with pytest.raises(AuditkitError, match="normalizers.json: not valid JSON"):
+        build_report(audit)
+
+
+def test_audits_without_normalizer_settings_still_report(tmp_path: Path) -> None:
+    audit = _fake_audit(tmp_path / "audit")  # written before normalizers.json existed
+    build_report(audit)
+    assert json.loads((audit / "summary.json").read_text())["normalizer_settings"] == {}
+
+
 @pytest.mark.slow
 def test_report_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

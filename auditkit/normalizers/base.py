@@ -12,7 +12,8 @@ class Normalizer(Protocol):
     """fit(template_faces, subject_faces) -> self; transform(subject, faces) -> faces of the same shape (uint8).
 
     Plugins are constructed with keyword options and must accept (and may ignore) `seed` and `progress`
-    (a callable(description, done, total) for long fits).
+    (a callable(description, done, total) for long fits). They may offer `settings() -> dict`: what a report must
+    state to make the normalization reproducible (read through `settings_of`).
     """
 
     name: str
@@ -24,3 +25,11 @@ class Normalizer(Protocol):
     def transform(self, subject: str, faces: np.ndarray) -> np.ndarray:
         """Normalize one subject's (n, H, W) uint8 faces; same shape and dtype out."""
         ...
+
+
+def settings_of(normalizer: object) -> dict:
+    """A normalizer's JSON-ready settings for audit records; {} for plugins that do not describe themselves."""
+    describe = getattr(normalizer, "settings", None)
+    if not callable(describe):
+        return {}
+    return {str(k): v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in describe().items()}

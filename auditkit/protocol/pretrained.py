@@ -22,7 +22,7 @@ from auditkit.files import package_versions, write_json_atomic, write_parquet_at
 from auditkit.plugins import load, make_normalizer
 from auditkit.protocol.groups import select_template
 from auditkit.protocol.predictions import check_out, label_test_only, scope_pools, score_pools
-from auditkit.protocol.runner import PARTS_DIR, RESULTS_FILE, RUN_FILE
+from auditkit.protocol.runner import NORMALIZERS_FILE, PARTS_DIR, RESULTS_FILE, RUN_FILE, record_normalizer
 
 
 def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
@@ -33,7 +33,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
     out = Path(out)
     if force:  # only what an audit writes is removed, never the rest of the directory
         shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
-        for name in (RESULTS_FILE, RUN_FILE):
+        for name in (RESULTS_FILE, RUN_FILE, NORMALIZERS_FILE):
             (out / name).unlink(missing_ok=True)
     check_out(out, force)
     normalizers = tuple(dict.fromkeys(("none",) + tuple(normalizers)))  # the baseline always runs, first
@@ -78,6 +78,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
             progress(f"normalizing and predicting ({name})", i, len(normalizers))
         norm = make_normalizer(name, seed=seed, progress=progress)
         norm.fit(ds.faces_of(template) if template else np.zeros((0, *ds.image_size), np.uint8), by_subject)
+        record_normalizer(out, name, norm)
         proba = np.zeros((len(frames), len(aus)), np.float32)
         for s in scope:
             idx = np.flatnonzero(subject_of == s)

@@ -21,6 +21,7 @@ from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.files import atomic_path, package_versions, write_json_atomic, write_parquet_atomic
 from auditkit.metrics import per_subject_au
+from auditkit.normalizers.base import settings_of
 from auditkit.plugins import load, make_classifier, make_normalizer
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins, select_template
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
@@ -28,6 +29,7 @@ from auditkit.protocol.splits import Task, group_tasks, person_tasks
 RESULTS_FILE = "results.parquet"
 RUN_FILE = "run.json"
 PARTS_DIR = "parts"
+NORMALIZERS_FILE = "normalizers.json"  # each normalizer's settings, as fitted (reports state them)
 CACHE_DIR = "cache"
 FACES_DIR = "faces"
 
@@ -144,9 +146,25 @@ def make_plan(cfg: AuditConfig, ds: Dataset) -> AuditPlan:
     return AuditPlan(cfg, ds, scope, source, template, pools, aus, tasks)
 
 
+def record_normalizer(out: Path, name: str, normalizer: object) -> None:
+    """Add a fitted normalizer's settings to the audit's normalizers.json (kept across resumed runs)."""
+    path = out / NORMALIZERS_FILE
+    try:
+        records = json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        records = {}
+    if not isinstance(records, dict):  # a damaged record is rebuilt; no result depends on it
+        records = {}
+    records[name] = settings_of(normalizer)
+    write_json_atomic(records, path)
+
+
 def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
-                   progress: Callable[[str, int, int], None] | None = None) -> Path:
-    """Normalize every in-scope face once per audit and store it at the classifier's 64x64 size (memory-mappable)."""
+                   progress: Callable[[str, int, int], None] | None = None, record: Path | None = None) -> Path:
+    """Normalize every in-scope face once per audit and store it at the classifier's 64x64 size (memory-mappable).
+
+    With `record` (the audit directory), the fitted normalizer's settings go to its normalizers.json.
+    """
     path = cache / f"{normalizer}-{plan.dataset.fingerprint}.npy"
     if path.exists():
         return path
@@ -156,6 +174,8 @@ def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
     subjects = ds.frames["subject"].to_numpy()[rows]
     by_subject = {s: ds.faces_of(s) for s in plan.scope}
     norm.fit(ds.faces_of(plan.template), by_subject)
+    if record is not None:
+        record_normalizer(record, normalizer, norm)
     out = np.empty((len(rows), INPUT_SIZE, INPUT_SIZE), np.uint8)
     for s in plan.scope:
         idx = np.flatnonzero(subjects == s)
@@ -287,6 +307,7 @@ def _check_or_write_run(out: Path, plan: AuditPlan, force: bool) -> None:
             shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
             shutil.rmtree(out / FACES_DIR, ignore_errors=True)
             (out / RESULTS_FILE).unlink(missing_ok=True)
+            (out / NORMALIZERS_FILE).unlink(missing_ok=True)
     record = {**identity, "data": str(plan.config.data), "plan": plan.summary(), "versions": package_versions(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
     write_json_atomic(record, run_path)
@@ -320,7 +341,7 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
         if any(pn == n for _, pn in pending):
             if progress:
                 progress(f"normalizing faces ({n})", 0, 1)
-            inputs = prepare_inputs(plan, n, out / CACHE_DIR, progress)
+            inputs = prepare_inputs(plan, n, out / CACHE_DIR, progress, record=out)
             save_group_faces(plan, n, inputs, out)
             data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
                                        frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options)

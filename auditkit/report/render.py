@@ -63,6 +63,23 @@ def load_run(out: Path) -> tuple[pd.DataFrame, dict]:
     return results, run
 
 
+def normalizer_settings(out: Path) -> dict[str, dict]:
+    """Each normalizer's settings as fitted (normalizers.json); {} for audits written before it existed."""
+    path = out / "normalizers.json"
+    try:
+        records = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError as exc:
+        raise AuditkitError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(records, dict) or not all(isinstance(v, dict) for v in records.values()):
+        raise AuditkitError(f"{path}: expected an object of normalizer name -> settings object")
+    return records
+
+
+def settings_line(settings: dict) -> str:
+    """'mode amortized, preset lite, ...' for reports."""
+    return ", ".join(f"{k} {v}" for k, v in settings.items() if v is not None)
+
+
 def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
     """Plain-language findings: each tested group's gap, and how each normalizer changes it."""
     lines = []
@@ -164,6 +181,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         "attribute": config.get("attr"), "normalizers": config.get("normalizers"), "classifier": config.get("classifier"),
         "preset": config.get("preset"), "repetitions": config.get("repeats"), "seed": seed,
         "pools": {k: len(v) for k, v in plan.get("pools", {}).items()}, "template": plan.get("template"),
+        "normalizer_settings": normalizer_settings(out),
         "findings": summary_sentences(tables, run),
         "conditions": _records(tables.conditions), "tests": _records(tables.tests),
     }
@@ -172,6 +190,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]))
     env.filters["pct"] = lambda v: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
     env.filters["p"] = _fmt_p
+    env.filters["settings"] = settings_line
     env.filters["num"] = lambda v, d=2: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
     import plotly.offline
 
@@ -191,8 +210,10 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
     lines = [f"# auditkit report: {', '.join(summary['attribute'] or [])}", "",
              f"Dataset fingerprint `{summary['dataset']['fingerprint']}`, classifier `{summary['classifier']}`, "
              f"normalizers {', '.join(f'`{n}`' for n in summary['normalizers'] or [])}, "
-             f"{summary['repetitions']} repetitions (preset `{summary['preset']}`, seed {summary['seed']}).", "",
-             "## Findings", ""] + [f"- {s}" for s in summary["findings"]] + ["", "## Scores (Table 5)", "",
+             f"{summary['repetitions']} repetitions (preset `{summary['preset']}`, seed {summary['seed']}).", ""]
+    described = [f"- `{name}`: {settings_line(v)}" for name, v in summary["normalizer_settings"].items() if v]
+    lines += described + ([""] if described else [])
+    lines += ["## Findings", ""] + [f"- {s}" for s in summary["findings"]] + ["", "## Scores (Table 5)", "",
              "| normalizer | condition | train → test | score | std | F1 | accuracy | subjects | repetitions |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in tables.conditions.itertuples():

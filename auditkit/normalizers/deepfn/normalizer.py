@@ -68,6 +68,13 @@ class DeepFNNormalizer:
         self.template_codes: dict[str, torch.Tensor] = {}  # model label -> mean code of the template
         self.subject_codes: dict[str, torch.Tensor] = {}  # subject -> its mean code (under its model)
 
+    def settings(self) -> dict:
+        """Mode, preset, training config and recentering: what a report needs to reproduce this normalization."""
+        c = self.config
+        return {"mode": self.mode, "preset": c.preset, "iterations": c.iterations, "batch_size": c.batch_size,
+                "lr": c.lr, "warp": c.warp, "seed": c.seed, "recenter": self.recenter, "max_frames": self.max_frames,
+                "device": "cuda" if torch.cuda.is_available() else "cpu"}
+
     def _subsample(self, faces: np.ndarray, salt: int) -> np.ndarray:
         if self.max_frames is None or len(faces) <= self.max_frames:
             return faces
