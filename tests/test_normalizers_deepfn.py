@@ -225,3 +225,5 @@ def test_recentering_an_unseen_person_needs_enough_frames(tmp_path: Path) -> Non
     per.fit(_faces(0), {"a": _faces(1)})
     assert set(per.template_codes) == {"a"} and set(per.subject_codes) == {"a"}
     assert per.transform("a", _faces(1)[:2]).shape == (2, 128, 128)
+    per.fit(_faces(0), {"b": _faces(2)})  # a re-fit keeps nothing of the earlier one
+    assert set(per.models) == set(per.template_codes) == set(per.subject_codes) == {"b"}

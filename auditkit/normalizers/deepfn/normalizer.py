@@ -103,6 +103,11 @@ class DeepFNNormalizer:
 
     def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> DeepFNNormalizer:
         """Train (or load from the cache) the amortized model over all subjects, or one model per subject."""
+        # a re-fit starts afresh: codes and models of an earlier fit belong to other weights or another template
+        self.models.clear()
+        self.shared = None
+        self.template_codes.clear()
+        self.subject_codes.clear()
         size = self.config.model_preset.size
         template = self._subsample(np.asarray(template_faces), 0)
         t_digest = faces_digest(template)
