@@ -215,7 +215,7 @@ def _fmt_p(p: float) -> str:
 
 def print_summary(tables) -> None:
     """Terminal version of the paper's Table 5 plus the gap tests."""
-    from auditkit.report.tables import headline
+    from auditkit.report.tables import ceiling_shares, format_share, headline
 
     cond = tables.conditions
     table = Table(title="Score (mean of F1 and accuracy, %) per train -> test group")
@@ -236,6 +236,16 @@ def print_summary(tables) -> None:
             gaps.add_row(norm, r.test_group, f"{100 * r.gap:+.1f}{mark}", f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]",
                          _fmt_p(r.p), _fmt_p(r.p_holm), _fmt_p(r.p_repetitions), f"{r.hedges_g:.2f}")
     console.print(gaps)
+    shares = ceiling_shares(cond)
+    if len(shares):
+        ceiling = Table(title="Share of the ceiling: (normalizer - none) / (oracle - none); oracle = a perfect normalizer "
+                              "from the synthetic ground truth")
+        for col in ("normalizer", "cross score", "share of cross gain", "mean score", "share of mean gain"):
+            ceiling.add_column(col, justify="left" if col == "normalizer" else "right")
+        for r in shares.itertuples():
+            ceiling.add_row(r.normalizer, f"{100 * r.cross:.1f}", format_share(r.share_cross), f"{100 * r.all:.1f}",
+                            format_share(r.share_all))
+        console.print(ceiling)
 
 
 @app.command()

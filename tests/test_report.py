@@ -140,3 +140,27 @@ def test_faces_only_with_include_faces(audit_dataset: Path, tmp_path: Path) -> N
     assert "fig-faces" in plain and "fig-examples" not in plain
     with_faces = build_report(out, include_faces=True).read_text()
     assert "Example faces (individuals)" in with_faces and "fig-examples" in with_faces
+
+
+def test_share_of_the_ceiling_arithmetic() -> None:
+    from auditkit.report.tables import ceiling_shares, share
+
+    rows = []
+    for norm, within, cross in (("none", 0.50, 0.40), ("deepfn", 0.56, 0.52), ("oracle", 0.70, 0.70), ("bad", 0.4, 0.3)):
+        rows += [{"normalizer": norm, "condition": "within", "train_group": "a", "test_group": "a", "score": within},
+                 {"normalizer": norm, "condition": "cross", "train_group": "a", "test_group": "b", "score": cross}]
+    shares = ceiling_shares(pd.DataFrame(rows)).set_index("normalizer")
+    assert list(shares.index) == ["deepfn", "bad"]
+    assert shares.loc["deepfn", "share_cross"] == pytest.approx((0.52 - 0.40) / (0.70 - 0.40))
+    assert shares.loc["deepfn", "share_all"] == pytest.approx((0.54 - 0.45) / (0.70 - 0.45))
+    assert shares.loc["bad", "share_cross"] == pytest.approx(-1 / 3)
+    assert np.isnan(share(0.5, 0.6, 0.6)) and np.isnan(share(0.5, 0.6, 0.55)) and np.isnan(share(0.5, np.nan, 0.7))
+    assert ceiling_shares(pd.DataFrame(rows[:4])).empty  # no oracle in the audit: no ceiling to share
+
+
+def test_summary_json_has_ceiling_only_with_oracle(tmp_path: Path) -> None:
+    audit = _fake_audit(tmp_path / "audit")
+    build_report(audit)
+    summary = json.loads((audit / "summary.json").read_text())
+    assert summary["ceiling"] == []
+    assert "Share of the ceiling" not in (audit / "report.html").read_text()

@@ -12,7 +12,8 @@ import numpy as np
 from auditkit.data.dataset import Dataset
 from auditkit.data.format import FACES_FILE, META_FILE, open_faces_for_writing, write_meta
 from auditkit.errors import AuditkitError
-from auditkit.plugins import make_normalizer
+from auditkit.normalizers.base import check_dataset, prepare
+from auditkit.plugins import load, make_normalizer
 from auditkit.protocol.groups import select_template
 
 
@@ -26,7 +27,9 @@ def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, template: s
     template = template or select_template(ds)
     if template not in subjects:
         raise AuditkitError(f"--template: unknown subject {template!r}")
+    check_dataset(load("normalizer", normalizer), ds)
     norm = make_normalizer(normalizer, progress=progress, **(options or {}))
+    prepare(norm, ds, template)
     by_subject = {s: ds.faces_of(s) for s in subjects if s != template}
     norm.fit(ds.faces_of(template), by_subject)
     tmp = out.with_name(out.name + ".partial")

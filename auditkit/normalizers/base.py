@@ -13,7 +13,10 @@ class Normalizer(Protocol):
 
     Plugins are constructed with keyword options and must accept (and may ignore) `seed` and `progress`
     (a callable(description, done, total) for long fits). They may offer `settings() -> dict`: what a report must
-    state to make the normalization reproducible (read through `settings_of`).
+    state to make the normalization reproducible (read through `settings_of`). A normalizer that needs more than
+    faces (the `oracle` reads the dataset's ground truth) may offer `check_dataset(dataset)` on its class, called
+    before any work so an unusable dataset stops the run early, and `bind(dataset, template)`, called before `fit`;
+    its `transform` is then given all of a subject's faces in frames.parquet order (read through `prepare`).
     """
 
     name: str
@@ -25,6 +28,20 @@ class Normalizer(Protocol):
     def transform(self, subject: str, faces: np.ndarray) -> np.ndarray:
         """Normalize one subject's (n, H, W) uint8 faces; same shape and dtype out."""
         ...
+
+
+def check_dataset(normalizer_class: object, dataset: object) -> None:
+    """Let a normalizer refuse a dataset it cannot work on (AuditkitError), before anything is trained or written."""
+    check = getattr(normalizer_class, "check_dataset", None)
+    if callable(check):
+        check(dataset)
+
+
+def prepare(normalizer: object, dataset: object, template: str | None) -> None:
+    """Give a normalizer that asks for it (`bind`) the dataset and the template subject, before `fit`."""
+    bind = getattr(normalizer, "bind", None)
+    if callable(bind):
+        bind(dataset, template)
 
 
 def settings_of(normalizer: object) -> dict:

@@ -19,6 +19,7 @@ from auditkit.classifiers.pretrained import PretrainedClassifier
 from auditkit.data.dataset import load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic
+from auditkit.normalizers.base import check_dataset, prepare
 from auditkit.plugins import load, make_normalizer
 from auditkit.protocol.groups import select_template
 from auditkit.protocol.predictions import check_out, label_test_only, scope_pools, score_pools
@@ -37,9 +38,10 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
             (out / name).unlink(missing_ok=True)
     check_out(out, force)
     normalizers = tuple(dict.fromkeys(("none",) + tuple(normalizers)))  # the baseline always runs, first
-    for n in normalizers:
-        load("normalizer", n)  # an unknown plugin fails before any work
+    classes = [load("normalizer", n) for n in normalizers]  # an unknown plugin fails before any work
     ds = load_dataset(data)
+    for cls in classes:
+        check_dataset(cls, ds)
     clf = PretrainedClassifier(model, card)
     attrs = list(attr)
     template = (template or select_template(ds)) if len(normalizers) > 1 else None
@@ -77,6 +79,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
         if progress:
             progress(f"normalizing and predicting ({name})", i, len(normalizers))
         norm = make_normalizer(name, seed=seed, progress=progress)
+        prepare(norm, ds, template)
         norm.fit(ds.faces_of(template) if template else np.zeros((0, *ds.image_size), np.uint8), by_subject)
         record_normalizer(out, name, norm)
         proba = np.zeros((len(frames), len(aus)), np.float32)

@@ -21,7 +21,7 @@ from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.files import atomic_path, package_versions, write_json_atomic, write_parquet_atomic
 from auditkit.metrics import per_subject_au
-from auditkit.normalizers.base import settings_of
+from auditkit.normalizers.base import check_dataset, prepare, settings_of
 from auditkit.plugins import load, make_classifier, make_normalizer
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins, select_template
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
@@ -173,6 +173,7 @@ def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
     rows = _scope_rows(plan)
     subjects = ds.frames["subject"].to_numpy()[rows]
     by_subject = {s: ds.faces_of(s) for s in plan.scope}
+    prepare(norm, ds, plan.template)
     norm.fit(ds.faces_of(plan.template), by_subject)
     if record is not None:
         record_normalizer(record, normalizer, norm)
@@ -317,12 +318,13 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
               progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
     """Run (or resume) an audit into `out`; returns the full results table."""
     out = Path(out)
-    for n in cfg.normalizers:
-        load("normalizer", n)  # fail on an unknown plugin before anything is written
+    classes = {n: load("normalizer", n) for n in cfg.normalizers}  # an unknown plugin fails before anything is written
     if getattr(load("classifier", cfg.classifier), "test_only", False):
         raise AuditkitError(f"classifier {cfg.classifier!r} is pretrained and cannot be trained per split; "
                             "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")
     ds = load_dataset(cfg.data)
+    for cls in classes.values():
+        check_dataset(cls, ds)
     plan = make_plan(cfg, ds)
     out.mkdir(parents=True, exist_ok=True)
     _check_or_write_run(out, plan, force)

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from auditkit import __version__
 from auditkit.errors import AuditkitError
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
-from auditkit.report.tables import AuditTables, audit_tables, headline
+from auditkit.report.tables import CEILING, AuditTables, audit_tables, ceiling_shares, condition_means, format_share, headline
 from auditkit.stats import TEST_DESCRIPTIONS
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
@@ -107,16 +107,20 @@ def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
             o = overall.iloc[0]
             lines.append(f"Overall, within-group models score {100 * o.gap:+.1f} points relative to cross-group models "
                          f"(95% CI {100 * o.ci_low:+.1f} to {100 * o.ci_high:+.1f}; p = {_fmt_p(o.p)}).")
+    means = condition_means(tables.conditions)
     for norm in norms:
         if norm == "none" or base is None:
             continue
         h = headline(tables, norm)
         o_new, o_old = h[h["test_group"] == "all"], base[base["test_group"] == "all"]
         if len(o_new) and len(o_old):
-            mean_new = tables.conditions.loc[tables.conditions["normalizer"] == norm, "score"].mean()
-            mean_old = tables.conditions.loc[tables.conditions["normalizer"] == "none", "score"].mean()
-            lines.append(f"{norm} changes the overall gap from {100 * o_old.iloc[0].gap:+.1f} to {100 * o_new.iloc[0].gap:+.1f} "
-                         f"points, and the mean score over all conditions from {100 * mean_old:.1f} to {100 * mean_new:.1f}.")
+            label = f"{norm} (the ceiling: a perfect normalizer from the synthetic ground truth)" if norm == CEILING else norm
+            lines.append(f"{label} changes the overall gap from {100 * o_old.iloc[0].gap:+.1f} to "
+                         f"{100 * o_new.iloc[0].gap:+.1f} points, and the mean score over all conditions from "
+                         f"{100 * means.loc['none', 'all']:.1f} to {100 * means.loc[norm, 'all']:.1f}.")
+    for r in ceiling_shares(tables.conditions).itertuples():
+        lines.append(f"{r.normalizer} reaches {format_share(r.share_cross)} of the oracle's gain in cross-group score "
+                     f"and {format_share(r.share_all)} of its gain in the mean over all conditions.")
     return lines
 
 
@@ -184,11 +188,12 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         "normalizer_settings": normalizer_settings(out),
         "findings": summary_sentences(tables, run),
         "conditions": _records(tables.conditions), "tests": _records(tables.tests),
+        "ceiling": _records(ceiling_shares(tables.conditions)),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
     (out / "summary.md").write_text(_markdown(summary, tables))
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]))
-    env.filters["pct"] = lambda v: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
+    env.filters["pct"] = _pct
     env.filters["p"] = _fmt_p
     env.filters["settings"] = settings_line
     env.filters["num"] = lambda v, d=2: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
@@ -197,13 +202,18 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     html = env.get_template("report.html.j2").render(
         summary=summary, run=run, config=config, plan=plan, tables=tables,
         conditions=tables.conditions.to_dict("records"), tests=tables.tests.to_dict("records"),
-        per_subject=per_subject.to_dict("records"), test_descriptions=TEST_DESCRIPTIONS,
+        per_subject=per_subject.to_dict("records"), test_descriptions=TEST_DESCRIPTIONS, ceiling=summary["ceiling"],
         figures={k: _safe_json(json.loads(f.to_json())) for k, f in figures.items()},
         plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}), include_faces=include_faces,
     )
     path = Path(report) if report else out / REPORT_FILE
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    """A fraction as percentage points ('n/a' for missing or NaN)."""
+    return "n/a" if value is None or value != value else f"{100 * value:.{digits}f}"
 
 
 def _markdown(summary: dict, tables: AuditTables) -> str:
@@ -219,6 +229,16 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
     for r in tables.conditions.itertuples():
         lines.append(f"| {r.normalizer} | {r.condition} | {r.train_group} → {r.test_group} | {100 * r.score:.1f} | "
                      f"{100 * r.std:.1f} | {100 * r.f1:.1f} | {100 * r.accuracy:.1f} | {r.subjects} | {r.repetitions} |")
+    if summary["ceiling"]:
+        lines += ["", "## Share of the ceiling", "",
+                  "Gain over `none` as a share of the `oracle`'s gain (the perfect normalizer the synthetic ground truth "
+                  "allows): (N - none) / (oracle - none).", "",
+                  "| normalizer | cross score | share of the oracle's cross gain | mean score "
+                  "| share of the oracle's mean gain |",
+                  "|---|---|---|---|---|"]
+        for r in summary["ceiling"]:
+            lines.append(f"| {r['normalizer']} | {_pct(r['cross'])} | {_pct(r['share_cross'], 0)} % | {_pct(r['all'])} | "
+                         f"{_pct(r['share_all'], 0)} % |")
     lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
               "|---|---|---|---|---|---|---|"]
     for r in tables.tests.itertuples():

@@ -10,6 +10,8 @@ from auditkit.metrics import subject_scores
 from auditkit.stats import condition_table, gap_tests
 
 SCORE_KEYS = ["normalizer", "condition", "train_group", "test_group", "repetition"]
+CEILING = "oracle"  # the normalizer whose gain over `none` is the attainable one (synthetic data only)
+BASELINE = "none"
 
 
 @dataclass
@@ -38,3 +40,41 @@ def headline(tables: AuditTables, normalizer: str) -> pd.DataFrame:
     reps = t[t["test"] == "repetition paired t-test"].set_index("test_group")
     return pd.DataFrame({"gap": subj["diff"], "p": subj["p"], "p_holm": subj["p_holm"], "hedges_g": subj["hedges_g"],
                          "ci_low": subj["ci_low"], "ci_high": subj["ci_high"], "p_repetitions": reps["p"]}).reset_index()
+
+
+def condition_means(conditions: pd.DataFrame) -> pd.DataFrame:
+    """Per normalizer: mean score of its within rows, its cross rows, and of all its Table 5 rows (train -> test)."""
+    rows = {}
+    for norm, c in conditions.groupby("normalizer", sort=False):
+        rows[norm] = {"within": c.loc[c["condition"] == "within", "score"].mean(),
+                      "cross": c.loc[c["condition"] == "cross", "score"].mean(), "all": c["score"].mean()}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["within", "cross", "all"])
+
+
+def share(value: float, baseline: float, ceiling: float) -> float:
+    """(value - baseline) / (ceiling - baseline): the fraction of the ceiling's gain reached; NaN without a gain."""
+    gain = ceiling - baseline
+    if not gain > 1e-9:  # also catches NaN: no attainable gain means no meaningful share
+        return float("nan")
+    return (value - baseline) / gain
+
+
+def format_share(value: float) -> str:
+    """'57 %' for a share of the ceiling; 'n/a' where the oracle gains nothing."""
+    return "n/a" if value != value else f"{100 * value:.0f} %"
+
+
+def ceiling_shares(conditions: pd.DataFrame) -> pd.DataFrame:
+    """Share of the oracle's gain over `none` that each other normalizer reaches, in cross and in the mean over all rows.
+
+    Empty unless the audit ran both `none` and `oracle` (the ceiling exists only on synthetic data).
+    """
+    means = condition_means(conditions)
+    columns = ["normalizer", "cross", "all", "share_cross", "share_all"]
+    if BASELINE not in means.index or CEILING not in means.index:
+        return pd.DataFrame(columns=columns)
+    base, top = means.loc[BASELINE], means.loc[CEILING]
+    rows = [{"normalizer": n, "cross": m["cross"], "all": m["all"], "share_cross": share(m["cross"], base["cross"], top["cross"]),
+             "share_all": share(m["all"], base["all"], top["all"])}
+            for n, m in means.iterrows() if n not in (BASELINE, CEILING)]
+    return pd.DataFrame(rows, columns=columns)

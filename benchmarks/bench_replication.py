@@ -1,0 +1,217 @@
+"""Benchmark: the paper's Table 5 replicated on the synthetic default, against the oracle's ceiling.
+
+Runs the real command, `auditkit gap --attr SPLIT --normalizer histeq --normalizer deepfn --normalizer oracle`, for the
+paper's four splits (person, gender, fitzpatrick, dataset) with the default preset, then writes a Table 5-shaped
+markdown beside the paper's numbers: per split and normalizer the within and cross mean ± std over subjects, the gap,
+both p-values, and the share of the oracle's gain.
+
+Run:  python benchmarks/bench_replication.py [--data DIR] [--out audits/replication] [--update-readme]
+
+Resumable: an interrupted split resumes where it stopped (the audit's own resume), finished splits are not run again,
+and DeepFN's trained weights come from its weight cache (fitzpatrick, gender and person share one fit). Wall time and
+peak memory of every invocation are kept in OUT/timings.json; the table is OUT/table5.md. With --update-readme the
+table replaces the marked block in benchmarks/README.md, so the committed figures are always this script's output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SPLITS = ("person", "gender", "fitzpatrick", "dataset")
+NORMALIZERS = ("none", "histeq", "deepfn", "oracle")
+README = Path(__file__).resolve().parent / "README.md"
+BEGIN, END = "<!-- replication:begin -->", "<!-- replication:end -->"
+
+# Table 5 and section 5 of the paper (mean of F1 and accuracy, %): within = group-dependent, cross = -independent
+PAPER = {
+    "person": {"none": (60.3, 55.0), "deepfn": (61.4, 59.6)},
+    "gender": {"none": (55.0, 52.6), "deepfn": (60.2, 57.7)},
+    "fitzpatrick": {"none": (55.2, 49.9), "deepfn": (58.7, 57.4)},
+    "dataset": {"none": (54.0, 44.6), "deepfn": (61.5, 51.1)},
+}
+SPLIT_LABELS = {"person": "person (dependent vs independent)", "gender": "gender (female / male)",
+                "fitzpatrick": "skin type (I–II vs V–VI)", "dataset": "dataset (bp4d-like vs disfa-like, shared AUs)"}
+
+
+def log(message: str) -> None:
+    """Progress on stderr, with a timestamp."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def finished(audit: Path, normalizers: tuple[str, ...]) -> bool:
+    """True when every training of every normalizer of the audit has its results part."""
+    run_path = audit / "run.json"
+    if not run_path.is_file():
+        return False
+    try:
+        tasks = json.loads(run_path.read_text())["plan"]["tasks"]
+    except (json.JSONDecodeError, KeyError):
+        return False
+    return all(len(list((audit / "parts" / n).glob("*.parquet"))) == len(tasks) for n in normalizers) and \
+        (audit / "results.parquet").is_file()
+
+
+def discard(audit: Path, normalizer: str) -> None:
+    """Forget one normalizer's trainings and cached inputs in an audit, so the next run redoes them with today's code."""
+    import shutil
+
+    shutil.rmtree(audit / "parts" / normalizer, ignore_errors=True)
+    for path in [*(audit / "cache").glob(f"{normalizer}-*.npy"), audit / "faces" / f"{normalizer}.npz"]:
+        path.unlink(missing_ok=True)
+    log(f"{audit.name}: discarded {normalizer}'s results")
+
+
+def run_split(split: str, data: Path | None, out: Path, normalizers: tuple[str, ...], preset: str, jobs: int) -> dict:
+    """One `auditkit gap` run (or resume) of a split; wall seconds and the largest process's peak RSS."""
+    cmd = [sys.executable, "-m", "auditkit", "gap", "--attr", split, "--out", str(out), "--preset", preset,
+           "--jobs", str(jobs)]
+    cmd += [a for n in normalizers if n != "none" for a in ("--normalizer", n)]
+    if data is not None:
+        cmd += ["--data", str(data)]
+    log(f"{split}: {' '.join(cmd[2:])}")
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with open(out / "terminal.txt", "w") as terminal:
+        proc = subprocess.Popen(cmd, stdout=terminal)  # progress bars stay on stderr, the summary goes to the file
+        # wait4's rusage covers the command and every process it reaped (joblib's workers): the largest one's peak
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{split}: auditkit gap exited {code}; re-run this script to resume")
+    return {"wall_s": round(wall, 1), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+            "command": "auditkit " + " ".join(cmd[3:])}
+
+
+def _per_subject(scores: pd.DataFrame, normalizer: str, condition: str) -> pd.Series:
+    s = scores[(scores["normalizer"] == normalizer) & (scores["condition"] == condition)]
+    return s.groupby("subject")["score"].mean()
+
+
+def split_rows(split: str, audit: Path) -> list[dict]:
+    """Table 5 rows of one finished audit: per normalizer within/cross mean ± std, gap, p-values, share of the ceiling."""
+    from auditkit.report.render import load_run
+    from auditkit.report.tables import audit_tables, ceiling_shares, headline
+
+    results, run = load_run(audit)
+    tables = audit_tables(results, int(run["config"]["seed"]))
+    shares = ceiling_shares(tables.conditions).set_index("normalizer")
+    rows = []
+    for norm in run["config"]["normalizers"]:
+        within, cross = _per_subject(tables.scores, norm, "within"), _per_subject(tables.scores, norm, "cross")
+        overall = headline(tables, norm).set_index("test_group").loc["all"]
+        paper = PAPER[split].get(norm)
+        rows.append({
+            "split": split, "normalizer": norm, "within": within.mean(), "within_std": within.std(), "cross": cross.mean(),
+            "cross_std": cross.std(), "gap": overall["gap"], "p": overall["p"], "p_repetitions": overall["p_repetitions"],
+            "share_cross": shares["share_cross"].get(norm, np.nan), "share_all": shares["share_all"].get(norm, np.nan),
+            "paper_within": paper[0] if paper else None, "paper_cross": paper[1] if paper else None})
+    return rows
+
+
+def _p(p: float) -> str:
+    return "n/a" if p != p else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def _share(norm: str, value: float) -> str:
+    if norm == "none":
+        return "0 %"
+    if norm == "oracle":
+        return "100 %"
+    return "n/a" if value != value else f"{100 * value:.0f} %"
+
+
+def markdown(rows: list[dict], timings: dict, preset: str) -> str:
+    """The Table 5-shaped markdown, with the paper's numbers beside ours and how long each split took."""
+    lines = [f"Synthetic default (68 subjects × 300 frames), preset `{preset}`, 2 CPU cores. Score = mean of F1 and "
+             "accuracy (%); within / cross = mean ± std over test subjects; gap = within − cross; p = the paper's "
+             "two-sample t-test on subjects / the repetition-level paired test; share = (N − none) / (oracle − none) "
+             "in cross-group score / in the mean over all train → test rows. Paper: Table 5 and section 5 "
+             "(DeepFN rows: the paper's DeepFN; histeq and oracle are not in the paper).", "",
+             "| split | normalizer | within | cross | gap | p | p (reps) | share (cross / mean) | paper within | "
+             "paper cross | paper gap |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        paper = ("—", "—", "—") if r["paper_within"] is None else (
+            f"{r['paper_within']:.1f}", f"{r['paper_cross']:.1f}", f"{r['paper_within'] - r['paper_cross']:+.1f}")
+        lines.append(f"| {SPLIT_LABELS[r['split']]} | {r['normalizer']} | "
+                     f"{100 * r['within']:.1f} ± {100 * r['within_std']:.1f} | "
+                     f"{100 * r['cross']:.1f} ± {100 * r['cross_std']:.1f} | {100 * r['gap']:+.1f} | {_p(r['p'])} | "
+                     f"{_p(r['p_repetitions'])} | {_share(r['normalizer'], r['share_cross'])} / "
+                     f"{_share(r['normalizer'], r['share_all'])} | {paper[0]} | {paper[1]} | {paper[2]} |")
+    lines += ["", "| split | wall (all invocations) | peak RSS (largest process) |", "|---|---|---|"]
+    for split, t in timings["splits"].items():
+        wall = sum(i["wall_s"] for i in t["invocations"])
+        note = f" ({len(t['invocations'])} invocations, resumed)" if len(t["invocations"]) > 1 else ""
+        peak = max(i["peak_rss_mib"] for i in t["invocations"])
+        lines.append(f"| {split} | {wall / 60:.1f} min{note} | {peak / 1024:.1f} GiB |")
+    total = sum(i["wall_s"] for t in timings["splits"].values() for i in t["invocations"])
+    lines.append(f"| all four | {total / 60:.1f} min | |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(table: str, command: str) -> None:
+    """Replace the marked block of benchmarks/README.md with this run's table."""
+    text = README.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{README}: no {BEGIN} ... {END} block to update")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{BEGIN}\n`{command}`\n\n{table}{END}{tail}")
+
+
+def main() -> None:
+    """Run or resume the four splits, then print and store the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=None, help="dataset directory (default: the synthetic default)")
+    parser.add_argument("--out", type=Path, default=Path("audits/replication"))
+    parser.add_argument("--splits", default=",".join(SPLITS))
+    parser.add_argument("--normalizers", default=",".join(NORMALIZERS))
+    parser.add_argument("--preset", default="default")
+    parser.add_argument("--jobs", type=int, default=-1)
+    parser.add_argument("--update-readme", action="store_true", help="write the table into benchmarks/README.md")
+    parser.add_argument("--rerun", action="append", default=[], metavar="NORMALIZER",
+                        help="discard one normalizer's results and inputs in every split first (after changing it)")
+    args = parser.parse_args()
+    splits = tuple(s for s in args.splits.split(",") if s)
+    normalizers = tuple(dict.fromkeys(("none",) + tuple(n for n in args.normalizers.split(",") if n)))
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown:
+        raise SystemExit(f"--splits: unknown split(s) {', '.join(unknown)} (choose from {', '.join(SPLITS)})")
+    args.out.mkdir(parents=True, exist_ok=True)
+    timings_path = args.out / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {"splits": {}}
+    for split in splits:
+        for norm in args.rerun:
+            discard(args.out / split, norm)
+    for i, split in enumerate(splits):
+        audit = args.out / split
+        if finished(audit, normalizers):
+            log(f"{split}: finished earlier, skipped ({i + 1}/{len(splits)})")
+            continue
+        record = run_split(split, args.data, audit, normalizers, args.preset, args.jobs)
+        entry = timings["splits"].setdefault(split, {"invocations": []})
+        entry["invocations"].append(record)
+        timings["cpus"] = os.cpu_count()
+        timings_path.write_text(json.dumps(timings, indent=2) + "\n")
+        log(f"{split}: done in {record['wall_s'] / 60:.1f} min ({i + 1}/{len(splits)})")
+    rows = [r for split in splits for r in split_rows(split, args.out / split)]
+    table = markdown(rows, {"splits": {s: timings["splits"][s] for s in splits if s in timings["splits"]}}, args.preset)
+    (args.out / "table5.md").write_text(table)
+    pd.DataFrame(rows).to_csv(args.out / "table5.csv", index=False)
+    print(table)
+    if args.update_readme:
+        update_readme(table, "python benchmarks/bench_replication.py --update-readme")
+        log(f"updated {README}")
+
+
+if __name__ == "__main__":
+    main()
