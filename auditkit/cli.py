@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -43,6 +46,25 @@ def _progress() -> Progress:
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("eta"), TimeRemainingColumn(), console=err_console, transient=False,
     )
+
+
+@contextmanager
+def _lazy_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback whose bar appears with the first report, so an early error prints no empty bar."""
+    state: dict[str, Any] = {}
+
+    def report(what: str, done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = _progress()
+            state["bar"].start()
+            state["task"] = state["bar"].add_task(what, total=total)
+        state["bar"].update(state["task"], description=what, completed=done, total=total)
+
+    try:
+        yield report
+    finally:
+        if "bar" in state:
+            state["bar"].stop()
 
 
 @app.command()
@@ -356,6 +378,12 @@ def normalize(
     recenter: bool | None = typer.Option(None, "--recenter/--no-recenter",
                                          help="deepfn: swap each person's mean code for the template's "
                                               "(default: on in amortized mode, off per subject)."),
+    center: bool | None = typer.Option(None, "--center/--no-center",
+                                       help="deepfn: train on codes centered per person (default: on in amortized "
+                                            "mode, off per subject, as in the paper)."),
+    gradient_weight: float | None = typer.Option(None, "--gradient-weight", min=0.0,
+                                                 help="deepfn: weight of the image-gradient loss term (default: 1 in "
+                                                      "amortized mode, 0 per subject, as in the paper)."),
     preview: Path | None = typer.Option(None, "--preview", help="PNG: originals beside normalized faces, and "
                                                                    "average face + histogram per gender and skin type."),
     include_faces: bool = typer.Option(True, "--include-faces/--groups-only", help="Show individual faces in the preview."),
@@ -374,11 +402,10 @@ def normalize(
         raise AuditkitError("normalize: give --out DIR for the normalized dataset")
     ds = load_dataset(data)
     options = {k: v for k, v in {"mode": mode, "preset": preset, "iterations": iterations, "recenter": recenter,
-                                 "seed": seed}.items() if v is not None}
-    with _progress() as bar:
-        task = bar.add_task("normalizing", total=None)
-        normalize_dataset(ds, normalizer, out, template, force, options,
-                          progress=lambda what, d, t: bar.update(task, description=what, completed=d, total=t))
+                                 "center": center, "gradient_weight": gradient_weight, "seed": seed}.items()
+               if v is not None}
+    with _lazy_progress() as report:
+        normalize_dataset(ds, normalizer, out, template, force, options, progress=report)
     console.print(f"normalized dataset written to {out}")
     if preview is not None:
         result = load_dataset(out)

@@ -114,11 +114,16 @@ def test_normalize_deepfn_recenter_switch(tiny_dataset: Path, tmp_path: Path, mo
     faces = {}
     for flag in ("--no-recenter", "--recenter"):
         out = tmp_path / flag.strip("-")
-        res = run("normalize", str(tiny_dataset), "--normalizer", "deepfn", "--iterations", "3", flag, "--out", str(out))
+        res = run("normalize", str(tiny_dataset), "--normalizer", "deepfn", "--iterations", "3", "--no-center",
+                  "--gradient-weight", "0", flag, "--out", str(out))
         assert res.returncode == 0, res.stderr
         faces[flag] = np.load(out / "faces.npy")
     assert not np.array_equal(faces["--recenter"], faces["--no-recenter"])
     assert len(list((tmp_path / "cache" / "deepfn").glob("*.pt"))) == 1  # one training, used both ways
+    # the default trains centered: its decoder only knows centered codes
+    res = run("normalize", str(tiny_dataset), "--normalizer", "deepfn", "--iterations", "3", "--no-recenter",
+              "--out", str(tmp_path / "bad"))
+    assert _one_line(res).startswith("error: deepfn: a model trained centered") and not (tmp_path / "bad").exists()
 
 
 def _one_line(res: subprocess.CompletedProcess) -> str:

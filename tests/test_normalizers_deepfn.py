@@ -20,9 +20,10 @@ from auditkit.normalizers.deepfn.describe import describe
 from auditkit.normalizers.deepfn.model import ConditionedDecoder, DeepFN
 from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 from auditkit.normalizers.deepfn.presets import PRESETS, DeepFNPreset
-from auditkit.normalizers.deepfn.train import TrainConfig, train
+from auditkit.normalizers.deepfn.train import TrainConfig, center_codes, image_gradient_l1, train
 
-TINY = {"iterations": 12, "batch_size": 4, "checkpoint_every": 4}
+TINY = {"iterations": 12, "batch_size": 8, "checkpoint_every": 4}
+UNCENTERED = {"center": False, "gradient_weight": 0.0}  # Eq. 1 as published, trained amortized
 
 
 def _conv_outputs(rows) -> list[tuple[int, ...]]:
@@ -168,7 +169,8 @@ def test_normalize_dataset_writes_a_valid_dataset(tiny_dataset: Path, tmp_path: 
 
 
 def test_add_subject_fine_tunes_a_new_embedding(tmp_path: Path) -> None:
-    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, iterations=20, batch_size=8, lr=1e-3)
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, iterations=20, batch_size=8, lr=1e-3,
+                         **UNCENTERED)
     n.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
     n.add_subject("new", _faces(5), _faces(0), iterations=30)
     assert n.shared.subject_decoder.embedding.weight.shape[0] == 3
@@ -194,8 +196,9 @@ def _decoded(model: DeepFN, code: torch.Tensor, size: int) -> np.ndarray:
 
 def test_recentering_swaps_a_persons_mean_code_for_the_templates(tmp_path: Path) -> None:
     template, a = _faces(0), _faces(1)
-    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY).fit(template, {"a": a, "b": _faces(2)})
-    plain = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, recenter=False, **TINY)
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY, **UNCENTERED)
+    n.fit(template, {"a": a, "b": _faces(2)})
+    plain = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, recenter=False, **TINY, **UNCENTERED)
     plain.fit(template, {"a": a, "b": _faces(2)})
     assert n.recenter and not plain.recenter and plain.cache_hits == 1  # recentering does not change the weights
     assert not DeepFNNormalizer(mode="per-subject").recenter  # the paper's procedure stays as published
@@ -227,3 +230,62 @@ def test_recentering_an_unseen_person_needs_enough_frames(tmp_path: Path) -> Non
     assert per.transform("a", _faces(1)[:2]).shape == (2, 128, 128)
     per.fit(_faces(0), {"b": _faces(2)})  # a re-fit keeps nothing of the earlier one
     assert set(per.models) == set(per.template_codes) == set(per.subject_codes) == {"b"}
+
+
+def test_center_codes_removes_each_persons_block_mean() -> None:
+    z = torch.randn(8, 5) + torch.arange(8).repeat_interleave(1)[:, None].float()
+    c = center_codes(z, 2)
+    assert torch.allclose(c.view(2, 4, 5).mean(1), torch.zeros(2, 5), atol=1e-6)
+    assert torch.allclose(c[:4], z[:4] - z[:4].mean(0), atol=1e-6)
+    assert torch.allclose(center_codes(z, 1), z - z.mean(0), atol=1e-6)
+
+
+def test_image_gradient_l1_sees_blur_that_pixel_means_miss() -> None:
+    sharp = torch.zeros(1, 1, 8, 8)
+    sharp[..., :, 4:] = 1.0
+    blurred = torch.nn.functional.avg_pool2d(sharp, 3, stride=1, padding=1, count_include_pad=False)
+    assert image_gradient_l1(sharp, sharp) == 0
+    assert image_gradient_l1(blurred, sharp) > 0
+    assert image_gradient_l1(sharp + 0.3, sharp) < 1e-6  # a brightness shift has the same gradients
+
+
+def test_training_options_are_validated() -> None:
+    with pytest.raises(ValueError, match="multiple of people_per_batch 4"):
+        TrainConfig(center=True, batch_size=6)
+    with pytest.raises(ValueError, match="at least 2 frames per person"):
+        TrainConfig(center=True, batch_size=4)
+    with pytest.raises(ValueError, match="gradient_weight"):
+        TrainConfig(gradient_weight=-1.0)
+    with pytest.raises(AuditkitError, match="deepfn: batch_size 6 must be a multiple"):
+        DeepFNNormalizer(mode="amortized", batch_size=6)
+    with pytest.raises(AuditkitError, match="cannot be used with recenter=False"):
+        DeepFNNormalizer(mode="amortized", recenter=False)
+
+
+def test_cpu_default_trains_centered_with_a_gradient_term_and_the_paper_mode_does_not() -> None:
+    amortized = DeepFNNormalizer(mode="amortized", preset="lite")
+    assert amortized.config.center and amortized.config.gradient_weight == 1.0 and amortized.recenter
+    assert amortized.config.lr == 1e-3 and PRESETS["lite"].norm == "batch" and PRESETS["paper"].norm == "none"
+    paper = DeepFNNormalizer(mode="per-subject", preset="paper")
+    assert not paper.config.center and paper.config.gradient_weight == 0 and not paper.recenter
+    assert {"center", "people_per_batch", "gradient_weight"} <= set(amortized.settings())
+
+
+def test_centered_training_batches_people_in_blocks_and_learns(tmp_path: Path) -> None:
+    cfg = TrainConfig(iterations=30, batch_size=8, lr=1e-3, center=True, people_per_batch=2, gradient_weight=1.0)
+    _, losses = train(preprocess(_faces(0), 64), [preprocess(_faces(i), 64) for i in (1, 2, 3)], cfg)
+    assert len(losses) == 30 and np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+def test_a_centered_model_normalizes_deviations_from_the_persons_mean(tmp_path: Path) -> None:
+    template, a = _faces(0), _faces(1)
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY).fit(template, {"a": a, "b": _faces(2)})
+    assert n.config.center and torch.count_nonzero(n.template_codes["amortized"]) == 0
+    with torch.inference_mode():
+        z = n.shared.encoder.embed(preprocess(a, 64))
+    got = n.transform("a", a).astype(int)
+    assert np.abs(got - _decoded(n.shared, z - z.mean(0), 128)).max() <= 1
+    # an unseen person is centered on their own frames' mean
+    with torch.inference_mode():
+        u = n.shared.encoder.embed(preprocess(_faces(5), 64))
+    assert np.abs(n.transform("new", _faces(5)).astype(int) - _decoded(n.shared, u - u.mean(0), 128)).max() <= 1

@@ -102,8 +102,16 @@ class DeepFN(nn.Module):
 
     def reconstruct_subject(self, x: torch.Tensor, subject: torch.Tensor | None = None) -> torch.Tensor:
         """D^x(E(x)): the training path of the person to normalize."""
-        z = self.encoder(x)
-        return self.subject_decoder(z) if subject is None else self.subject_decoder(z, subject)
+        return self.decode_subject(self.encoder.embed(x), subject)
+
+    def decode_subject(self, z: torch.Tensor, subject: torch.Tensor | None = None) -> torch.Tensor:
+        """D^x of shared codes `z` (n, latent), for the given subject indices in amortized mode."""
+        h = self.encoder.expand(z)
+        return self.subject_decoder(h) if subject is None else self.subject_decoder(h, subject)
+
+    def decode_template(self, z: torch.Tensor) -> torch.Tensor:
+        """D^y of shared codes `z` (n, latent)."""
+        return self.template_decoder(self.encoder.expand(z))
 
     def reconstruct_template(self, y: torch.Tensor) -> torch.Tensor:
         """D^y(E(y)): the training path of the template."""

@@ -26,6 +26,8 @@ from auditkit.normalizers.deepfn.train import (
 )
 
 MODES = ("amortized", "per-subject")
+# the CPU default's departures from Eq. 1 (benchmarks/README.md measures them against the oracle's ceiling)
+AMORTIZED_DEFAULTS = {"center": True, "gradient_weight": 1.0, "lr": 1e-3}
 MIN_RECENTER_FRAMES = 10  # fewer frames give too noisy a mean code to recenter a person on
 
 
@@ -36,6 +38,11 @@ class DeepFNNormalizer:
     D^y(E(x) - mean E(x_subject) + mean E(x_template)). What all of a person's frames share is their identity, so
     this removes what the encoder kept of it and leaves the frame's own pose and expression (benchmarks/README.md).
     The person's own mean expression goes with it, as with any per-person baseline correction.
+
+    The amortized default goes further and trains centered (TrainConfig.center): the decoders only ever see codes minus
+    their person's mean, so they learn to render pose and expression on a fixed identity, and normalization is
+    D^y(E(x) - mean E(x_subject)). It also adds an image-gradient term to Eq. 1 against blur (gradient_weight).
+    Per-subject mode keeps the paper's Eq. 1 and D^y(E(x)) unless these options are given.
     """
 
     name = "deepfn"
@@ -52,10 +59,15 @@ class DeepFNNormalizer:
         if preset not in PRESETS:
             raise AuditkitError(f"deepfn: unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
         base = TrainConfig(preset=preset, seed=seed)
+        if self.mode == "amortized":
+            base = replace(base, **AMORTIZED_DEFAULTS)
         if iterations is not None:
             base = replace(base, iterations=int(iterations))
         options = {k: v for k, v in train_options.items() if k in TrainConfig.__dataclass_fields__ and v is not None}
-        self.config = replace(base, **options)
+        try:
+            self.config = replace(base, **options)
+        except ValueError as e:
+            raise AuditkitError(f"deepfn: {e}") from None
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.max_frames = max_frames
         self.progress = progress
@@ -65,6 +77,9 @@ class DeepFNNormalizer:
         self.cache_hits = 0
         # the paper's procedure (per subject) as published; amortized mode needs recentering to drop identity
         self.recenter = (self.mode == "amortized") if recenter is None else bool(recenter)
+        if self.config.center and not self.recenter:
+            raise AuditkitError("deepfn: a model trained centered (center=True) decodes only centered codes; "
+                                "it cannot be used with recenter=False")
         self.template_codes: dict[str, torch.Tensor] = {}  # model label -> mean code of the template
         self.subject_codes: dict[str, torch.Tensor] = {}  # subject -> its mean code (under its model)
 
@@ -72,7 +87,8 @@ class DeepFNNormalizer:
         """Mode, preset, training config and recentering: what a report needs to reproduce this normalization."""
         c = self.config
         return {"mode": self.mode, "preset": c.preset, "iterations": c.iterations, "batch_size": c.batch_size,
-                "lr": c.lr, "warp": c.warp, "seed": c.seed, "recenter": self.recenter, "max_frames": self.max_frames,
+                "lr": c.lr, "warp": c.warp, "seed": c.seed, "recenter": self.recenter, "center": c.center,
+                "people_per_batch": c.people_per_batch, "gradient_weight": c.gradient_weight, "max_frames": self.max_frames,
                 "device": "cuda" if torch.cuda.is_available() else "cpu"}
 
     def _subsample(self, faces: np.ndarray, salt: int) -> np.ndarray:
@@ -125,7 +141,7 @@ class DeepFNNormalizer:
         if self.recenter:
             # every frame given, not only the training subsample: a forward pass is cheap and the mean steadier
             for label, model in ({"amortized": self.shared} if self.shared is not None else self.models).items():
-                self.template_codes[label] = mean_code(model, np.asarray(template_faces))
+                self.template_codes[label] = self._template_code(model, template_faces)
             for s in names:
                 if len(subject_faces[s]):
                     self.subject_codes[s] = mean_code(self._model_of(s), np.asarray(subject_faces[s]))
@@ -148,10 +164,16 @@ class DeepFNNormalizer:
             self.losses[subject] = losses
             self.subject_codes.clear()
             if self.recenter:
-                self.template_codes["amortized"] = mean_code(self.shared, np.asarray(template_faces))
+                self.template_codes["amortized"] = self._template_code(self.shared, template_faces)
         if self.recenter:
             self.subject_codes[subject] = self._person_code(self.shared, subject, faces)
         return self
+
+    def _template_code(self, model: DeepFN, template_faces: np.ndarray) -> torch.Tensor:
+        # a centered model's D^y was trained on codes minus the template's mean: the target mean is zero
+        if self.config.center:
+            return torch.zeros(model.preset.latent)
+        return mean_code(model, np.asarray(template_faces))
 
     @staticmethod
     def _person_code(model: DeepFN, subject: str, faces: np.ndarray) -> torch.Tensor:

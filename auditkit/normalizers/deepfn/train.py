@@ -30,6 +30,22 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     warp: float = 0.04  # strength of the input's random grid warp (faceswap's "random warp"); 0 leaves only the affine
+    # Departures for the CPU default (off = the paper's Eq. 1). `center`: each person's codes are centered on their mean
+    # in the batch before decoding, so the decoders learn to render deviations (pose, expression) on a fixed identity
+    # and identity never needs to pass through the code; normalization is then D^y(E(x) - mean E(x_person)).
+    center: bool = False
+    people_per_batch: int = 4  # with `center`: the subject batch holds this many people, batch_size / this frames each
+    # weight of an L1 loss on horizontal and vertical image gradients, beside Eq. 1's pixel L1: pixel L1 alone rewards
+    # the blurred average of a wrinkle's positions, which erases the small movements that are the action units
+    gradient_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.center and (self.people_per_batch < 1 or self.batch_size % self.people_per_batch
+                            or self.batch_size // self.people_per_batch < 2):
+            raise ValueError(f"batch_size {self.batch_size} must be a multiple of people_per_batch "
+                             f"{self.people_per_batch}, with at least 2 frames per person, when training centered")
+        if self.gradient_weight < 0:
+            raise ValueError(f"gradient_weight must be >= 0, got {self.gradient_weight}")
 
     @property
     def model_preset(self) -> DeepFNPreset:
@@ -56,7 +72,9 @@ def faces_digest(*arrays: np.ndarray) -> str:
 
 def cache_key(kind: str, config: TrainConfig, template_digest: str, subject_digests: dict[str, str]) -> str:
     """Key of (data, subjects, template, preset, seed, iterations, mode)."""
-    payload = json.dumps({"kind": kind, "config": asdict(config), "template": template_digest,
+    # the model's sizes too: a preset whose definition changed must not load weights of its old shape
+    payload = json.dumps({"kind": kind, "config": asdict(config), "model": asdict(config.model_preset),
+                          "template": template_digest,
                           "subjects": sorted(subject_digests.items())}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
@@ -106,6 +124,36 @@ def fine_tune(model: DeepFN, template: torch.Tensor, subject: torch.Tensor, conf
     return _fit(model, template, [subject], torch.tensor([old.shape[0]]), config, iterations, None, progress)
 
 
+def image_gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of horizontal and vertical finite differences of two (n, 1, H, W) batches."""
+    dx = (a[..., :, 1:] - a[..., :, :-1]) - (b[..., :, 1:] - b[..., :, :-1])
+    dy = (a[..., 1:, :] - a[..., :-1, :]) - (b[..., 1:, :] - b[..., :-1, :])
+    return dx.abs().mean() + dy.abs().mean()
+
+
+def center_codes(z: torch.Tensor, groups: int) -> torch.Tensor:
+    """Subtract from each of `groups` consecutive equal blocks of codes (one person each) the block's mean."""
+    n = len(z)
+    blocks = z.view(groups, n // groups, -1)
+    return (blocks - blocks.mean(1, keepdim=True)).reshape(n, -1)
+
+
+def _sample_people(n_subjects: int, config: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """Subject index per batch row: uniform per row (Eq. 1), or `people_per_batch` people in equal blocks (centered)."""
+    bs = config.batch_size
+    if not config.center:
+        return torch.randint(0, n_subjects, (bs,), generator=gen)
+    people = torch.randint(0, n_subjects, (config.people_per_batch,), generator=gen)
+    return people.repeat_interleave(bs // config.people_per_batch)
+
+
+def _loss(out: torch.Tensor, target: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    loss = (out - target).abs().mean()  # Eq. 1
+    if config.gradient_weight:
+        loss = loss + config.gradient_weight * image_gradient_l1(out, target)
+    return loss
+
+
 def _fit(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor], rows: torch.Tensor | None,
          config: TrainConfig, iterations: int, checkpoint: Path | None,
          progress: Callable[[int, int, float], None] | None) -> tuple[DeepFN, list[float]]:
@@ -132,14 +180,19 @@ def _fit(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor], ro
     bs = config.batch_size
     for it in range(start, iterations):
         t_idx = torch.randint(0, len(template), (bs,), generator=gen)
-        who = torch.randint(0, len(subjects), (bs,), generator=gen)
+        who = _sample_people(len(subjects), config, gen)
         s_idx = offsets[who] + (torch.rand(bs, generator=gen) * sizes[who]).long()
         y_in, y_out = augment(template[t_idx], gen, warp=config.warp)
         x_in, x_out = augment(pool[s_idx], gen, warp=config.warp)
         y_in, y_out, x_in, x_out = (to_device(t, dev) for t in (y_in, y_out, x_in, x_out))
         with autocast:
-            x_rec = model.reconstruct_subject(x_in, rows[who].to(dev) if rows is not None else None)
-            loss = (x_rec.float() - x_out).abs().mean() + (model.reconstruct_template(y_in).float() - y_out).abs().mean()  # Eq. 1
+            people = rows[who].to(dev) if rows is not None else None
+            if config.center:
+                x_rec = model.decode_subject(center_codes(model.encoder.embed(x_in), config.people_per_batch), people)
+                y_rec = model.decode_template(center_codes(model.encoder.embed(y_in), 1))
+            else:
+                x_rec, y_rec = model.reconstruct_subject(x_in, people), model.reconstruct_template(y_in)
+            loss = _loss(x_rec.float(), x_out, config) + _loss(y_rec.float(), y_out, config)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
