@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,12 +49,49 @@ def _progress() -> Progress:
     )
 
 
+PLAIN_PROGRESS_EVERY_S = 30.0  # without a terminal: one progress line per stage at most this often
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
+class _PlainProgress:
+    """Progress as plain lines (done/total, elapsed, ETA) for logs, CI and nohup, where a live bar shows nothing."""
+
+    def __init__(self, every: float = PLAIN_PROGRESS_EVERY_S) -> None:
+        self.every = every
+        self.stage: str | None = None
+        self.stage_start = self.last = 0.0
+
+    def __call__(self, what: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if what != self.stage:
+            self.stage, self.stage_start, self.last = what, now, -float("inf")
+        finished = bool(total) and done >= total
+        if not finished and now - self.last < self.every:
+            return
+        self.last = now
+        elapsed = now - self.stage_start
+        line = f"{what}: {done}/{total if total else '?'}, {_duration(elapsed)} elapsed"
+        if total and 0 < done < total:
+            line += f", about {_duration(elapsed / done * (total - done))} left"
+        err_console.print(line, markup=False, highlight=False)
+
+
 @contextmanager
-def _lazy_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """A progress callback whose bar appears with the first report, so an early error prints no empty bar."""
+def _lazy_progress() -> Iterator[Callable[[str, int, int | None], None]]:
+    """A progress callback (what, done, total): a live bar on a terminal, plain periodic lines otherwise.
+
+    The bar appears with the first report, so an error raised before any work prints no empty bar.
+    """
+    if not err_console.is_terminal:
+        yield _PlainProgress()
+        return
     state: dict[str, Any] = {}
 
-    def report(what: str, done: int, total: int) -> None:
+    def report(what: str, done: int, total: int | None) -> None:
         if "bar" not in state:
             state["bar"] = _progress()
             state["bar"].start()
@@ -93,10 +131,8 @@ def synth(
         path = write_contact_sheet(make_identities(cfg), preview)
         console.print(f"contact sheet written to {path}")
     if out is not None:
-        with _progress() as bar:
-            task = bar.add_task("rendering subjects", total=None)
-            generate(out, cfg, n_jobs=jobs, force=force,
-                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+        with _lazy_progress() as report:
+            generate(out, cfg, n_jobs=jobs, force=force, progress=lambda done, total: report("rendering subjects", done, total))
         console.print(f"dataset written to {out}  (next: auditkit inspect {out})")
 
 
@@ -152,10 +188,9 @@ def ingest(
     if job.demographics.unused:
         err_console.print(f"[yellow]note:[/] {len(job.demographics.unused)} demographics rows match no subject in "
                           f"{root}: {', '.join(job.demographics.unused)}")
-    with _progress() as bar:
-        task = bar.add_task(f"ingesting {source} frames", total=None)
+    with _lazy_progress() as report:
         stats = run_ingest(job, out, n_jobs=jobs, force=force,
-                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+                           progress=lambda done, total: report(f"ingesting {source} frames", done, total))
     console.print(f"{stats['frames_kept']} of {stats['frames_labelled']} labelled frames kept; no face found in "
                   f"{stats['no_face']}, unreadable {stats['unreadable']} (listed in {out / stats['skipped_frames_file']}); "
                   f"{stats['unlabelled_frames_skipped']} unlabelled frames skipped")
@@ -223,9 +258,8 @@ def _ensure_default_data() -> Path:
     if (path / "dataset.json").exists():
         return path
     err_console.print(f"no --data given: generating the synthetic default into {path} (once)")
-    with _progress() as bar:
-        task = bar.add_task("rendering subjects", total=None)
-        generate(path, SynthConfig(), force=True, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    with _lazy_progress() as report:
+        generate(path, SynthConfig(), force=True, progress=lambda d, t: report("rendering subjects", d, t))
     return path
 
 
@@ -304,14 +338,9 @@ def gap(
     cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=tuple(normalizer), classifier=classifier,
                                   repeats=repeats, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
                                   epochs=epochs, seed=seed)
-    with _progress() as bar:
-        task = bar.add_task("trainings", total=None)
-
-        def update(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=total)
-
+    with _lazy_progress() as report:
         try:
-            results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=update)
+            results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=report)
         except KeyboardInterrupt:
             raise AuditkitError(
                 f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None
@@ -488,14 +517,9 @@ def audit_model_cmd(
     attrs = tuple(a.strip() for a in attr.split(",") if a.strip())
     norms = tuple(n.strip() for n in normalizer.split(",") if n.strip())
     out_dir = out if out is not None else Path("audits") / ("model-" + "-".join(attrs))
-    with _progress() as bar:
-        task = bar.add_task("auditing", total=None)
-
-        def tick(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=total)
-
+    with _lazy_progress() as report:
         results, run = audit_model(model, data, attrs, out_dir, norms, card, bins, source, template, force=force,
-                                   progress=tick)
+                                   progress=report)
     console.print(f"{Path(model).name}: AUs {', '.join(run['plan']['aus'])}; "
                   f"{len(run['plan']['scope'])} subjects tested under {', '.join(run['config']['normalizers'])}")
     _print_test_only(audit_tables(results))

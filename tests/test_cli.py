@@ -66,6 +66,9 @@ def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "female -> male" in res.stdout.replace("\n", " ") or "female" in res.stdout
     assert "Generalization gap" in res.stdout and "results.parquet" in res.stdout
+    # stderr is not a terminal here: plain progress lines, no live bar
+    assert any(line.startswith("trainings: ") and "elapsed" in line for line in res.stderr.splitlines())
+    assert "━" not in res.stderr
 
 
 @pytest.mark.parametrize("args, message", [
@@ -159,3 +162,21 @@ def test_ingest_errors_are_one_line(bp4d_tree: Path, tmp_path: Path) -> None:
     assert "--demographics" in line
     line = _one_line(run("ingest", "ck+", str(bp4d_tree), "--out", str(tmp_path / "o")))
     assert "unknown source" in line
+
+
+def test_plain_progress_prints_throttled_lines_with_eta(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from auditkit import cli
+
+    clock = iter([0.0, 1.0, 40.0, 41.0, 50.0, 60.0])
+    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    report = cli._PlainProgress(every=30.0)
+    report("trainings", 0, 10)  # t=0: a new stage prints at once
+    report("trainings", 1, 10)  # t=1: throttled
+    report("trainings", 4, 10)  # t=40: 30 s passed -> printed, 4 done in 40 s -> 60 s left
+    report("trainings", 5, 10)  # t=41: throttled
+    report("trainings", 10, 10)  # t=50: finished -> always printed
+    report("normalizing faces (deepfn)", 0, None)  # t=60: new stage, unknown total
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["trainings: 0/10, 0:00 elapsed", "trainings: 4/10, 0:40 elapsed, about 1:00 left",
+                     "trainings: 10/10, 0:50 elapsed", "normalizing faces (deepfn): 0/?, 0:00 elapsed"]
+

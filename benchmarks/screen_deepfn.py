@@ -1,0 +1,186 @@
+"""Screening DeepFN training variants against the oracle's ceiling, quickly (a few minutes per variant on 2 cores).
+
+Each variant is trained amortized on the fitzpatrick audit's scope of the synthetic default (40 bp4d-like people and
+the template), normalizes every face, and is scored two ways: a 3-repetition fitzpatrick audit with the default
+LeNet-5 settings (the runner's own `run_task`; within and cross mean score, %) and a cross-person linear AU probe
+(logistic regression on 32x32 pixels, 20 people -> the other 20; mean balanced accuracy over 7 AUs). `none` and
+`oracle` give the floor and the ceiling. The training loop mirrors auditkit.normalizers.deepfn.train (same model,
+augmentation and Eq. 1) with the variant's options; the winner went into TrainConfig, and the replication benchmark
+then measures it through the real `auditkit gap`.
+
+Run:  python benchmarks/screen_deepfn.py none oracle                     (floor and ceiling)
+      python benchmarks/screen_deepfn.py NAME '{"grad_w": 1.0, "norm": "batch", "lr": 1e-3}'   (one variant)
+Options of a variant: iters, lr, center, per (people per batch), grad_w, side (bottleneck 2/4/8), latent, warp, norm,
+rot, flip. Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from auditkit.data.dataset import load_dataset
+from auditkit.files import cache_root
+from auditkit.normalizers.deepfn import augment as augmentation
+from auditkit.normalizers.deepfn.augment import augment, preprocess
+from auditkit.normalizers.deepfn.model import DeepFN
+from auditkit.normalizers.deepfn.presets import PRESETS
+from auditkit.normalizers.deepfn.train import center_codes, image_gradient_l1
+from auditkit.protocol.runner import AuditConfig, AuditPlan, TaskData, _scope_rows, make_plan, prepare_inputs, run_task
+
+PROBE_AUS = ["AU01", "AU02", "AU04", "AU06", "AU12", "AU15", "AU17"]
+
+
+def plan(data: str, repeats: int = 3) -> AuditPlan:
+    """The fitzpatrick audit's plan (default preset, fewer repetitions)."""
+    cfg = AuditConfig.from_preset("default", data=data, attr=("fitzpatrick",), repeats=repeats)
+    return make_plan(cfg, load_dataset(data))
+
+
+def audit(inputs: Path, p: AuditPlan, jobs: int = 2) -> dict:
+    """Within and cross mean score (%, mean over subjects) of the plan's trainings on these inputs."""
+    from joblib import Parallel, delayed
+
+    frames = p.dataset.frames.iloc[_scope_rows(p)]
+    c = p.config
+    opts = {"epochs": c.epochs, "patience": c.patience, "lr": c.lr, "batch_size": c.batch_size, "balanced": c.balanced}
+    data = TaskData(str(inputs), frames[p.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
+                    frames["sequence"].to_numpy(), p.aus, ",".join(c.attr), c.classifier, opts)
+    rows = pd.concat(Parallel(n_jobs=jobs)(delayed(run_task)(t, "screen", data, 1) for t in p.tasks))
+    rows["score"] = (rows.f1 + rows.accuracy) / 2
+    s = rows.groupby(["condition", "subject"]).score.mean().groupby("condition").mean()
+    return {"within": round(100 * s["within"], 1), "cross": round(100 * s["cross"], 1)}
+
+
+def probe(inputs: Path, p: AuditPlan) -> float:
+    """Cross-person linear AU probe: mean balanced accuracy."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+
+    X = np.load(inputs)
+    frames = p.dataset.frames.iloc[_scope_rows(p)]
+    X32 = np.stack([cv2.resize(f, (32, 32), interpolation=cv2.INTER_AREA) for f in X]).reshape(len(X), -1) / 255.0
+    people = sorted(set(frames.subject))
+    np.random.default_rng(0).shuffle(people)
+    train = frames.subject.isin(people[: len(people) // 2]).to_numpy()
+    accs = []
+    for au in PROBE_AUS:
+        y = frames[au].to_numpy()
+        ok = y >= 0
+        m = LogisticRegression(max_iter=300, C=0.1, class_weight="balanced").fit(X32[train & ok], y[train & ok])
+        accs.append(balanced_accuracy_score(y[~train & ok], m.predict(X32[~train & ok])))
+    return round(float(np.mean(accs)), 3)
+
+
+def grad_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The gradient term (the package's image_gradient_l1)."""
+    return image_gradient_l1(a, b)
+
+
+def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: int = 1500, lr: float = 5e-4,
+                  center: bool = True, per: int = 4, grad_w: float = 0.0, side: int = 2, latent: int = 256,
+                  warp: float = 0.04, bs: int = 32, seed: int = 0, norm: str = "none", rot: float = 10.0,
+                  flip: float = 0.4, log: str = "") -> DeepFN:
+    """Amortized Eq. 1 training with the variant's options."""
+    base_affine = augmentation.random_affine
+
+    def affine(n: int, gen: torch.Generator, **_: float) -> torch.Tensor:
+        return base_affine(n, gen, rotation=rot, flip=flip)
+
+    augmentation.random_affine = affine  # augment() looks it up at call time
+    p = replace(PRESETS["lite"], norm=norm, latent=latent)
+    if side in (4, 8):
+        p = replace(p, bottleneck_side=side, decoder_channels=(128, 64, 32)[: 3 if side == 4 else 2])
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = DeepFN(p, n_subjects=len(subjects))
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
+    sizes = torch.tensor([len(s) for s in subjects])
+    offsets = torch.cumsum(sizes, 0) - sizes
+    pool = torch.cat(subjects)
+    k = bs // per
+    start = time.time()
+    for it in range(iters):
+        t_idx = torch.randint(0, len(template), (bs,), generator=gen)
+        who = torch.randperm(len(subjects), generator=gen)[:per].repeat_interleave(k)
+        s_idx = offsets[who] + (torch.rand(bs, generator=gen) * sizes[who]).long()
+        y_in, y_out = augment(template[t_idx], gen, warp=warp)
+        x_in, x_out = augment(pool[s_idx], gen, warp=warp)
+        zy, zx = model.encoder.embed(y_in), model.encoder.embed(x_in)
+        if center:
+            zy, zx = center_codes(zy, 1), center_codes(zx, per)
+        yr = model.template_decoder(model.encoder.expand(zy))
+        xr = model.subject_decoder(model.encoder.expand(zx), who)
+        loss = (yr - y_out).abs().mean() + (xr - x_out).abs().mean()
+        if grad_w:
+            loss = loss + grad_w * (grad_l1(yr, y_out) + grad_l1(xr, x_out))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if (it + 1) % 250 == 0:
+            print(f"{log} it {it + 1} loss {loss.item():.4f} {time.time() - start:.0f}s", flush=True)
+    augmentation.random_affine = base_affine
+    model.eval()
+    return model
+
+
+@torch.inference_mode()
+def transform(model: DeepFN, faces: np.ndarray, center: bool) -> np.ndarray:
+    """D^y(E(x) - mean E(x)) (centered) or D^y(E(x)) of one person's faces, uint8 at the model's size."""
+    x = preprocess(faces, model.preset.size)
+    z = torch.cat([model.encoder.embed(x[i : i + 256]) for i in range(0, len(x), 256)])
+    if center:
+        z = z - z.mean(0, keepdim=True)
+    y = torch.cat([model.template_decoder(model.encoder.expand(z[i : i + 256])) for i in range(0, len(z), 256)])
+    return (y.squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+
+
+def record(out: Path, result: dict) -> None:
+    """Append one result line and print it."""
+    with open(out / "results.jsonl", "a") as f:
+        f.write(json.dumps(result) + "\n")
+    print(result, flush=True)
+
+
+def main() -> None:
+    """Score the floor/ceiling normalizers, or train and score one variant."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", help="none | oracle | histeq | deepfn (built-in normalizers) or a variant's name")
+    parser.add_argument("options", nargs="?", default=None, help="JSON options of a variant")
+    parser.add_argument("--data", default=str(cache_root() / "synth-default"))
+    parser.add_argument("--out", type=Path, default=Path("audits/screen"))
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("SCREEN_JOBS", "2")))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    p = plan(args.data)
+    start = time.time()
+    if args.options is None:
+        inputs = prepare_inputs(p, args.name, args.out)
+        kw: dict = {}
+    else:
+        kw = json.loads(args.options)
+        ds = p.dataset
+        template = preprocess(ds.faces_of(p.template), 64)
+        model = train_variant(template, [preprocess(ds.faces_of(s), 64) for s in p.scope], log=args.name, **kw)
+        subjects = ds.frames.subject.to_numpy()[_scope_rows(p)]
+        X = np.empty((len(subjects), 64, 64), np.uint8)
+        for s in p.scope:
+            X[np.flatnonzero(subjects == s)] = transform(model, ds.faces_of(s), kw.get("center", True))
+        inputs = args.out / f"{args.name}.npy"
+        np.save(inputs, X)
+    train_s = round(time.time() - start)
+    record(args.out, {"name": args.name, "options": kw, "train_s": train_s, "probe": probe(inputs, p),
+                      **audit(inputs, p, args.jobs)})
+
+
+if __name__ == "__main__":
+    main()
