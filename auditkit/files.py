@@ -46,6 +46,12 @@ def write_json_atomic(obj: object, path: Path) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def write_text_atomic(text: str, path: Path) -> None:
+    """Write UTF-8 text, all or nothing: a full disk leaves the previous file (or none), never a torn one."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def package_versions() -> dict[str, str]:
     """Versions of auditkit, Python and the libraries that shape results (recorded in run.json)."""
     out = {"auditkit": __version__, "python": platform.python_version()}

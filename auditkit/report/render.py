@@ -9,15 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from auditkit import __version__
 from auditkit.errors import AuditkitError
+from auditkit.files import write_text_atomic
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
 from auditkit.report.tables import CEILING, AuditTables, audit_tables, ceiling_shares, condition_means, format_share, headline
 from auditkit.stats import TEST_DESCRIPTIONS
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
+# auditkit/report/templates links to the top-level reports/templates; wheels carry the files themselves
+TEMPLATES = "templates"
 REPORT_FILE = "report.html"
 
 
@@ -190,9 +192,9 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         "conditions": _records(tables.conditions), "tests": _records(tables.tests),
         "ceiling": _records(ceiling_shares(tables.conditions)),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
-    (out / "summary.md").write_text(_markdown(summary, tables))
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]))
+    write_text_atomic(json.dumps(summary, indent=2, default=_json_default) + "\n", out / "summary.json")
+    write_text_atomic(_markdown(summary, tables), out / "summary.md")
+    env = Environment(loader=PackageLoader("auditkit.report", TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["pct"] = _pct
     env.filters["p"] = _fmt_p
     env.filters["settings"] = settings_line
@@ -207,7 +209,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}), include_faces=include_faces,
     )
     path = Path(report) if report else out / REPORT_FILE
-    path.write_text(html, encoding="utf-8")
+    write_text_atomic(html, path)
     return path
 
 

@@ -1,0 +1,41 @@
+"""The built wheel works outside the checkout: templates and entry points travel with it (a regular install)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_installed_in_a_fresh_virtualenv_runs_an_audit_and_writes_the_report(audit_dataset: Path,
+                                                                                   tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(dist)], capture_output=True, text=True, cwd=tmp_path)
+    assert build.returncode == 0, build.stderr
+    wheel = next(dist.glob("auditkit-*.whl"))
+    # the dependencies come from this interpreter (no download); auditkit itself only from the wheel
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheel)],
+                             capture_output=True, text=True, cwd=tmp_path)
+    assert install.returncode == 0, install.stderr
+    where = subprocess.run([str(python), "-c", "import auditkit, sys; print(auditkit.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert Path(where.stdout.strip()).is_relative_to(env_dir), where.stdout  # not the checkout
+    out = tmp_path / "audit"
+    audit = subprocess.run([str(python), "-m", "auditkit", "gap", "--attr", "gender", "--data", str(audit_dataset),
+                            "--out", str(out), "--preset", "smoke", "--repeats", "1", "--train", "2", "--val", "1",
+                            "--jobs", "1", "--normalizer", "oracle"], capture_output=True, text=True, cwd=tmp_path)
+    assert audit.returncode == 0, audit.stderr
+    html = (out / "report.html").read_text()
+    assert html.rstrip().endswith("</html>") and "oracle" in html and (out / "summary.md").is_file()
+    plugins = subprocess.run([str(python), "-m", "auditkit", "plugins"], capture_output=True, text=True, cwd=tmp_path)
+    assert "oracle" in plugins.stdout and "deepfn" in plugins.stdout
