@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from auditkit import __version__
 from auditkit.errors import AuditkitError
@@ -25,8 +26,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# markup off: subject ids, group values, paths and messages are user strings, and "[/]" or "[bold]" in one of them
+# must print as written, not style (or crash) the output; styling is explicit, through _styled
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
+
+
+def _styled(head: str, style: str, rest: str) -> Text:
+    """`head` in `style`, then `rest` verbatim."""
+    return Text.assemble((head, style), rest)
 
 
 def _version(value: bool) -> None:
@@ -47,6 +55,11 @@ def _progress() -> Progress:
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("eta"), TimeRemainingColumn(), console=err_console, transient=False,
     )
+
+
+def _names(values: list[str]) -> tuple[str, ...]:
+    """Names from a repeated option whose values may also be comma lists, in order, without repeats."""
+    return tuple(dict.fromkeys(n.strip() for v in values for n in v.split(",") if n.strip()))
 
 
 PLAIN_PROGRESS_EVERY_S = 30.0  # without a terminal: one progress line per stage at most this often
@@ -184,10 +197,11 @@ def ingest(
                     preprocess=PreprocessConfig(size=size))
     missing = job.demographics.missing
     if missing and demographics is not None:
-        err_console.print(f"[yellow]warning:[/] {len(missing)} subjects have no demographics row: {', '.join(missing)}")
+        err_console.print(_styled("warning:", "yellow",
+                                  f" {len(missing)} subjects have no demographics row: {', '.join(missing)}"))
     if job.demographics.unused:
-        err_console.print(f"[yellow]note:[/] {len(job.demographics.unused)} demographics rows match no subject in "
-                          f"{root}: {', '.join(job.demographics.unused)}")
+        err_console.print(_styled("note:", "yellow", f" {len(job.demographics.unused)} demographics rows match no subject in "
+                          f"{root}: {', '.join(job.demographics.unused)}"))
     with _lazy_progress() as report:
         stats = run_ingest(job, out, n_jobs=jobs, force=force,
                            progress=lambda done, total: report(f"ingesting {source} frames", done, total))
@@ -222,7 +236,7 @@ def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None
     ds = load_dataset(data)
     summary = summarize(ds)
     h, w = ds.image_size
-    console.print(f"[bold]{data}[/]  fingerprint {ds.fingerprint}  faces {len(ds.faces)} x {h}x{w}  "
+    console.print(_styled(str(data), "bold", "") + f"  fingerprint {ds.fingerprint}  faces {len(ds.faces)} x {h}x{w}  "
                   f"subjects {len(ds.subjects)}  frames {len(ds.frames)}")
     table = Table(title="Subjects per source dataset")
     for col in summary.subjects.columns:
@@ -308,7 +322,8 @@ def print_summary(tables) -> None:
 def gap(
     attr: str = typer.Option(..., "--attr", help="person, gender, fitzpatrick, dataset, any subjects.parquet column, "
                                                  "or a comma-separated intersection (gender,fitzpatrick)."),
-    normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s); 'none' always runs as baseline."),
+    normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s): repeat the option or give a "
+                                         "comma list (histeq,deepfn); 'none' always runs as baseline."),
     classifier: str = typer.Option("lenet5", "--classifier", help="AU classifier plugin."),
     data: Path | None = typer.Option(None, "--data", help="Dataset directory (default: the synthetic benchmark)."),
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/<attr>)."),
@@ -335,7 +350,7 @@ def gap(
         raise AuditkitError("--attr: give an attribute such as fitzpatrick, gender, person or dataset")
     data_dir = data if data is not None else _ensure_default_data()
     out_dir = out if out is not None else Path("audits") / "-".join(attrs)
-    cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=tuple(normalizer), classifier=classifier,
+    cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=_names(normalizer), classifier=classifier,
                                   repeats=repeats, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
                                   epochs=epochs, seed=seed)
     with _lazy_progress() as report:
@@ -392,7 +407,7 @@ def describe(
     totals = {name: sum(p.numel() for p in block.parameters()) for name, block in blocks.items()} | extra
     for name, n in totals.items():
         console.print(f"{name}: {n:,} parameters")
-    console.print(f"[bold]total: {sum(p.numel() for p in net.parameters()):,} parameters[/]")
+    console.print(_styled(f"total: {sum(p.numel() for p in net.parameters()):,} parameters", "bold", ""))
 
 
 @app.command()
@@ -499,8 +514,8 @@ def audit_model_cmd(
     data: Path = typer.Option(..., "--data", help="Dataset directory with the ground-truth labels and demographics."),
     attr: str = typer.Option(..., "--attr", help="gender, fitzpatrick, dataset, any subjects.parquet column, or an "
                                                  "intersection (gender,fitzpatrick)."),
-    normalizer: str = typer.Option("none", "--normalizer", help="Comma-separated normalizers put in front of the "
-                                   "model (none always runs too), e.g. histeq,deepfn."),
+    normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s) put in front of the model "
+                                         "(none always runs too): repeat the option or give a comma list, histeq,deepfn."),
     card: Path | None = typer.Option(None, "--card", help="Model card JSON (default: MODEL with .json suffix)."),
     bins: str | None = typer.Option(None, "--bins", help="Bins for a numeric attribute, e.g. 1-2,5-6."),
     source: str | None = typer.Option(None, "--source", help="Restrict to one source dataset."),
@@ -515,7 +530,7 @@ def audit_model_cmd(
     from auditkit.report.tables import audit_tables
 
     attrs = tuple(a.strip() for a in attr.split(",") if a.strip())
-    norms = tuple(n.strip() for n in normalizer.split(",") if n.strip())
+    norms = _names(normalizer)
     out_dir = out if out is not None else Path("audits") / ("model-" + "-".join(attrs))
     with _lazy_progress() as report:
         results, run = audit_model(model, data, attrs, out_dir, norms, card, bins, source, template, force=force,
@@ -558,7 +573,7 @@ def main() -> None:
     try:
         app()  # standalone mode: Typer reports usage errors itself (exit 2)
     except AuditkitError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(_styled("error:", "red", f" {exc}"), highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
@@ -566,6 +581,7 @@ def main() -> None:
     except Exception as exc:  # a bug, not bad input: still one line unless the user asks for the traceback
         if os.environ.get("AUDITKIT_DEBUG"):
             raise
-        err_console.print(f"[red]internal error:[/] {exc.__class__.__name__}: {exc} (set AUDITKIT_DEBUG=1 for the traceback)",
+        err_console.print(_styled("internal error:", "red", f" {exc.__class__.__name__}: {exc} (set AUDITKIT_DEBUG=1 for the "
+                                                            "traceback)"),
                           highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -62,9 +62,10 @@ def test_synth_then_inspect(tmp_path: Path) -> None:
 
 def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
     res = run("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(tmp_path / "g"), "--preset", "smoke",
-              "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1")
+              "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1", "--normalizer", "histeq,none")
     assert res.returncode == 0, res.stderr
     assert "female -> male" in res.stdout.replace("\n", " ") or "female" in res.stdout
+    assert "histeq" in res.stdout  # a comma list is as good as a repeated option
     assert "Generalization gap" in res.stdout and "results.parquet" in res.stdout
     # stderr is not a terminal here: plain progress lines, no live bar
     assert any(line.startswith("trainings: ") and "elapsed" in line for line in res.stderr.splitlines())
@@ -180,3 +181,28 @@ def test_plain_progress_prints_throttled_lines_with_eta(monkeypatch: pytest.Monk
     assert lines == ["trainings: 0/10, 0:00 elapsed", "trainings: 4/10, 0:40 elapsed, about 1:00 left",
                      "trainings: 10/10, 0:50 elapsed", "normalizing faces (deepfn): 0/?, 0:00 elapsed"]
 
+
+
+def test_names_accepts_repeated_options_and_comma_lists() -> None:
+    from auditkit.cli import _names
+
+    assert _names(["histeq,none", "deepfn", " oracle , histeq", ""]) == ("histeq", "none", "deepfn", "oracle")
+
+
+def test_rich_markup_in_user_strings_prints_as_written(audit_dataset: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import pandas as pd
+
+    data = Path(shutil.copytree(audit_dataset, tmp_path / "data"))
+    subjects = pd.read_parquet(data / "subjects.parquet")
+    first = sorted(subjects["gender"].unique())[0]
+    subjects["team"] = ["[/]" if g == first else "[bold]m" for g in subjects["gender"]]
+    subjects.to_parquet(data / "subjects.parquet", index=False)
+    res = run("gap", "--attr", "team", "--data", str(data), "--out", str(tmp_path / "a"), "--preset", "smoke",
+              "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1")
+    assert res.returncode == 0, res.stderr
+    assert "[/]" in res.stdout and "[bold]m" in res.stdout and "Traceback" not in res.stderr
+    # an error message carrying such a string: one line, printed as written
+    bad = run("gap", "--attr", "[red]x[/]", "--data", str(data), "--out", str(tmp_path / "b"))
+    assert "[red]x[/]" in _one_line(bad)

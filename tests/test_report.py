@@ -74,6 +74,8 @@ def test_user_strings_are_escaped(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown as text in tables and findings
     assert "data/&lt;b&gt;synth&lt;/b&gt;" in html
     assert "\\u003cscript\\u003ealert(1)" in html  # inside chart data, unable to close the script element
+    md = (tmp_path / "audit" / "summary.md").read_text()
+    assert EVIL not in md and "&lt;script&gt;alert(1)&lt;/script&gt;" in md  # inert wherever the markdown is rendered
 
 
 def test_missing_or_empty_results_are_one_line_errors(tmp_path: Path) -> None:
@@ -91,7 +93,7 @@ def test_normalizer_settings_are_stated(tmp_path: Path) -> None:
     html = build_report(audit).read_text()
     assert '<span class="pill">histeq</span> tiles 8, clip &lt;script&gt;' in html and EVIL not in html
     md = (audit / "summary.md").read_text()
-    assert f"- `histeq`: tiles 8, clip {EVIL}" in md and "- `none`" not in md
+    assert "- histeq: tiles 8, clip &lt;script&gt;alert(1)&lt;/script&gt;" in md and "- none" not in md and EVIL not in md
     assert json.loads((audit / "summary.json").read_text())["normalizer_settings"]["histeq"]["tiles"] == 8
     (audit / "normalizers.json").write_text("[1, 2]")
     with pytest.raises(AuditkitError, match="normalizers.json: expected an object"):

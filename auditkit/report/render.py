@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from datetime import datetime, timezone
@@ -218,19 +219,25 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None or value != value else f"{100 * value:.{digits}f}"
 
 
+def _md(value: object) -> str:
+    """A user string (group, subject, column, plugin name) made inert in markdown: no HTML, no table or code breaks."""
+    return html.escape(str(value), quote=True).replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
+
+
 def _markdown(summary: dict, tables: AuditTables) -> str:
-    lines = [f"# auditkit report: {', '.join(summary['attribute'] or [])}", "",
-             f"Dataset fingerprint `{summary['dataset']['fingerprint']}`, classifier `{summary['classifier']}`, "
-             f"normalizers {', '.join(f'`{n}`' for n in summary['normalizers'] or [])}, "
-             f"{summary['repetitions']} repetitions (preset `{summary['preset']}`, seed {summary['seed']}).", ""]
-    described = [f"- `{name}`: {settings_line(v)}" for name, v in summary["normalizer_settings"].items() if v]
+    lines = [f"# auditkit report: {_md(', '.join(summary['attribute'] or []))}", "",
+             f"Dataset fingerprint `{summary['dataset']['fingerprint']}`, classifier {_md(summary['classifier'])}, "
+             f"normalizers {_md(', '.join(summary['normalizers'] or []))}, "
+             f"{summary['repetitions']} repetitions (preset {_md(summary['preset'])}, seed {_md(summary['seed'])}).", ""]
+    described = [f"- {_md(name)}: {_md(settings_line(v))}" for name, v in summary["normalizer_settings"].items() if v]
     lines += described + ([""] if described else [])
-    lines += ["## Findings", ""] + [f"- {s}" for s in summary["findings"]] + ["", "## Scores (Table 5)", "",
+    lines += ["## Findings", ""] + [f"- {_md(s)}" for s in summary["findings"]] + ["", "## Scores (Table 5)", "",
              "| normalizer | condition | train → test | score | std | F1 | accuracy | subjects | repetitions |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in tables.conditions.itertuples():
-        lines.append(f"| {r.normalizer} | {r.condition} | {r.train_group} → {r.test_group} | {100 * r.score:.1f} | "
-                     f"{100 * r.std:.1f} | {100 * r.f1:.1f} | {100 * r.accuracy:.1f} | {r.subjects} | {r.repetitions} |")
+        lines.append(f"| {_md(r.normalizer)} | {_md(r.condition)} | {_md(r.train_group)} → {_md(r.test_group)} | "
+                     f"{100 * r.score:.1f} | {100 * r.std:.1f} | {100 * r.f1:.1f} | {100 * r.accuracy:.1f} | {r.subjects} | "
+                     f"{r.repetitions} |")
     if summary["ceiling"]:
         lines += ["", "## Share of the ceiling", "",
                   "Gain over `none` as a share of the `oracle`'s gain (the perfect normalizer the synthetic ground truth "
@@ -239,11 +246,11 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
                   "| share of the oracle's mean gain |",
                   "|---|---|---|---|---|"]
         for r in summary["ceiling"]:
-            lines.append(f"| {r['normalizer']} | {_pct(r['cross'])} | {_pct(r['share_cross'], 0)} % | {_pct(r['all'])} | "
+            lines.append(f"| {_md(r['normalizer'])} | {_pct(r['cross'])} | {_pct(r['share_cross'], 0)} % | {_pct(r['all'])} | "
                          f"{_pct(r['share_all'], 0)} % |")
     lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
               "|---|---|---|---|---|---|---|"]
     for r in tables.tests.itertuples():
-        lines.append(f"| {r.comparison} | {r.normalizer} | {r.test} | {100 * r.diff:+.1f} | "
+        lines.append(f"| {_md(r.comparison)} | {_md(r.normalizer)} | {_md(r.test)} | {100 * r.diff:+.1f} | "
                      f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] | {_fmt_p(r.p)} | {_fmt_p(r.p_holm)} |")
     return "\n".join(lines) + "\n"
