@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -281,6 +282,21 @@ def _part_path(out: Path, normalizer: str, task: Task) -> Path:
     return out / PARTS_DIR / normalizer / f"{task.key}.parquet"
 
 
+def drop_unreadable_parts(out: Path) -> list[Path]:
+    """Delete finished-training files that cannot be read (a torn copy, a full disk), so they are trained again."""
+    import pyarrow.parquet as pq
+
+    dropped = []
+    for part in sorted((Path(out) / PARTS_DIR).glob("*/*.parquet")):
+        try:
+            pq.read_metadata(part)
+        except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) for a damaged file
+            print(f"warning: {part}: unreadable ({exc.__class__.__name__}); its training runs again", file=sys.stderr)
+            part.unlink(missing_ok=True)
+            dropped.append(part)
+    return dropped
+
+
 def collect_results(out: Path) -> pd.DataFrame:
     """All finished parts of an audit directory, in a stable order."""
     parts = sorted((out / PARTS_DIR).glob("*/*.parquet"))
@@ -333,6 +349,7 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     frames = ds.frames.iloc[rows]
     options = {"epochs": cfg.epochs, "patience": cfg.patience, "lr": cfg.lr, "batch_size": cfg.batch_size,
                "balanced": cfg.balanced}
+    drop_unreadable_parts(out)
     pending = [(t, n) for n in cfg.normalizers for t in plan.tasks if not _part_path(out, n, t).exists()]
     total = len(plan.tasks) * len(cfg.normalizers)
     done = total - len(pending)
