@@ -57,6 +57,7 @@ CASES = {
                           "subjects.parquet: column 'fitzpatrick'", "values must be 1-6"),
     "frames missing column": (_edit_table("frames.parquet", lambda d: d.drop(columns="face")),
                               "frames.parquet: column 'face'", "required column is missing"),
+    "no frames": (_edit_table("frames.parquet", lambda d: d.iloc[:0]), "frames.parquet", "holds no frames"),
     "unknown subject": (_edit_table("frames.parquet", lambda d: _set(d, "subject", 0, "ghost")),
                         "frames.parquet: column 'subject'", "'ghost' is not in"),
     "face out of range": (_edit_table("frames.parquet", lambda d: d.assign(face=d["face"] + 10_000)),

@@ -129,6 +129,8 @@ def check_subjects(df: pd.DataFrame, path: Path) -> None:
 def check_frames(df: pd.DataFrame, path: Path, aus: list[str], subjects: set[str], n_faces: int) -> None:
     """Validate frames.parquet against the metadata, the subject table and faces.npy."""
     _require_columns(df, path, FRAME_REQUIRED)
+    if len(df) == 0:
+        raise DatasetError(path, None, "holds no frames: there is nothing to train or test on")
     _require_strings(df, path, "subject")
     _require_strings(df, path, "sequence")
     _require_integers(df, path, "frame")
