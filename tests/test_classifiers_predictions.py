@@ -130,3 +130,26 @@ def test_corrupt_csv_and_cli(audit_dataset: Path, tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "auditkit", "audit-predictions", str(tmp_path / "missing"), "--data",
                           str(audit_dataset), "--attr", "gender"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "no such file or directory" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_every_format_checks_probabilities_and_files_must_give_the_same_aus(audit_dataset: Path, tmp_path: Path) -> None:
+    ds = load_dataset(audit_dataset)
+    root = write_openface(ds, tmp_path / "openface")
+    files = sorted(root.rglob("*.csv"))
+    # one file lacks an AU the others give: refused, naming the file and the column (never scored as "absent")
+    df = pd.read_csv(files[1])
+    df.drop(columns=[" AU17_c"]).to_csv(files[1], index=False)
+    with pytest.raises(AuditkitError, match=f"{files[1]}: column 'AU17': missing here but given in "):
+        read_predictions(root)
+    # OpenFace occurrence columns out of range
+    df[" AU12_c"] = 2.0
+    df.to_csv(files[1], index=False)
+    with pytest.raises(AuditkitError, match=f"{files[1]}: column 'AU12_c': probabilities must lie in \\[0, 1\\], found 2"):
+        read_predictions(root)
+    # py-feat probabilities out of range
+    one = ds.frames[ds.frames["subject"] == ds.subjects["subject"].iloc[0]]
+    feat = pd.DataFrame({"frame": one["frame"], "AU01": 1.5, "AU02": 0.2})
+    path = tmp_path / "S_T1.csv"
+    feat.to_csv(path, index=False)
+    with pytest.raises(AuditkitError, match="S_T1.csv: column 'AU01': probabilities must lie in"):
+        read_predictions(path, "pyfeat")

@@ -43,6 +43,17 @@ def _require(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
             raise AuditkitError(f"{path}: column '{col}': required column is missing")
 
 
+def check_probabilities(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
+    """Every prediction column holds numbers in [0, 1] (missing values allowed: those frames are dropped)."""
+    for col in columns:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            raise AuditkitError(f"{path}: column '{col}': must hold probabilities (numbers), found {df[col].dtype}")
+        values = df[col].dropna()
+        if len(values) and (values.min() < 0 or values.max() > 1):
+            raise AuditkitError(f"{path}: column '{col}': probabilities must lie in [0, 1], found "
+                                f"{values.min() if values.min() < 0 else values.max():g}")
+
+
 def read_openface(path: Path, root: Path, min_confidence: float = 0.75) -> tuple[pd.DataFrame, int]:
     """OpenFace 2.0 FeatureExtraction CSV: occurrence columns AUxx_c; frames with success 0 or low confidence dropped."""
     df = _read_csv(path)
@@ -50,6 +61,7 @@ def read_openface(path: Path, root: Path, min_confidence: float = 0.75) -> tuple
     aus = {f"AU{m.group(1)}": c for c in df.columns if (m := _OPENFACE_C.match(c))}
     if not aus:
         raise AuditkitError(f"{path}: no AUxx_c occurrence columns (is this an OpenFace 2.0 FeatureExtraction CSV?)")
+    check_probabilities(df, path, list(aus.values()))
     ok = (df["success"] == 1) & (df["confidence"] >= min_confidence)
     subject, sequence = _keys_from_path(path, root)
     out = pd.DataFrame({"subject": subject, "sequence": sequence, "frame": df.loc[ok, "frame"].astype(int)})
@@ -65,6 +77,7 @@ def read_pyfeat(path: Path, root: Path) -> tuple[pd.DataFrame, int]:
     aus = [c for c in df.columns if _AU.match(c)]
     if not aus:
         raise AuditkitError(f"{path}: no AUxx probability columns (is this a py-feat detection CSV?)")
+    check_probabilities(df, path, aus)
     ok = df[aus].notna().all(axis=1)
     subject, sequence = _keys_from_path(path, root)
     out = pd.DataFrame({"subject": subject, "sequence": sequence, "frame": df.loc[ok, "frame"].astype(int)})
@@ -86,12 +99,7 @@ def read_generic(path: Path) -> tuple[pd.DataFrame, int]:
     aus = [c for c in df.columns if _AU.match(str(c))]
     if not aus:
         raise AuditkitError(f"{path}: no AUxx probability columns")
-    for au in aus:
-        if not pd.api.types.is_numeric_dtype(df[au]):
-            raise AuditkitError(f"{path}: column '{au}': must hold probabilities (numbers), found {df[au].dtype}")
-        values = df[au].dropna()
-        if len(values) and (values.min() < 0 or values.max() > 1):
-            raise AuditkitError(f"{path}: column '{au}': probabilities must lie in [0, 1]")
+    check_probabilities(df, path, aus)
     ok = df[aus].notna().all(axis=1)
     out = df.loc[ok, KEYS + aus].copy()
     out["subject"] = out["subject"].astype(str)
@@ -136,6 +144,15 @@ def read_predictions(source: str | Path, fmt: str = "auto") -> tuple[pd.DataFram
             table, n = read_generic(f)
         tables.append(table)
         dropped += n
+    # a file without an AU the others give would be NaN there after concatenation, silently scored as "absent"
+    columns = {f: {c for c in t.columns if _AU.match(str(c))} for f, t in zip(files, tables, strict=True)}
+    every = set().union(*columns.values())
+    for f, cols in columns.items():
+        if cols != every:
+            au = sorted(every - cols)[0]
+            other = next(g for g, c in columns.items() if au in c)
+            raise AuditkitError(f"{f}: column '{au}': missing here but given in {other}; every predictions file must "
+                                "give the same AUs")
     preds = pd.concat(tables, ignore_index=True)
     dup = preds.duplicated(KEYS)
     if dup.any():
