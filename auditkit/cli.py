@@ -578,6 +578,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
         sys.exit(130)
+    except OSError as exc:  # an unwritable --out, a full disk, a vanished file: the user's path, not a bug
+        where = exc.filename if exc.filename is not None else "a file"
+        err_console.print(_styled("error:", "red", f" {where}: {exc.strerror or exc}"), highlight=False, soft_wrap=True)
+        sys.exit(2)
     except Exception as exc:  # a bug, not bad input: still one line unless the user asks for the traceback
         if os.environ.get("AUDITKIT_DEBUG"):
             raise

@@ -206,3 +206,33 @@ def test_rich_markup_in_user_strings_prints_as_written(audit_dataset: Path, tmp_
     # an error message carrying such a string: one line, printed as written
     bad = run("gap", "--attr", "[red]x[/]", "--data", str(data), "--out", str(tmp_path / "b"))
     assert "[red]x[/]" in _one_line(bad)
+
+
+def test_unwritable_out_and_full_disk_are_one_line_errors(audit_dataset: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    res = run("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(blocker / "audit"), "--preset", "smoke")
+    assert str(blocker) in _one_line(res)
+
+    # a full disk while the report is written: one line naming the file, and no torn report left behind
+    from auditkit import cli
+    from auditkit.report import render
+
+    audit = tmp_path / "audit"
+    ok = run("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(audit), "--preset", "smoke",
+             "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1")
+    assert ok.returncode == 0, ok.stderr
+    (audit / "report.html").unlink()
+
+    def full_disk(text: str, path: Path) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(render, "write_text_atomic", full_disk)
+    monkeypatch.setattr(sys, "argv", ["auditkit", "report", str(audit)])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "summary.json: No space left on device" in err[0]
+    assert not (audit / "report.html").exists()
