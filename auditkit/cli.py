@@ -286,6 +286,7 @@ def _fmt_p(p: float) -> str:
 def print_summary(tables) -> None:
     """Terminal version of the paper's Table 5 plus the gap tests."""
     from auditkit.report.tables import ceiling_shares, format_share, headline
+    from auditkit.stats import CI_NOTE
 
     cond = tables.conditions
     table = Table(title="Score (mean of F1 and accuracy, %) per train -> test group")
@@ -296,8 +297,8 @@ def print_summary(tables) -> None:
         table.add_row(r.normalizer, r.condition, f"{r.train_group} -> {r.test_group}", f"{100 * r.score:.1f} ± {100 * r.std:.1f}",
                       f"{100 * r.f1:.1f}", f"{100 * r.accuracy:.1f}", str(r.subjects), str(r.repetitions))
     console.print(table)
-    gaps = Table(title="Generalization gap (within - cross, points); p from the paper's subject t-test, Holm-corrected, "
-                       "and from the repetition-level paired test")
+    gaps = Table(title="Generalization gap (within - cross, points); p from the paper's subject t-test, Holm-corrected "
+                       "per normalizer, and from the repetition-level paired test", caption=CI_NOTE)
     for col in ("normalizer", "tested on", "gap", "95% CI", "p", "p (Holm)", "p (repetitions)", "Hedges' g"):
         gaps.add_column(col, justify="left" if col in ("normalizer", "tested on") else "right")
     for norm in cond["normalizer"].unique():

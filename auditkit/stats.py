@@ -20,6 +20,14 @@ TEST_DESCRIPTIONS = {
                              "normalizer (the same people and frames under both), per tested group.",
 }
 
+# what the tables' intervals and corrected p-values are, stated under every table that shows them
+HOLM_NOTE = ("p (Holm) is corrected within one family at a time: the gap tests of one normalizer (so adding a "
+             "normalizer to an audit never changes another's verdict), and separately all normalizer-vs-none tests; "
+             "each test kind (subject, repetition) is its own family.")
+CI_NOTE = ("95% CI = percentile bootstrap interval of the difference, resampling subjects (it belongs to the subject "
+           "t-test's question; as that test is conservative, an interval excluding 0 beside p > 0.05 is possible). "
+           "p = the test named in its row, uncorrected.")
+
 
 def bootstrap_diff_ci(a: np.ndarray, b: np.ndarray, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap CI of mean(a) - mean(b), resampling subjects within each group."""
@@ -88,6 +96,8 @@ def compare(scores: pd.DataFrame, a: pd.Series, b: pd.Series, name: str, seed: i
 def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Within-vs-cross tests per normalizer (overall and per test group) and normalizer-vs-none tests, Holm-corrected.
 
+    Holm runs within each family (column `family`: one normalizer's gaps; all normalizer-vs-none tests) and test.
+
     `scores` has one row per (normalizer, condition, train_group, test_group, repetition, subject) with a `score`.
     """
     rows = []
@@ -99,18 +109,18 @@ def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
                 for b in groups[i + 1:]:
                     sa = s[s["test_group"] == a].groupby("subject")["score"].mean().to_numpy()
                     sb = s[s["test_group"] == b].groupby("subject")["score"].mean().to_numpy()
-                    rows.append({"normalizer": norm, "test_group": f"{a} vs {b}", "comparison": f"{a} vs {b}",
-                                 **two_sample(sa, sb, seed)})
+                    rows.append({"normalizer": norm, "family": f"groups under {norm}", "test_group": f"{a} vs {b}",
+                                 "comparison": f"{a} vs {b}", **two_sample(sa, sb, seed)})
             continue
         within, cross = s["condition"] == "within", s["condition"] == "cross"
         for r in compare(s, within, cross, "within vs cross (all)", seed):
-            rows.append({"normalizer": norm, "test_group": "all", **r})
+            rows.append({"normalizer": norm, "family": f"gaps under {norm}", "test_group": "all", **r})
         groups = sorted(s.loc[within, "test_group"].unique())
         if len(groups) > 1:
             for g in groups:
                 on_g = s["test_group"] == g
                 for r in compare(s, within & on_g, cross & on_g, f"within vs cross (tested on {g})", seed):
-                    rows.append({"normalizer": norm, "test_group": g, **r})
+                    rows.append({"normalizer": norm, "family": f"gaps under {norm}", "test_group": g, **r})
     base = scores[scores["normalizer"] == "none"]
     for norm in [n for n in scores["normalizer"].unique() if n != "none"]:
         other = scores[scores["normalizer"] == norm]
@@ -119,7 +129,8 @@ def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
                 sa = other[other["test_group"] == g].groupby("subject")["score"].mean()
                 sb = base[base["test_group"] == g].groupby("subject")["score"].mean()
                 common = sa.index.intersection(sb.index)
-                rows.append({"normalizer": norm, "test_group": g, "comparison": f"{norm} vs none (tested on {g})",
+                rows.append({"normalizer": norm, "family": "normalizers vs none", "test_group": g,
+                             "comparison": f"{norm} vs none (tested on {g})",
                              **paired(sa[common].to_numpy(), sb[common].to_numpy(), "subject paired t-test")})
             continue
         both = pd.concat([other, base])
@@ -127,12 +138,14 @@ def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
             is_cond = both["condition"] == cond
             for r in compare(both, is_cond & (both["normalizer"] == norm), is_cond & (both["normalizer"] == "none"),
                              f"{norm} vs none ({cond})", seed):
-                rows.append({"normalizer": norm, "test_group": "all", **r})
+                rows.append({"normalizer": norm, "family": "normalizers vs none", "test_group": "all", **r})
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     table["p_holm"] = np.nan
-    for _test, idx in table.groupby("test").groups.items():
+    # one family per question: a normalizer's gaps are corrected among themselves (adding a normalizer to an audit
+    # must not change the baseline's verdict), and normalizer-vs-none comparisons form their own family
+    for _key, idx in table.groupby(["family", "test"]).groups.items():
         table.loc[idx, "p_holm"] = holm(table.loc[idx, "p"]).to_numpy()
     table["significant"] = table["p_holm"] < ALPHA
     return table

@@ -93,3 +93,18 @@ def test_gap_tests_structure() -> None:
     assert (t["p_holm"].dropna() >= t.loc[t["p_holm"].notna(), "p"]).all()
     effect = t[(t["comparison"] == "histeq vs none (cross)") & (t["test"] == "repetition paired t-test")].iloc[0]
     assert abs(effect["diff"] - 0.02) < 0.005 and effect["p"] < 0.05
+
+
+def test_holm_families_keep_the_baselines_verdict_when_a_normalizer_is_added() -> None:
+    s = _simulated_audit(np.random.default_rng(0))
+    alone = gap_tests(s)
+    s2 = s.assign(normalizer="histeq", score=s["score"] + np.random.default_rng(1).normal(0, 0.01, len(s)))
+    both = gap_tests(pd.concat([s, s2]))
+    key = ["comparison", "test"]
+    none_alone = alone[alone["normalizer"] == "none"].set_index(key)["p_holm"]
+    none_both = both[(both["normalizer"] == "none")].set_index(key)["p_holm"]
+    pd.testing.assert_series_equal(none_alone.sort_index(), none_both.sort_index())
+    assert set(both["family"]) == {"gaps under none", "gaps under histeq", "normalizers vs none"}
+    # within a family Holm is applied as defined: the family's raw p-values, corrected together
+    fam = both[(both["family"] == "gaps under histeq") & (both["test"] == "subject t-test")]
+    np.testing.assert_allclose(fam["p_holm"], holm(fam["p"]))

@@ -17,7 +17,7 @@ from auditkit.errors import AuditkitError
 from auditkit.files import write_text_atomic
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
 from auditkit.report.tables import CEILING, AuditTables, audit_tables, ceiling_shares, condition_means, format_share, headline
-from auditkit.stats import TEST_DESCRIPTIONS
+from auditkit.stats import CI_NOTE, HOLM_NOTE, TEST_DESCRIPTIONS
 
 # auditkit/report/templates links to the top-level reports/templates; wheels carry the files themselves
 TEMPLATES = "templates"
@@ -205,7 +205,8 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     html = env.get_template("report.html.j2").render(
         summary=summary, run=run, config=config, plan=plan, tables=tables,
         conditions=tables.conditions.to_dict("records"), tests=tables.tests.to_dict("records"),
-        per_subject=per_subject.to_dict("records"), test_descriptions=TEST_DESCRIPTIONS, ceiling=summary["ceiling"],
+        per_subject=per_subject.to_dict("records"), test_descriptions=TEST_DESCRIPTIONS,
+        holm_note=HOLM_NOTE, ci_note=CI_NOTE, ceiling=summary["ceiling"],
         figures={k: _safe_json(json.loads(f.to_json())) for k, f in figures.items()},
         plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}), include_faces=include_faces,
     )
@@ -250,7 +251,9 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
                          f"{_pct(r['share_all'], 0)} % |")
     lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
               "|---|---|---|---|---|---|---|"]
+    notes = ["", f"- {HOLM_NOTE}", f"- {CI_NOTE}"] + [f"- {name}: {text}" for name, text in TEST_DESCRIPTIONS.items()]
     for r in tables.tests.itertuples():
         lines.append(f"| {_md(r.comparison)} | {_md(r.normalizer)} | {_md(r.test)} | {100 * r.diff:+.1f} | "
                      f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] | {_fmt_p(r.p)} | {_fmt_p(r.p_holm)} |")
+    lines += notes
     return "\n".join(lines) + "\n"
