@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -283,36 +284,47 @@ def _fmt_p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _compact(title: str, columns: list[tuple[str, str]], caption: str | None = None) -> Table:
+    """A table that reads at 80 columns: light rules, numbers never wrapped, long names folded rather than cut."""
+    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left",
+                  caption_justify="left")
+    for name, just in columns:
+        numeric = just == "right"
+        table.add_column(name, justify=just, no_wrap=numeric, overflow="fold")
+    return table
+
+
 def print_summary(tables) -> None:
-    """Terminal version of the paper's Table 5 plus the gap tests."""
+    """Terminal version of the paper's Table 5 plus the gap tests, readable at 80 columns."""
     from auditkit.report.tables import ceiling_shares, format_share, headline
     from auditkit.stats import CI_NOTE
 
     cond = tables.conditions
-    table = Table(title="Score (mean of F1 and accuracy, %) per train -> test group")
-    for col, just in (("normalizer", "left"), ("condition", "left"), ("train -> test", "left"), ("score", "right"),
-                      ("F1", "right"), ("accuracy", "right"), ("subjects", "right"), ("reps", "right")):
-        table.add_column(col, justify=just)
-    for r in cond.sort_values(["normalizer", "condition", "train_group", "test_group"], kind="stable").itertuples():
-        table.add_row(r.normalizer, r.condition, f"{r.train_group} -> {r.test_group}", f"{100 * r.score:.1f} ± {100 * r.std:.1f}",
-                      f"{100 * r.f1:.1f}", f"{100 * r.accuracy:.1f}", str(r.subjects), str(r.repetitions))
-    console.print(table)
-    gaps = Table(title="Generalization gap (within - cross, points); p from the paper's subject t-test, Holm-corrected "
-                       "per normalizer, and from the repetition-level paired test", caption=CI_NOTE)
-    for col in ("normalizer", "tested on", "gap", "95% CI", "p", "p (Holm)", "p (repetitions)", "Hedges' g"):
-        gaps.add_column(col, justify="left" if col in ("normalizer", "tested on") else "right")
+    for norm in cond["normalizer"].unique():
+        table = _compact(f"{norm}: score (mean of F1 and accuracy, %) per train -> test group",
+                         [("cond.", "left"), ("train -> test", "left"), ("score ± sd", "right"), ("F1", "right"),
+                          ("acc.", "right"), ("subj.", "right"), ("reps", "right")])
+        rows = cond[cond["normalizer"] == norm].sort_values(["condition", "train_group", "test_group"], kind="stable")
+        for r in rows.itertuples():
+            table.add_row(r.condition, f"{r.train_group} -> {r.test_group}", f"{100 * r.score:.1f} ± {100 * r.std:.1f}",
+                          f"{100 * r.f1:.1f}", f"{100 * r.accuracy:.1f}", str(r.subjects), str(r.repetitions))
+        console.print(table)
+    gaps = _compact("Generalization gap (within - cross, points). p: the paper's subject t-test; Holm: corrected per "
+                    "normalizer; p reps: the repetition-level paired test; g: Hedges' g; * significant after Holm",
+                    [("normalizer", "left"), ("tested on", "left"), ("gap", "right"), ("95% CI", "right"),
+                     ("p", "right"), ("Holm", "right"), ("p reps", "right"), ("g", "right")], caption=CI_NOTE)
     for norm in cond["normalizer"].unique():
         for r in headline(tables, norm).itertuples():
-            mark = " *" if r.p_holm < 0.05 else ""
-            gaps.add_row(norm, r.test_group, f"{100 * r.gap:+.1f}{mark}", f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]",
+            mark = "*" if r.p_holm < 0.05 else " "
+            gaps.add_row(norm, r.test_group, f"{100 * r.gap:+.1f}{mark}", f"{100 * r.ci_low:+.1f}..{100 * r.ci_high:+.1f}",
                          _fmt_p(r.p), _fmt_p(r.p_holm), _fmt_p(r.p_repetitions), f"{r.hedges_g:.2f}")
     console.print(gaps)
     shares = ceiling_shares(cond)
     if len(shares):
-        ceiling = Table(title="Share of the ceiling: (normalizer - none) / (oracle - none); oracle = a perfect normalizer "
-                              "from the synthetic ground truth")
-        for col in ("normalizer", "cross score", "share of cross gain", "mean score", "share of mean gain"):
-            ceiling.add_column(col, justify="left" if col == "normalizer" else "right")
+        ceiling = _compact("Share of the ceiling: (normalizer - none) / (oracle - none); oracle = a perfect normalizer "
+                           "from the synthetic ground truth",
+                           [("normalizer", "left"), ("cross", "right"), ("share", "right"), ("mean", "right"),
+                            ("share of mean", "right")])
         for r in shares.itertuples():
             ceiling.add_row(r.normalizer, f"{100 * r.cross:.1f}", format_share(r.share_cross), f"{100 * r.all:.1f}",
                             format_share(r.share_all))

@@ -66,6 +66,8 @@ def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "female -> male" in res.stdout.replace("\n", " ") or "female" in res.stdout
     assert "histeq" in res.stdout  # a comma list is as good as a repeated option
+    # readable at 80 columns (the width rich assumes without a terminal): nothing cut off, no line too long
+    assert "…" not in res.stdout and max(len(line) for line in res.stdout.splitlines()) <= 80
     assert "Generalization gap" in res.stdout and "results.parquet" in res.stdout
     # stderr is not a terminal here: plain progress lines, no live bar
     assert any(line.startswith("trainings: ") and "elapsed" in line for line in res.stderr.splitlines())
