@@ -337,6 +337,8 @@ def gap(
                                                  "or a comma-separated intersection (gender,fitzpatrick)."),
     normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s): repeat the option or give a "
                                          "comma list (histeq,deepfn); 'none' always runs as baseline."),
+    normalizer_option: list[str] = typer.Option([], "--normalizer-option", help="A normalizer's setting, NAME.KEY=VALUE "
+                                                "(repeatable), e.g. deepfn.mode=per-subject deepfn.preset=paper."),
     classifier: str = typer.Option("lenet5", "--classifier", help="AU classifier plugin."),
     data: Path | None = typer.Option(None, "--data", help="Dataset directory (default: the synthetic benchmark)."),
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/<attr>)."),
@@ -355,6 +357,7 @@ def gap(
                                                                       "(default: group averages of >= 5 people only)."),
 ) -> None:
     """Train within-group and cross-group AU models and report the generalization gap with significance tests."""
+    from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.runner import AuditConfig, run_audit
     from auditkit.report.tables import audit_tables
 
@@ -363,9 +366,11 @@ def gap(
         raise AuditkitError("--attr: give an attribute such as fitzpatrick, gender, person or dataset")
     data_dir = data if data is not None else _ensure_default_data()
     out_dir = out if out is not None else Path("audits") / "-".join(attrs)
-    cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=_names(normalizer), classifier=classifier,
+    norms = _names(normalizer)
+    options = parse_normalizer_options(normalizer_option, tuple(dict.fromkeys(("none", *norms))))
+    cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, classifier=classifier,
                                   repeats=repeats, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
-                                  epochs=epochs, seed=seed)
+                                  epochs=epochs, seed=seed, normalizer_options=options)
     with _lazy_progress() as report:
         try:
             results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=report)
@@ -529,6 +534,8 @@ def audit_model_cmd(
                                                  "intersection (gender,fitzpatrick)."),
     normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s) put in front of the model "
                                          "(none always runs too): repeat the option or give a comma list, histeq,deepfn."),
+    normalizer_option: list[str] = typer.Option([], "--normalizer-option", help="A normalizer's setting, NAME.KEY=VALUE "
+                                                "(repeatable), e.g. deepfn.iterations=3000."),
     card: Path | None = typer.Option(None, "--card", help="Model card JSON (default: MODEL with .json suffix)."),
     bins: str | None = typer.Option(None, "--bins", help="Bins for a numeric attribute, e.g. 1-2,5-6."),
     source: str | None = typer.Option(None, "--source", help="Restrict to one source dataset."),
@@ -538,16 +545,18 @@ def audit_model_cmd(
     force: bool = typer.Option(False, "--force", help="Replace earlier results in --out."),
 ) -> None:
     """Audit a pretrained model file test-only per group, with and without normalizers in front of it."""
+    from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.pretrained import audit_model
     from auditkit.report.render import build_report
     from auditkit.report.tables import audit_tables
 
     attrs = tuple(a.strip() for a in attr.split(",") if a.strip())
     norms = _names(normalizer)
+    options = parse_normalizer_options(normalizer_option, tuple(dict.fromkeys(("none", *norms))))
     out_dir = out if out is not None else Path("audits") / ("model-" + "-".join(attrs))
     with _lazy_progress() as report:
         results, run = audit_model(model, data, attrs, out_dir, norms, card, bins, source, template, force=force,
-                                   progress=report)
+                                   progress=report, normalizer_options=options)
     console.print(f"{Path(model).name}: AUs {', '.join(run['plan']['aus'])}; "
                   f"{len(run['plan']['scope'])} subjects tested under {', '.join(run['config']['normalizers'])}")
     _print_test_only(audit_tables(results))

@@ -32,6 +32,53 @@ def make_normalizer(name: str, **options: Any) -> Any:
     return load("normalizer", name)(**options)
 
 
+# what the runner itself passes to every normalizer: not for users to set
+RESERVED_OPTIONS = ("seed", "progress")
+
+
+def normalizer_options(name: str) -> list[str]:
+    """The settings a normalizer plugin accepts: its constructor's keywords plus any it lists in `extra_options`."""
+    import inspect
+
+    cls = load("normalizer", name)
+    params = inspect.signature(cls).parameters.values()
+    named = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    extra = list(getattr(cls, "extra_options", ()))
+    return [o for o in dict.fromkeys(named + extra) if o not in RESERVED_OPTIONS]
+
+
+def _value(text: str) -> Any:
+    """An option value from the command line: true/false, an integer, a float, or else the text itself."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_normalizer_options(items: list[str], normalizers: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """`NAME.KEY=VALUE` strings -> {normalizer: {key: value}}, each checked against the normalizer's settings."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        head, sep, text = item.partition("=")
+        name, dot, key = head.strip().partition(".")
+        if not sep or not dot or not name or not key:
+            raise AuditkitError(f"--normalizer-option {item!r}: expected NAME.KEY=VALUE, e.g. deepfn.mode=per-subject")
+        if name not in normalizers:
+            raise AuditkitError(f"--normalizer-option {item!r}: {name!r} is not one of this run's normalizers "
+                                f"({', '.join(normalizers)})")
+        valid = normalizer_options(name)
+        if key not in valid:
+            raise AuditkitError(f"--normalizer-option {item!r}: {name} has no setting {key!r} "
+                                f"(valid: {', '.join(valid) or 'none'})")
+        out.setdefault(name, {})[key] = _value(text)
+    return out
+
+
 def make_classifier(name: str, **options: Any) -> Any:
     """Instantiate a classifier plugin; factories receive seed, threads and training options as keywords."""
     return load("classifier", name)(**options)

@@ -29,7 +29,8 @@ from auditkit.protocol.runner import NORMALIZERS_FILE, PARTS_DIR, RESULTS_FILE, 
 def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
                 normalizers: tuple[str, ...] = ("none",), card: str | Path | None = None, bins: str | None = None,
                 source: str | None = None, template: str | None = None, seed: int = 0, force: bool = False,
-                progress: Callable[[str, int, int], None] | None = None) -> tuple[pd.DataFrame, dict]:
+                progress: Callable[[str, int, int], None] | None = None,
+                normalizer_options: dict[str, dict] | None = None) -> tuple[pd.DataFrame, dict]:
     """Score `model` per group under each normalizer; write results.parquet and run.json to `out`."""
     out = Path(out)
     if force:  # only what an audit writes is removed, never the rest of the directory
@@ -59,7 +60,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
     run = {"data": str(data), "fingerprint": ds.fingerprint, "model": str(model),
            "config": {"attr": attrs, "normalizers": list(normalizers), "classifier": classifier, "preset": "test-only",
                       "repeats": 1, "seed": seed, "n_train": 0, "n_val": 0, "bins": bins, "source": source,
-                      "card": clf.card.to_dict()},
+                      "card": clf.card.to_dict(), **({"normalizer_options": normalizer_options} if normalizer_options else {})},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
            "versions": package_versions()}
     parts_dir = out / PARTS_DIR
@@ -78,7 +79,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
         part = parts_dir / f"{name}.parquet"
         if progress:
             progress(f"normalizing and predicting ({name})", i, len(normalizers))
-        norm = make_normalizer(name, seed=seed, progress=progress)
+        norm = make_normalizer(name, seed=seed, progress=progress, **(normalizer_options or {}).get(name, {}))
         prepare(norm, ds, template)
         norm.fit(ds.faces_of(template) if template else np.zeros((0, *ds.image_size), np.uint8), by_subject)
         record_normalizer(out, name, norm)

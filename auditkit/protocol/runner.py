@@ -66,6 +66,7 @@ class AuditConfig:
     balanced: bool = True
     batch_size: int = 64
     person_dependent: int = 6
+    normalizer_options: dict = field(default_factory=dict)  # {normalizer: {setting: value}} (--normalizer-option)
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> AuditConfig:
@@ -82,6 +83,8 @@ class AuditConfig:
         """The fields that must match for a re-run to resume (paths may move; the data fingerprint is checked instead)."""
         d = asdict(self)
         d.pop("data")
+        if not d["normalizer_options"]:
+            d.pop("normalizer_options")  # audits from before the option existed still resume
         return d
 
 
@@ -170,7 +173,8 @@ def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
     if path.exists():
         return path
     ds = plan.dataset
-    norm = make_normalizer(normalizer, seed=plan.config.seed, progress=progress)
+    norm = make_normalizer(normalizer, seed=plan.config.seed, progress=progress,
+                           **plan.config.normalizer_options.get(normalizer, {}))
     rows = _scope_rows(plan)
     subjects = ds.frames["subject"].to_numpy()[rows]
     by_subject = {s: ds.faces_of(s) for s in plan.scope}
@@ -338,6 +342,11 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     if getattr(load("classifier", cfg.classifier), "test_only", False):
         raise AuditkitError(f"classifier {cfg.classifier!r} is pretrained and cannot be trained per split; "
                             "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")
+    for n in cfg.normalizers:  # settings are checked before any work (constructing a normalizer is cheap)
+        try:
+            make_normalizer(n, seed=cfg.seed, **cfg.normalizer_options.get(n, {}))
+        except (TypeError, ValueError) as exc:
+            raise AuditkitError(f"normalizer {n!r}: invalid settings {cfg.normalizer_options.get(n, {})}: {exc}") from None
     ds = load_dataset(cfg.data)
     for cls in classes.values():
         check_dataset(cls, ds)

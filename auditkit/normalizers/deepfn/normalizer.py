@@ -46,6 +46,8 @@ class DeepFNNormalizer:
     """
 
     name = "deepfn"
+    # training settings passed through **train_options (validated by `--normalizer-option deepfn.KEY=VALUE`)
+    extra_options = ("batch_size", "lr", "warp", "center", "people_per_batch", "gradient_weight", "checkpoint_every")
 
     def __init__(self, mode: str | None = None, preset: str | None = None, iterations: int | None = None,
                  seed: int = 0, cache_dir: str | Path | None = None, max_frames: int | None = None,
