@@ -388,7 +388,8 @@ def gap(
 @app.command()
 def describe(
     model: str = typer.Argument(..., help="deepfn or lenet5"),
-    preset: str = typer.Option("paper", "--preset", help="DeepFN preset: paper (Tables 1-2) or lite."),
+    preset: str | None = typer.Option(None, "--preset", help="DeepFN preset: paper (Tables 1-2) or lite (default: the "
+                                                             "one `deepfn` trains here: paper on a GPU, lite on CPU)."),
     aus: int = typer.Option(12, "--aus", help="LeNet-5 outputs (12 BP4D AUs, 5 for cross-dataset)."),
 ) -> None:
     """Print each layer's output shape and parameter count, like the paper's Tables 1-3."""
@@ -400,6 +401,7 @@ def describe(
         from auditkit.normalizers.deepfn.model import DeepFN
         from auditkit.normalizers.deepfn.presets import PRESETS
 
+        preset = preset or ("paper" if torch.cuda.is_available() else "lite")  # as DeepFNNormalizer chooses
         if preset not in PRESETS:
             raise AuditkitError(f"--preset: unknown DeepFN preset {preset!r} (choose from {', '.join(PRESETS)})")
         net = DeepFN(PRESETS[preset])

@@ -100,6 +100,11 @@ def test_describe_prints_paper_totals() -> None:
     out = run("describe", "deepfn", "--preset", "paper").stdout
     assert "119,988,224" in out and "6,269,601" in out and "132,527,426" in out
     assert "388,564" in run("describe", "lenet5").stdout
+    # without --preset: the model `deepfn` trains on this machine (lite without a GPU)
+    import torch
+
+    default = run("describe", "deepfn").stdout
+    assert ("input 128, 128" in default) if torch.cuda.is_available() else ("lite" in default and "input 64, 64" in default)
     bad = run("describe", "resnet")
     assert bad.returncode == 2 and "unknown model" in bad.stderr
 
