@@ -90,7 +90,8 @@ def test_unreadable_image_stops_or_is_recorded(bp4d_tree: Path, tmp_path: Path) 
     occ = sorted((bp4d_tree / "AUCoding" / "AU_OCC").glob("*.csv"))[0]
     subject, task = occ.stem.split("_")
     bad = bp4d_tree / "Sequences" / subject / task / "0004.jpg"
-    bad.write_bytes(b"not a jpeg")
+    whole = bad.read_bytes()
+    bad.write_bytes(whole[: len(whole) // 2])  # a JPEG cut in half decodes (grey rows) but is unreadable, not "no face"
     demo = bp4d_tree / "demographics.csv"
     with pytest.raises(AuditkitError, match="0004.jpg: unreadable image"):
         run_ingest(build_job("bp4d", bp4d_tree, demo), tmp_path / "out", n_jobs=1)
@@ -118,3 +119,20 @@ def test_ingest_end_to_end(bp4d_tree: Path, tmp_path: Path) -> None:
     assert ds.meta["sources"]["bp4d"]["occurrence_threshold"] == 1
     assert 6 not in ds.frames[(ds.frames["subject"] == subject) & (ds.frames["sequence"] == task)]["frame"].tolist()
     assert (ds.frames["AU01"] == -1).sum() == 4 * 2  # two 9-coded frames per sequence stay -1
+
+
+def test_read_image_tells_cut_jpegs_and_garbage_from_images(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    from auditkit.data.ingest.units import read_image
+
+    img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8)
+    path = tmp_path / "a.jpg"
+    cv2.imwrite(str(path), img)
+    assert read_image(path).shape == (32, 32, 3)
+    path.write_bytes(path.read_bytes()[:-50])
+    assert read_image(path) is None
+    path.write_bytes(b"not an image")
+    assert read_image(path) is None
+    assert read_image(tmp_path / "missing.jpg") is None

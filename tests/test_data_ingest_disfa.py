@@ -74,6 +74,15 @@ def test_labels_longer_than_video(disfa_tree: Path) -> None:
     assert exc.value.path.name == "LeftVideoSN001_comp.avi"
 
 
+def test_labels_shorter_than_video(disfa_tree: Path) -> None:
+    folder = disfa_tree / "ActionUnit_Labels" / "SN001"
+    for f in folder.glob("*.txt"):
+        f.write_text("".join(f.read_text().splitlines(keepends=True)[:20]))
+    with pytest.raises(DatasetError, match="label/frame count mismatch: labels run to frame 20 but the video has 24") as exc:
+        discover(disfa_tree)
+    assert exc.value.path.name == "LeftVideoSN001_comp.avi"
+
+
 def test_corrupt_video(disfa_tree: Path) -> None:
     (disfa_tree / "Videos_LeftCamera" / "LeftVideoSN001_comp.avi").write_bytes(b"\x00garbage" * 100)
     with pytest.raises(DatasetError, match="LeftVideoSN001_comp.avi: cannot open this video"):

@@ -89,7 +89,9 @@ def discover(root: Path, aus: tuple[int, ...] | None = DEFAULT_AUS, camera: str 
         video = _video(root, camera, sn)
         count = _frame_count(video)
         last = int(labels["frame"].max())
-        if 0 < count < last:  # the container's count can be missing (0); decoding checks again
+        # DISFA codes every frame of its videos: labels that stop early (or run on) belong to another video or a
+        # truncated download. The container's count can be missing (0); decoding then checks the long case again.
+        if count > 0 and count != last:
             raise DatasetError(video, "frames", f"label/frame count mismatch: labels run to frame {last} "
                                                 f"but the video has {count} frames")
         units.append(Unit(sn, camera, labels, VideoFrames(video), label_root / sn, max(0, count - len(labels))))

@@ -23,7 +23,22 @@ class ImageFrames:
         """Yield (frame, BGR image or None if unreadable, file) in the given order, one image in memory at a time."""
         for f in frames:
             path = self.paths[f]
-            yield f, cv2.imread(str(path), cv2.IMREAD_COLOR), path
+            yield f, read_image(path), path
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """A BGR image, or None if the file is unreadable: not an image, or a JPEG cut short.
+
+    OpenCV decodes a truncated JPEG without complaint (the missing rows come out grey), which would be miscounted
+    as "no face found"; a complete JPEG ends with the EOI marker FF D9.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
+        return None
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
 @dataclass(frozen=True)
