@@ -1,0 +1,93 @@
+"""Regenerate the figures the README quotes from real runs, so the front door never shows stale numbers.
+
+1. Quick start: runs `auditkit gap --attr fitzpatrick` exactly as a new user does — on a fresh cache (it renders the
+   synthetic default first) — measuring wall time and peak memory, and pastes its terminal summary and timing into
+   the README's `quickstart` block.
+2. DeepFN: copies the short Table 5 (fitzpatrick and gender rows of none, deepfn and oracle) from the replication
+   benchmark's finished audits (`benchmarks/bench_replication.py`) into the README's `replication-short` block.
+
+Run:  python benchmarks/readme_figures.py [--replication audits/replication] [--skip-quickstart]
+Re-run it (and the replication benchmark) whenever results change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """Replace what lies between <!-- name:begin --> and <!-- name:end --> (markers kept)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{README}: no {begin} ... {end} block")
+    return pattern.sub(lambda _: f"{begin}\n{body}{end}", text)
+
+
+def quickstart(out: Path) -> str:
+    """Run the quick-start command on a fresh cache; its terminal summary and cost, as markdown."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "AUDITKIT_CACHE": cache, "COLUMNS": "100"}
+        cmd = [sys.executable, "-m", "auditkit", "gap", "--attr", "fitzpatrick", "--out", str(out), "--force"]
+        print(f"running: auditkit {' '.join(cmd[3:])} (fresh cache)", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+        stdout = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("the quick-start command failed")
+    summary = stdout.split("report:")[0].rstrip()
+    summary = "\n".join(line.rstrip() for line in summary.splitlines())
+    minutes, seconds = divmod(round(wall), 60)
+    return (f"On 2 CPU cores this took **{minutes} min {seconds:02d} s** in all, peak memory "
+            f"{usage.ru_maxrss / 1024 / 1024:.1f} GiB (`python benchmarks/readme_figures.py`, fresh cache: it includes "
+            f"rendering the dataset). The terminal summary:\n\n```\n{summary}\n```\n")
+
+
+def replication_short(audits: Path) -> str:
+    """Fitzpatrick and gender rows (none, deepfn, oracle) of the replication benchmark, as a markdown table."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_replication import PAPER, split_rows
+
+    lines = ["| split | normalizer | within | cross | gap | p (reps) | share of the oracle's cross gain | paper within / cross |",
+             "|---|---|---|---|---|---|---|---|"]
+    for split in ("fitzpatrick", "gender"):
+        for r in split_rows(split, audits / split):
+            if r["normalizer"] not in ("none", "deepfn", "oracle"):
+                continue
+            share = {"none": "0 %", "oracle": "100 %"}.get(r["normalizer"], f"{100 * r['share_cross']:.0f} %")
+            paper = PAPER[split].get(r["normalizer"])
+            lines.append(f"| {split} | {r['normalizer']} | {100 * r['within']:.1f} | {100 * r['cross']:.1f} | "
+                         f"{100 * r['gap']:+.1f} | {r['p_repetitions']:.3f} | {share} | "
+                         f"{f'{paper[0]:.1f} / {paper[1]:.1f}' if paper else '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Regenerate the README's blocks."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--replication", type=Path, default=ROOT / "audits" / "replication")
+    parser.add_argument("--out", type=Path, default=ROOT / "audits" / "readme-quickstart")
+    parser.add_argument("--skip-quickstart", action="store_true")
+    args = parser.parse_args()
+    text = README.read_text()
+    if not args.skip_quickstart:
+        text = replace_block(text, "quickstart", quickstart(args.out))
+    text = replace_block(text, "replication-short", replication_short(args.replication))
+    README.write_text(text)
+    print(f"updated {README}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
