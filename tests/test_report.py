@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 from auditkit.errors import AuditkitError
+from auditkit.report.figures import faces_figure
 from auditkit.report.render import build_report
+from auditkit.report.tables import audit_tables
 
 EVIL = "<script>alert(1)</script>"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -55,7 +57,8 @@ def test_report_content_and_twins(tmp_path: Path) -> None:
     path = build_report(audit)
     html = path.read_text()
     assert "Generalization audit: skin" in html
-    assert "Testing on light: models trained on other groups score" in html
+    # two normalizers here: the baseline's sentences say which normalizer they describe
+    assert "Without normalization (none), testing on light: models trained on other groups score" in html
     assert "histeq changes the overall gap from" in html
     assert html.count("Plotly.newPlot") == 1 and "fig-faces" in html
     assert "subject t-test" in html and "repetition paired t-test" in html and "p (Holm)" in html
@@ -64,6 +67,10 @@ def test_report_content_and_twins(tmp_path: Path) -> None:
     assert "https://" not in html.split("<script>", 1)[0]  # no remote stylesheet or script in the head
     summary = json.loads((audit / "summary.json").read_text())
     assert summary["pools"] == {"light": 8, EVIL: 8} and summary["findings"]
+    # scores in percent, like everything else, with the units stated
+    row = summary["conditions"][0]
+    cond = audit_tables(pd.read_parquet(audit / "results.parquet"), 0).conditions.iloc[0]
+    assert row["score"] == pytest.approx(100 * cond["score"]) and "percent" in summary["units"]
     md = (audit / "summary.md").read_text()
     assert md.startswith("# auditkit report: skin") and "| none | within |" in md
 
@@ -166,3 +173,11 @@ def test_summary_json_has_ceiling_only_with_oracle(tmp_path: Path) -> None:
     summary = json.loads((audit / "summary.json").read_text())
     assert summary["ceiling"] == []
     assert "Share of the ceiling" not in (audit / "report.html").read_text()
+
+
+def test_average_faces_rows_name_their_normalizer_and_histograms_have_axes() -> None:
+    face = np.full((8, 8), 128.0)
+    fig = faces_figure({"light": {"none": face, "histeq": face}, "dark": {"none": face, "histeq": face}})
+    labels = [a.text for a in fig.layout.annotations]
+    assert "<b>none</b>" in labels and "<b>histeq</b>" in labels  # one label per row of faces
+    assert fig.layout.xaxis5.title.text == "grey level" and fig.layout.yaxis5.title.text == "pixels"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -58,5 +60,14 @@ def faces_figure(faces: dict[str, dict[str, np.ndarray]]) -> go.Figure:
             counts, edges = np.histogram(img, bins=32, range=(0, 256))
             fig.add_trace(go.Bar(x=edges[:-1], y=counts, name=n, marker_color=PALETTE[(r - 1) % len(PALETTE)], opacity=0.6,
                                  showlegend=c == 1, legendgroup=n), row=len(norms) + 1, col=c)
-    fig.update_layout(barmode="overlay", height=260 * (len(norms) + 1), margin={"t": 40}, legend_title="normalizer")
+    for c in range(1, len(groups) + 1):
+        fig.update_xaxes(title_text="grey level", row=len(norms) + 1, col=c)
+    fig.update_yaxes(title_text="pixels", row=len(norms) + 1, col=1)
+    for r, n in enumerate(norms, start=1):
+        # a row label on the left: which normalizer produced the average faces of that row
+        axis = (r - 1) * len(groups) + 1
+        fig.add_annotation(text=f"<b>{html.escape(n)}</b>", textangle=-90, showarrow=False, xref="paper",
+                           yref=f"y{axis if axis > 1 else ''} domain", x=-0.02, y=0.5, xanchor="right")
+    fig.update_layout(barmode="overlay", height=260 * (len(norms) + 1), margin={"t": 40, "l": 60},
+                      legend_title="normalizer")
     return fig

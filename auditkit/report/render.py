@@ -97,18 +97,21 @@ def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
         return lines
     norms = list(dict.fromkeys(tables.conditions["normalizer"]))
     base = headline(tables, "none") if "none" in norms else None
+    # with several normalizers, say which one the baseline sentences describe
+    who = "Without normalization (none), t" if len(norms) > 1 else "T"
     if base is not None:
         for r in base.itertuples():
             if r.test_group == "all":
                 continue
             direction = "lower" if r.gap >= 0 else "higher"
-            lines.append(f"Testing on {r.test_group}: models trained on other groups score {abs(100 * r.gap):.1f} points "
+            lines.append(f"{who}esting on {r.test_group}: models trained on other groups score {abs(100 * r.gap):.1f} points "
                          f"{direction} than models trained within {r.test_group} (p = {_fmt_p(r.p)}, "
                          f"Holm {_fmt_p(r.p_holm)}; Hedges' g = {r.hedges_g:.2f}).")
         overall = base[base["test_group"] == "all"]
         if len(overall):
             o = overall.iloc[0]
-            lines.append(f"Overall, within-group models score {100 * o.gap:+.1f} points relative to cross-group models "
+            lines.append(f"{'Without normalization (none), o' if len(norms) > 1 else 'O'}verall, within-group models score "
+                         f"{100 * o.gap:+.1f} points relative to cross-group models "
                          f"(95% CI {100 * o.ci_low:+.1f} to {100 * o.ci_high:+.1f}; p = {_fmt_p(o.p)}).")
     means = condition_means(tables.conditions)
     for norm in norms:
@@ -162,6 +165,22 @@ def example_faces(out: Path, run: dict, per_group: int = 3) -> dict[str, dict[st
     return faces
 
 
+# summary.json gives every score-like number in percent (points), like the report, the terminal and summary.md
+PERCENT_FIELDS = {"conditions": ("score", "std", "f1", "accuracy"), "tests": ("diff", "ci_low", "ci_high"),
+                  "ceiling": ("none", "cross", "all", "oracle_cross", "oracle_all", "share_cross", "share_all")}
+UNITS = ("scores, their std, differences, confidence intervals and shares of the ceiling are in percent (points); "
+         "p-values, test statistics and effect sizes (Cohen's d, Hedges' g) are unitless")
+
+
+def _in_percent(summary: dict) -> dict:
+    """A copy of the summary with score-like fields scaled to percent and the units stated."""
+    out = {**summary, "units": UNITS}
+    for key, fields in PERCENT_FIELDS.items():
+        out[key] = [{k: (100 * v if k in fields and isinstance(v, (int, float)) and v is not None else v)
+                     for k, v in row.items()} for row in summary.get(key, [])]
+    return out
+
+
 def _records(df: pd.DataFrame) -> list[dict]:
     return json.loads(df.to_json(orient="records"))
 
@@ -193,7 +212,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         "conditions": _records(tables.conditions), "tests": _records(tables.tests),
         "ceiling": _records(ceiling_shares(tables.conditions)),
     }
-    write_text_atomic(json.dumps(summary, indent=2, default=_json_default) + "\n", out / "summary.json")
+    write_text_atomic(json.dumps(_in_percent(summary), indent=2, default=_json_default) + "\n", out / "summary.json")
     write_text_atomic(_markdown(summary, tables), out / "summary.md")
     env = Environment(loader=PackageLoader("auditkit.report", TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["pct"] = _pct
