@@ -11,7 +11,8 @@ then measures it through the real `auditkit gap`.
 Run:  python benchmarks/screen_deepfn.py none oracle                     (floor and ceiling)
       python benchmarks/screen_deepfn.py NAME '{"grad_w": 1.0, "norm": "batch", "lr": 1e-3}'   (one variant)
 Options of a variant: iters, lr, center, per (people per batch), grad_w, side (bottleneck 2/4/8), latent, warp, norm,
-rot, flip. Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
+rot, flip, cosine (cosine learning-rate decay to 0). Results are appended to OUT/results.jsonl (default
+audits/screen). Figures: benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def grad_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: int = 1500, lr: float = 5e-4,
                   center: bool = True, per: int = 4, grad_w: float = 0.0, side: int = 2, latent: int = 256,
                   warp: float = 0.04, bs: int = 32, seed: int = 0, norm: str = "none", rot: float = 10.0,
-                  flip: float = 0.4, log: str = "") -> DeepFN:
+                  flip: float = 0.4, cosine: bool = False, log: str = "") -> DeepFN:
     """Amortized Eq. 1 training with the variant's options."""
     base_affine = augmentation.random_affine
 
@@ -104,6 +105,7 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
     gen = torch.Generator().manual_seed(seed)
     model = DeepFN(p, n_subjects=len(subjects))
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters) if cosine else None
     sizes = torch.tensor([len(s) for s in subjects])
     offsets = torch.cumsum(sizes, 0) - sizes
     pool = torch.cat(subjects)
@@ -126,6 +128,8 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
         if (it + 1) % 250 == 0:
             print(f"{log} it {it + 1} loss {loss.item():.4f} {time.time() - start:.0f}s", flush=True)
     augmentation.random_affine = base_affine
