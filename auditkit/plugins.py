@@ -28,8 +28,13 @@ def load(kind: str, name: str) -> Any:
 
 
 def make_normalizer(name: str, **options: Any) -> Any:
-    """Instantiate a normalizer plugin."""
-    return load("normalizer", name)(**options)
+    """Instantiate a normalizer plugin; a setting it does not take is a one-line error listing those it does."""
+    cls = load("normalizer", name)
+    valid = normalizer_options(name)
+    unknown = [k for k in options if k not in valid and k not in RESERVED_OPTIONS]
+    if unknown:
+        raise AuditkitError(f"normalizer {name!r}: unknown setting {unknown[0]!r} (valid: {', '.join(valid) or 'none'})")
+    return cls(**options)
 
 
 # what the runner itself passes to every normalizer: not for users to set

@@ -10,8 +10,8 @@ class IdentityNormalizer:
 
     name = "none"
 
-    def __init__(self, **options: object) -> None:
-        """Takes no options; accepts (and ignores) the common ones the runner passes, such as seed and progress."""
+    def __init__(self, seed: int = 0, progress: object = None) -> None:
+        """Takes no settings of its own; `seed` and `progress`, which the runner passes every normalizer, are unused."""
 
     def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> IdentityNormalizer:
         """Nothing to learn."""

@@ -65,7 +65,10 @@ class DeepFNNormalizer:
             base = replace(base, **AMORTIZED_DEFAULTS)
         if iterations is not None:
             base = replace(base, iterations=int(iterations))
-        options = {k: v for k, v in train_options.items() if k in TrainConfig.__dataclass_fields__ and v is not None}
+        unknown = [k for k in train_options if k not in self.extra_options]
+        if unknown:
+            raise AuditkitError(f"deepfn: unknown setting {unknown[0]!r} (training settings: {', '.join(self.extra_options)})")
+        options = {k: v for k, v in train_options.items() if v is not None}
         try:
             self.config = replace(base, **options)
         except ValueError as e:
