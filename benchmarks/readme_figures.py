@@ -5,6 +5,7 @@
    the README's `quickstart` block.
 2. DeepFN: copies the short Table 5 (fitzpatrick and gender rows of none, deepfn and oracle) from the replication
    benchmark's finished audits (`benchmarks/bench_replication.py`) into the README's `replication-short` block.
+3. docs/report.png: the replication's fitzpatrick report (none, histeq, deepfn, oracle) in headless Chromium.
 
 Run:  python benchmarks/readme_figures.py [--replication audits/replication] [--skip-quickstart]
 Re-run it (and the replication benchmark) whenever results change.
@@ -74,6 +75,24 @@ def replication_short(audits: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def screenshot(audit: Path, png: Path) -> None:
+    """docs/report.png: the audit's report.html rendered by headless Chromium (rebuilt from its results first)."""
+    import shutil
+
+    from auditkit.report.render import build_report
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("chromium is needed for the screenshot (Debian: apt-get install chromium)")
+    report = build_report(audit)
+    with tempfile.TemporaryDirectory() as profile:
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+                 "--virtual-time-budget=15000", f"--user-data-dir={profile}", "--window-size=1200,2400"]
+        subprocess.run([chromium, *flags, f"--screenshot={png}", report.as_uri()], capture_output=True, timeout=300,
+                       check=True)
+    print(f"wrote {png}", file=sys.stderr)
+
+
 def main() -> None:
     """Regenerate the README's blocks."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,6 +105,7 @@ def main() -> None:
         text = replace_block(text, "quickstart", quickstart(args.out))
     text = replace_block(text, "replication-short", replication_short(args.replication))
     README.write_text(text)
+    screenshot(args.replication / "fitzpatrick", ROOT / "docs" / "report.png")
     print(f"updated {README}", file=sys.stderr)
 
 
