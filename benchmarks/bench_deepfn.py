@@ -27,6 +27,7 @@ from auditkit.normalizers.deepfn.presets import PRESETS
 from auditkit.normalizers.deepfn.train import to_device
 from auditkit.normalizers.histeq import equalize
 from auditkit.protocol.groups import select_template
+from auditkit.protocol.runner import find_inputs
 
 
 def step_time(preset: str, batch: int, steps: int, amortized: bool) -> float:
@@ -216,7 +217,9 @@ def probe_cmd(args: argparse.Namespace) -> dict:
     out = {"benchmark": "deepfn-au-probe", "audit": str(audit), "train_subjects": len(train_people),
            "test_subjects": len(test_people)}
     for norm in run["config"]["normalizers"]:
-        path = audit / "cache" / f"{norm}-{run['fingerprint']}.npy"
+        path = find_inputs(audit, norm, run["fingerprint"])
+        if path is None:
+            raise SystemExit(f"{audit}: no cached inputs of {norm} (run the audit first)")
         X = np.load(path)
         X = np.stack([cv2.resize(x, (32, 32), interpolation=cv2.INTER_AREA) for x in X]).reshape(len(X), -1) / 255.0
         scores = {}

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -117,3 +118,45 @@ def test_killed_audit_resumes_to_the_same_results(audit_dataset: Path, tmp_path:
     a = pd.read_parquet(reference / "results.parquet").drop(columns="seconds")
     b = pd.read_parquet(resumed / "results.parquet").drop(columns="seconds")
     pd.testing.assert_frame_equal(a, b)
+
+
+class SmallFaceClassifier:
+    """A classifier plugin that takes 32x32 faces and records what it was given."""
+
+    input_size = 32
+    seen: list[tuple[int, ...]] = []
+
+    def __init__(self, seed: int = 0, threads: int | None = None, **options: object) -> None:
+        self.n_aus = 0
+
+    def fit(self, X, Y, X_val, Y_val):
+        SmallFaceClassifier.seen.append(X.shape[1:])
+        self.rate = np.clip(np.where(Y >= 0, Y, 0).mean(0), 0.01, 0.99)
+        return self
+
+    def predict_proba(self, X):
+        SmallFaceClassifier.seen.append(X.shape[1:])
+        return np.tile(self.rate, (len(X), 1))
+
+
+def test_a_classifier_gets_faces_at_the_size_it_declares(audit_dataset: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from auditkit import plugins
+
+    real = plugins.available
+
+    def with_small(kind: str) -> dict:
+        eps = real(kind)
+        if kind == "classifier":
+            eps["small"] = EntryPoint("small", "tests.test_protocol_runner:SmallFaceClassifier", "auditkit.classifiers")
+        return eps
+
+    monkeypatch.setattr(plugins, "available", with_small)
+    SmallFaceClassifier.seen.clear()
+    cfg = AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("gender",), repeats=1, n_train=2, n_val=1,
+                                  classifier="small")
+    run_audit(cfg, tmp_path / "a", jobs=1)
+    assert SmallFaceClassifier.seen and set(SmallFaceClassifier.seen) == {(32, 32)}
+    assert [p.name.split("-")[1] for p in (tmp_path / "a" / "cache").glob("*.npy")] == ["32px"]

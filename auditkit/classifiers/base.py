@@ -18,3 +18,14 @@ class AUClassifier(Protocol):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Per-AU presence probabilities (n, n_aus)."""
         ...
+
+
+DEFAULT_INPUT_SIZE = 64  # LeNet-5's (Table 3); a classifier plugin may declare another with an `input_size` attribute
+
+
+def input_size_of(plugin: object) -> int:
+    """The square face size (pixels) a classifier plugin (class or factory) takes: its `input_size`, else 64."""
+    size = getattr(plugin, "input_size", DEFAULT_INPUT_SIZE)
+    if not isinstance(size, int) or size < 8:
+        raise ValueError(f"input_size must be an integer of at least 8 pixels, got {size!r}")
+    return size

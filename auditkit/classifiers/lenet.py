@@ -135,3 +135,6 @@ def make_lenet(seed: int = 0, threads: int | None = None, **options: object) -> 
     """Plugin factory: a LeNet-5 classifier with the given seed and training options (epochs, lr, patience, ...)."""
     fields = {k: v for k, v in options.items() if k in LeNetConfig.__dataclass_fields__ and v is not None}
     return LeNetClassifier(LeNetConfig(seed=seed, threads=threads, **fields))
+
+
+make_lenet.input_size = INPUT_SIZE  # type: ignore[attr-defined]  # the runner prepares faces at this size

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from auditkit.classifiers.lenet import INPUT_SIZE
+from auditkit.classifiers.base import DEFAULT_INPUT_SIZE, input_size_of
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.files import atomic_path, package_versions, write_json_atomic, write_parquet_atomic
@@ -163,13 +163,25 @@ def record_normalizer(out: Path, name: str, normalizer: object) -> None:
     write_json_atomic(records, path)
 
 
+def inputs_file(cache: Path, normalizer: str, fingerprint: str, size: int) -> Path:
+    """Where an audit caches one normalizer's faces at one input size (the runner writes it, reports read it)."""
+    return Path(cache) / f"{normalizer}-{size}px-{fingerprint}.npy"
+
+
+def find_inputs(audit: Path, normalizer: str, fingerprint: str) -> Path | None:
+    """The cached input faces of one normalizer in an audit directory, at whatever size the classifier took."""
+    found = sorted((Path(audit) / CACHE_DIR).glob(f"{normalizer}-*px-{fingerprint}.npy"))
+    return found[0] if found else None
+
+
 def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
-                   progress: Callable[[str, int, int], None] | None = None, record: Path | None = None) -> Path:
-    """Normalize every in-scope face once per audit and store it at the classifier's 64x64 size (memory-mappable).
+                   progress: Callable[[str, int, int], None] | None = None, record: Path | None = None,
+                   size: int = DEFAULT_INPUT_SIZE) -> Path:
+    """Normalize every in-scope face once per audit and store it at the classifier's input size (memory-mappable).
 
     With `record` (the audit directory), the fitted normalizer's settings go to its normalizers.json.
     """
-    path = cache / f"{normalizer}-{plan.dataset.fingerprint}.npy"
+    path = inputs_file(cache, normalizer, plan.dataset.fingerprint, size)
     if path.exists():
         return path
     ds = plan.dataset
@@ -182,11 +194,11 @@ def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
     norm.fit(ds.faces_of(plan.template), by_subject)
     if record is not None:
         record_normalizer(record, normalizer, norm)
-    out = np.empty((len(rows), INPUT_SIZE, INPUT_SIZE), np.uint8)
+    out = np.empty((len(rows), size, size), np.uint8)
     for s in plan.scope:
         idx = np.flatnonzero(subjects == s)
         faces = norm.transform(s, by_subject[s])
-        out[idx] = np.stack([cv2.resize(f, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA) for f in faces])
+        out[idx] = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces])
     with atomic_path(path) as tmp:
         np.save(tmp, out)
     return path
@@ -339,7 +351,12 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     """Run (or resume) an audit into `out`; returns the full results table."""
     out = Path(out)
     classes = {n: load("normalizer", n) for n in cfg.normalizers}  # an unknown plugin fails before anything is written
-    if getattr(load("classifier", cfg.classifier), "test_only", False):
+    classifier = load("classifier", cfg.classifier)
+    try:
+        size = input_size_of(classifier)
+    except ValueError as exc:
+        raise AuditkitError(f"classifier {cfg.classifier!r}: {exc}") from None
+    if getattr(classifier, "test_only", False):
         raise AuditkitError(f"classifier {cfg.classifier!r} is pretrained and cannot be trained per split; "
                             "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")
     for n in cfg.normalizers:  # settings are checked before any work (constructing a normalizer is cheap)
@@ -369,7 +386,7 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
         if any(pn == n for _, pn in pending):
             if progress:
                 progress(f"normalizing faces ({n})", 0, 1)
-            inputs = prepare_inputs(plan, n, out / CACHE_DIR, progress, record=out)
+            inputs = prepare_inputs(plan, n, out / CACHE_DIR, progress, record=out, size=size)
             save_group_faces(plan, n, inputs, out)
             data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
                                        frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options)

@@ -153,10 +153,12 @@ def example_faces(out: Path, run: dict, per_group: int = 3) -> dict[str, dict[st
     scope = run["plan"]["scope"]
     subjects = ds.frames["subject"].to_numpy()[ds.frames["subject"].isin(scope).to_numpy()]
     faces: dict[str, dict[str, np.ndarray]] = {}
+    from auditkit.protocol.runner import find_inputs
+
     for norm in run["config"]["normalizers"]:
-        path = out / "cache" / f"{norm}-{run['fingerprint']}.npy"
-        if not path.exists():
-            raise AuditkitError(f"{path}: file is missing (--include-faces needs the audit's cached inputs)")
+        path = find_inputs(out, norm, run["fingerprint"])
+        if path is None:
+            raise AuditkitError(f"{out / 'cache'}: no cached inputs of {norm} (--include-faces needs the audit's cache)")
         X = np.load(path, mmap_mode="r")
         for group, members in run["plan"]["pools"].items():
             for s in members[:per_group]:
