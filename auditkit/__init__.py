@@ -1,5 +1,15 @@
-"""auditkit: fairness audits for facial action unit recognition."""
+"""auditkit: fairness audits for facial action unit recognition.
 
+The stable public API, by concept (imported lazily, so `import auditkit` stays fast and torch-free until used):
+
+- data: `Dataset`, `load_dataset`, `SynthConfig`, `generate` (the synthetic benchmark)
+- interfaces for plugins: `Normalizer`, `AUClassifier`, `make_normalizer`, `make_classifier`
+- normalizers: `DeepFNNormalizer`, `OracleNormalizer`, `normalize_dataset`
+- audits: `AuditConfig`, `run_audit`, `audit_predictions`, `audit_model`
+- results: `audit_tables`, `build_report`
+"""
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -7,4 +17,38 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+_EXPORTS = {
+    "Dataset": "auditkit.data.dataset",
+    "load_dataset": "auditkit.data.dataset",
+    "SynthConfig": "auditkit.data.synth.generate",
+    "generate": "auditkit.data.synth.generate",
+    "Normalizer": "auditkit.normalizers.base",
+    "AUClassifier": "auditkit.classifiers.base",
+    "make_normalizer": "auditkit.plugins",
+    "make_classifier": "auditkit.plugins",
+    "DeepFNNormalizer": "auditkit.normalizers.deepfn.normalizer",
+    "OracleNormalizer": "auditkit.normalizers.oracle",
+    "normalize_dataset": "auditkit.normalizers.apply",
+    "AuditConfig": "auditkit.protocol.runner",
+    "run_audit": "auditkit.protocol.runner",
+    "audit_predictions": "auditkit.protocol.predictions",
+    "audit_model": "auditkit.protocol.pretrained",
+    "audit_tables": "auditkit.report.tables",
+    "build_report": "auditkit.report.render",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> object:
+    """Resolve a public name on first use (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'auditkit' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The public names, for completion."""
+    return sorted(__all__)
