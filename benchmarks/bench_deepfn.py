@@ -20,13 +20,13 @@ import numpy as np
 import torch
 
 from auditkit.data import load_dataset
+from auditkit.data.template import select_template
 from auditkit.normalizers.deepfn.augment import augment
 from auditkit.normalizers.deepfn.model import DeepFN
 from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 from auditkit.normalizers.deepfn.presets import PRESETS
 from auditkit.normalizers.deepfn.train import to_device
 from auditkit.normalizers.histeq import equalize
-from auditkit.protocol.groups import select_template
 from auditkit.protocol.runner import find_inputs
 
 

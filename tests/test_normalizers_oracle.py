@@ -12,13 +12,13 @@ import pytest
 
 from auditkit.data import load_dataset
 from auditkit.data.synth.truth import load_truth
+from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.normalizers.apply import normalize_dataset
 from auditkit.normalizers.base import check_dataset, prepare
 from auditkit.normalizers.histeq import equalize
 from auditkit.normalizers.oracle import OracleNormalizer
 from auditkit.plugins import make_normalizer
-from auditkit.protocol.groups import select_template
 from auditkit.protocol.runner import AuditConfig, run_audit
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from auditkit.data import load_dataset
+from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError, DatasetError
-from auditkit.protocol.groups import Pool, attribute_labels, build_pools, check_pool_sizes, parse_bins, select_template
+from auditkit.protocol.groups import Pool, attribute_labels, build_pools, check_pool_sizes, parse_bins
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ import numpy as np
 
 from auditkit.data.dataset import Dataset
 from auditkit.data.format import FACES_FILE, META_FILE, open_faces_for_writing, write_meta
+from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.normalizers.base import check_dataset, prepare
 from auditkit.plugins import load, make_normalizer
-from auditkit.protocol.groups import select_template
 
 
 def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, template: str | None = None, force: bool = False,

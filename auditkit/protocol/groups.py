@@ -79,18 +79,6 @@ def attribute_labels(subjects: pd.DataFrame, attr: str, bins: list[tuple[float, 
     return values.astype("string")
 
 
-def select_template(ds: Dataset, candidates: list[str] | None = None) -> str:
-    """The most expressive subject (section 3.2): highest median count of active AUs per frame."""
-    frames = ds.frames if candidates is None else ds.frames[ds.frames["subject"].isin(candidates)]
-    if frames.empty:
-        raise AuditkitError("template: no subjects to choose from")
-    active = (frames[ds.aus].to_numpy() == 1).sum(axis=1)
-    stats = pd.DataFrame({"subject": frames["subject"].to_numpy(), "active": active}).groupby("subject")["active"]
-    table = pd.DataFrame({"median": stats.median(), "mean": stats.mean()})
-    table = table.sort_values(["median", "mean"], ascending=False, kind="stable")
-    return str(table.index[0])
-
-
 def build_pools(ds: Dataset, attrs: list[str], subjects: list[str], bins: dict[str, list] | None = None) -> list[Pool]:
     """One pool per value (or combination of values) of the attributes, over the given subjects."""
     table = ds.subjects[ds.subjects["subject"].isin(subjects)].reset_index(drop=True)

@@ -19,12 +19,13 @@ from joblib import Parallel, delayed
 
 from auditkit.classifiers.base import DEFAULT_INPUT_SIZE, input_size_of
 from auditkit.data.dataset import Dataset, load_dataset
+from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.files import atomic_path, package_versions, write_json_atomic, write_parquet_atomic
 from auditkit.metrics import per_subject_au
 from auditkit.normalizers.base import check_dataset, prepare, settings_of
 from auditkit.plugins import load, make_classifier, make_normalizer
-from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins, select_template
+from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
 
 RESULTS_FILE = "results.parquet"
