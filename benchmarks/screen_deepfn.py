@@ -10,6 +10,7 @@ then measures it through the real `auditkit gap`.
 
 Run:  python benchmarks/screen_deepfn.py none oracle                     (floor and ceiling)
       python benchmarks/screen_deepfn.py NAME '{"grad_w": 1.0, "norm": "batch", "lr": 1e-3}'   (one variant)
+      python benchmarks/screen_deepfn.py --table [OUT]                      (the results as markdown)
 Options of a variant: iters, lr, center, per (people per batch), grad_w, side (bottleneck 2/4/8), latent, warp, norm,
 rot, flip, cosine (cosine learning-rate decay to 0). Results are appended to OUT/results.jsonl (default
 audits/screen). Figures: benchmarks/README.md.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -155,8 +157,31 @@ def record(out: Path, result: dict) -> None:
     print(result, flush=True)
 
 
+def table(out: Path) -> str:
+    """The screening results as markdown: probe, within, cross and the share of the oracle's cross gain."""
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
+    merged: dict[str, dict] = {}
+    for r in rows:  # early runs wrote their options and training time on a line of their own
+        merged.setdefault(r["name"], {}).update(r)
+    scored = {n: r for n, r in merged.items() if "cross" in r}
+    none, oracle = scored["none"], scored["oracle"]
+    lines = ["| variant | options | train s | probe | within | cross | share of the oracle's cross gain |",
+             "|---|---|---|---|---|---|---|"]
+    for name, r in scored.items():
+        share = (r["cross"] - none["cross"]) / (oracle["cross"] - none["cross"])
+        opts = json.dumps(r.get("options") or r.get("kw") or {}).replace("|", "/")
+        lines.append(f"| {name} | `{opts}` | {r.get('train_s', '—')} | {r['probe']:.3f} | {r['within']:.1f} | "
+                     f"{r['cross']:.1f} | {100 * share:.0f} % |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     """Score the floor/ceiling normalizers, or train and score one variant."""
+    if "--table" in sys.argv:
+        out = Path(sys.argv[sys.argv.index("--table") + 1]) if len(sys.argv) > sys.argv.index("--table") + 1 \
+            else Path("audits/screen")
+        print(table(out), end="")
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help="none | oracle | histeq | deepfn (built-in normalizers) or a variant's name")
     parser.add_argument("options", nargs="?", default=None, help="JSON options of a variant")
