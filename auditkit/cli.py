@@ -63,6 +63,14 @@ def _names(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.strip() for v in values for n in v.split(",") if n.strip()))
 
 
+def _attrs(attr: str) -> tuple[str, ...]:
+    """--attr's comma-separated attributes (an intersection when several); empty is an error."""
+    attrs = _names([attr])
+    if not attrs:
+        raise AuditkitError("--attr: give an attribute such as fitzpatrick, gender, person or dataset")
+    return attrs
+
+
 PLAIN_PROGRESS_EVERY_S = 30.0  # without a terminal: one progress line per stage at most this often
 
 
@@ -361,9 +369,7 @@ def gap(
     from auditkit.protocol.runner import AuditConfig, run_audit
     from auditkit.report.tables import audit_tables
 
-    attrs = tuple(a.strip() for a in attr.split(",") if a.strip())
-    if not attrs:
-        raise AuditkitError("--attr: give an attribute such as fitzpatrick, gender, person or dataset")
+    attrs = _attrs(attr)
     data_dir = data if data is not None else _ensure_default_data()
     out_dir = out if out is not None else Path("audits") / "-".join(attrs)
     norms = _names(normalizer)
@@ -502,7 +508,7 @@ def audit_predictions_cmd(
     from auditkit.report.render import build_report
     from auditkit.report.tables import audit_tables
 
-    attrs = tuple(a.strip() for a in attr.split(",") if a.strip())
+    attrs = _attrs(attr)
     out_dir = out if out is not None else Path("audits") / ("predictions-" + "-".join(attrs))
     results, run = audit_predictions(predictions, data, attrs, out_dir, fmt, bins, source, force)
     c = run["counts"]
@@ -552,7 +558,7 @@ def audit_model_cmd(
     from auditkit.report.render import build_report
     from auditkit.report.tables import audit_tables
 
-    attrs = tuple(a.strip() for a in attr.split(",") if a.strip())
+    attrs = _attrs(attr)
     norms = _names(normalizer)
     options = parse_normalizer_options(normalizer_option, tuple(dict.fromkeys(("none", *norms))))
     out_dir = out if out is not None else Path("audits") / ("model-" + "-".join(attrs))
