@@ -289,3 +289,28 @@ def test_a_centered_model_normalizes_deviations_from_the_persons_mean(tmp_path: 
     with torch.inference_mode():
         u = n.shared.encoder.embed(preprocess(_faces(5), 64))
     assert np.abs(n.transform("new", _faces(5)).astype(int) - _decoded(n.shared, u - u.mean(0), 128)).max() <= 1
+
+
+def test_resume_after_interruption_matches_uninterrupted_with_a_cosine_schedule(tmp_path: Path) -> None:
+    template, subject = preprocess(_faces(0), 64), preprocess(_faces(1), 64)
+    cfg = TrainConfig(iterations=10, batch_size=4, checkpoint_every=4, lr=1e-3, lr_schedule="cosine")
+    straight, _ = train(template, [subject], cfg)
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(done: int, total: int, loss: float) -> None:
+        if done == 6:
+            raise Stop
+
+    ckpt = tmp_path / "m.ckpt.pt"
+    with pytest.raises(Stop):
+        train(template, [subject], cfg, checkpoint=ckpt, progress=interrupt)
+    resumed, losses = train(template, [subject], cfg, checkpoint=ckpt)
+    assert len(losses) == 10
+    for k, v in straight.state_dict().items():
+        assert torch.allclose(v, resumed.state_dict()[k]), k
+    assert not all(torch.allclose(v, train(template, [subject], TrainConfig(iterations=10, batch_size=4, lr=1e-3))[0]
+                                  .state_dict()[k]) for k, v in straight.state_dict().items())  # the schedule acts
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step")

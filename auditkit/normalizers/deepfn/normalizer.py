@@ -47,7 +47,8 @@ class DeepFNNormalizer:
 
     name = "deepfn"
     # training settings passed through **train_options (validated by `--normalizer-option deepfn.KEY=VALUE`)
-    extra_options = ("batch_size", "lr", "warp", "center", "people_per_batch", "gradient_weight", "checkpoint_every")
+    extra_options = ("batch_size", "lr", "lr_schedule", "warp", "center", "people_per_batch", "gradient_weight",
+                     "checkpoint_every")
 
     def __init__(self, mode: str | None = None, preset: str | None = None, iterations: int | None = None,
                  seed: int = 0, cache_dir: str | Path | None = None, max_frames: int | None = None,
@@ -93,7 +94,8 @@ class DeepFNNormalizer:
         c = self.config
         return {"mode": self.mode, "preset": c.preset, "iterations": c.iterations, "batch_size": c.batch_size,
                 "lr": c.lr, "warp": c.warp, "seed": c.seed, "recenter": self.recenter, "center": c.center,
-                "people_per_batch": c.people_per_batch, "gradient_weight": c.gradient_weight, "max_frames": self.max_frames,
+                "people_per_batch": c.people_per_batch, "gradient_weight": c.gradient_weight,
+                "lr_schedule": c.lr_schedule, "max_frames": self.max_frames,
                 "device": "cuda" if torch.cuda.is_available() else "cpu"}
 
     def _subsample(self, faces: np.ndarray, salt: int) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,12 +39,16 @@ class TrainConfig:
     # weight of an L1 loss on horizontal and vertical image gradients, beside Eq. 1's pixel L1: pixel L1 alone rewards
     # the blurred average of a wrinkle's positions, which erases the small movements that are the action units
     gradient_weight: float = 0.0
+    # "cosine" decays the learning rate from lr to 0 over the run (a short CPU budget ends on small, sharpening steps)
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.center and (self.people_per_batch < 1 or self.batch_size % self.people_per_batch
                             or self.batch_size // self.people_per_batch < 2):
             raise ValueError(f"batch_size {self.batch_size} must be a multiple of people_per_batch "
                              f"{self.people_per_batch}, with at least 2 frames per person, when training centered")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.gradient_weight < 0:
             raise ValueError(f"gradient_weight must be >= 0, got {self.gradient_weight}")
 
@@ -73,7 +78,10 @@ def faces_digest(*arrays: np.ndarray) -> str:
 def cache_key(kind: str, config: TrainConfig, template_digest: str, subject_digests: dict[str, str]) -> str:
     """Key of (data, subjects, template, preset, seed, iterations, mode)."""
     # the model's sizes too: a preset whose definition changed must not load weights of its old shape
-    payload = json.dumps({"kind": kind, "config": asdict(config), "model": asdict(config.model_preset),
+    settings = asdict(config)
+    if settings["lr_schedule"] == "constant":
+        del settings["lr_schedule"]  # added later: weights trained before it existed keep their key
+    payload = json.dumps({"kind": kind, "config": settings, "model": asdict(config.model_preset),
                           "template": template_digest,
                           "subjects": sorted(subject_digests.items())}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
@@ -179,6 +187,9 @@ def _fit(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor], ro
     pool = torch.cat(subjects)
     bs = config.batch_size
     for it in range(start, iterations):
+        if config.lr_schedule == "cosine":  # a function of the iteration alone: a resumed run continues it exactly
+            for group in opt.param_groups:
+                group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * it / iterations))
         t_idx = torch.randint(0, len(template), (bs,), generator=gen)
         who = _sample_people(len(subjects), config, gen)
         s_idx = offsets[who] + (torch.rand(bs, generator=gen) * sizes[who]).long()
