@@ -82,3 +82,14 @@ def test_positive_weights() -> None:
     many = torch.zeros(30, 1)
     many[0] = 1
     assert positive_weights(many, many >= 0).item() == 20.0  # 29 negatives per positive, capped
+
+
+def test_unknown_training_settings_are_refused() -> None:
+    import pytest
+
+    from auditkit.classifiers.lenet import make_lenet
+    from auditkit.errors import AuditkitError
+
+    with pytest.raises(AuditkitError, match="lenet5: unknown setting 'epoch' \\(valid: epochs, lr"):
+        make_lenet(seed=0, epoch=3)
+    assert make_lenet(seed=1, threads=1, epochs=2, patience=None).config.epochs == 2

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from auditkit.errors import AuditkitError
 from auditkit.metrics import macro_f1
 
 INPUT_SIZE = 64
@@ -133,7 +134,10 @@ class LeNetClassifier:
 
 def make_lenet(seed: int = 0, threads: int | None = None, **options: object) -> LeNetClassifier:
     """Plugin factory: a LeNet-5 classifier with the given seed and training options (epochs, lr, patience, ...)."""
-    fields = {k: v for k, v in options.items() if k in LeNetConfig.__dataclass_fields__ and v is not None}
+    unknown = [k for k in options if k not in LeNetConfig.__dataclass_fields__]
+    if unknown:
+        raise AuditkitError(f"lenet5: unknown setting {unknown[0]!r} (valid: {', '.join(LeNetConfig.__dataclass_fields__)})")
+    fields = {k: v for k, v in options.items() if v is not None}
     return LeNetClassifier(LeNetConfig(seed=seed, threads=threads, **fields))
 
 
