@@ -12,8 +12,8 @@ Run:  python benchmarks/screen_deepfn.py none oracle                     (floor 
       python benchmarks/screen_deepfn.py NAME '{"grad_w": 1.0, "norm": "batch", "lr": 1e-3}'   (one variant)
       python benchmarks/screen_deepfn.py --table [OUT]                      (the results as markdown)
 Options of a variant: iters, lr, center, per (people per batch), grad_w, side (bottleneck 2/4/8), latent, warp, norm,
-rot, flip, cosine (cosine learning-rate decay to 0). Results are appended to OUT/results.jsonl (default
-audits/screen). Figures: benchmarks/README.md.
+rot, flip, cosine (cosine learning-rate decay to 0), skip (centered 8x8 encoder features into the decoders).
+Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -89,10 +89,56 @@ def grad_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return image_gradient_l1(a, b)
 
 
+class CenteredSkip(torch.nn.Module):
+    """`skip` variant: the encoder's 8x8 feature map, centered per person, added into each decoder at 8x8.
+
+    Centering removes what is constant for a person (identity) from the skip as from the code, so local deviations
+    (a raised brow, an open mouth) reach the decoder at 8x8 instead of through the dense bottleneck alone.
+    """
+
+    def __init__(self, model: DeepFN) -> None:
+        super().__init__()
+        self.model = model
+        stages = len(model.preset.encoder_channels)
+        per_stage = len(model.encoder.down) // stages
+        self.split_enc = per_stage * (stages - 1)  # after the third stride-2 stage: 8x8 for a 64x64 input
+        enc_ch = model.preset.encoder_channels[-2]
+        per_dec = len(model.template_decoder.net[:-2]) // len(model.preset.decoder_channels)
+        self.split_dec = per_dec  # after the decoder's first pixel shuffle: 8x8
+        dec_ch = model.preset.decoder_channels[0] // 4
+        self.proj_t = torch.nn.Conv2d(enc_ch, dec_ch, 1)
+        self.proj_s = torch.nn.Conv2d(enc_ch, dec_ch, 1)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(code, 8x8 feature map)."""
+        e = self.model.encoder
+        h = e.down[: self.split_enc](x)
+        z = e.dense[1](e.dense[0](e.down[self.split_enc :](h)))
+        return z, h
+
+    def decode(self, z: torch.Tensor, h: torch.Tensor, template: bool, who: torch.Tensor | None = None) -> torch.Tensor:
+        """D^y or D^x of centered code and feature map."""
+        d = self.model.encoder.expand(z)
+        if template:
+            net, proj = self.model.template_decoder.net, self.proj_t
+        else:
+            cond = self.model.subject_decoder
+            gamma, beta = cond.film(cond.embedding(who)).chunk(2, dim=1)
+            d = d * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+            net, proj = cond.decoder.net, self.proj_s
+        return net[self.split_dec :](net[: self.split_dec](d) + proj(h))
+
+
+def _center_maps(h: torch.Tensor, groups: int) -> torch.Tensor:
+    n = len(h)
+    blocks = h.view(groups, n // groups, *h.shape[1:])
+    return (blocks - blocks.mean(1, keepdim=True)).reshape(h.shape)
+
+
 def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: int = 1500, lr: float = 5e-4,
                   center: bool = True, per: int = 4, grad_w: float = 0.0, side: int = 2, latent: int = 256,
                   warp: float = 0.04, bs: int = 32, seed: int = 0, norm: str = "none", rot: float = 10.0,
-                  flip: float = 0.4, cosine: bool = False, log: str = "") -> DeepFN:
+                  flip: float = 0.4, cosine: bool = False, skip: bool = False, log: str = "") -> torch.nn.Module:
     """Amortized Eq. 1 training with the variant's options."""
     base_affine = augmentation.random_affine
 
@@ -106,7 +152,8 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = DeepFN(p, n_subjects=len(subjects))
-    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
+    net: torch.nn.Module = CenteredSkip(model) if skip else model
+    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters) if cosine else None
     sizes = torch.tensor([len(s) for s in subjects])
     offsets = torch.cumsum(sizes, 0) - sizes
@@ -119,11 +166,16 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
         s_idx = offsets[who] + (torch.rand(bs, generator=gen) * sizes[who]).long()
         y_in, y_out = augment(template[t_idx], gen, warp=warp)
         x_in, x_out = augment(pool[s_idx], gen, warp=warp)
-        zy, zx = model.encoder.embed(y_in), model.encoder.embed(x_in)
-        if center:
-            zy, zx = center_codes(zy, 1), center_codes(zx, per)
-        yr = model.template_decoder(model.encoder.expand(zy))
-        xr = model.subject_decoder(model.encoder.expand(zx), who)
+        if skip:
+            (zy, hy), (zx, hx) = net.encode(y_in), net.encode(x_in)
+            yr = net.decode(center_codes(zy, 1), _center_maps(hy, 1), True)
+            xr = net.decode(center_codes(zx, per), _center_maps(hx, per), False, who)
+        else:
+            zy, zx = model.encoder.embed(y_in), model.encoder.embed(x_in)
+            if center:
+                zy, zx = center_codes(zy, 1), center_codes(zx, per)
+            yr = model.template_decoder(model.encoder.expand(zy))
+            xr = model.subject_decoder(model.encoder.expand(zx), who)
         loss = (yr - y_out).abs().mean() + (xr - x_out).abs().mean()
         if grad_w:
             loss = loss + grad_w * (grad_l1(yr, y_out) + grad_l1(xr, x_out))
@@ -135,13 +187,20 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
         if (it + 1) % 250 == 0:
             print(f"{log} it {it + 1} loss {loss.item():.4f} {time.time() - start:.0f}s", flush=True)
     augmentation.random_affine = base_affine
-    model.eval()
-    return model
+    net.eval()
+    return net
 
 
 @torch.inference_mode()
-def transform(model: DeepFN, faces: np.ndarray, center: bool) -> np.ndarray:
+def transform(model: torch.nn.Module, faces: np.ndarray, center: bool) -> np.ndarray:
     """D^y(E(x) - mean E(x)) (centered) or D^y(E(x)) of one person's faces, uint8 at the model's size."""
+    if isinstance(model, CenteredSkip):
+        x = preprocess(faces, model.model.preset.size)
+        parts = [model.encode(x[i : i + 256]) for i in range(0, len(x), 256)]
+        z, h = torch.cat([a for a, _ in parts]), torch.cat([b for _, b in parts])
+        z, h = z - z.mean(0, keepdim=True), h - h.mean(0, keepdim=True)
+        y = torch.cat([model.decode(z[i : i + 256], h[i : i + 256], True) for i in range(0, len(z), 256)])
+        return (y.squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
     x = preprocess(faces, model.preset.size)
     z = torch.cat([model.encoder.embed(x[i : i + 256]) for i in range(0, len(x), 256)])
     if center:
