@@ -10,7 +10,7 @@ then measures it through the real `auditkit gap`.
 
 Run:  python benchmarks/screen_deepfn.py none oracle                     (floor and ceiling)
       python benchmarks/screen_deepfn.py NAME '{"grad_w": 1.0, "norm": "batch", "lr": 1e-3}'   (one variant)
-      python benchmarks/screen_deepfn.py --table [OUT]                      (the results as markdown)
+      python benchmarks/screen_deepfn.py --table [OUT] [--update-readme]    (the results as markdown)
 Options of a variant: iters, lr, center, per (people per batch), grad_w, side (bottleneck 2/4/8), latent, warp, norm,
 rot, flip, cosine (cosine learning-rate decay to 0), skip (centered 8x8 encoder features into the decoders).
 Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
@@ -237,9 +237,16 @@ def table(out: Path) -> str:
 def main() -> None:
     """Score the floor/ceiling normalizers, or train and score one variant."""
     if "--table" in sys.argv:
-        out = Path(sys.argv[sys.argv.index("--table") + 1]) if len(sys.argv) > sys.argv.index("--table") + 1 \
-            else Path("audits/screen")
-        print(table(out), end="")
+        rest = [a for a in sys.argv[sys.argv.index("--table") + 1 :] if not a.startswith("--")]
+        markdown = table(Path(rest[0]) if rest else Path("audits/screen"))
+        print(markdown, end="")
+        if "--update-readme" in sys.argv:  # the block in benchmarks/README.md is this output, never typed by hand
+            import re
+
+            readme = Path(__file__).resolve().parent / "README.md"
+            text = re.sub(r"<!-- screen:begin -->.*?<!-- screen:end -->",
+                          lambda _: f"<!-- screen:begin -->\n{markdown}<!-- screen:end -->", readme.read_text(), flags=re.S)
+            readme.write_text(text)
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help="none | oracle | histeq | deepfn (built-in normalizers) or a variant's name")
