@@ -498,6 +498,8 @@ def audit_predictions_cmd(
     attr: str = typer.Option(..., "--attr", help="gender, fitzpatrick, dataset, any subjects.parquet column, or an "
                                                  "intersection (gender,fitzpatrick)."),
     fmt: str = typer.Option("auto", "--format", help="auto, openface (2.0 FeatureExtraction), pyfeat, generic."),
+    faces: str = typer.Option("best", "--faces", help="py-feat frames with several faces: best (keep the highest "
+                                                      "FaceScore) or error."),
     bins: str | None = typer.Option(None, "--bins", help="Bins for a numeric attribute, e.g. 1-2,5-6."),
     source: str | None = typer.Option(None, "--source", help="Restrict to one source dataset."),
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/predictions-<attr>)."),
@@ -510,8 +512,11 @@ def audit_predictions_cmd(
 
     attrs = _attrs(attr)
     out_dir = out if out is not None else Path("audits") / ("predictions-" + "-".join(attrs))
-    results, run = audit_predictions(predictions, data, attrs, out_dir, fmt, bins, source, force)
+    results, run = audit_predictions(predictions, data, attrs, out_dir, fmt, bins, source, force, faces=faces)
     c = run["counts"]
+    if c.get("frames_with_several_faces"):
+        console.print(f"{c['frames_with_several_faces']} frame(s) had several faces: the one with the highest "
+                      "FaceScore was kept (--faces error refuses them)")
     console.print(f"{c['files']} file(s) ({', '.join(c['formats'])}): {c['matched_frames']} frames matched, "
                   f"{c['dataset_frames_without_prediction']} dataset frames without a prediction, "
                   f"{c['predictions_without_dataset_frame']} predictions without a dataset frame, "

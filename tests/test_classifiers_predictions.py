@@ -153,3 +153,24 @@ def test_every_format_checks_probabilities_and_files_must_give_the_same_aus(audi
     feat.to_csv(path, index=False)
     with pytest.raises(AuditkitError, match="S_T1.csv: column 'AU01': probabilities must lie in"):
         read_predictions(path, "pyfeat")
+
+
+def test_pyfeat_frames_with_several_faces_keep_the_most_confident(audit_dataset: Path, tmp_path: Path) -> None:
+    ds = load_dataset(audit_dataset)
+    grp = ds.subject_frames(ds.subjects["subject"].iloc[0])
+    one = grp[grp["sequence"] == grp["sequence"].iloc[0]]
+    # py-feat's detection CSV: one row per detected face (FaceRect*, FaceScore), AU probabilities per row
+    df = pd.DataFrame({"frame": one["frame"], "FaceRectX": 10.0, "FaceRectY": 12.0, "FaceRectWidth": 90.0,
+                       "FaceRectHeight": 110.0, "FaceScore": 0.99, "input": "video.mp4"})
+    df[AUS12] = _probabilities(one, 0.1, 0)
+    second = df.iloc[:2].assign(FaceScore=0.4, FaceRectX=300.0, **{au: 0.5 for au in AUS12})  # a face in the background
+    path = tmp_path / f"{one['subject'].iloc[0]}_{one['sequence'].iloc[0]}.csv"
+    pd.concat([df, second]).to_csv(path, index=False)
+    preds, counts = read_predictions(path)
+    assert counts["frames_with_several_faces"] == 2 and len(preds) == len(one)
+    first = preds[preds["frame"] == df["frame"].iloc[0]].iloc[0]
+    assert first["AU12"] == pytest.approx(df["AU12"].iloc[0])  # the FaceScore 0.99 face, not the 0.4 one
+    with pytest.raises(AuditkitError, match="column 'frame': frame .* has several faces"):
+        read_predictions(path, faces="error")
+    with pytest.raises(AuditkitError, match="--faces: unknown choice"):
+        read_predictions(path, faces="all")

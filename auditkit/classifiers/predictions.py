@@ -70,20 +70,38 @@ def read_openface(path: Path, root: Path, min_confidence: float = 0.75) -> tuple
     return out, int((~ok).sum())
 
 
-def read_pyfeat(path: Path, root: Path) -> tuple[pd.DataFrame, int]:
-    """py-feat detector CSV: per-frame AUxx probabilities, a `frame` column; rows without a face are dropped."""
+FACES = ("best", "error")  # py-feat rows of one frame with several faces: keep the most confident one, or refuse
+
+
+def read_pyfeat(path: Path, root: Path, faces: str = "best") -> tuple[pd.DataFrame, int, int]:
+    """py-feat detector CSV: per-frame AUxx probabilities, a `frame` column; rows without a face are dropped.
+
+    py-feat writes one row per detected face, so a frame can appear several times: by default the face with the
+    highest FaceScore is kept (the third value returned counts such frames); faces="error" refuses the file.
+    """
     df = _read_csv(path)
     _require(df, path, ["frame"])
     aus = [c for c in df.columns if _AU.match(c)]
     if not aus:
         raise AuditkitError(f"{path}: no AUxx probability columns (is this a py-feat detection CSV?)")
     check_probabilities(df, path, aus)
+    df = df[df[aus].notna().all(axis=1) | ~df["frame"].duplicated(keep=False)]  # a faceless duplicate row is no face
+    multi = df["frame"][df["frame"].duplicated(keep=False)].nunique()
+    if multi:
+        if faces == "error":
+            frame = df["frame"][df["frame"].duplicated()].iloc[0]
+            raise AuditkitError(f"{path}: column 'frame': frame {frame} has several faces (py-feat writes one row per "
+                                "face); --faces best keeps the most confident one")
+        if "FaceScore" not in df.columns:
+            raise AuditkitError(f"{path}: column 'FaceScore': needed to choose among the several faces of {multi} "
+                                "frame(s)")
+        df = df.sort_values(["frame", "FaceScore"], ascending=[True, False], kind="stable").drop_duplicates("frame")
     ok = df[aus].notna().all(axis=1)
     subject, sequence = _keys_from_path(path, root)
     out = pd.DataFrame({"subject": subject, "sequence": sequence, "frame": df.loc[ok, "frame"].astype(int)})
     for au in aus:
         out[au] = df.loc[ok, au].astype(float)
-    return out, int((~ok).sum())
+    return out, int((~ok).sum()), int(multi)
 
 
 def read_generic(path: Path) -> tuple[pd.DataFrame, int]:
@@ -122,24 +140,27 @@ def detect_format(path: Path) -> str:
     raise AuditkitError(f"{path}: unknown predictions format (expected OpenFace 2.0, py-feat, or generic columns)")
 
 
-def read_predictions(source: str | Path, fmt: str = "auto") -> tuple[pd.DataFrame, dict]:
+def read_predictions(source: str | Path, fmt: str = "auto", faces: str = "best") -> tuple[pd.DataFrame, dict]:
     """All predictions under a file or directory, as one table keyed by (subject, sequence, frame), plus counts."""
     source = Path(source)
     if fmt not in FORMATS:
         raise AuditkitError(f"--format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if faces not in FACES:
+        raise AuditkitError(f"--faces: unknown choice {faces!r} (choose from {', '.join(FACES)})")
     if not source.exists():
         raise AuditkitError(f"{source}: no such file or directory")
     files = sorted(p for p in source.rglob("*") if p.suffix in (".csv", ".parquet")) if source.is_dir() else [source]
     if not files:
         raise AuditkitError(f"{source}: holds no .csv or .parquet predictions")
-    tables, dropped, formats = [], 0, set()
+    tables, dropped, formats, multi = [], 0, set(), 0
     for f in files:
         kind = detect_format(f) if fmt == "auto" else fmt
         formats.add(kind)
         if kind == "openface":
             table, n = read_openface(f, source)
         elif kind == "pyfeat":
-            table, n = read_pyfeat(f, source)
+            table, n, m = read_pyfeat(f, source, faces)
+            multi += m
         else:
             table, n = read_generic(f)
         tables.append(table)
@@ -158,7 +179,8 @@ def read_predictions(source: str | Path, fmt: str = "auto") -> tuple[pd.DataFram
     if dup.any():
         row = preds.loc[dup, KEYS].iloc[0]
         raise AuditkitError(f"{source}: frame {row['frame']} of {row['subject']}/{row['sequence']} is predicted twice")
-    return preds, {"files": len(files), "formats": sorted(formats), "frames": len(preds), "dropped_no_face": dropped}
+    return preds, {"files": len(files), "formats": sorted(formats), "frames": len(preds), "dropped_no_face": dropped,
+                   "frames_with_several_faces": multi}
 
 
 def join_predictions(frames: pd.DataFrame, preds: pd.DataFrame, aus: list[str]) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -69,12 +69,12 @@ def label_test_only(results: pd.DataFrame, attrs: list[str], normalizer: str, cl
 
 def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
                       fmt: str = "auto", bins: str | None = None, source: str | None = None,
-                      force: bool = False) -> tuple[pd.DataFrame, dict]:
+                      force: bool = False, faces: str = "best") -> tuple[pd.DataFrame, dict]:
     """Score predictions per test subject and AU within each group; write results.parquet and run.json to `out`."""
     out = Path(out)
     check_out(out, force)
     ds = load_dataset(data)
-    preds, read_counts = read_predictions(predictions, fmt)
+    preds, read_counts = read_predictions(predictions, fmt, faces)
     attrs = list(attr)
     pools, scope = scope_pools(ds, attrs, bins, source)
     frames = ds.frames[ds.frames["subject"].isin(scope)].reset_index(drop=True)
