@@ -500,6 +500,8 @@ def audit_predictions_cmd(
     fmt: str = typer.Option("auto", "--format", help="auto, openface (2.0 FeatureExtraction), pyfeat, generic."),
     faces: str = typer.Option("best", "--faces", help="py-feat frames with several faces: best (keep the highest "
                                                       "FaceScore) or error."),
+    frame_offset: int | None = typer.Option(None, "--frame-offset", help="Add this to the predictions' frame numbers "
+                                            "(default: detected; 1 for 0-based tools on a 1-based dataset)."),
     bins: str | None = typer.Option(None, "--bins", help="Bins for a numeric attribute, e.g. 1-2,5-6."),
     source: str | None = typer.Option(None, "--source", help="Restrict to one source dataset."),
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/predictions-<attr>)."),
@@ -512,8 +514,10 @@ def audit_predictions_cmd(
 
     attrs = _attrs(attr)
     out_dir = out if out is not None else Path("audits") / ("predictions-" + "-".join(attrs))
-    results, run = audit_predictions(predictions, data, attrs, out_dir, fmt, bins, source, force, faces=faces)
+    results, run = audit_predictions(predictions, data, attrs, out_dir, fmt, bins, source, force, faces=faces,
+                                     frame_offset=frame_offset)
     c = run["counts"]
+    console.print(f"frame offset {c['frame_offset']:+d} ({'detected' if c['frame_offset_detected'] else 'given'})")
     if c.get("frames_with_several_faces"):
         console.print(f"{c['frames_with_several_faces']} frame(s) had several faces: the one with the highest "
                       "FaceScore was kept (--faces error refuses them)")

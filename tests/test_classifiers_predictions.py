@@ -174,3 +174,27 @@ def test_pyfeat_frames_with_several_faces_keep_the_most_confident(audit_dataset:
         read_predictions(path, faces="error")
     with pytest.raises(AuditkitError, match="--faces: unknown choice"):
         read_predictions(path, faces="all")
+
+
+def test_frame_numbering_offsets_are_detected_refused_when_ambiguous_or_given(audit_dataset: Path, tmp_path: Path) -> None:
+    from auditkit.classifiers.predictions import join_predictions
+
+    ds = load_dataset(audit_dataset)
+    frames = ds.frames
+    assert frames.groupby(["subject", "sequence"])["frame"].min().eq(1).all()  # the dataset counts from 1
+    # a py-feat run counts from 0: frame k of the file is dataset frame k + 1
+    preds = frames[["subject", "sequence", "frame"]].assign(frame=frames["frame"] - 1).copy()
+    preds[AUS12] = _probabilities(frames, 0.0, 0)
+    rows, proba, counts = join_predictions(frames, preds, AUS12, formats=["pyfeat"])
+    assert counts["frame_offset"] == 1 and counts["frame_offset_detected"] and counts["matched_frames"] == len(frames)
+    np.testing.assert_array_equal(proba, preds[AUS12].to_numpy(np.float32)[rows])  # each label meets its own frame
+    # a generic file (no known convention) whose first frames were dropped: both alignments match every prediction
+    gappy = preds[preds["frame"] > 0]
+    with pytest.raises(AuditkitError, match="numbering is ambiguous .* pass --frame-offset"):
+        join_predictions(frames, gappy, AUS12, formats=["generic"])
+    # given explicitly: used as given
+    _, _, counts = join_predictions(frames, gappy, AUS12, frame_offset=1, formats=["generic"])
+    assert counts["frame_offset"] == 1 and not counts["frame_offset_detected"]
+    # generic with the dataset's own numbering: the only complete alignment
+    same = preds.assign(frame=preds["frame"] + 1)
+    assert join_predictions(frames, same, AUS12, formats=["generic"])[2]["frame_offset"] == 0

@@ -183,16 +183,70 @@ def read_predictions(source: str | Path, fmt: str = "auto", faces: str = "best")
                    "frames_with_several_faces": multi}
 
 
-def join_predictions(frames: pd.DataFrame, preds: pd.DataFrame, aus: list[str]) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Align predictions to dataset frames on (subject, sequence, frame): (frame rows, probabilities, counts)."""
+OFFSETS = (0, 1, -1)  # candidate frame-number shifts: tools count from 0 (py-feat, LibreFace) or 1 (OpenFace, DISFA)
+AMBIGUOUS = 0.9  # two alignments matching within 10 % of each other cannot be told apart by their counts
+
+
+def _matches(keyed: pd.DataFrame, preds: pd.DataFrame, offset: int) -> int:
+    shifted = preds[KEYS].assign(frame=preds["frame"] + offset)
+    return len(keyed[KEYS].merge(shifted, on=KEYS, how="inner"))
+
+
+FIRST_FRAME = {"openface": 1, "pyfeat": 0, "libreface": 0}  # where each tool starts counting (generic: unknown)
+
+
+def expected_offset(keyed: pd.DataFrame, formats: list[str]) -> int | None:
+    """dataset's first frame number - the tool's, when the tool's convention is known (one format) and the dataset's
+    sequences agree on where they start; else None."""
+    if len(formats) != 1 or formats[0] not in FIRST_FRAME:
+        return None
+    starts = keyed.groupby(["subject", "sequence"])["frame"].min().value_counts()
+    return int(starts.index[0]) - FIRST_FRAME[formats[0]] if len(starts) else None
+
+
+def choose_offset(keyed: pd.DataFrame, preds: pd.DataFrame, expected: int | None = None) -> int:
+    """The frame offset to add to predictions so they meet the dataset's numbering, or a one-line error if unclear.
+
+    Frame keys alone often cannot tell a shift of one frame (a 0-based file against a 1-based dataset matches almost
+    every frame either way, and a tool that dropped its first frame matches completely either way). So: the tool's
+    known convention (`expected`) is used unless its alignment matches clearly fewer frames than another; without a
+    convention, the only alignment under which every prediction finds its frame, or one that matches clearly more
+    than any other; anything else is refused, asking for --frame-offset.
+    """
+    counts = {o: _matches(keyed, preds, o) for o in OFFSETS}
+    ranked = sorted(counts, key=lambda o: (-counts[o], abs(o)))
+    best, second = ranked[0], ranked[1]
+    if counts[best] == 0:
+        return 0  # nothing matches at all: join_predictions reports it
+    if expected is not None and counts.get(expected, _matches(keyed, preds, expected)) >= AMBIGUOUS * counts[best]:
+        return expected
+    complete = [o for o, n in counts.items() if n == len(preds)]
+    if len(complete) == 1:
+        return complete[0]
+    if counts[second] >= AMBIGUOUS * counts[best]:
+        raise AuditkitError(f"predictions: column 'frame': numbering is ambiguous ({counts[best]} frames match with "
+                            f"offset {best:+d}, {counts[second]} with {second:+d}); pass --frame-offset {best} or "
+                            f"{second} (py-feat and LibreFace count from 0, OpenFace and DISFA from 1)")
+    return best
+
+
+def join_predictions(frames: pd.DataFrame, preds: pd.DataFrame, aus: list[str], frame_offset: int | None = None,
+                     formats: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Align predictions to dataset frames on (subject, sequence, frame + offset): (frame rows, probabilities, counts).
+
+    `frame_offset` None detects it (choose_offset); the offset used is always in the counts.
+    """
     usable = [a for a in aus if a in preds.columns]
     if not usable:
         raise AuditkitError(f"predictions share no AU with the dataset (dataset codes {', '.join(aus)})")
     keyed = frames[KEYS].astype({"subject": str, "sequence": str, "frame": int}).reset_index(drop=True)
     keyed["row"] = np.arange(len(keyed))
-    merged = keyed.merge(preds[KEYS + usable], on=KEYS, how="inner")
+    offset = choose_offset(keyed, preds, expected_offset(keyed, formats or [])) if frame_offset is None \
+        else int(frame_offset)
+    merged = keyed.merge(preds[KEYS + usable].assign(frame=preds["frame"] + offset), on=KEYS, how="inner")
     counts = {"matched_frames": len(merged), "dataset_frames_without_prediction": len(frames) - len(merged),
-              "predictions_without_dataset_frame": len(preds) - len(merged), "aus": usable}
+              "predictions_without_dataset_frame": len(preds) - len(merged), "aus": usable, "frame_offset": offset,
+              "frame_offset_detected": frame_offset is None}
     if merged.empty:
         raise AuditkitError("no prediction matches a dataset frame on (subject, sequence, frame); check the file naming")
     return merged["row"].to_numpy(), merged[usable].to_numpy(np.float32), counts

@@ -69,7 +69,8 @@ def label_test_only(results: pd.DataFrame, attrs: list[str], normalizer: str, cl
 
 def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
                       fmt: str = "auto", bins: str | None = None, source: str | None = None,
-                      force: bool = False, faces: str = "best") -> tuple[pd.DataFrame, dict]:
+                      force: bool = False, faces: str = "best",
+                      frame_offset: int | None = None) -> tuple[pd.DataFrame, dict]:
     """Score predictions per test subject and AU within each group; write results.parquet and run.json to `out`."""
     out = Path(out)
     check_out(out, force)
@@ -79,7 +80,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
     pools, scope = scope_pools(ds, attrs, bins, source)
     frames = ds.frames[ds.frames["subject"].isin(scope)].reset_index(drop=True)
     aus = [a for a in ds.aus if (frames[a].to_numpy() >= 0).any()]
-    rows, proba, join_counts = join_predictions(frames, preds, aus)
+    rows, proba, join_counts = join_predictions(frames, preds, aus, frame_offset, read_counts["formats"])
     labels = frames[join_counts["aus"]].to_numpy("int8")[rows]
     subject_of = frames["subject"].to_numpy()[rows]
     classifier = f"predictions:{Path(predictions).name}"
