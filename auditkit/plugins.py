@@ -34,7 +34,9 @@ def make_normalizer(name: str, **options: Any) -> Any:
     unknown = [k for k in options if k not in valid and k not in RESERVED_OPTIONS]
     if unknown:
         raise AuditkitError(f"normalizer {name!r}: unknown setting {unknown[0]!r} (valid: {', '.join(valid) or 'none'})")
-    return cls(**options)
+    normalizer = cls(**options)
+    check_contract("normalizer", name, normalizer)
+    return normalizer
 
 
 # what the runner itself passes to every normalizer: not for users to set
@@ -84,6 +86,21 @@ def parse_normalizer_options(items: list[str], normalizers: tuple[str, ...]) -> 
     return out
 
 
+def check_contract(kind: str, name: str, plugin: object) -> None:
+    """A one-line error naming the plugin when an instance lacks a method its kind's interface promises.
+
+    The interfaces are `normalizers.base.Normalizer` and `classifiers.base.AUClassifier`; only the methods are checked
+    (a runtime Protocol check would also demand optional attributes such as `name`).
+    """
+    needed = {"normalizer": ("fit", "transform"), "classifier": ("fit", "predict_proba")}[kind]
+    missing = [m for m in needed if not callable(getattr(plugin, m, None))]
+    if missing:
+        raise AuditkitError(f"{kind} plugin {name!r} ({available(kind)[name].value}) does not implement the {kind} "
+                            f"interface: no {' or '.join(missing)} method")
+
+
 def make_classifier(name: str, **options: Any) -> Any:
     """Instantiate a classifier plugin; factories receive seed, threads and training options as keywords."""
-    return load("classifier", name)(**options)
+    classifier = load("classifier", name)(**options)
+    check_contract("classifier", name, classifier)
+    return classifier

@@ -60,3 +60,26 @@ def test_unknown_settings_are_refused_in_python_too() -> None:
     with pytest.raises(AuditkitError, match="deepfn: unknown setting 'gradient' \\(training settings: batch_size"):
         DeepFNNormalizer(gradient=1.0)
     assert make_normalizer("none", seed=3, progress=None) is not None  # what the runner passes every normalizer
+
+
+class NotANormalizer:
+    """Has fit but no transform."""
+
+    def __init__(self, seed: int = 0, progress: object = None) -> None:
+        pass
+
+    def fit(self, template_faces, subject_faces):
+        return self
+
+
+def test_a_plugin_without_its_interface_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from auditkit import plugins
+
+    real = plugins.available
+    monkeypatch.setattr(plugins, "available", lambda kind: {**real(kind), "broken": EntryPoint(
+        "broken", "tests.test_plugins_options:NotANormalizer", "auditkit.normalizers")})
+    with pytest.raises(AuditkitError, match="normalizer plugin 'broken' \\(tests.test_plugins_options:NotANormalizer\\) "
+                                            "does not implement the normalizer interface: no transform method"):
+        plugins.make_normalizer("broken")
