@@ -5,7 +5,8 @@ The stable public API, by concept (imported lazily, so `import auditkit` stays f
 - data: `Dataset`, `load_dataset`, `SynthConfig`, `generate` (the synthetic benchmark)
 - interfaces for plugins: `Normalizer`, `AUClassifier`, `make_normalizer`, `make_classifier`
 - normalizers: `DeepFNNormalizer`, `OracleNormalizer`, `normalize_dataset`
-- audits: `AuditConfig`, `run_audit`, `audit_predictions`, `audit_model`
+- audits: `gap` (the notebook entry: returns an `AuditResult` of tidy tables), `AuditConfig`, `run_audit`,
+  `audit_predictions`, `audit_model`
 - results: `audit_tables`, `build_report`
 """
 
@@ -29,6 +30,8 @@ _EXPORTS = {
     "DeepFNNormalizer": "auditkit.normalizers.deepfn.normalizer",
     "OracleNormalizer": "auditkit.normalizers.oracle",
     "normalize_dataset": "auditkit.normalizers.apply",
+    "gap": "auditkit.api",
+    "AuditResult": "auditkit.api",
     "AuditConfig": "auditkit.protocol.runner",
     "run_audit": "auditkit.protocol.runner",
     "audit_predictions": "auditkit.protocol.predictions",
