@@ -526,6 +526,16 @@ def audit_predictions_cmd(
                   f"{c['predictions_without_dataset_frame']} predictions without a dataset frame, "
                   f"{c['dropped_no_face']} dropped (no face / low confidence); AUs: {', '.join(c['aus'])}")
     _print_test_only(audit_tables(results))
+    missed = _compact("Frames the tool never served (no face, low confidence, gaps), mean share per subject",
+                      [("group", "left"), ("subjects", "right"), ("frames", "right"), ("missed", "right"),
+                       ("share", "right")])
+    for g in run["missed_frames"]["groups"]:
+        missed.add_row(str(g["group"]), str(g["subjects"]), str(g["frames"]), str(g["missed"]),
+                       f"{100 * g['missed_share']:.1f} %")
+    console.print(missed)
+    for t in run["missed_frames"]["tests"]:
+        console.print(f"  {t['comparison']}: difference {100 * t['diff']:+.1f} points, p = {_fmt_p(t['p'])} "
+                      f"(Holm {_fmt_p(t['p_holm'])})")
     console.print(f"report: {build_report(out_dir)}")
 
 

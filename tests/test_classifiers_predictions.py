@@ -198,3 +198,28 @@ def test_frame_numbering_offsets_are_detected_refused_when_ambiguous_or_given(au
     # generic with the dataset's own numbering: the only complete alignment
     same = preds.assign(frame=preds["frame"] + 1)
     assert join_predictions(frames, same, AUS12, formats=["generic"])[2]["frame_offset"] == 0
+
+
+def test_frames_a_tool_drops_are_reported_per_group(audit_dataset: Path, tmp_path: Path) -> None:
+    import json
+
+    ds = load_dataset(audit_dataset)
+    root = write_openface(ds, tmp_path / "openface")
+    gender = ds.subjects.set_index("subject")["gender"]
+    for f in root.rglob("*.csv"):  # the tracker fails on a third of the women's frames
+        if gender[f.parent.name] == "female":
+            df = pd.read_csv(f)
+            df.loc[df.index % 3 == 0, " success"] = 0
+            df.to_csv(f, index=False)
+    res = subprocess.run([sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
+                          "--attr", "gender", "--out", str(tmp_path / "a")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "Frames the tool never served" in res.stdout and "female vs male" in res.stdout
+    missed = pd.read_parquet(tmp_path / "a" / "missed_frames.parquet")
+    share = missed.groupby("group")["missed_share"].mean()
+    assert share["female"] > 0.3 > share["male"]  # a third dropped, plus each file's first frame
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    test = summary["missed_frames"]["tests"][0]
+    assert test["comparison"] == "female vs male" and test["p"] < 0.001 and test["mean_a"] > 30  # percent
+    html = (tmp_path / "a" / "report.html").read_text()
+    assert 'id="missed"' in html and "frames of subjects in female" in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,11 @@ from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic
 from auditkit.metrics import per_subject_au
+from auditkit.protocol.coverage import missed_by_group, missed_frames
 from auditkit.protocol.groups import Pool, build_pools, resolve_bins
 from auditkit.protocol.runner import RESULTS_FILE, RUN_FILE
+
+MISSED_FILE = "missed_frames.parquet"  # per subject: frames the tool gave no prediction for
 
 
 def check_out(out: Path, force: bool) -> None:
@@ -87,11 +91,17 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
     results = label_test_only(score_pools(pools, labels, proba, subject_of, join_counts["aus"]), attrs, "none", classifier)
     out.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(results, out / RESULTS_FILE)
+    # frames the tool dropped (no face, low confidence, gaps) were never served: a bias of their own, per group
+    missed = missed_frames(frames, rows, pools)
+    write_parquet_atomic(missed, out / MISSED_FILE)
+    by_group, missed_tests = missed_by_group(missed)
     run = {"data": str(data), "fingerprint": ds.fingerprint, "predictions": str(predictions),
            "config": {"attr": attrs, "normalizers": ["none"], "classifier": classifier, "preset": "test-only",
                       "repeats": 1, "seed": 0, "n_train": 0, "n_val": 0, "bins": bins, "source": source},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": None, "scope": scope,
                     "aus": join_counts["aus"]},
-           "counts": {**read_counts, **join_counts}, "versions": package_versions()}
+           "counts": {**read_counts, **join_counts}, "versions": package_versions(),
+           "missed_frames": {"groups": json.loads(by_group.to_json(orient="records")),
+                             "tests": json.loads(missed_tests.to_json(orient="records"))}}
     write_json_atomic(run, out / RUN_FILE)
     return results, run

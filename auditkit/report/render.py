@@ -83,6 +83,19 @@ def settings_line(settings: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in settings.items() if v is not None)
 
 
+def _missed_sentences(run: dict) -> list[str]:
+    """Test-only audits: how much more often the tool dropped one group's frames than another's."""
+    lines = []
+    for t in (run.get("missed_frames") or {}).get("tests", []):
+        if t.get("p") is None or t["p"] != t["p"]:
+            continue
+        a, b = t["comparison"].split(" vs ", 1)
+        lines.append(f"The tool gave no prediction for {100 * t['mean_a']:.1f} % of the frames of subjects in {a} and "
+                     f"{100 * t['mean_b']:.1f} % in {b} (p = {_fmt_p(t['p'])}, Holm {_fmt_p(t['p_holm'])}): frames it "
+                     "drops are frames its users are never served.")
+    return lines
+
+
 def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
     """Plain-language findings: each tested group's gap, and how each normalizer changes it."""
     lines = []
@@ -94,7 +107,7 @@ def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
             lines.append(f"Subjects in {a} score {abs(100 * r.diff):.1f} points {word} than subjects in {b} "
                          f"({100 * means[a]:.1f} vs {100 * means[b]:.1f}; p = {_fmt_p(r.p)}, Holm {_fmt_p(r.p_holm)}; "
                          f"Hedges' g = {r.hedges_g:.2f}).")
-        return lines
+        return lines + _missed_sentences(run)
     norms = list(dict.fromkeys(tables.conditions["normalizer"]))
     base = headline(tables, "none") if "none" in norms else None
     # with several normalizers, say which one the baseline sentences describe
@@ -180,6 +193,12 @@ def _in_percent(summary: dict) -> dict:
     for key, fields in PERCENT_FIELDS.items():
         out[key] = [{k: (100 * v if k in fields and isinstance(v, (int, float)) and v is not None else v)
                      for k, v in row.items()} for row in summary.get(key, [])]
+    missed = summary.get("missed_frames") or {}
+    if missed:  # shares in percent, like every other figure of summary.json
+        out["missed_frames"] = {
+            "groups": [{**g, "missed_share": 100 * g["missed_share"]} for g in missed.get("groups", [])],
+            "tests": [{k: (100 * v if k in ("mean_a", "mean_b", "diff", "ci_low", "ci_high") and v is not None else v)
+                       for k, v in t.items()} for t in missed.get("tests", [])]}
     return out
 
 
@@ -213,6 +232,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         "findings": summary_sentences(tables, run),
         "conditions": _records(tables.conditions), "tests": _records(tables.tests),
         "ceiling": _records(ceiling_shares(tables.conditions)),
+        "missed_frames": run.get("missed_frames") or {},
     }
     write_text_atomic(json.dumps(_in_percent(summary), indent=2, default=_json_default) + "\n", out / "summary.json")
     write_text_atomic(_markdown(summary, tables), out / "summary.md")
@@ -227,7 +247,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         summary=summary, run=run, config=config, plan=plan, tables=tables,
         conditions=tables.conditions.to_dict("records"), tests=tables.tests.to_dict("records"),
         per_subject=per_subject.to_dict("records"), test_descriptions=TEST_DESCRIPTIONS,
-        holm_note=HOLM_NOTE, ci_note=CI_NOTE, ceiling=summary["ceiling"],
+        holm_note=HOLM_NOTE, ci_note=CI_NOTE, ceiling=summary["ceiling"], missed=summary["missed_frames"],
         figures={k: _safe_json(json.loads(f.to_json())) for k, f in figures.items()},
         plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}), include_faces=include_faces,
     )
@@ -270,6 +290,12 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
         for r in summary["ceiling"]:
             lines.append(f"| {_md(r['normalizer'])} | {_pct(r['cross'])} | {_pct(r['share_cross'], 0)} % | {_pct(r['all'])} | "
                          f"{_pct(r['share_all'], 0)} % |")
+    missed = summary.get("missed_frames") or {}
+    if missed.get("groups"):
+        lines += ["", "## Frames the tool never served", "", "| group | subjects | frames | missed | mean missed share |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {_md(g['group'])} | {g['subjects']} | {g['frames']} | {g['missed']} | {_pct(g['missed_share'])} % |"
+                  for g in missed["groups"]]
     lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
               "|---|---|---|---|---|---|---|"]
     notes = ["", f"- {HOLM_NOTE}", f"- {CI_NOTE}"] + [f"- {name}: {text}" for name, text in TEST_DESCRIPTIONS.items()]
