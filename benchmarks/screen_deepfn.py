@@ -12,7 +12,8 @@ Run:  python benchmarks/screen_deepfn.py none oracle                     (floor 
       python benchmarks/screen_deepfn.py NAME '{"grad_w": 1.0, "norm": "batch", "lr": 1e-3}'   (one variant)
       python benchmarks/screen_deepfn.py --table [OUT] [--update-readme]    (the results as markdown)
 Options of a variant: iters, lr, center, per (people per batch), grad_w, side (bottleneck 2/4/8), latent, warp, norm,
-rot, flip, cosine (cosine learning-rate decay to 0), skip (centered 8x8 encoder features into the decoders).
+rot, flip, cosine (cosine learning-rate decay to 0), skip (centered 8x8 encoder features into the decoders),
+cycle_w (weight of a latent cycle loss through D^y).
 Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
 """
 
@@ -138,7 +139,8 @@ def _center_maps(h: torch.Tensor, groups: int) -> torch.Tensor:
 def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: int = 1500, lr: float = 5e-4,
                   center: bool = True, per: int = 4, grad_w: float = 0.0, side: int = 2, latent: int = 256,
                   warp: float = 0.04, bs: int = 32, seed: int = 0, norm: str = "none", rot: float = 10.0,
-                  flip: float = 0.4, cosine: bool = False, skip: bool = False, log: str = "") -> torch.nn.Module:
+                  flip: float = 0.4, cosine: bool = False, skip: bool = False, cycle_w: float = 0.0,
+                  log: str = "") -> torch.nn.Module:
     """Amortized Eq. 1 training with the variant's options."""
     base_affine = augmentation.random_affine
 
@@ -177,6 +179,13 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
             yr = model.template_decoder(model.encoder.expand(zy))
             xr = model.subject_decoder(model.encoder.expand(zx), who)
         loss = (yr - y_out).abs().mean() + (xr - x_out).abs().mean()
+        if cycle_w and not skip:
+            # latent cycle: the subject's deviation rendered on the template must encode back to the same deviation,
+            # so D^y cannot drop what the code says (the expression) when the code comes from someone else
+            zc = center_codes(zx, per) if not center else zx
+            on_template = model.template_decoder(model.encoder.expand(zc))
+            back = center_codes(model.encoder.embed(on_template), per)
+            loss = loss + cycle_w * (back - zc.detach()).abs().mean()
         if grad_w:
             loss = loss + grad_w * (grad_l1(yr, y_out) + grad_l1(xr, x_out))
         opt.zero_grad(set_to_none=True)
