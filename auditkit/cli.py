@@ -497,7 +497,7 @@ def audit_predictions_cmd(
     data: Path = typer.Option(..., "--data", help="Dataset directory with the ground-truth labels and demographics."),
     attr: str = typer.Option(..., "--attr", help="gender, fitzpatrick, dataset, any subjects.parquet column, or an "
                                                  "intersection (gender,fitzpatrick)."),
-    fmt: str = typer.Option("auto", "--format", help="auto, openface (2.0 FeatureExtraction), pyfeat, generic."),
+    fmt: str = typer.Option("auto", "--format", help="auto, openface (2.0 FeatureExtraction), pyfeat, libreface, generic."),
     faces: str = typer.Option("best", "--faces", help="py-feat frames with several faces: best (keep the highest "
                                                       "FaceScore) or error."),
     frame_offset: int | None = typer.Option(None, "--frame-offset", help="Add this to the predictions' frame numbers "

@@ -223,3 +223,42 @@ def test_frames_a_tool_drops_are_reported_per_group(audit_dataset: Path, tmp_pat
     assert test["comparison"] == "female vs male" and test["p"] < 0.001 and test["mean_a"] > 30  # percent
     html = (tmp_path / "a" / "report.html").read_text()
     assert 'id="missed"' in html and "frames of subjects in female" in html
+
+
+LIBREFACE_DETECTION = [1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24]  # BP4D's 12, as LibreFace's detector outputs them
+LIBREFACE_INTENSITY = [1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26]  # DISFA's 12
+
+
+def write_libreface(ds, root: Path, keep_every: int = 1) -> Path:
+    """LibreFace video CSVs as its writer lays them out: a pandas index column, frame_idx counted from 0,
+    frame_time_in_ms, head pose, MediaPipe landmarks, au_N detections (0/1), au_N_intensity, facial_expression;
+    frames without a face are absent (gaps in frame_idx)."""
+    for (subject, sequence), grp in ds.frames.groupby(["subject", "sequence"]):
+        p = _probabilities(grp, 0.1, len(grp))
+        idx = grp["frame"].to_numpy() - 1  # LibreFace counts the video's frames from 0
+        table = {"frame_idx": idx, "frame_time_in_ms": idx * 40.0, "pitch": 1.0, "yaw": -2.0, "roll": 0.5,
+                 "lm_mp_0_x": 0.4, "lm_mp_0_y": 0.6, "lm_mp_0_z": 0.0}
+        for k, au in enumerate(LIBREFACE_DETECTION):
+            table[f"au_{au}"] = (p[:, k] >= 0.5).astype(int)
+        for au in LIBREFACE_INTENSITY:
+            table[f"au_{au}_intensity"] = 1.5
+        table["facial_expression"] = "Neutral"
+        df = pd.DataFrame(table).iloc[::keep_every]
+        (root / subject).mkdir(parents=True, exist_ok=True)
+        df.to_csv(root / subject / f"{sequence}.csv")  # with its index, as LibreFace's to_csv writes it
+    return root
+
+
+def test_libreface_reader_maps_detections_and_counts_from_zero(audit_dataset: Path, tmp_path: Path) -> None:
+    from auditkit.classifiers.predictions import join_predictions
+
+    ds = load_dataset(audit_dataset)
+    root = write_libreface(ds, tmp_path / "lf", keep_every=2)  # every other frame had no face
+    first = sorted(root.rglob("*.csv"))[0]
+    assert detect_format(first) == "libreface"
+    preds, counts = read_predictions(root)
+    assert counts["formats"] == ["libreface"] and {"AU01", "AU12", "AU24"} <= set(preds.columns)
+    assert "AU05" not in preds.columns  # an intensity-only AU is not a detection
+    _, _, joined = join_predictions(ds.frames, preds, AUS12, formats=counts["formats"])
+    assert joined["frame_offset"] == 1  # LibreFace's frame 0 is the dataset's frame 1
+    assert joined["matched_frames"] == len(preds) and joined["dataset_frames_without_prediction"] > len(ds.frames) // 3

@@ -11,8 +11,9 @@ import pandas as pd
 from auditkit.errors import AuditkitError
 
 KEYS = ["subject", "sequence", "frame"]
-FORMATS = ("auto", "openface", "pyfeat", "generic")
+FORMATS = ("auto", "openface", "pyfeat", "libreface", "generic")
 _OPENFACE_C = re.compile(r"^AU(\d{2})_c$")
+_LIBREFACE_DETECTION = re.compile(r"^au_(\d+)$")  # LibreFace's 0/1 detection columns (its intensities: au_N_intensity)
 _AU = re.compile(r"^AU(\d{2})$")
 
 
@@ -104,6 +105,26 @@ def read_pyfeat(path: Path, root: Path, faces: str = "best") -> tuple[pd.DataFra
     return out, int((~ok).sum()), int(multi)
 
 
+def read_libreface(path: Path, root: Path) -> tuple[pd.DataFrame, int]:
+    """LibreFace video CSV: `frame_idx` (from 0), detection columns au_N (0/1, BP4D's 12 AUs) -> AUnn occurrence.
+
+    LibreFace drops frames where it finds no face, so its file has gaps in frame_idx; those frames are counted as
+    missed by the join, like any frame without a prediction. Intensity columns (au_N_intensity) are not used.
+    """
+    df = _read_csv(path)
+    _require(df, path, ["frame_idx"])
+    cols = {f"AU{int(m.group(1)):02d}": c for c in df.columns if (m := _LIBREFACE_DETECTION.match(str(c)))}
+    if not cols:
+        raise AuditkitError(f"{path}: no au_N detection columns (is this a LibreFace video CSV?)")
+    check_probabilities(df, path, list(cols.values()))
+    ok = df[list(cols.values())].notna().all(axis=1)
+    subject, sequence = _keys_from_path(path, root)
+    out = pd.DataFrame({"subject": subject, "sequence": sequence, "frame": df.loc[ok, "frame_idx"].astype(int)})
+    for au, col in cols.items():
+        out[au] = df.loc[ok, col].astype(float)
+    return out, int((~ok).sum())
+
+
 def read_generic(path: Path) -> tuple[pd.DataFrame, int]:
     """CSV or Parquet with subject, sequence, frame and AUxx probability columns."""
     if path.suffix == ".parquet":
@@ -133,11 +154,14 @@ def detect_format(path: Path) -> str:
     header = [c.strip() for c in _read_csv(path).columns]
     if any(_OPENFACE_C.match(c) for c in header) and "success" in header:
         return "openface"
+    if "frame_idx" in header and any(_LIBREFACE_DETECTION.match(c) for c in header):
+        return "libreface"
     if all(k in header for k in KEYS):
         return "generic"
     if "frame" in header and any(_AU.match(c) for c in header):
         return "pyfeat"
-    raise AuditkitError(f"{path}: unknown predictions format (expected OpenFace 2.0, py-feat, or generic columns)")
+    raise AuditkitError(f"{path}: unknown predictions format (expected OpenFace 2.0, py-feat, LibreFace or generic "
+                        "columns)")
 
 
 def read_predictions(source: str | Path, fmt: str = "auto", faces: str = "best") -> tuple[pd.DataFrame, dict]:
@@ -161,6 +185,8 @@ def read_predictions(source: str | Path, fmt: str = "auto", faces: str = "best")
         elif kind == "pyfeat":
             table, n, m = read_pyfeat(f, source, faces)
             multi += m
+        elif kind == "libreface":
+            table, n = read_libreface(f, source)
         else:
             table, n = read_generic(f)
         tables.append(table)
