@@ -49,9 +49,9 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     if unknown:
         raise AuditkitError(f"gap: unknown argument {unknown[0]!r} (protocol arguments: {', '.join(sorted(allowed))})")
     if data is None:
-        from auditkit.cli import _ensure_default_data
+        from auditkit.data.synth.default import ensure_default_dataset
 
-        data = _ensure_default_data()
+        data = ensure_default_dataset()
     norms = tuple(dict.fromkeys(("none", *normalizers)))
     items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
     parse_normalizer_options(items, norms)  # the same checks as --normalizer-option (values keep their types)

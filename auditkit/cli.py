@@ -267,23 +267,15 @@ def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None
     console.print(aus)
 
 
-def default_data_dir() -> Path:
-    """Where the synthetic default dataset lives: <auditkit cache root>/synth-default."""
-    from auditkit.files import cache_root
-
-    return cache_root() / "synth-default"
-
-
 def _ensure_default_data() -> Path:
-    from auditkit.data.synth.generate import SynthConfig, generate
+    from auditkit.data.synth.default import default_data_dir, ensure_default_dataset
 
     path = default_data_dir()
     if (path / "dataset.json").exists():
         return path
     err_console.print(f"no --data given: generating the synthetic default into {path} (once)")
     with _lazy_progress() as report:
-        generate(path, SynthConfig(), force=True, progress=lambda d, t: report("rendering subjects", d, t))
-    return path
+        return ensure_default_dataset(progress=lambda d, t: report("rendering subjects", d, t))
 
 
 def _fmt_p(p: float) -> str:

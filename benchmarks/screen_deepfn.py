@@ -85,11 +85,6 @@ def probe(inputs: Path, p: AuditPlan) -> float:
     return round(float(np.mean(accs)), 3)
 
 
-def grad_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The gradient term (the package's image_gradient_l1)."""
-    return image_gradient_l1(a, b)
-
-
 class CenteredSkip(torch.nn.Module):
     """`skip` variant: the encoder's 8x8 feature map, centered per person, added into each decoder at 8x8.
 
@@ -187,7 +182,7 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
             back = center_codes(model.encoder.embed(on_template), per)
             loss = loss + cycle_w * (back - zc.detach()).abs().mean()
         if grad_w:
-            loss = loss + grad_w * (grad_l1(yr, y_out) + grad_l1(xr, x_out))
+            loss = loss + grad_w * (image_gradient_l1(yr, y_out) + image_gradient_l1(xr, x_out))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -83,3 +83,21 @@ def test_truth_rerenders_the_dataset(tiny_dataset: Path) -> None:
     assert np.abs(truth.render(rows, on=template).astype(float) - stored).mean() > 5.0
     with pytest.raises(DatasetError, match="unknown subject"):
         truth.render(rows, on="nobody")
+
+
+def test_the_default_dataset_is_rendered_once_into_the_cache(tmp_path, monkeypatch) -> None:
+    from auditkit.data.synth import default
+    from auditkit.data.synth import generate as gen
+
+    calls = []
+
+    def fake_generate(path, cfg, force=False, progress=None):
+        calls.append(path)
+        path.mkdir(parents=True)
+        (path / "dataset.json").write_text("{}")
+
+    monkeypatch.setenv("AUDITKIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(gen, "generate", fake_generate)
+    assert default.ensure_default_dataset() == tmp_path / "synth-default"
+    assert default.ensure_default_dataset() == tmp_path / "synth-default"
+    assert calls == [tmp_path / "synth-default"]  # rendered once, found the second time
