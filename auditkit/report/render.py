@@ -181,24 +181,32 @@ def example_faces(out: Path, run: dict, per_group: int = 3) -> dict[str, dict[st
 
 
 # summary.json gives every score-like number in percent (points), like the report, the terminal and summary.md
+# summary.json gives every score-like number in percent (points), like the report, the terminal and summary.md;
+# keys are paths into the summary ("a.b": the list at summary["a"]["b"])
 PERCENT_FIELDS = {"conditions": ("score", "std", "f1", "accuracy"), "tests": ("diff", "ci_low", "ci_high"),
-                  "ceiling": ("none", "cross", "all", "oracle_cross", "oracle_all", "share_cross", "share_all")}
-UNITS = ("scores, their std, differences, confidence intervals and shares of the ceiling are in percent (points); "
-         "p-values, test statistics and effect sizes (Cohen's d, Hedges' g) are unitless")
+                  "ceiling": ("none", "cross", "all", "oracle_cross", "oracle_all", "share_cross", "share_all"),
+                  "missed_frames.groups": ("missed_share",),
+                  "missed_frames.tests": ("mean_a", "mean_b", "diff", "ci_low", "ci_high")}
+UNITS = ("scores, their std, differences, confidence intervals, shares of the ceiling and missed-frame shares are in "
+         "percent (points); p-values, test statistics and effect sizes (Cohen's d, Hedges' g) are unitless")
 
 
 def _in_percent(summary: dict) -> dict:
     """A copy of the summary with score-like fields scaled to percent and the units stated."""
     out = {**summary, "units": UNITS}
-    for key, fields in PERCENT_FIELDS.items():
-        out[key] = [{k: (100 * v if k in fields and isinstance(v, (int, float)) and v is not None else v)
-                     for k, v in row.items()} for row in summary.get(key, [])]
-    missed = summary.get("missed_frames") or {}
-    if missed:  # shares in percent, like every other figure of summary.json
-        out["missed_frames"] = {
-            "groups": [{**g, "missed_share": 100 * g["missed_share"]} for g in missed.get("groups", [])],
-            "tests": [{k: (100 * v if k in ("mean_a", "mean_b", "diff", "ci_low", "ci_high") and v is not None else v)
-                       for k, v in t.items()} for t in missed.get("tests", [])]}
+    for path, fields in PERCENT_FIELDS.items():
+        *parents, key = path.split(".")
+        holder = out
+        for name in parents:  # copy each enclosing dict so the caller's summary is left as it was
+            if not isinstance(holder.get(name), dict):
+                break
+            holder[name] = dict(holder[name])
+            holder = holder[name]
+        else:
+            if key not in holder:
+                continue
+            holder[key] = [{k: (100 * v if k in fields and isinstance(v, (int, float)) else v) for k, v in row.items()}
+                           for row in holder.get(key, [])]
     return out
 
 
