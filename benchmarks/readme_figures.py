@@ -36,8 +36,13 @@ def replace_block(text: str, name: str, body: str) -> str:
     return pattern.sub(lambda _: f"{begin}\n{body}{end}", text)
 
 
-def timed(args: list[str]) -> tuple[str, float, float]:
-    """Run `auditkit ARGS` on a fresh cache (dataset rendered, no DeepFN weights): stdout, wall s, peak RSS GiB."""
+def timed(args: list[str], out: Path) -> tuple[str, float, float]:
+    """Run `auditkit ARGS --out OUT` on a fresh cache (dataset rendered, no DeepFN weights) into an emptied OUT
+    (a previous run's results there would be resumed, not recomputed): stdout, wall s, peak RSS GiB."""
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)
+    args = [*args, "--out", str(out)]
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "AUDITKIT_CACHE": cache, "COLUMNS": "100"}
         cmd = [sys.executable, "-m", "auditkit", *args]
@@ -54,7 +59,7 @@ def timed(args: list[str]) -> tuple[str, float, float]:
 
 def deepfn_timing(out: Path) -> str:
     """The DeepFN audit a user runs first, timed on a fresh cache (its DeepFN fit included), as markdown."""
-    _, wall, peak = timed(["gap", "--attr", "fitzpatrick", "--normalizer", "deepfn", "--out", str(out), "--force"])
+    _, wall, peak = timed(["gap", "--attr", "fitzpatrick", "--normalizer", "deepfn"], out)
     minutes, seconds = divmod(round(wall), 60)
     return (f"`auditkit gap --attr fitzpatrick --normalizer deepfn` on a fresh cache (rendering the dataset and fitting "
             f"DeepFN included): **{minutes} min {seconds:02d} s** on 2 CPU cores, peak memory {peak:.1f} GiB "
@@ -63,7 +68,7 @@ def deepfn_timing(out: Path) -> str:
 
 def quickstart(out: Path) -> str:
     """Run the quick-start command on a fresh cache; its terminal summary and cost, as markdown."""
-    stdout, wall, peak = timed(["gap", "--attr", "fitzpatrick", "--out", str(out), "--force"])
+    stdout, wall, peak = timed(["gap", "--attr", "fitzpatrick"], out)
     summary = stdout.split("report:")[0].rstrip()
     summary = "\n".join(line.rstrip() for line in summary.splitlines())
     minutes, seconds = divmod(round(wall), 60)

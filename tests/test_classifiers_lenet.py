@@ -93,3 +93,45 @@ def test_unknown_training_settings_are_refused() -> None:
     with pytest.raises(AuditkitError, match="lenet5: unknown setting 'epoch' \\(valid: epochs, lr"):
         make_lenet(seed=0, epoch=3)
     assert make_lenet(seed=1, threads=1, epochs=2, patience=None).config.epochs == 2
+
+
+@pytest.mark.parametrize("size", [62, 29])  # both pooling layers: even input, and odd input whose last row is dropped
+def test_fast_pooling_is_average_pooling_forward_and_backward(size: int) -> None:
+    from auditkit.classifiers.lenet import AvgPool2x2
+
+    torch.manual_seed(0)
+    z = torch.randn(3, 6, size, size).contiguous(memory_format=torch.channels_last).requires_grad_()
+    grad = torch.randn(3, 6, size // 2, size // 2)
+    expected = torch.nn.functional.avg_pool2d(z, 2)
+    (want,) = torch.autograd.grad(expected, z, grad)
+    got = AvgPool2x2(6)(z)
+    (got_grad,) = torch.autograd.grad(got, z, grad)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=1e-6) and torch.allclose(got_grad, want, atol=1e-6)
+
+
+def test_state_dict_is_table3s_whatever_the_pooling_module() -> None:
+    # model files saved before the faster pooling load unchanged, and vice versa: the pool weights are not state
+    from torch import nn
+
+    old = LeNet5(12)
+    old.features[2], old.features[5] = nn.AvgPool2d(2), nn.AvgPool2d(2)
+    new = LeNet5(12)
+    assert list(new.state_dict()) == list(old.state_dict())
+    new.load_state_dict(old.state_dict())
+    x = torch.randn(4, 1, 64, 64)
+    assert torch.allclose(new(x), old(x), atol=1e-5)
+
+
+def test_predictions_do_not_depend_on_the_inference_chunk() -> None:
+    import auditkit.classifiers.lenet as lenet
+
+    rng = np.random.default_rng(4)
+    X, Y = _toy(150, rng)
+    clf = LeNetClassifier(LeNetConfig(epochs=1, lr=1e-3, seed=0)).fit(X, Y, X[:40], Y[:40])
+    chunked = clf.predict_proba(X)  # 64 at a time: three chunks, the last partial
+    with torch.inference_mode():
+        whole = torch.sigmoid(clf.model.eval()(lenet.to_tensor(X))).numpy()
+    assert chunked.shape == (150, 2)
+    assert np.allclose(chunked, whole, atol=1e-5)
+    assert clf.predict_proba(X[:0]).shape == (0, 2)

@@ -25,6 +25,39 @@ def test_per_subject_au_matches_sklearn() -> None:
         assert row.positives == (Y[m, k] == 1).sum()
 
 
+def test_per_subject_au_equals_fairlearn_metricframe_exactly() -> None:
+    """The counting implementation gives MetricFrame's values, rows and order (it replaced MetricFrame for speed)."""
+    from functools import partial
+
+    from fairlearn.metrics import MetricFrame, count
+
+    rng = np.random.default_rng(1)
+    Y = rng.integers(-1, 2, (300, 4)).astype(np.int8)
+    Y[:, 3] = -1  # an AU nobody coded: no rows
+    Y[rng.random(300) < 0.3, 1] = -1
+    P = rng.random((300, 4)).astype(np.float32)
+    subjects = np.array(["s10", "s2", "f1", "m3", "x"])[rng.integers(0, 5, 300)]
+    Y[subjects == "x", 2] = -1  # one subject without coded frames for one AU: no row for that pair
+    aus = ["AU01", "AU02", "AU04", "AU06"]
+    expected = []
+    for k, au in enumerate(aus):
+        coded = Y[:, k] >= 0
+        if not coded.any():
+            continue
+        mf = MetricFrame(metrics={"f1": partial(f1_score, zero_division=1.0), "accuracy": accuracy_score,
+                                  "support": count},
+                         y_true=Y[coded, k], y_pred=(P[coded, k] >= 0.5).astype(np.int8),
+                         sensitive_features=pd.Series(subjects[coded], name="subject"))
+        table = mf.by_group.reset_index()
+        table.insert(1, "au", au)
+        table["positives"] = [int(((Y[coded, k] == 1) & (subjects[coded] == s)).sum()) for s in table["subject"]]
+        expected.append(table)
+    want = pd.concat(expected, ignore_index=True)
+    want["support"] = want["support"].astype(int)
+    got = per_subject_au(Y, P, subjects, aus)
+    pd.testing.assert_frame_equal(got, want[got.columns.tolist()], check_dtype=False, rtol=0, atol=1e-15)
+
+
 def test_uncoded_au_is_skipped_and_all_negative_agreement_is_perfect() -> None:
     Y = np.array([[0, -1], [0, -1]], np.int8)
     table = per_subject_au(Y, np.array([[0.1, 0.9], [0.2, 0.9]]), np.array(["s", "s"]), ["AU01", "AU02"])
