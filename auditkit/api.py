@@ -22,6 +22,8 @@ class AuditResult:
     gaps: pd.DataFrame  # per normalizer and test group: within - cross, CI, both p-values, Hedges' g
     tests: pd.DataFrame  # every test of the audit (gaps and normalizer-vs-none), Holm-corrected per family
     ceiling: pd.DataFrame  # share of the oracle's gain per normalizer (empty without `oracle`)
+    disparities: pd.DataFrame  # per normalizer, AU (`all`: every AU) and test group: auditkit.disparities.GROUP_COLUMNS
+    disparity_summary: pd.DataFrame  # per normalizer and AU: difference and ratio between groups, with bootstrap CIs
 
     def to_html(self, path: str | Path | None = None) -> Path:
         """Write the self-contained report (and summary.json, summary.md beside the audit); returns its path."""
@@ -62,4 +64,4 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     tables = audit_tables(results, seed)
     gaps = pd.concat([headline(tables, n).assign(normalizer=n) for n in norms], ignore_index=True)
     return AuditResult(out, results, tables.scores, tables.conditions, gaps, tables.tests,
-                       ceiling_shares(tables.conditions))
+                       ceiling_shares(tables.conditions), tables.disparity_groups, tables.disparity_summary)

@@ -331,6 +331,37 @@ def print_summary(tables) -> None:
         console.print(ceiling)
 
 
+def print_disparities(tables) -> None:
+    """Disparities between test groups (all AUs): each group's score with its bootstrap CI, ratio to the best group."""
+    from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
+
+    groups = tables.disparity_groups
+    groups = groups[groups["au"] == ALL_AUS]
+    if groups.empty:
+        return
+    table = _compact(f"Disparities between test groups (all AUs; each subject scored by every model that tested it). "
+                     f"! = a ratio outside [{RATIO_BAND[0]}, {RATIO_BAND[1]}]; ~ = under {MIN_SUBJECTS} subjects",
+                     [("norm.", "left"), ("group", "left"), ("subj.", "right"), ("score", "right"),
+                      ("95% CI", "right"), ("base rate", "right"), ("-best", "right"), ("/best", "right"),
+                      ("/overall", "right")])
+    for r in groups.itertuples():
+        mark = ("!" if r.outside_band else "") + ("~" if r.small else "")
+        table.add_row(r.normalizer, f"{r.test_group}{mark}", str(r.subjects), f"{100 * r.score:.1f}",
+                      f"{100 * r.score_ci_low:.1f}..{100 * r.score_ci_high:.1f}", f"{100 * r.base_rate:.1f} %",
+                      f"{100 * r.diff_to_best:+.1f}", f"{r.ratio_to_best:.2f}", f"{r.ratio_to_overall:.2f}")
+    console.print(table)
+    summary = tables.disparity_summary
+    console.print("Between groups (largest difference, smallest ratio; 95% bootstrap CI):")
+    for r in summary[summary["au"] == ALL_AUS].itertuples():
+        flag = f" outside [{RATIO_BAND[0]}, {RATIO_BAND[1]}]" if r.outside_band else ""
+        console.print(f"  {r.normalizer}: difference {100 * r.difference:.1f} "
+                      f"[{100 * r.difference_ci_low:.1f}, {100 * r.difference_ci_high:.1f}] points, ratio {r.ratio:.2f} "
+                      f"[{r.ratio_ci_low:.2f}, {r.ratio_ci_high:.2f}]{flag}")
+        if r.small_groups:
+            console.print(f"  warning: {r.small_groups}: fewer than {MIN_SUBJECTS} test subjects; "
+                          "their values are unreliable")
+
+
 @app.command()
 def gap(
     attr: str = typer.Option(..., "--attr", help="person, gender, fitzpatrick, dataset, any subjects.parquet column, "
@@ -377,7 +408,9 @@ def gap(
                 f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None
     from auditkit.report.render import build_report
 
-    print_summary(audit_tables(results, seed))
+    tables = audit_tables(results, seed)
+    print_summary(tables)
+    print_disparities(tables)
     report_path = build_report(out_dir, include_faces=include_faces)
     console.print(f"report: {report_path}  (summary.json, summary.md beside it)")
     console.print(f"results: {out_dir / 'results.parquet'}  config: {out_dir / 'run.json'}")
@@ -517,7 +550,9 @@ def audit_predictions_cmd(
                   f"{c['dataset_frames_without_prediction']} dataset frames without a prediction, "
                   f"{c['predictions_without_dataset_frame']} predictions without a dataset frame, "
                   f"{c['dropped_no_face']} dropped (no face / low confidence); AUs: {', '.join(c['aus'])}")
-    _print_test_only(audit_tables(results))
+    tables = audit_tables(results)
+    _print_test_only(tables)
+    print_disparities(tables)
     missed = _compact("Frames the tool never served (no face, low confidence, gaps), mean share per subject",
                       [("group", "left"), ("subjects", "right"), ("frames", "right"), ("missed", "right"),
                        ("share", "right")])
@@ -578,7 +613,9 @@ def audit_model_cmd(
                                    progress=report, normalizer_options=options)
     console.print(f"{Path(model).name}: AUs {', '.join(run['plan']['aus'])}; "
                   f"{len(run['plan']['scope'])} subjects tested under {', '.join(run['config']['normalizers'])}")
-    _print_test_only(audit_tables(results))
+    tables = audit_tables(results)
+    _print_test_only(tables)
+    print_disparities(tables)
     console.print(f"report: {build_report(out_dir)}")
 
 

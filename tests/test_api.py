@@ -17,6 +17,10 @@ def test_gap_from_python_returns_tidy_tables(audit_dataset: Path, tmp_path: Path
     assert {"normalizer", "test_group", "gap", "p", "p_repetitions"} <= set(result.gaps.columns)
     assert set(result.gaps["test_group"]) >= {"all"} and result.ceiling.empty  # no oracle: no ceiling
     assert set(result.scores["condition"]) == {"within", "cross"}
+    overall = result.disparities[result.disparities["au"] == "all"]
+    assert set(overall["test_group"]) == {"female", "male"} and set(overall["normalizer"]) == {"none", "histeq"}
+    assert (overall["ratio_to_best"] <= 1).all() and overall["score_ci_low"].notna().all()
+    assert set(result.disparity_summary["normalizer"]) == {"none", "histeq"}
     html = result.to_html()
     assert html.name == "report.html" and html.exists()
 

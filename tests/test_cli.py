@@ -69,6 +69,7 @@ def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
     # readable at 80 columns (the width rich assumes without a terminal): nothing cut off, no line too long
     assert "…" not in res.stdout and max(len(line) for line in res.stdout.splitlines()) <= 80
     assert "Generalization gap" in res.stdout and "results.parquet" in res.stdout
+    assert "Disparities between test groups" in res.stdout and "Between groups (largest difference" in res.stdout
     # stderr is not a terminal here: plain progress lines, no live bar
     assert any(line.startswith("trainings: ") and "elapsed" in line for line in res.stderr.splitlines())
     assert "━" not in res.stderr
@@ -243,3 +244,19 @@ def test_unwritable_out_and_full_disk_are_one_line_errors(audit_dataset: Path, t
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "summary.json: No space left on device" in err[0]
     assert not (audit / "report.html").exists()
+
+
+def test_disparities_print_flags_and_small_group_warning(capsys) -> None:
+    import pandas as pd
+
+    from auditkit.cli import print_disparities
+    from auditkit.report.tables import audit_tables
+
+    rows = [{"normalizer": "none", "condition": "test-only", "train_group": "pretrained", "test_group": group,
+             "repetition": 0, "subject": f"{group}{i}", "au": "AU12", "f1": value + 0.01 * i,
+             "accuracy": value + 0.02 * i, "support": 50, "positives": 10}
+            for group, n, value in (("darker", 3, 0.3), ("lighter", 6, 0.6)) for i in range(n)]
+    print_disparities(audit_tables(pd.DataFrame(rows)))
+    out = capsys.readouterr().out
+    assert "darker!~" in out  # ratio 0.5 to the best group, and 3 subjects
+    assert "outside [0.8, 1.25]" in out and "warning: darker: fewer than 5 test subjects" in out

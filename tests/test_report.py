@@ -75,6 +75,25 @@ def test_report_content_and_twins(tmp_path: Path) -> None:
     assert md.startswith("# auditkit report: skin") and "| none | within |" in md
 
 
+def test_disparities_in_report_summaries_and_markdown(tmp_path: Path) -> None:
+    audit = _fake_audit(tmp_path / "audit")
+    html = build_report(audit).read_text()
+    assert 'id="disparities"' in html and "four-fifths rule" in html
+    summary = json.loads((audit / "summary.json").read_text())
+    d = summary["disparities"]
+    assert d["ratio_band"] == [0.8, 1.25] and d["min_subjects"] == 5
+    tables = audit_tables(pd.read_parquet(audit / "results.parquet"), 0)
+    first = tables.disparity_groups.iloc[0]
+    row = next(g for g in d["groups"] if g["normalizer"] == first["normalizer"] and g["au"] == first["au"]
+               and g["test_group"] == first["test_group"])
+    # scores and differences in percent, ratios unitless, like the rest of summary.json
+    assert row["score"] == pytest.approx(100 * first["score"]) and row["ratio_to_best"] == pytest.approx(first["ratio_to_best"])
+    assert {s["au"] for s in d["summary"]} == {"all", "AU06", "AU12"}
+    md = (audit / "summary.md").read_text()
+    assert "## Disparities between test groups (all AUs)" in md and "| normalizer | difference (points) |" in md
+    assert "&lt;script&gt;" in md.split("## Disparities", 1)[1].split("## Tests", 1)[0]  # hostile group name inert
+
+
 def test_user_strings_are_escaped(tmp_path: Path) -> None:
     html = build_report(_fake_audit(tmp_path / "audit")).read_text()
     assert EVIL not in html

@@ -13,6 +13,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from auditkit import __version__
+from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 from auditkit.errors import AuditkitError
 from auditkit.files import write_text_atomic
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
@@ -186,9 +187,14 @@ def example_faces(out: Path, run: dict, per_group: int = 3) -> dict[str, dict[st
 PERCENT_FIELDS = {"conditions": ("score", "std", "f1", "accuracy"), "tests": ("diff", "ci_low", "ci_high"),
                   "ceiling": ("none", "cross", "all", "oracle_cross", "oracle_all", "share_cross", "share_all"),
                   "missed_frames.groups": ("missed_share",),
-                  "missed_frames.tests": ("mean_a", "mean_b", "diff", "ci_low", "ci_high")}
-UNITS = ("scores, their std, differences, confidence intervals, shares of the ceiling and missed-frame shares are in "
-         "percent (points); p-values, test statistics and effect sizes (Cohen's d, Hedges' g) are unitless")
+                  "missed_frames.tests": ("mean_a", "mean_b", "diff", "ci_low", "ci_high"),
+                  "disparities.groups": ("base_rate", "score", "score_ci_low", "score_ci_high", "f1", "accuracy",
+                                         "diff_to_best", "diff_to_overall"),
+                  "disparities.summary": ("overall", "difference", "difference_ci_low", "difference_ci_high",
+                                          "difference_to_overall")}
+UNITS = ("scores, their std, differences, confidence intervals, shares of the ceiling, base rates and missed-frame "
+         "shares are in percent (points); p-values, test statistics, effect sizes (Cohen's d, Hedges' g) and "
+         "disparity ratios are unitless")
 
 
 def _in_percent(summary: dict) -> dict:
@@ -241,6 +247,8 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         "conditions": _records(tables.conditions), "tests": _records(tables.tests),
         "ceiling": _records(ceiling_shares(tables.conditions)),
         "missed_frames": run.get("missed_frames") or {},
+        "disparities": {"groups": _records(tables.disparity_groups), "summary": _records(tables.disparity_summary),
+                        "ratio_band": list(RATIO_BAND), "min_subjects": MIN_SUBJECTS},
     }
     write_text_atomic(json.dumps(_in_percent(summary), indent=2, default=_json_default) + "\n", out / "summary.json")
     write_text_atomic(_markdown(summary, tables), out / "summary.md")
@@ -256,6 +264,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         conditions=tables.conditions.to_dict("records"), tests=tables.tests.to_dict("records"),
         per_subject=per_subject.to_dict("records"), test_descriptions=TEST_DESCRIPTIONS,
         holm_note=HOLM_NOTE, ci_note=CI_NOTE, ceiling=summary["ceiling"], missed=summary["missed_frames"],
+        disparities=summary["disparities"], all_aus=ALL_AUS,
         figures={k: _safe_json(json.loads(f.to_json())) for k, f in figures.items()},
         plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}), include_faces=include_faces,
     )
@@ -272,6 +281,39 @@ def _pct(value: float | None, digits: int = 1) -> str:
 def _md(value: object) -> str:
     """A user string (group, subject, column, plugin name) made inert in markdown: no HTML, no table or code breaks."""
     return html.escape(str(value), quote=True).replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
+
+
+def _ratio(value: float | None) -> str:
+    """A unitless ratio to two decimals ('n/a' for missing or NaN)."""
+    return "n/a" if value is None or value != value else f"{value:.2f}"
+
+
+def _disparities_markdown(disparities: dict) -> list[str]:
+    """summary.md's disparity section: all-AU rows per group, then the between-group difference and ratio."""
+    groups = [g for g in disparities["groups"] if g["au"] == ALL_AUS]
+    if not groups:
+        return []
+    low, high = disparities["ratio_band"]
+    lines = ["", "## Disparities between test groups (all AUs)", "",
+             f"Each subject scored by every model that tested it; 95% bootstrap CIs over subjects (fairlearn); "
+             f"**!** = a ratio outside [{low}, {high}]; *small* = under {disparities['min_subjects']} subjects.", "",
+             "| normalizer | group | subjects | score [95% CI] | F1 | accuracy | base rate | − best | ÷ best | ÷ overall |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for g in groups:
+        mark = (" **!**" if g["outside_band"] else "") + (" *small*" if g["small"] else "")
+        lines.append(f"| {_md(g['normalizer'])} | {_md(g['test_group'])}{mark} | {g['subjects']} | {_pct(g['score'])} "
+                     f"[{_pct(g['score_ci_low'])}, {_pct(g['score_ci_high'])}] | {_pct(g['f1'])} | "
+                     f"{_pct(g['accuracy'])} | {_pct(g['base_rate'])} % | {100 * g['diff_to_best']:+.1f} | "
+                     f"{_ratio(g['ratio_to_best'])} | {_ratio(g['ratio_to_overall'])} |")
+    lines += ["", "Between groups (largest difference, smallest ratio of the score; 95% bootstrap CI):", "",
+              "| normalizer | difference (points) | ratio | flag |", "|---|---|---|---|"]
+    for r in disparities["summary"]:
+        if r["au"] != ALL_AUS:
+            continue
+        lines.append(f"| {_md(r['normalizer'])} | {_pct(r['difference'])} [{_pct(r['difference_ci_low'])}, "
+                     f"{_pct(r['difference_ci_high'])}] | {_ratio(r['ratio'])} [{_ratio(r['ratio_ci_low'])}, "
+                     f"{_ratio(r['ratio_ci_high'])}] | {f'outside [{low}, {high}]' if r['outside_band'] else ''} |")
+    return lines
 
 
 def _markdown(summary: dict, tables: AuditTables) -> str:
@@ -304,6 +346,7 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
                   "|---|---|---|---|---|"]
         lines += [f"| {_md(g['group'])} | {g['subjects']} | {g['frames']} | {g['missed']} | {_pct(g['missed_share'])} % |"
                   for g in missed["groups"]]
+    lines += _disparities_markdown(summary["disparities"])
     lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
               "|---|---|---|---|---|---|---|"]
     notes = ["", f"- {HOLM_NOTE}", f"- {CI_NOTE}"] + [f"- {name}: {text}" for name, text in TEST_DESCRIPTIONS.items()]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from auditkit.disparities import disparities
 from auditkit.metrics import subject_scores
 from auditkit.stats import condition_table, gap_tests
 
@@ -22,6 +23,8 @@ class AuditTables:
     per_au: pd.DataFrame
     tests: pd.DataFrame
     scores: pd.DataFrame
+    disparity_groups: pd.DataFrame  # per normalizer, AU (and `all`) and test group: auditkit.disparities
+    disparity_summary: pd.DataFrame  # per normalizer and AU: difference and ratio between groups, with CIs
 
 
 def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
@@ -29,7 +32,8 @@ def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
     scores = subject_scores(results, SCORE_KEYS)
     per_au = results.assign(score=(results["f1"] + results["accuracy"]) / 2).groupby(
         ["normalizer", "condition", "au"], sort=True)[["score", "f1", "accuracy"]].mean().reset_index()
-    return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores)
+    groups, summary = disparities(results, seed=seed)
+    return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary)
 
 
 def headline(tables: AuditTables, normalizer: str) -> pd.DataFrame:

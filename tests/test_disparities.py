@@ -1,0 +1,73 @@
+"""Disparities between test groups: per-group values, differences and ratios, the band flag, small groups, CIs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from auditkit.disparities import ALL_AUS, GROUP_COLUMNS, SUMMARY_COLUMNS, disparities
+
+
+def _results(scores: dict[str, dict[str, float]], reps: int = 1, support: int = 100, positives: int = 20) -> pd.DataFrame:
+    """results.parquet-like rows: f1 = accuracy = the given score per (group, subject), for AUs 1 and 2."""
+    rows = []
+    for group, subjects in scores.items():
+        for subject, value in subjects.items():
+            for rep in range(reps):
+                for au, shift in (("AU01", 0.0), ("AU02", 0.1)):
+                    rows.append({"normalizer": "none", "condition": "test-only", "test_group": group, "repetition": rep,
+                                 "subject": subject, "au": au, "f1": value + shift, "accuracy": value + shift,
+                                 "support": support, "positives": positives})
+    return pd.DataFrame(rows)
+
+
+def test_group_values_differences_ratios_and_flags() -> None:
+    res = _results({"dark": {"d1": 0.3, "d2": 0.4, "d3": 0.5},
+                    "light": {f"l{i}": 0.6 for i in range(6)}})
+    groups, summary = disparities(res, n_boot=0)
+    assert list(groups.columns) == GROUP_COLUMNS and list(summary.columns) == SUMMARY_COLUMNS
+    g = groups[groups["au"] == ALL_AUS].set_index("test_group")
+    # subject means over AUs: d = 0.35, 0.45, 0.55 -> 0.45; light 0.65
+    assert g.loc["dark", "score"] == pytest.approx(0.45) and g.loc["light", "score"] == pytest.approx(0.65)
+    assert g.loc["dark", "ratio_to_best"] == pytest.approx(0.45 / 0.65)
+    assert g.loc["dark", "diff_to_best"] == pytest.approx(-0.2) and g.loc["light", "diff_to_best"] == 0
+    overall = (3 * 0.45 + 6 * 0.65) / 9  # subjects weigh equally
+    assert g.loc["dark", "diff_to_overall"] == pytest.approx(0.45 - overall)
+    assert g.loc["dark", "outside_band"] and not g.loc["light", "outside_band"]  # 0.69 < 0.8; light/overall = 1.13
+    assert g.loc["dark", "small"] and not g.loc["light", "small"]  # 3 subjects < 5
+    assert g.loc["dark", "subjects"] == 3 and g.loc["dark", "frames"] == 300 and g.loc["dark", "base_rate"] == 0.2
+    s = summary[summary["au"] == ALL_AUS].iloc[0]
+    assert s["difference"] == pytest.approx(0.2) and s["ratio"] == pytest.approx(0.45 / 0.65)
+    assert s["outside_band"] and s["small_groups"] == "dark" and s["overall"] == pytest.approx(overall)
+    per_au = groups[(groups["au"] == "AU02") & (groups["test_group"] == "light")].iloc[0]
+    assert per_au["score"] == pytest.approx(0.7) and per_au["frames"] == 600
+
+
+def test_a_subject_tested_by_several_models_counts_once() -> None:
+    once = disparities(_results({"a": {"a1": 0.5, "a2": 0.7}, "b": {"b1": 0.6, "b2": 0.6}}), n_boot=0)[0]
+    thrice = disparities(_results({"a": {"a1": 0.5, "a2": 0.7}, "b": {"b1": 0.6, "b2": 0.6}}, reps=3), n_boot=0)[0]
+    pd.testing.assert_frame_equal(once, thrice)
+
+
+def test_bootstrap_intervals_bracket_the_estimates_and_are_seeded() -> None:
+    rng = np.random.default_rng(0)
+    res = _results({"x": {f"x{i}": v for i, v in enumerate(rng.uniform(0.3, 0.6, 12))},
+                    "y": {f"y{i}": v for i, v in enumerate(rng.uniform(0.4, 0.7, 12))}})
+    groups, summary = disparities(res, n_boot=100, seed=1)
+    g = groups[groups["au"] == ALL_AUS]
+    assert ((g["score_ci_low"] <= g["score"]) & (g["score"] <= g["score_ci_high"])).all()
+    assert groups.loc[groups["au"] != ALL_AUS, "score_ci_low"].isna().all()  # per-AU bootstrap only on request
+    s = summary[summary["au"] == ALL_AUS].iloc[0]
+    assert s["difference_ci_low"] < s["difference"] < s["difference_ci_high"]
+    assert s["ratio_ci_low"] < s["ratio"] < s["ratio_ci_high"] <= 1
+    again = disparities(res, n_boot=100, seed=1)[1]
+    pd.testing.assert_frame_equal(summary, again)
+    assert disparities(res, n_boot=20, per_au_boot=True)[0]["score_ci_low"].notna().all()
+
+
+def test_nothing_to_compare() -> None:
+    groups, summary = disparities(_results({"only": {"o1": 0.5, "o2": 0.6}}), n_boot=0)
+    assert groups.empty and summary.empty
+    groups, summary = disparities(pd.DataFrame(), n_boot=0)
+    assert list(groups.columns) == GROUP_COLUMNS and summary.empty
