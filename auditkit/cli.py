@@ -383,12 +383,16 @@ def gap(
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (overrides the preset)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the subject draws and trainings."),
     jobs: int = typer.Option(-1, "--jobs", help="Parallel trainings (-1: one per core)."),
+    cluster: str | None = typer.Option(None, "--cluster", help="Run the trainings on a Dask cluster: a scheduler "
+                                       "address (tcp://host:8786) or local:N (N worker processes here); default "
+                                       "$AUDITKIT_CLUSTER. Needs auditkit[cluster]."),
     force: bool = typer.Option(False, "--force", help="Discard results of a different audit in --out."),
     include_faces: bool = typer.Option(False, "--include-faces", help="Show individual faces in the report "
                                                                       "(default: group averages of >= 5 people only)."),
 ) -> None:
     """Train within-group and cross-group AU models and report the generalization gap with significance tests."""
     from auditkit.plugins import parse_normalizer_options
+    from auditkit.protocol.cluster import cluster_spec
     from auditkit.protocol.runner import AuditConfig, run_audit
     from auditkit.report.tables import audit_tables
 
@@ -402,7 +406,7 @@ def gap(
                                   epochs=epochs, seed=seed, normalizer_options=options)
     with _lazy_progress() as report:
         try:
-            results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=report)
+            results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=report, cluster=cluster_spec(cluster))
         except KeyboardInterrupt:
             raise AuditkitError(
                 f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None

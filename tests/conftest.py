@@ -66,3 +66,20 @@ def bp4d_tree(bp4d_tree_pristine: Path, tmp_path: Path) -> Path:
 def disfa_tree(disfa_tree_pristine: Path, tmp_path: Path) -> Path:
     """A private, writable copy of the DISFA look-alike tree."""
     return Path(shutil.copytree(disfa_tree_pristine, tmp_path / "DISFA"))
+
+
+def kill_mid_run(cmd: list[str], out: Path, parts: int = 2) -> int:
+    """Start `cmd` (an audit writing into `out`), SIGKILL its whole process group once `parts` trainings are stored
+    (no chance to clean up: the hardest interruption); returns how many parts had been stored."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((out / "parts").glob("*/*.parquet"))) < parts:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return len(list((out / "parts").glob("*/*.parquet")))

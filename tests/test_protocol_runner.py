@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ import pytest
 
 from auditkit.errors import AuditkitError
 from auditkit.protocol.runner import AuditConfig, run_audit
+from tests.conftest import kill_mid_run
 
 SMALL = {"n_train": 2, "n_val": 1}
 
@@ -43,12 +41,14 @@ def test_gender_audit_rows_and_run_json(audit_dataset: Path, tmp_path: Path) -> 
 
 
 def test_record_normalizer_states_deepfn_settings(tmp_path: Path) -> None:
+    from auditkit.normalizers.base import settings_of
     from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
     from auditkit.protocol.runner import record_normalizer
 
     (tmp_path / "normalizers.json").write_text("{damaged")  # rebuilt, since no result depends on it
-    record_normalizer(tmp_path, "none", object())
-    record_normalizer(tmp_path, "deepfn", DeepFNNormalizer(mode="amortized", preset="lite", iterations=7, seed=3))
+    record_normalizer(tmp_path, "none", settings_of(object()))
+    deepfn = DeepFNNormalizer(mode="amortized", preset="lite", iterations=7, seed=3)
+    record_normalizer(tmp_path, "deepfn", settings_of(deepfn))
     got = json.loads((tmp_path / "normalizers.json").read_text())
     assert got["none"] == {}
     assert {k: got["deepfn"][k] for k in ("mode", "preset", "iterations", "seed", "recenter")} == \
@@ -98,14 +98,7 @@ def test_killed_audit_resumes_to_the_same_results(audit_dataset: Path, tmp_path:
     assert subprocess.run(_gap_cmd(audit_dataset, reference), capture_output=True, timeout=600).returncode == 0
 
     resumed = tmp_path / "resumed"
-    proc = subprocess.Popen(_gap_cmd(audit_dataset, resumed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list((resumed / "parts").glob("*/*.parquet"))) < 2:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up: the hardest interruption
-    proc.wait()
-    finished = len(list((resumed / "parts").glob("*/*.parquet")))
+    finished = kill_mid_run(_gap_cmd(audit_dataset, resumed), resumed)
     assert 2 <= finished < 6, "the kill should land mid-grid"
     if (resumed / "results.parquet").exists():
         pd.read_parquet(resumed / "results.parquet")  # never a torn file

@@ -20,7 +20,7 @@ from auditkit.data.dataset import load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic
-from auditkit.normalizers.base import check_dataset, prepare
+from auditkit.normalizers.base import check_dataset, prepare, settings_of
 from auditkit.plugins import load, make_normalizer
 from auditkit.protocol.predictions import check_out, label_test_only, scope_pools, score_pools
 from auditkit.protocol.runner import NORMALIZERS_FILE, PARTS_DIR, RESULTS_FILE, RUN_FILE, record_normalizer
@@ -82,7 +82,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
         norm = make_normalizer(name, seed=seed, progress=progress, **(normalizer_options or {}).get(name, {}))
         prepare(norm, ds, template)
         norm.fit(ds.faces_of(template) if template else np.zeros((0, *ds.image_size), np.uint8), by_subject)
-        record_normalizer(out, name, norm)
+        record_normalizer(out, name, settings_of(norm))
         proba = np.zeros((len(frames), len(aus)), np.float32)
         for s in scope:
             idx = np.flatnonzero(subject_of == s)

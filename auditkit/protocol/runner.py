@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -151,8 +152,8 @@ def make_plan(cfg: AuditConfig, ds: Dataset) -> AuditPlan:
     return AuditPlan(cfg, ds, scope, source, template, pools, aus, tasks)
 
 
-def record_normalizer(out: Path, name: str, normalizer: object) -> None:
-    """Add a fitted normalizer's settings to the audit's normalizers.json (kept across resumed runs)."""
+def record_normalizer(out: Path, name: str, settings: dict) -> None:
+    """Add a fitted normalizer's settings (`settings_of`) to the audit's normalizers.json (kept across resumed runs)."""
     path = out / NORMALIZERS_FILE
     try:
         records = json.loads(path.read_text()) if path.exists() else {}
@@ -160,7 +161,7 @@ def record_normalizer(out: Path, name: str, normalizer: object) -> None:
         records = {}
     if not isinstance(records, dict):  # a damaged record is rebuilt; no result depends on it
         records = {}
-    records[name] = settings_of(normalizer)
+    records[name] = settings
     write_json_atomic(records, path)
 
 
@@ -182,9 +183,19 @@ def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
 
     With `record` (the audit directory), the fitted normalizer's settings go to its normalizers.json.
     """
+    path, settings = normalize_faces(plan, normalizer, cache, progress, size)
+    if record is not None and settings is not None:
+        record_normalizer(record, normalizer, settings)
+    return path
+
+
+def normalize_faces(plan: AuditPlan, normalizer: str, cache: Path,
+                    progress: Callable[[str, int, int], None] | None = None,
+                    size: int = DEFAULT_INPUT_SIZE) -> tuple[Path, dict | None]:
+    """Fit the normalizer and write the cached inputs file; (its path, the fitted settings or None if cached)."""
     path = inputs_file(cache, normalizer, plan.dataset.fingerprint, size)
     if path.exists():
-        return path
+        return path, None
     ds = plan.dataset
     norm = make_normalizer(normalizer, seed=plan.config.seed, progress=progress,
                            **plan.config.normalizer_options.get(normalizer, {}))
@@ -193,8 +204,6 @@ def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
     by_subject = {s: ds.faces_of(s) for s in plan.scope}
     prepare(norm, ds, plan.template)
     norm.fit(ds.faces_of(plan.template), by_subject)
-    if record is not None:
-        record_normalizer(record, normalizer, norm)
     out = np.empty((len(rows), size, size), np.uint8)
     for s in plan.scope:
         idx = np.flatnonzero(subjects == s)
@@ -202,7 +211,13 @@ def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
         out[idx] = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces])
     with atomic_path(path) as tmp:
         np.save(tmp, out)
-    return path
+    return path, settings_of(norm)
+
+
+def normalize_on_worker(cfg: AuditConfig, normalizer: str, cache: str, size: int) -> tuple[str, dict | None]:
+    """A cluster task: rebuild the plan from the shared dataset and normalize there (nothing large is shipped)."""
+    path, settings = normalize_faces(make_plan(cfg, load_dataset(cfg.data)), normalizer, Path(cache), None, size)
+    return str(path), settings
 
 
 MIN_GROUP_FOR_FACES = 5
@@ -348,8 +363,12 @@ def _check_or_write_run(out: Path, plan: AuditPlan, force: bool) -> None:
 
 
 def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = False,
-              progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
-    """Run (or resume) an audit into `out`; returns the full results table."""
+              progress: Callable[[str, int, int], None] | None = None, cluster: str | None = None) -> pd.DataFrame:
+    """Run (or resume) an audit into `out`; returns the full results table.
+
+    `cluster` (a Dask scheduler address or `local:N`) runs the trainings and normalizer fits on its workers instead
+    of `jobs` local processes; the results are the same.
+    """
     out = Path(out)
     classes = {n: load("normalizer", n) for n in cfg.normalizers}  # an unknown plugin fails before anything is written
     classifier = load("classifier", cfg.classifier)
@@ -369,51 +388,90 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     for cls in classes.values():
         check_dataset(cls, ds)
     plan = make_plan(cfg, ds)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_or_write_run(out, plan, force)
-    (out / CACHE_DIR).mkdir(exist_ok=True)
-    rows = _scope_rows(plan)
-    frames = ds.frames.iloc[rows]
-    options = {"epochs": cfg.epochs, "patience": cfg.patience, "lr": cfg.lr, "batch_size": cfg.batch_size,
-               "balanced": cfg.balanced}
-    drop_unreadable_parts(out)
-    pending = [(t, n) for n in cfg.normalizers for t in plan.tasks if not _part_path(out, n, t).exists()]
-    total = len(plan.tasks) * len(cfg.normalizers)
-    done = total - len(pending)
-    if progress:
-        progress("trainings", done, total)
-    data_by_norm = {}
-    for n in cfg.normalizers:
-        if any(pn == n for _, pn in pending):
-            if progress:
-                progress(f"normalizing faces ({n})", 0, 1)
-            inputs = prepare_inputs(plan, n, out / CACHE_DIR, progress, record=out, size=size)
-            save_group_faces(plan, n, inputs, out)
-            data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
-                                       frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options)
-    workers = max(1, min(jobs if jobs > 0 else (os.cpu_count() or 1), len(pending) or 1))
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    calls = [(t, n, data_by_norm[n], threads) for t, n in pending]
-    if workers > 1:
-        stream = Parallel(n_jobs=workers, return_as="generator_unordered")(delayed(_run_and_store)(out, *c) for c in calls)
+    if cluster:  # an unreachable scheduler fails before anything is written
+        from auditkit.protocol.cluster import open_client
+
+        connection = open_client(cluster)
     else:
-        stream = (_run_and_store(out, *c) for c in calls)
-    for _ in stream:
-        done += 1
-        write_parquet_atomic(collect_results(out), out / RESULTS_FILE)
-        if progress:
-            progress("trainings", done, total)
+        connection = contextlib.nullcontext(None)
+    with connection as client:
+        out.mkdir(parents=True, exist_ok=True)
+        _check_or_write_run(out, plan, force)
+        (out / CACHE_DIR).mkdir(exist_ok=True)
+        drop_unreadable_parts(out)
+        pending = [(t, n) for n in cfg.normalizers for t in plan.tasks if not _part_path(out, n, t).exists()]
+        _run_pending(plan, out, pending, size, jobs, progress, client)
     results = collect_results(out)
     write_parquet_atomic(results, out / RESULTS_FILE)
     return results
 
 
-def _run_and_store(out: Path, task: Task, normalizer: str, data: TaskData, threads: int) -> str:
+def _run_pending(plan: AuditPlan, out: Path, pending: list[tuple[Task, str]], size: int, jobs: int,
+                 progress: Callable[[str, int, int], None] | None, client: object | None) -> None:
+    """Normalize what the pending trainings need, run them (local processes or cluster), store each part as it ends."""
+    cfg = plan.config
+    frames = plan.dataset.frames.iloc[_scope_rows(plan)]
+    options = {"epochs": cfg.epochs, "patience": cfg.patience, "lr": cfg.lr, "batch_size": cfg.batch_size,
+               "balanced": cfg.balanced}
+    total = len(plan.tasks) * len(cfg.normalizers)
+    done = total - len(pending)
+    if progress:
+        progress("trainings", done, total)
+    if client is not None:
+        from auditkit.protocol import cluster
+
+        cluster.check_workers_can_read(client, [cfg.data, out])
+    data_by_norm = {}
+    for n in cfg.normalizers:
+        if any(pn == n for _, pn in pending):
+            if progress:
+                progress(f"normalizing faces ({n})" + (" on the cluster" if client is not None else ""), 0, 1)
+            if client is None:
+                inputs = prepare_inputs(plan, n, out / CACHE_DIR, progress, record=out, size=size)
+            else:  # the fit is one task (on a GPU worker where one exists); the settings are recorded here
+                path, settings = cluster.run_remote(client, normalize_on_worker, cfg, n, str(out / CACHE_DIR), size,
+                                                    gpu=True)
+                inputs = Path(path)
+                if settings is not None:
+                    record_normalizer(out, n, settings)
+            save_group_faces(plan, n, inputs, out)
+            data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
+                                       frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options)
+    if client is not None:
+        # one thread per training, as locally with one job per core: the same arithmetic, so the same results
+        shared = {n: client.scatter(d, broadcast=True) for n, d in data_by_norm.items()}
+        calls = [(t, n, shared[n], 1) for t, n in pending]
+        stream = (_store(out, call[1], call[0], rows) for call, rows in cluster.as_completed(client, timed_task, calls))
+    else:
+        workers = max(1, min(jobs if jobs > 0 else (os.cpu_count() or 1), len(pending) or 1))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        calls = [(t, n, data_by_norm[n], threads) for t, n in pending]
+        if workers > 1:
+            stream = Parallel(n_jobs=workers, return_as="generator_unordered")(
+                delayed(_run_and_store)(out, *c) for c in calls)
+        else:
+            stream = (_run_and_store(out, *c) for c in calls)
+    for _ in stream:
+        done += 1
+        write_parquet_atomic(collect_results(out), out / RESULTS_FILE)
+        if progress:
+            progress("trainings", done, total)
+
+
+def timed_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.DataFrame:
+    """run_task plus its wall-clock seconds column (what a cluster worker returns)."""
     start = time.perf_counter()
     rows = run_task(task, normalizer, data, threads)
     rows["seconds"] = round(time.perf_counter() - start, 3)
+    return rows
+
+
+def _store(out: Path, normalizer: str, task: Task, rows: pd.DataFrame) -> str:
     path = _part_path(out, normalizer, task)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(rows, path)
     return task.key
 
+
+def _run_and_store(out: Path, task: Task, normalizer: str, data: TaskData, threads: int) -> str:
+    return _store(out, normalizer, task, timed_task(task, normalizer, data, threads))

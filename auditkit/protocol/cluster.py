@@ -1,0 +1,110 @@
+"""Run an audit's independent work on a Dask cluster (`--cluster`): a scheduler address or `local:N`.
+
+Only the work moves: each training (and the amortized DeepFN fit) runs on a worker, which reads the dataset and the
+audit's cache by path; the submitting process writes every finished part itself, atomically, as it arrives, so the
+audit directory, its resume rule and its results are those of a local run. Dask (`pip install "auditkit[cluster]"`)
+retries a task whose worker died, so a lost worker neither loses nor duplicates a part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from auditkit.errors import AuditkitError
+
+ENV_VAR = "AUDITKIT_CLUSTER"
+TIMEOUT_VAR = "AUDITKIT_CLUSTER_TIMEOUT"  # seconds to wait for a scheduler (default 10)
+RETRIES = 2  # a task that raised on a worker (not a lost worker: Dask reschedules those itself) runs again
+GPU = "GPU"  # the resource name workers advertise (dask-worker --resources "GPU=1") and GPU tasks ask for
+
+
+def cluster_spec(option: str | None) -> str | None:
+    """The cluster to use: --cluster, else $AUDITKIT_CLUSTER, else None (run locally)."""
+    spec = option if option else os.environ.get(ENV_VAR) or None
+    return spec.strip() if spec else None
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise AuditkitError('--cluster needs Dask distributed: pip install "auditkit[cluster]"') from None
+    return distributed
+
+
+@contextlib.contextmanager
+def open_client(spec: str) -> Iterator[Any]:
+    """A connected dask Client for `local:N` (a LocalCluster of N single-thread worker processes) or an address."""
+    distributed = _import_distributed()
+    if spec.startswith("local"):
+        _, _, count = spec.partition(":")
+        try:
+            workers = int(count) if count else (os.cpu_count() or 1)
+        except ValueError:
+            raise AuditkitError(f"--cluster {spec!r}: expected local:N (N worker processes) or a scheduler address "
+                                "such as tcp://host:8786") from None
+        if workers < 1:
+            raise AuditkitError(f"--cluster {spec!r}: needs at least one worker")
+        # one thread per worker process: each training runs single-threaded, as a local run with one job per core does
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=40)
+        client = distributed.Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()
+        return
+    try:
+        client = distributed.Client(spec, timeout=float(os.environ.get(TIMEOUT_VAR, "10")))
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise AuditkitError(f"--cluster {spec}: cannot reach the Dask scheduler ({exc.__class__.__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else 'no answer'})") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _can_open(paths: list[str]) -> str | None:
+    """Run on each worker: the first path it cannot read, with the reason; None when all are readable."""
+    for path in paths:
+        p = Path(path)
+        if not p.exists():
+            return f"{path}: does not exist on this worker"
+        if not os.access(p, os.R_OK | (os.X_OK if p.is_dir() else 0)):
+            return f"{path}: not readable on this worker"
+    return None
+
+
+def check_workers_can_read(client: Any, paths: Iterable[str | Path]) -> None:
+    """One line naming the worker and the path when a worker cannot open the dataset or the audit directory."""
+    absolute = [str(Path(p).resolve()) for p in paths]
+    for worker, problem in sorted(client.run(_can_open, absolute).items()):
+        if problem:
+            raise AuditkitError(f"cluster worker {worker}: {problem} (workers read the dataset and the audit directory "
+                                "by path: put them on a filesystem every worker shares)")
+
+
+def gpu_workers(client: Any) -> int:
+    """How many workers advertise a GPU resource."""
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    return sum(1 for w in workers.values() if w.get("resources", {}).get(GPU, 0) >= 1)
+
+
+def run_remote(client: Any, fn: Callable[..., Any], *args: Any, gpu: bool = False) -> Any:
+    """Run one call on the cluster and wait for its result (on a GPU worker when asked and one exists)."""
+    resources = {GPU: 1} if gpu and gpu_workers(client) else None
+    return client.submit(fn, *args, resources=resources, retries=RETRIES, pure=False).result()
+
+
+def as_completed(client: Any, fn: Callable[..., Any], calls: list[tuple]) -> Iterator[tuple[tuple, Any]]:
+    """Submit fn(*call) for every call; yield (call, result) as each finishes, in completion order."""
+    distributed = _import_distributed()
+    futures = {client.submit(fn, *call, retries=RETRIES, pure=False): call for call in calls}
+    for future in distributed.as_completed(futures):
+        yield futures[future], future.result()

@@ -1,0 +1,114 @@
+"""Audits on a Dask cluster: the same results as a local run, a lost worker, a killed submitter, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from auditkit.errors import AuditkitError
+from auditkit.protocol.cluster import ENV_VAR, check_workers_can_read, cluster_spec
+from auditkit.protocol.runner import AuditConfig, run_audit
+from tests.conftest import kill_mid_run
+
+distributed = pytest.importorskip("distributed")
+
+
+def _cfg(data: Path, **kw) -> AuditConfig:
+    return AuditConfig.from_preset("smoke", data=str(data), attr=("gender",), n_train=2, n_val=1, **kw)
+
+
+@pytest.fixture(scope="module")
+def local_reference(audit_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """The audit with histeq run locally, one single-thread job per core."""
+    return run_audit(_cfg(audit_dataset, normalizers=("histeq",)), tmp_path_factory.mktemp("local") / "a", jobs=2)
+
+
+def test_local_cluster_gives_the_local_results(audit_dataset: Path, tmp_path: Path,
+                                               local_reference: pd.DataFrame) -> None:
+    out = tmp_path / "cluster"
+    got = run_audit(_cfg(audit_dataset, normalizers=("histeq",)), out, cluster="local:2")
+    pd.testing.assert_frame_equal(local_reference.drop(columns="seconds"), got.drop(columns="seconds"))
+    # the normalizer was fitted on a worker; its settings were still recorded by the submitting process
+    assert set(json.loads((out / "normalizers.json").read_text())) == {"none", "histeq"}
+    assert len(list((out / "parts").glob("*/*.parquet"))) == local_reference["task"].nunique() * 2
+
+
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(audit_dataset: Path, tmp_path: Path,
+                                                              local_reference: pd.DataFrame) -> None:
+    out = tmp_path / "cluster"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+        killed: list[int] = []
+
+        def kill_one_worker_after_the_first_part() -> None:
+            deadline = time.time() + 120
+            while time.time() < deadline and not list((out / "parts").glob("*/*.parquet")):
+                time.sleep(0.02)
+            pid = sorted(pids.values())[0]
+            os.kill(pid, signal.SIGKILL)  # no clean-up: the nanny restarts it, the scheduler reruns its task
+            killed.append(pid)
+
+        killer = threading.Thread(target=kill_one_worker_after_the_first_part)
+        killer.start()
+        got = run_audit(_cfg(audit_dataset, normalizers=("histeq",)), out, cluster=cluster.scheduler_address)
+        killer.join()
+    assert killed, "the worker should have been killed mid-run"
+    pd.testing.assert_frame_equal(local_reference.drop(columns="seconds"), got.drop(columns="seconds"))
+
+
+def _gap(data: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "auditkit", "gap", "--attr", "gender", "--data", str(data), "--out", str(out),
+            "--preset", "smoke", "--train", "2", "--val", "1", "--normalizer", "histeq", "--cluster", "local:2"]
+
+
+def test_killed_submitter_resumes_to_the_same_results(audit_dataset: Path, tmp_path: Path,
+                                                      local_reference: pd.DataFrame) -> None:
+    out = tmp_path / "resumed"
+    finished = kill_mid_run(_gap(audit_dataset, out), out)  # the submitter and its local cluster with it
+    assert 2 <= finished < 8, "the kill should land mid-grid"
+    done = subprocess.run(_gap(audit_dataset, out), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    got = pd.read_parquet(out / "results.parquet")
+    pd.testing.assert_frame_equal(local_reference.drop(columns="seconds"), got.drop(columns="seconds"))
+
+
+def test_unreachable_scheduler_is_one_line_and_writes_nothing(audit_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "never"
+    env = {**os.environ, "AUDITKIT_CLUSTER_TIMEOUT": "1"}
+    res = subprocess.run([sys.executable, "-m", "auditkit", "gap", "--attr", "gender", "--data", str(audit_dataset),
+                          "--out", str(out), "--preset", "smoke", "--cluster", "tcp://127.0.0.1:1"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: --cluster tcp://127.0.0.1:1: cannot reach the Dask scheduler")
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert not out.exists()
+
+
+def test_a_worker_that_cannot_read_the_data_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "not-shared"
+    with distributed.Client(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as client:
+        check_workers_can_read(client, [tmp_path])  # readable: no error
+        with pytest.raises(AuditkitError, match=r"cluster worker .+: .*not-shared: does not exist on this worker"):
+            check_workers_can_read(client, [tmp_path, missing])
+
+
+def test_cluster_spec_from_option_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert cluster_spec(None) is None
+    monkeypatch.setenv(ENV_VAR, "tcp://sched:8786")
+    assert cluster_spec(None) == "tcp://sched:8786" and cluster_spec("local:2") == "local:2"
+    with pytest.raises(AuditkitError, match="expected local:N"):
+        from auditkit.protocol.cluster import open_client
+
+        with open_client("local:two"):
+            pass
