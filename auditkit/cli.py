@@ -421,6 +421,47 @@ def gap(
 
 
 @app.command()
+def plan(
+    attr: str = typer.Option(..., "--attr", help="As for `auditkit gap`."),
+    normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s), as for `auditkit gap`."),
+    normalizer_option: list[str] = typer.Option([], "--normalizer-option", help="NAME.KEY=VALUE, as for `gap`."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset directory (default: the synthetic benchmark)."),
+    preset: str = typer.Option("default", "--preset", help="default, paper or smoke."),
+    repeats: int | None = typer.Option(None, "--repeats", help="Repetitions (overrides the preset)."),
+    n_train: int = typer.Option(4, "--train", help="Training subjects per draw."),
+    n_val: int = typer.Option(2, "--val", help="Validation subjects per draw."),
+    bins: str | None = typer.Option(None, "--bins", help="Bins for a numeric attribute."),
+    source: str | None = typer.Option(None, "--source", help="Restrict to one source dataset."),
+    cores: int = typer.Option(2, "--cores", help="CPU cores to express the wall time on."),
+) -> None:
+    """Count an audit's trainings and DeepFN fits and estimate their CPU/GPU hours, to size a cluster first."""
+    from auditkit.data.dataset import load_dataset
+    from auditkit.plugins import parse_normalizer_options
+    from auditkit.protocol.costs import estimate
+    from auditkit.protocol.runner import AuditConfig, make_plan
+
+    attrs = _attrs(attr)
+    data_dir = data if data is not None else _ensure_default_data()
+    norms = _names(normalizer)
+    options = parse_normalizer_options(normalizer_option, tuple(dict.fromkeys(("none", *norms))))
+    cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, repeats=repeats,
+                                  n_train=n_train, n_val=n_val, bins=bins, source=source, normalizer_options=options)
+    ds = load_dataset(cfg.data)
+    lines = estimate(make_plan(cfg, ds))
+    table = _compact(f"auditkit gap --attr {attr} --preset {preset}: {len(ds.subjects)} subjects, {len(ds.frames):,} "
+                     "frames", [("work", "left"), ("count", "right"), ("CPU core-h", "right"), ("GPU h", "right")])
+    for line in lines:
+        table.add_row(line.what, f"{line.count:,}", f"{line.cpu_core_hours:,.2f}",
+                      "not measured" if line.gpu_hours is None else f"{line.gpu_hours:,.2f}")
+    console.print(table)
+    total = sum(line.cpu_core_hours for line in lines)
+    console.print(f"total {total:,.2f} CPU core-hours: ~{total / max(cores, 1):,.2f} h on {cores} cores "
+                  "(an upper bound for trainings: early stopping ends many sooner)")
+    for line in lines:
+        console.print(f"  {line.what}: {line.detail}; {line.source}")
+
+
+@app.command()
 def describe(
     model: str = typer.Argument(..., help="deepfn or lenet5"),
     preset: str | None = typer.Option(None, "--preset", help="DeepFN preset: paper (Tables 1-2) or lite (default: the "
@@ -487,6 +528,8 @@ def normalize(
                                                                    "average face + histogram per gender and skin type."),
     include_faces: bool = typer.Option(True, "--include-faces/--groups-only", help="Show individual faces in the preview."),
     seed: int = typer.Option(0, "--seed"),
+    cluster: str | None = typer.Option(None, "--cluster", help="Fit and normalize as one task on a Dask cluster (a GPU "
+                                       "worker where one advertises GPU): tcp://host:8786 or local:N."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
     """Normalize every face of a dataset into a new dataset directory (any classifier can then use it)."""
@@ -494,8 +537,9 @@ def normalize(
 
     from auditkit.data import load_dataset
     from auditkit.data.inspect import skin_bin
-    from auditkit.normalizers.apply import normalize_dataset
+    from auditkit.normalizers.apply import normalize_dataset, normalize_path
     from auditkit.normalizers.preview import comparison_sheet, write_sheet
+    from auditkit.protocol.cluster import check_workers_can_read, cluster_spec, open_client, run_remote
 
     if out is None:
         raise AuditkitError("normalize: give --out DIR for the normalized dataset")
@@ -503,8 +547,15 @@ def normalize(
     options = {k: v for k, v in {"mode": mode, "preset": preset, "iterations": iterations, "recenter": recenter,
                                  "center": center, "gradient_weight": gradient_weight, "seed": seed}.items()
                if v is not None}
-    with _lazy_progress() as report:
-        normalize_dataset(ds, normalizer, out, template, force, options, progress=report)
+    spec = cluster_spec(cluster)
+    if spec:
+        with open_client(spec) as client:
+            check_workers_can_read(client, [data, Path(out).resolve().parent])
+            console.print(f"normalizing on the cluster ({spec})")
+            run_remote(client, normalize_path, str(data), normalizer, str(out), template, force, options, gpu=True)
+    else:
+        with _lazy_progress() as report:
+            normalize_dataset(ds, normalizer, out, template, force, options, progress=report)
     console.print(f"normalized dataset written to {out}")
     if preview is not None:
         result = load_dataset(out)
@@ -600,10 +651,13 @@ def audit_model_cmd(
     template: str | None = typer.Option(None, "--template", help="Template subject of the normalizers "
                                         "(default: the most expressive)."),
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/model-<attr>)."),
+    cluster: str | None = typer.Option(None, "--cluster", help="Run each normalizer's fit and predictions on a Dask "
+                                       "cluster: tcp://host:8786 or local:N (default $AUDITKIT_CLUSTER)."),
     force: bool = typer.Option(False, "--force", help="Replace earlier results in --out."),
 ) -> None:
     """Audit a pretrained model file test-only per group, with and without normalizers in front of it."""
     from auditkit.plugins import parse_normalizer_options
+    from auditkit.protocol.cluster import cluster_spec
     from auditkit.protocol.pretrained import audit_model
     from auditkit.report.render import build_report
     from auditkit.report.tables import audit_tables
@@ -614,7 +668,7 @@ def audit_model_cmd(
     out_dir = out if out is not None else Path("audits") / ("model-" + "-".join(attrs))
     with _lazy_progress() as report:
         results, run = audit_model(model, data, attrs, out_dir, norms, card, bins, source, template, force=force,
-                                   progress=report, normalizer_options=options)
+                                   progress=report, normalizer_options=options, cluster=cluster_spec(cluster))
     console.print(f"{Path(model).name}: AUs {', '.join(run['plan']['aus'])}; "
                   f"{len(run['plan']['scope'])} subjects tested under {', '.join(run['config']['normalizers'])}")
     tables = audit_tables(results)

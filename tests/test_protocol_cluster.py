@@ -112,3 +112,29 @@ def test_cluster_spec_from_option_or_environment(monkeypatch: pytest.MonkeyPatch
 
         with open_client("local:two"):
             pass
+
+
+def test_audit_model_on_a_cluster_gives_the_local_results(audit_dataset: Path, tmp_path: Path) -> None:
+    from auditkit.protocol.pretrained import audit_model
+    from tests.test_classifiers_pretrained import _torchscript
+
+    model = _torchscript(tmp_path)
+    local, _ = audit_model(model, audit_dataset, ("gender",), tmp_path / "local", ("histeq",), source="bp4d-synth")
+    remote, _ = audit_model(model, audit_dataset, ("gender",), tmp_path / "remote", ("histeq",), source="bp4d-synth",
+                            cluster="local:2")
+    pd.testing.assert_frame_equal(local, remote)
+    assert json.loads((tmp_path / "remote" / "normalizers.json").read_text()) == {"none": {}, "histeq": {}}
+
+
+def test_normalize_on_a_cluster_writes_the_same_dataset(tiny_dataset: Path, tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    local = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "local"))
+    remote = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "remote"),
+                 "--cluster", "local:1")
+    assert local.returncode == 0 and remote.returncode == 0, remote.stderr
+    assert "normalizing on the cluster" in remote.stdout
+    assert (tmp_path / "local" / "faces.npy").read_bytes() == (tmp_path / "remote" / "faces.npy").read_bytes()
+    again = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "remote"),
+                "--cluster", "local:1")
+    assert again.returncode == 2 and "already exists" in again.stderr  # the worker's error, as one line

@@ -59,3 +59,11 @@ def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, template: s
         shutil.rmtree(out)
     os.replace(tmp, out)
     return out
+
+
+def normalize_path(data: str, normalizer: str, out: str, template: str | None, force: bool, options: dict) -> str:
+    """normalize_dataset from paths alone: what a cluster worker runs for `auditkit normalize --cluster`."""
+    from auditkit.data.dataset import load_dataset
+
+    normalize_dataset(load_dataset(data), normalizer, out, template, force, options)
+    return out

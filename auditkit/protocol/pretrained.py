@@ -30,8 +30,12 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
                 normalizers: tuple[str, ...] = ("none",), card: str | Path | None = None, bins: str | None = None,
                 source: str | None = None, template: str | None = None, seed: int = 0, force: bool = False,
                 progress: Callable[[str, int, int], None] | None = None,
-                normalizer_options: dict[str, dict] | None = None) -> tuple[pd.DataFrame, dict]:
-    """Score `model` per group under each normalizer; write results.parquet and run.json to `out`."""
+                normalizer_options: dict[str, dict] | None = None,
+                cluster: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Score `model` per group under each normalizer; write results.parquet and run.json to `out`.
+
+    With `cluster` (a Dask scheduler address or local:N) each normalizer's fit and predictions run on a worker.
+    """
     out = Path(out)
     if force:  # only what an audit writes is removed, never the rest of the directory
         shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
@@ -55,7 +59,6 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
     if not aus:
         raise AuditkitError(f"{Path(model).name}: the model's AUs ({', '.join(clf.aus)}) are not coded in {data} "
                             f"(coded: {', '.join(a for a in ds.aus if (frames[a].to_numpy() >= 0).any())})")
-    cols = [clf.aus.index(a) for a in aus]
     classifier = f"pretrained:{Path(model).name}"
     run = {"data": str(data), "fingerprint": ds.fingerprint, "model": str(model),
            "config": {"attr": attrs, "normalizers": list(normalizers), "classifier": classifier, "preset": "test-only",
@@ -71,26 +74,54 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
     out.mkdir(parents=True, exist_ok=True)
     parts_dir.mkdir(exist_ok=True)
     write_json_atomic(run, out / RUN_FILE)
-    labels = frames[aus].to_numpy("int8")
-    subject_of = frames["subject"].to_numpy()
     pending = [(i, n) for i, n in enumerate(normalizers) if not (parts_dir / f"{n}.parquet").exists()]
-    by_subject = {s: ds.faces_of(s) for s in scope} if pending else {}  # read once, shared by every normalizer
-    for i, name in pending:
-        part = parts_dir / f"{name}.parquet"
-        if progress:
-            progress(f"normalizing and predicting ({name})", i, len(normalizers))
-        norm = make_normalizer(name, seed=seed, progress=progress, **(normalizer_options or {}).get(name, {}))
-        prepare(norm, ds, template)
-        norm.fit(ds.faces_of(template) if template else np.zeros((0, *ds.image_size), np.uint8), by_subject)
-        record_normalizer(out, name, settings_of(norm))
-        proba = np.zeros((len(frames), len(aus)), np.float32)
-        for s in scope:
-            idx = np.flatnonzero(subject_of == s)
-            proba[idx] = clf.predict_proba(norm.transform(s, by_subject[s]))[:, cols]
-        results = label_test_only(score_pools(pools, labels, proba, subject_of, aus), attrs, name, classifier)
-        write_parquet_atomic(results, part)
+    job = {"model": str(model), "card": str(card) if card else None, "data": str(data), "seed": seed,
+           "template": template, "scope": scope, "pools": pools, "aus": aus, "attrs": attrs, "classifier": classifier}
+
+    def store(name: str, results: pd.DataFrame, settings: dict) -> None:
+        record_normalizer(out, name, settings)
+        write_parquet_atomic(results, parts_dir / f"{name}.parquet")
+
+    if cluster and pending:
+        from auditkit.protocol import cluster as dask_cluster
+
+        with dask_cluster.open_client(cluster) as client:
+            dask_cluster.check_workers_can_read(client, [data, model])
+            calls = [(job, name, (normalizer_options or {}).get(name, {})) for _, name in pending]
+            for (_, name, _), (results, settings) in dask_cluster.as_completed(client, score_under_normalizer, calls):
+                store(name, results, settings)
+    else:
+        for i, name in pending:
+            if progress:
+                progress(f"normalizing and predicting ({name})", i, len(normalizers))
+            store(name, *score_under_normalizer(job, name, (normalizer_options or {}).get(name, {}), progress))
     results = pd.concat([pd.read_parquet(parts_dir / f"{n}.parquet") for n in normalizers], ignore_index=True)
     write_parquet_atomic(results, out / RESULTS_FILE)
     if progress:
         progress("done", len(normalizers), len(normalizers))
     return results, run
+
+
+def score_under_normalizer(job: dict, name: str, options: dict,
+                           progress: Callable[[str, int, int], None] | None = None) -> tuple[pd.DataFrame, dict]:
+    """Fit one normalizer, run the model on every in-scope face through it and score it per group: (rows, settings).
+
+    Takes paths and names only (the dataset and model are opened here), so it runs as well on a cluster worker.
+    """
+    ds = load_dataset(job["data"])
+    clf = PretrainedClassifier(job["model"], job["card"])
+    scope, aus, template = job["scope"], job["aus"], job["template"]
+    frames = ds.frames[ds.frames["subject"].isin(scope)]
+    labels, subject_of = frames[aus].to_numpy("int8"), frames["subject"].to_numpy()
+    cols = [clf.aus.index(a) for a in aus]
+    by_subject = {s: ds.faces_of(s) for s in scope}
+    norm = make_normalizer(name, seed=job["seed"], progress=progress, **options)
+    prepare(norm, ds, template)
+    norm.fit(ds.faces_of(template) if template else np.zeros((0, *ds.image_size), np.uint8), by_subject)
+    proba = np.zeros((len(frames), len(aus)), np.float32)
+    for s in scope:
+        idx = np.flatnonzero(subject_of == s)
+        proba[idx] = clf.predict_proba(norm.transform(s, by_subject[s]))[:, cols]
+    results = label_test_only(score_pools(job["pools"], labels, proba, subject_of, aus), job["attrs"], name,
+                              job["classifier"])
+    return results, settings_of(norm)

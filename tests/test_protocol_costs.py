@@ -1,0 +1,43 @@
+"""`auditkit plan`: counts of trainings and DeepFN fits, and the cost arithmetic from the measured rates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditkit.data.dataset import load_dataset
+from auditkit.protocol.costs import DEEPFN_STEP_S_2_CORES, LENET_IMAGES_PER_CORE_S, estimate, training_images
+from auditkit.protocol.runner import AuditConfig, make_plan
+from tests.test_cli import run
+
+
+def _plan(data: Path, **kw):
+    cfg = AuditConfig.from_preset("smoke", data=str(data), attr=("gender",), n_train=2, n_val=1, **kw)
+    return make_plan(cfg, load_dataset(cfg.data))
+
+
+def test_estimate_counts_and_costs(audit_dataset: Path) -> None:
+    plan = _plan(audit_dataset, normalizers=("deepfn",), normalizer_options={"deepfn": {"iterations": 100}})
+    images = training_images(plan)
+    assert len(images) == len(plan.tasks) and all(n == 2 * 30 for n in images)  # 2 train subjects x 30 frames
+    lenet, deepfn = estimate(plan)
+    assert lenet.count == 2 * len(plan.tasks)  # none and deepfn
+    assert lenet.cpu_core_hours == pytest.approx(2 * sum(images) * plan.config.epochs / LENET_IMAGES_PER_CORE_S / 3600)
+    assert deepfn.count == 1 and deepfn.cpu_core_hours == pytest.approx(100 * DEEPFN_STEP_S_2_CORES["lite"] * 2 / 3600)
+    per_subject = _plan(audit_dataset, normalizers=("deepfn",),
+                        normalizer_options={"deepfn": {"mode": "per-subject", "preset": "paper", "iterations": 10}})
+    fits = estimate(per_subject)[1]
+    assert fits.count == len(per_subject.scope) and "paper preset" in fits.detail  # one fit per person (the paper's)
+    assert len(estimate(_plan(audit_dataset))) == 1  # no DeepFN, no DeepFN line
+
+
+def test_plan_command(audit_dataset: Path) -> None:
+    res = run("plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val", "1",
+              "--normalizer", "deepfn")
+    assert res.returncode == 0, res.stderr
+    out = " ".join(res.stdout.split())
+    assert "LeNet-5 trainings 8" in out and "DeepFN fits 1" in out and "CPU core-hours" in out
+    assert "bench_lenet.py --threads 1" in out and "GPU not measured" in out
+    bad = run("plan", "--attr", "height", "--data", str(audit_dataset))
+    assert bad.returncode == 2 and "unknown attribute" in bad.stderr
