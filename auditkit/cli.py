@@ -539,7 +539,7 @@ def normalize(
     from auditkit.data.inspect import skin_bin
     from auditkit.normalizers.apply import normalize_dataset, normalize_path
     from auditkit.normalizers.preview import comparison_sheet, write_sheet
-    from auditkit.protocol.cluster import check_workers_can_read, cluster_spec, open_client, run_remote
+    from auditkit.protocol.cluster import check_workers_can_read, cluster_spec, fit_threads, open_client, run_remote
 
     if out is None:
         raise AuditkitError("normalize: give --out DIR for the normalized dataset")
@@ -552,7 +552,8 @@ def normalize(
         with open_client(spec) as client:
             check_workers_can_read(client, [data, Path(out).resolve().parent])
             console.print(f"normalizing on the cluster ({spec})")
-            run_remote(client, normalize_path, str(data), normalizer, str(out), template, force, options, gpu=True)
+            run_remote(client, normalize_path, str(data), normalizer, str(out), template, force, options, gpu=True,
+                       threads=fit_threads())
     else:
         with _lazy_progress() as report:
             normalize_dataset(ds, normalizer, out, template, force, options, progress=report)

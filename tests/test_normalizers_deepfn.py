@@ -169,6 +169,27 @@ def test_normalize_dataset_writes_a_valid_dataset(tiny_dataset: Path, tmp_path: 
     assert not np.array_equal(np.asarray(result.faces[:5]), np.asarray(ds.faces[:5]))
 
 
+def test_per_subject_fits_run_through_a_parallel_map_into_the_cache(tmp_path: Path) -> None:
+    plain = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path / "plain", **TINY)
+    plain.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
+    calls: list[tuple] = []
+
+    def serial_map(fn, jobs):  # what a cluster's map does, in order and in this process
+        calls.extend(jobs)
+        return [fn(*job) for job in jobs]
+
+    spread = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path / "spread", **TINY)
+    spread.parallel_map = serial_map
+    spread.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
+    assert len(calls) == 2 and spread.cache_hits == 2  # trained by the map, then loaded from the cache
+    for s in ("a", "b"):
+        np.testing.assert_array_equal(plain.transform(s, _faces(3)), spread.transform(s, _faces(3)))
+    again = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path / "spread", **TINY)
+    again.parallel_map = serial_map
+    again.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
+    assert len(calls) == 2  # everything cached: nothing sent to the map
+
+
 def test_add_subject_fine_tunes_a_new_embedding(tmp_path: Path) -> None:
     n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, iterations=20, batch_size=8, lr=1e-3,
                          **UNCENTERED)

@@ -122,20 +122,51 @@ def _tune_malloc() -> None:
         pass
 
 
-def _on_worker(fn: Callable[..., Any], *args: Any) -> Any:
+def _on_worker(fn: Callable[..., Any], threads: int | None, *args: Any) -> Any:
     _tune_malloc()
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     return fn(*args)
 
 
-def run_remote(client: Any, fn: Callable[..., Any], *args: Any, gpu: bool = False) -> Any:
+def fit_threads() -> int:
+    """The thread count normalizer fits use, taken on the submitting machine and applied on the worker.
+
+    A model's arithmetic depends on the thread count (reductions are split differently), so a fit on a worker matches
+    the same fit run locally only with the local run's threads.
+    """
+    import torch
+
+    return torch.get_num_threads()
+
+
+def run_remote(client: Any, fn: Callable[..., Any], *args: Any, gpu: bool = False,
+               threads: int | None = None) -> Any:
     """Run one call on the cluster and wait for its result (on a GPU worker when asked and one exists)."""
     resources = {GPU: 1} if gpu and gpu_workers(client) else None
-    return client.submit(_on_worker, fn, *args, resources=resources, retries=RETRIES, pure=False).result()
+    return client.submit(_on_worker, fn, threads, *args, resources=resources, retries=RETRIES, pure=False).result()
+
+
+def worker_map(threads: int | None, gpu: bool = True) -> Callable[[Callable[..., Any], list[tuple]], list[Any]]:
+    """From inside a cluster task: a map that runs each call as a task of its own (a per-subject DeepFN fit each)."""
+
+    def map_on_cluster(fn: Callable[..., Any], calls: list[tuple]) -> list[Any]:
+        from distributed import worker_client
+
+        with worker_client() as client:  # leaves the worker's thread pool while the sub-tasks run
+            resources = {GPU: 1} if gpu and gpu_workers(client) else None
+            futures = [client.submit(_on_worker, fn, threads, *call, resources=resources, retries=RETRIES, pure=False)
+                       for call in calls]
+            return client.gather(futures)
+
+    return map_on_cluster
 
 
 def as_completed(client: Any, fn: Callable[..., Any], calls: list[tuple]) -> Iterator[tuple[tuple, Any]]:
     """Submit fn(*call) for every call; yield (call, result) as each finishes, in completion order."""
     distributed = _import_distributed()
-    futures = {client.submit(_on_worker, fn, *call, retries=RETRIES, pure=False): call for call in calls}
+    futures = {client.submit(_on_worker, fn, None, *call, retries=RETRIES, pure=False): call for call in calls}
     for future in distributed.as_completed(futures):
         yield futures[future], future.result()

@@ -87,6 +87,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
 
         with dask_cluster.open_client(cluster) as client:
             dask_cluster.check_workers_can_read(client, [data, model])
+            job["threads"] = dask_cluster.fit_threads()  # the fit's arithmetic follows the thread count
             calls = [(job, name, (normalizer_options or {}).get(name, {})) for _, name in pending]
             for (_, name, _), (results, settings) in dask_cluster.as_completed(client, score_under_normalizer, calls):
                 store(name, results, settings)
@@ -108,6 +109,10 @@ def score_under_normalizer(job: dict, name: str, options: dict,
 
     Takes paths and names only (the dataset and model are opened here), so it runs as well on a cluster worker.
     """
+    if job.get("threads"):
+        import torch
+
+        torch.set_num_threads(job["threads"])
     ds = load_dataset(job["data"])
     clf = PretrainedClassifier(job["model"], job["card"])
     scope, aus, template = job["scope"], job["aus"], job["template"]

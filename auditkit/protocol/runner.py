@@ -190,9 +190,12 @@ def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
 
 
 def normalize_faces(plan: AuditPlan, normalizer: str, cache: Path,
-                    progress: Callable[[str, int, int], None] | None = None,
-                    size: int = DEFAULT_INPUT_SIZE) -> tuple[Path, dict | None]:
-    """Fit the normalizer and write the cached inputs file; (its path, the fitted settings or None if cached)."""
+                    progress: Callable[[str, int, int], None] | None = None, size: int = DEFAULT_INPUT_SIZE,
+                    parallel_map: Callable | None = None) -> tuple[Path, dict | None]:
+    """Fit the normalizer and write the cached inputs file; (its path, the fitted settings or None if cached).
+
+    `parallel_map` goes to a normalizer that can spread its fit (DeepFN's per-subject models), e.g. over a cluster.
+    """
     path = inputs_file(cache, normalizer, plan.dataset.fingerprint, size)
     if path.exists():
         return path, None
@@ -203,6 +206,8 @@ def normalize_faces(plan: AuditPlan, normalizer: str, cache: Path,
     subjects = ds.frames["subject"].to_numpy()[rows]
     by_subject = {s: ds.faces_of(s) for s in plan.scope}
     prepare(norm, ds, plan.template)
+    if parallel_map is not None and hasattr(norm, "parallel_map"):
+        norm.parallel_map = parallel_map
     norm.fit(ds.faces_of(plan.template), by_subject)
     out = np.empty((len(rows), size, size), np.uint8)
     for s in plan.scope:
@@ -214,9 +219,14 @@ def normalize_faces(plan: AuditPlan, normalizer: str, cache: Path,
     return path, settings_of(norm)
 
 
-def normalize_on_worker(cfg: AuditConfig, normalizer: str, cache: str, size: int) -> tuple[str, dict | None]:
-    """A cluster task: rebuild the plan from the shared dataset and normalize there (nothing large is shipped)."""
-    path, settings = normalize_faces(make_plan(cfg, load_dataset(cfg.data)), normalizer, Path(cache), None, size)
+def normalize_on_worker(cfg: AuditConfig, normalizer: str, cache: str, size: int,
+                        threads: int | None = None) -> tuple[str, dict | None]:
+    """A cluster task: rebuild the plan from the shared dataset and normalize there (nothing large is shipped);
+    a normalizer that fits one model per person runs each of those fits as a cluster task of its own."""
+    from auditkit.protocol.cluster import worker_map
+
+    path, settings = normalize_faces(make_plan(cfg, load_dataset(cfg.data)), normalizer, Path(cache), None, size,
+                                     parallel_map=worker_map(threads))
     return str(path), settings
 
 
@@ -429,8 +439,9 @@ def _run_pending(plan: AuditPlan, out: Path, pending: list[tuple[Task, str]], si
             if client is None:
                 inputs = prepare_inputs(plan, n, out / CACHE_DIR, progress, record=out, size=size)
             else:  # the fit is one task (on a GPU worker where one exists); the settings are recorded here
+                threads = cluster.fit_threads()
                 path, settings = cluster.run_remote(client, normalize_on_worker, cfg, n, str(out / CACHE_DIR), size,
-                                                    gpu=True)
+                                                    threads, gpu=True, threads=threads)
                 inputs = Path(path)
                 if settings is not None:
                     record_normalizer(out, n, settings)

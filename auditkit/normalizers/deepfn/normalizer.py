@@ -86,6 +86,8 @@ class DeepFNNormalizer:
         if self.config.center and not self.recenter:
             raise AuditkitError("deepfn: a model trained centered (center=True) decodes only centered codes; "
                                 "it cannot be used with recenter=False")
+        # set by a runner that can spread work (a cluster): map(fn, calls) -> results; per-subject fits then run in it
+        self.parallel_map: Callable[[Callable, list[tuple]], list] | None = None
         self.template_codes: dict[str, torch.Tensor] = {}  # model label -> mean code of the template
         self.subject_codes: dict[str, torch.Tensor] = {}  # subject -> its mean code (under its model)
 
@@ -115,12 +117,8 @@ class DeepFNNormalizer:
             self.losses[label] = state["losses"]
             self.cache_hits += 1
             return model
-        ckpt = self.cache_dir / f"{key}.ckpt.pt"
         report = (lambda done, total, loss: self.progress(f"deepfn {label}", done, total)) if self.progress else None
-        model, losses = train(template, subjects, self.config, checkpoint=ckpt, progress=report)
-        save_atomic({"model": model.cpu().state_dict(), "preset": self.config.preset, "losses": losses,
-                      "n_subjects": len(subjects) if len(subjects) > 1 else None, "config": self.config.__dict__}, final)
-        ckpt.unlink(missing_ok=True)
+        model, losses = train_to_cache(template, subjects, self.config, self.cache_dir, key, report)
         self.losses[label] = losses
         return model
 
@@ -142,9 +140,15 @@ class DeepFNNormalizer:
             key = cache_key("amortized", self.config, t_digest, digests)
             self.shared = self._fit_one(key, t_tensor, [preprocess(faces[s], size) for s in names], "amortized")
         else:
+            keys = {s: cache_key("per-subject", self.config, t_digest, {s: digests[s]}) for s in names}
+            todo = [s for s in names if not (self.cache_dir / f"{keys[s]}.pt").exists()]
+            if self.parallel_map is not None and len(todo) > 1:
+                # each person's model trains as a task of its own into the (shared) cache; the loop below loads them
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                self.parallel_map(fit_into_cache, [(t_tensor, [preprocess(faces[s], size)], self.config,
+                                                    self.cache_dir, keys[s]) for s in todo])
             for s in names:
-                key = cache_key("per-subject", self.config, t_digest, {s: digests[s]})
-                self.models[s] = self._fit_one(key, t_tensor, [preprocess(faces[s], size)], s)
+                self.models[s] = self._fit_one(keys[s], t_tensor, [preprocess(faces[s], size)], s)
         if self.recenter:
             # every frame given, not only the training subsample: a forward pass is cheap and the mean steadier
             for label, model in ({"amortized": self.shared} if self.shared is not None else self.models).items():
@@ -209,3 +213,22 @@ class DeepFNNormalizer:
                 code = self._person_code(model, subject, faces)
             shift = self.template_codes["amortized" if self.mode == "amortized" else subject] - code
         return normalize_faces(model, faces, out_size=faces.shape[1:], shift=shift)
+
+
+def train_to_cache(template: torch.Tensor, subjects: list[torch.Tensor], config: TrainConfig, cache_dir: Path,
+                   key: str, progress: Callable[[int, int, float], None] | None = None) -> tuple[DeepFN, list[float]]:
+    """Train one DeepFN (resuming its checkpoint) and store it in the cache as `key`; (model, losses)."""
+    cache_dir = Path(cache_dir)
+    ckpt = cache_dir / f"{key}.ckpt.pt"
+    model, losses = train(template, subjects, config, checkpoint=ckpt, progress=progress)
+    save_atomic({"model": model.cpu().state_dict(), "preset": config.preset, "losses": losses,
+                 "n_subjects": len(subjects) if len(subjects) > 1 else None, "config": config.__dict__},
+                cache_dir / f"{key}.pt")
+    ckpt.unlink(missing_ok=True)
+    return model, losses
+
+
+def fit_into_cache(template: torch.Tensor, subjects: list[torch.Tensor], config: TrainConfig, cache_dir: Path,
+                   key: str) -> None:
+    """train_to_cache as a remote task: the model stays in the shared cache instead of travelling back."""
+    train_to_cache(template, subjects, config, cache_dir, key)
