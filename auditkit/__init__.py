@@ -5,8 +5,8 @@ The stable public API, by concept (imported lazily, so `import auditkit` stays f
 - data: `Dataset`, `load_dataset`, `SynthConfig`, `generate` (the synthetic benchmark)
 - interfaces for plugins: `Normalizer`, `AUClassifier`, `make_normalizer`, `make_classifier`
 - normalizers: `DeepFNNormalizer`, `OracleNormalizer`, `normalize_dataset`
-- audits: `gap` (the notebook entry: returns an `AuditResult` of tidy tables), `AuditConfig`, `run_audit`,
-  `audit_predictions`, `audit_model`
+- audits, for notebooks (each returns an `AuditResult` of tidy tables): `gap`, `audit_predictions`, `audit_model`;
+  the runner underneath: `AuditConfig`, `run_audit`
 - results: `audit_tables`, `build_report`
 """
 
@@ -34,8 +34,8 @@ _EXPORTS = {
     "AuditResult": "auditkit.api",
     "AuditConfig": "auditkit.protocol.runner",
     "run_audit": "auditkit.protocol.runner",
-    "audit_predictions": "auditkit.protocol.predictions",
-    "audit_model": "auditkit.protocol.pretrained",
+    "audit_predictions": "auditkit.api",
+    "audit_model": "auditkit.api",
     "audit_tables": "auditkit.report.tables",
     "build_report": "auditkit.report.render",
 }

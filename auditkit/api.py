@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +24,9 @@ class AuditResult:
     ceiling: pd.DataFrame  # share of the oracle's gain per normalizer (empty without `oracle`)
     disparities: pd.DataFrame  # per normalizer, AU (`all`: every AU) and test group: auditkit.disparities.GROUP_COLUMNS
     disparity_summary: pd.DataFrame  # per normalizer and AU: difference and ratio between groups, with bootstrap CIs
+    missed_frames: pd.DataFrame = field(default_factory=pd.DataFrame)  # predictions audits: per subject, frames
+    # the tool gave no prediction for (empty for other audits)
+    run: dict = field(default_factory=dict)  # the audit's run.json (config, plan, counts of matched frames, ...)
 
     def to_html(self, path: str | Path | None = None) -> Path:
         """Write the self-contained report (and summary.json, summary.md beside the audit); returns its path."""
@@ -35,7 +38,7 @@ class AuditResult:
 def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: list[str] | tuple[str, ...] = ("none",),
         preset: str = "default", out: str | Path | None = None, classifier: str = "lenet5",
         normalizer_options: dict[str, dict] | None = None, repeats: int | None = None, seed: int = 0,
-        jobs: int = -1, force: bool = False, **protocol: object) -> AuditResult:
+        jobs: int = -1, force: bool = False, cluster: str | None = None, **protocol: object) -> AuditResult:
     """Run (or resume) `auditkit gap` from Python: `auditkit.gap(data, attr="fitzpatrick", normalizers=["deepfn"])`.
 
     `data` None uses the synthetic default (rendered once); `out` None writes to a temporary directory. Other
@@ -43,7 +46,6 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     """
     from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.runner import AuditConfig, run_audit
-    from auditkit.report.tables import audit_tables, ceiling_shares, headline
 
     attrs = tuple([attr] if isinstance(attr, str) else attr)
     allowed = {"n_train", "n_val", "bins", "source", "template", "epochs"}
@@ -59,9 +61,67 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     parse_normalizer_options(items, norms)  # the same checks as --normalizer-option (values keep their types)
     cfg = AuditConfig.from_preset(preset, data=str(data), attr=attrs, normalizers=norms, classifier=classifier,
                                   repeats=repeats, seed=seed, normalizer_options=normalizer_options or {}, **protocol)
-    out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="auditkit-"))
-    results = run_audit(cfg, out, jobs=jobs, force=force)
+    out = _out(out)
+    results = run_audit(cfg, out, jobs=jobs, force=force, cluster=cluster)
+    return _result(out, results, seed)
+
+
+def _out(out: str | Path | None) -> Path:
+    return Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="auditkit-"))
+
+
+def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFrame | None = None) -> AuditResult:
+    """Every table of an audit's results, as the report computes them."""
+    import json
+
+    from auditkit.report.tables import audit_tables, ceiling_shares, headline
+
     tables = audit_tables(results, seed)
+    norms = list(dict.fromkeys(results["normalizer"]))
     gaps = pd.concat([headline(tables, n).assign(normalizer=n) for n in norms], ignore_index=True)
+    run_file = out / "run.json"
+    run = json.loads(run_file.read_text()) if run_file.is_file() else {}
     return AuditResult(out, results, tables.scores, tables.conditions, gaps, tables.tests,
-                       ceiling_shares(tables.conditions), tables.disparity_groups, tables.disparity_summary)
+                       ceiling_shares(tables.conditions), tables.disparity_groups, tables.disparity_summary,
+                       missed if missed is not None else pd.DataFrame(), run)
+
+
+def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,
+                      fmt: str = "auto", bins: str | None = None, source: str | None = None, faces: str = "best",
+                      frame_offset: int | None = None, force: bool = False) -> AuditResult:
+    """`auditkit audit-predictions` from Python: score a tool's saved outputs per group (test-only).
+
+    `predictions` is a file or a folder of them (OpenFace 2.0, py-feat, LibreFace or generic CSVs); `out` None
+    writes to a temporary directory. The result's `missed_frames` lists the frames the tool never served.
+    """
+    from auditkit.protocol.predictions import MISSED_FILE
+    from auditkit.protocol.predictions import audit_predictions as run_predictions
+
+    attrs = tuple([attr] if isinstance(attr, str) else attr)
+    if faces not in ("best", "error"):
+        raise AuditkitError(f"audit_predictions: faces must be 'best' or 'error', got {faces!r}")
+    out = _out(out)
+    results, _ = run_predictions(predictions, data, attrs, out, fmt, bins, source, force, faces=faces,
+                                 frame_offset=frame_offset)
+    missed = pd.read_parquet(out / MISSED_FILE) if (out / MISSED_FILE).is_file() else pd.DataFrame()
+    return _result(out, results, missed=missed)
+
+
+def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
+                normalizers: list[str] | tuple[str, ...] = ("none",), out: str | Path | None = None,
+                card: str | Path | None = None, bins: str | None = None, source: str | None = None,
+                template: str | None = None, normalizer_options: dict[str, dict] | None = None, seed: int = 0,
+                force: bool = False, cluster: str | None = None) -> AuditResult:
+    """`auditkit audit-model` from Python: a pretrained model file (TorchScript, torch.export, ONNX) tested per group,
+    with and without normalizers in front of it."""
+    from auditkit.plugins import parse_normalizer_options
+    from auditkit.protocol.pretrained import audit_model as run_model
+
+    attrs = tuple([attr] if isinstance(attr, str) else attr)
+    norms = tuple(dict.fromkeys(("none", *normalizers)))
+    items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
+    parse_normalizer_options(items, norms)  # the same checks as --normalizer-option
+    out = _out(out)
+    results, _ = run_model(model, data, attrs, out, norms, card, bins, source, template, seed=seed, force=force,
+                           normalizer_options=normalizer_options, cluster=cluster)
+    return _result(out, results, seed)

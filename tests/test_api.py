@@ -30,3 +30,26 @@ def test_gap_from_python_validates_like_the_cli(audit_dataset: Path) -> None:
         auditkit.gap(audit_dataset, attr="gender", n_trian=2)
     with pytest.raises(AuditkitError, match="deepfn has no setting 'iters'"):
         auditkit.gap(audit_dataset, attr="gender", normalizers=["deepfn"], normalizer_options={"deepfn": {"iters": 3}})
+
+
+def test_predictions_and_model_audits_from_python(audit_dataset: Path, tmp_path: Path) -> None:
+    from auditkit.data import load_dataset
+    from tests.test_classifiers_predictions import write_generic
+    from tests.test_classifiers_pretrained import _torchscript
+
+    preds = write_generic(load_dataset(audit_dataset), tmp_path / "preds.parquet", {"female": 0.05, "male": 0.3})
+    result = auditkit.audit_predictions(preds, audit_dataset, attr="gender", out=tmp_path / "p")
+    assert set(result.conditions["test_group"]) == {"female", "male"} and result.gaps.empty  # no within/cross here
+    overall = result.disparities[result.disparities["au"] == "all"].set_index("test_group")
+    assert overall.loc["female", "score"] > overall.loc["male", "score"]  # the noisier group scores lower
+    assert set(result.missed_frames["group"]) == {"female", "male"} and result.run["counts"]["matched_frames"] > 0
+    assert result.to_html().exists()
+    with pytest.raises(AuditkitError, match="faces must be"):
+        auditkit.audit_predictions(preds, audit_dataset, attr="gender", faces="all")
+    model = auditkit.audit_model(_torchscript(tmp_path), audit_dataset, attr="gender", normalizers=["histeq"],
+                                 source="bp4d-synth", out=tmp_path / "m")
+    assert set(model.conditions["normalizer"]) == {"none", "histeq"} and model.missed_frames.empty
+    assert set(model.disparity_summary["normalizer"]) == {"none", "histeq"}
+    with pytest.raises(AuditkitError, match="no setting 'strength'"):
+        auditkit.audit_model(_torchscript(tmp_path), audit_dataset, attr="gender", normalizers=["histeq"],
+                             normalizer_options={"histeq": {"strength": 2}})
