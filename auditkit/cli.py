@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -362,6 +363,19 @@ def print_disparities(tables) -> None:
                           "their values are unreliable")
 
 
+def print_coverage(title: str, coverage: dict) -> None:
+    """Per group: frames never served (by a tool, or lost at ingest), mean share per subject, and the tests."""
+    table = _compact(title, [("group", "left"), ("subjects", "right"), ("frames", "right"), ("missed", "right"),
+                             ("share", "right")])
+    for g in coverage.get("groups", []):
+        table.add_row(str(g["group"]), str(g["subjects"]), str(g["frames"]), str(g["missed"]),
+                      f"{100 * g['missed_share']:.1f} %")
+    console.print(table)
+    for t in coverage.get("tests", []):
+        console.print(f"  {t['comparison']}: difference {100 * t['diff']:+.1f} points, p = {_fmt_p(t['p'])} "
+                      f"(Holm {_fmt_p(t['p_holm'])})")
+
+
 @app.command()
 def gap(
     attr: str = typer.Option(..., "--attr", help="person, gender, fitzpatrick, dataset, any subjects.parquet column, "
@@ -415,6 +429,9 @@ def gap(
     tables = audit_tables(results, seed)
     print_summary(tables)
     print_disparities(tables)
+    losses = json.loads((out_dir / "run.json").read_text()).get("ingest_losses")
+    if losses:
+        print_coverage("Labelled frames lost at ingest (no face found), mean share per subject", losses)
     report_path = build_report(out_dir, include_faces=include_faces)
     console.print(f"report: {report_path}  (summary.json, summary.md beside it)")
     console.print(f"results: {out_dir / 'results.parquet'}  config: {out_dir / 'run.json'}")
@@ -609,16 +626,8 @@ def audit_predictions_cmd(
     tables = audit_tables(results)
     _print_test_only(tables)
     print_disparities(tables)
-    missed = _compact("Frames the tool never served (no face, low confidence, gaps), mean share per subject",
-                      [("group", "left"), ("subjects", "right"), ("frames", "right"), ("missed", "right"),
-                       ("share", "right")])
-    for g in run["missed_frames"]["groups"]:
-        missed.add_row(str(g["group"]), str(g["subjects"]), str(g["frames"]), str(g["missed"]),
-                       f"{100 * g['missed_share']:.1f} %")
-    console.print(missed)
-    for t in run["missed_frames"]["tests"]:
-        console.print(f"  {t['comparison']}: difference {100 * t['diff']:+.1f} points, p = {_fmt_p(t['p'])} "
-                      f"(Holm {_fmt_p(t['p_holm'])})")
+    print_coverage("Frames the tool never served (no face, low confidence, gaps), mean share per subject",
+                   run["missed_frames"])
     console.print(f"report: {build_report(out_dir)}")
 
 

@@ -153,3 +153,34 @@ def test_a_classifier_gets_faces_at_the_size_it_declares(audit_dataset: Path, tm
     run_audit(cfg, tmp_path / "a", jobs=1)
     assert SmallFaceClassifier.seen and set(SmallFaceClassifier.seen) == {(32, 32)}
     assert [p.name.split("-")[1] for p in (tmp_path / "a" / "cache").glob("*.npy")] == ["32px"]
+
+
+def test_frames_lost_at_ingest_are_reported_per_group(audit_dataset: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from auditkit.data import load_dataset
+    from auditkit.data.format import SKIPPED_FILE
+    from auditkit.protocol.coverage import ingest_losses
+    from tests.test_cli import run
+
+    data = tmp_path / "data"
+    shutil.copytree(audit_dataset, data)
+    ds = load_dataset(data)
+    men = ds.subjects.loc[(ds.subjects["gender"] == "male") & (ds.subjects["dataset"] == "bp4d-synth"), "subject"]
+    rows = [{"subject": s, "sequence": "T1", "frame": 1000 + i, "reason": "no_face"} for s in men for i in range(10)]
+    rows.append({"subject": men.iloc[0], "sequence": "T1", "frame": 5000, "reason": "unreadable"})  # not a miss
+    pd.DataFrame(rows).to_parquet(data / SKIPPED_FILE, index=False)
+    out = tmp_path / "audit"
+    res = run("gap", "--attr", "gender", "--data", str(data), "--out", str(out), "--preset", "smoke", "--repeats", "1",
+              "--train", "2", "--val", "1", "--jobs", "1")
+    assert res.returncode == 0, res.stderr
+    assert "Labelled frames lost at ingest" in res.stdout
+    losses = json.loads((out / "run.json").read_text())["ingest_losses"]
+    shares = {g["group"]: g["missed_share"] for g in losses["groups"]}
+    assert shares["female"] == 0 and shares["male"] == pytest.approx(10 / 40)  # 30 kept + 10 missed per man
+    assert losses["tests"][0]["comparison"] == "female vs male" and losses["tests"][0]["p"] < 0.05
+    assert 'id="ingest-losses"' in (out / "report.html").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert {g["group"]: g["missed_share"] for g in summary["ingest_losses"]["groups"]}["male"] == pytest.approx(25.0)
+    assert "## Frames lost at ingest (no face found)" in (out / "summary.md").read_text()
+    assert ingest_losses(load_dataset(audit_dataset), []) is None  # no skipped-frames file: nothing to report

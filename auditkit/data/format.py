@@ -17,6 +17,7 @@ SUBJECTS_FILE = "subjects.parquet"
 FRAMES_FILE = "frames.parquet"
 FACES_FILE = "faces.npy"
 META_FILE = "dataset.json"
+SKIPPED_FILE = "skipped_frames.parquet"  # ingested datasets: labelled frames left out (subject, frame, reason)
 
 SUBJECT_REQUIRED = ("subject", "dataset")
 FRAME_REQUIRED = ("subject", "sequence", "frame", "face")

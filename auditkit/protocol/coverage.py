@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from auditkit.data.format import SKIPPED_FILE
 from auditkit.protocol.groups import Pool
 from auditkit.stats import holm, two_sample
 
@@ -37,3 +38,23 @@ def missed_by_group(per_subject: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFr
     if len(tests):
         tests["p_holm"] = holm(tests["p"]).to_numpy()
     return summary.reset_index(), tests
+
+
+def ingest_losses(dataset: object, pools: list[Pool]) -> pd.DataFrame | None:
+    """Per subject of every pool: labelled frames where ingest found no face (the face detector's misses).
+
+    Read from the dataset's skipped_frames.parquet (written by `auditkit ingest`); None for datasets without one
+    (the synthetic benchmark, datasets made elsewhere). Unreadable image files are not detection failures: left out.
+    """
+    path = dataset.root / SKIPPED_FILE
+    if not path.is_file():
+        return None
+    skipped = pd.read_parquet(path, columns=["subject", "reason"])
+    no_face = skipped.loc[skipped["reason"] == "no_face", "subject"].astype(str).value_counts()
+    kept = dataset.frames["subject"].astype(str).value_counts()
+    group_of = {s: p.name for p in pools for s in p.subjects}
+    rows = [{"group": g, "subject": s, "frames": int(kept.get(s, 0) + no_face.get(s, 0)), "missed": int(no_face.get(s, 0))}
+            for s, g in group_of.items()]
+    per = pd.DataFrame(rows, columns=["group", "subject", "frames", "missed"])
+    per["missed_share"] = per["missed"] / per["frames"].clip(lower=1)
+    return per.sort_values(["group", "subject"], kind="stable").reset_index(drop=True)

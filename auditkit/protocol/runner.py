@@ -26,6 +26,7 @@ from auditkit.files import atomic_path, package_versions, write_json_atomic, wri
 from auditkit.metrics import per_subject_au
 from auditkit.normalizers.base import check_dataset, prepare, settings_of
 from auditkit.plugins import load, make_classifier, make_normalizer
+from auditkit.protocol.coverage import ingest_losses, missed_by_group
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
 
@@ -369,6 +370,11 @@ def _check_or_write_run(out: Path, plan: AuditPlan, force: bool) -> None:
             (out / NORMALIZERS_FILE).unlink(missing_ok=True)
     record = {**identity, "data": str(plan.config.data), "plan": plan.summary(), "versions": package_versions(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
+    losses = ingest_losses(plan.dataset, plan.pools)
+    if losses is not None:  # frames the face detector missed at ingest never reached any model: a bias of their own
+        by_group, tests = missed_by_group(losses, plan.config.seed)
+        record["ingest_losses"] = {"groups": json.loads(by_group.to_json(orient="records")),
+                                   "tests": json.loads(tests.to_json(orient="records"))}
     write_json_atomic(record, run_path)
 
 

@@ -188,6 +188,8 @@ PERCENT_FIELDS = {"conditions": ("score", "std", "f1", "accuracy"), "tests": ("d
                   "ceiling": ("none", "cross", "all", "oracle_cross", "oracle_all", "share_cross", "share_all"),
                   "missed_frames.groups": ("missed_share",),
                   "missed_frames.tests": ("mean_a", "mean_b", "diff", "ci_low", "ci_high"),
+                  "ingest_losses.groups": ("missed_share",),
+                  "ingest_losses.tests": ("mean_a", "mean_b", "diff", "ci_low", "ci_high"),
                   "disparities.groups": ("base_rate", "score", "score_ci_low", "score_ci_high", "f1", "accuracy",
                                          "diff_to_best", "diff_to_overall"),
                   "disparities.summary": ("overall", "difference", "difference_ci_low", "difference_ci_high",
@@ -247,6 +249,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         "conditions": _records(tables.conditions), "tests": _records(tables.tests),
         "ceiling": _records(ceiling_shares(tables.conditions)),
         "missed_frames": run.get("missed_frames") or {},
+        "ingest_losses": run.get("ingest_losses") or {},
         "disparities": {"groups": _records(tables.disparity_groups), "summary": _records(tables.disparity_summary),
                         "ratio_band": list(RATIO_BAND), "min_subjects": MIN_SUBJECTS},
     }
@@ -264,7 +267,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         conditions=tables.conditions.to_dict("records"), tests=tables.tests.to_dict("records"),
         per_subject=per_subject.to_dict("records"), test_descriptions=TEST_DESCRIPTIONS,
         holm_note=HOLM_NOTE, ci_note=CI_NOTE, ceiling=summary["ceiling"], missed=summary["missed_frames"],
-        disparities=summary["disparities"], all_aus=ALL_AUS,
+        disparities=summary["disparities"], all_aus=ALL_AUS, ingest_losses=summary["ingest_losses"],
         figures={k: _safe_json(json.loads(f.to_json())) for k, f in figures.items()},
         plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}), include_faces=include_faces,
     )
@@ -340,12 +343,16 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
         for r in summary["ceiling"]:
             lines.append(f"| {_md(r['normalizer'])} | {_pct(r['cross'])} | {_pct(r['share_cross'], 0)} % | {_pct(r['all'])} | "
                          f"{_pct(r['share_all'], 0)} % |")
-    missed = summary.get("missed_frames") or {}
-    if missed.get("groups"):
-        lines += ["", "## Frames the tool never served", "", "| group | subjects | frames | missed | mean missed share |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {_md(g['group'])} | {g['subjects']} | {g['frames']} | {g['missed']} | {_pct(g['missed_share'])} % |"
-                  for g in missed["groups"]]
+    for key, title in (("missed_frames", "Frames the tool never served"),
+                       ("ingest_losses", "Frames lost at ingest (no face found)")):
+        coverage = summary.get(key) or {}
+        if coverage.get("groups"):
+            lines += ["", f"## {title}", "", "| group | subjects | frames | missed | mean missed share |",
+                      "|---|---|---|---|---|"]
+            lines += [f"| {_md(g['group'])} | {g['subjects']} | {g['frames']} | {g['missed']} | "
+                      f"{_pct(g['missed_share'])} % |" for g in coverage["groups"]]
+            lines += [f"- {_md(t['comparison'])}: difference {_pct(t['diff'])} points, p = {_fmt_p(t['p'])}"
+                      for t in coverage.get("tests", [])]
     lines += _disparities_markdown(summary["disparities"])
     lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
               "|---|---|---|---|---|---|---|"]

@@ -21,7 +21,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from auditkit import __version__
-from auditkit.data.format import FORMAT_VERSION, open_faces_for_writing, write_parquet, write_tables
+from auditkit.data.format import FORMAT_VERSION, SKIPPED_FILE, open_faces_for_writing, write_parquet, write_tables
 from auditkit.data.ingest.demographics import DemographicsJoin
 from auditkit.data.ingest.units import Unit
 from auditkit.data.preprocess import FacePreprocessor, PreprocessConfig
@@ -31,7 +31,6 @@ from auditkit.files import atomic_path
 INGEST_VERSION = 1
 STATE_FILE = "ingest.json"
 SHARDS = "shards"
-SKIPPED_FILE = "skipped_frames.parquet"
 
 
 @dataclass
