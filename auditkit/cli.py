@@ -192,6 +192,8 @@ def ingest(
     skip_unreadable: bool = typer.Option(False, "--skip-unreadable", help="Record and skip unreadable images "
                                          "instead of stopping."),
     size: int = typer.Option(128, "--size", min=32, help="Side of the aligned face crops in pixels."),
+    detector: str = typer.Option("haar", "--detector", help="Face detector: haar (OpenCV, default) or dlib-hog "
+                                 "(misses fewer expressive faces; needs auditkit[dlib])."),
     jobs: int = typer.Option(-1, "--jobs", help="Worker processes (-1: all cores)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output (or a partial one with other options)."),
 ) -> None:
@@ -204,7 +206,7 @@ def ingest(
 
     job = build_job(source, root, demographics, aus=aus, camera=camera, threshold=threshold,
                     allow_missing_demographics=allow_missing_demographics, skip_unreadable=skip_unreadable,
-                    preprocess=PreprocessConfig(size=size))
+                    preprocess=PreprocessConfig(size=size, detector=detector))
     missing = job.demographics.missing
     if missing and demographics is not None:
         err_console.print(_styled("warning:", "yellow",

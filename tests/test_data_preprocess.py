@@ -56,3 +56,21 @@ def test_eyes_level_a_rolled_head() -> None:
 def test_missing_cascade_is_a_clear_error() -> None:
     with pytest.raises(AuditkitError, match="nope.xml"):
         FacePreprocessor(PreprocessConfig(cascade="nope.xml"))
+
+
+def test_dlib_hog_detector_finds_the_face_and_the_choice_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("dlib")
+    scene, _ = _scene()
+    pre = FacePreprocessor(PreprocessConfig(detector="dlib-hog"))
+    x, y, w, h = pre.detect(cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY))
+    assert 180 <= x <= 280 and 80 <= y <= 200 and 120 <= w <= 260  # the face was pasted at (200, 100), 256 px
+    assert pre(scene).shape == (128, 128)
+    blank = np.random.default_rng(0).integers(80, 120, (480, 640), dtype=np.uint8)
+    assert pre(blank) is None
+    with pytest.raises(AuditkitError, match="unknown face detector 'mtcnn'"):
+        PreprocessConfig(detector="mtcnn")
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dlib", None)  # not installed: a one-line hint, not an ImportError
+    with pytest.raises(AuditkitError, match=r"auditkit\[dlib\]"):
+        FacePreprocessor(PreprocessConfig(detector="dlib-hog"))

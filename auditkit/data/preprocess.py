@@ -1,6 +1,8 @@
 """Face preprocessing for ingestion: detect the face, level the eyes, crop a square and scale it to 128x128 gray.
 
-Uses the Haar cascades that ship inside opencv-python (cv2.data), so nothing is downloaded at run time.
+Detectors whose weights ship inside installed packages, so nothing is downloaded at run time: OpenCV's Haar cascade
+(cv2.data, the default) or dlib's HOG frontal-face detector (compiled into dlib; `pip install "auditkit[dlib]"`),
+which misses fewer expressive faces (benchmarks/bench_detectors.py). Eyes are levelled with OpenCV's eye cascade.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 from auditkit.errors import AuditkitError
 
 NO_FACE = "no_face"
+DETECTORS = ("haar", "dlib-hog")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,11 @@ class PreprocessConfig:
     align: bool = True  # rotate so the eyes are level when both eyes are found
     cascade: str = "haarcascade_frontalface_default.xml"
     eye_cascade: str = "haarcascade_eye.xml"
+    detector: str = "haar"  # or "dlib-hog"
+
+    def __post_init__(self) -> None:
+        if self.detector not in DETECTORS:
+            raise AuditkitError(f"--detector: unknown face detector {self.detector!r} (choose from {', '.join(DETECTORS)})")
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:
@@ -39,12 +47,21 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
     return clf
 
 
+def _dlib_detector():
+    try:
+        import dlib
+    except ImportError:
+        raise AuditkitError('--detector dlib-hog needs dlib: pip install "auditkit[dlib]"') from None
+    return dlib.get_frontal_face_detector()
+
+
 class FacePreprocessor:
     """Turns a camera frame into an aligned (size, size) uint8 face crop, or None when no face is found."""
 
     def __init__(self, config: PreprocessConfig = PreprocessConfig()) -> None:
         self.config = config
-        self._faces = _cascade(config.cascade)
+        self._faces = _cascade(config.cascade) if config.detector == "haar" else None
+        self._hog = _dlib_detector() if config.detector == "dlib-hog" else None
         self._eyes = _cascade(config.eye_cascade) if config.align else None
 
     def detect(self, gray: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -54,7 +71,14 @@ class FacePreprocessor:
         scale = min(1.0, cfg.detect_width / w)
         small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else gray
         side = max(24, int(min(small.shape) * cfg.min_face))
-        boxes = self._faces.detectMultiScale(small, cfg.scale_factor, cfg.min_neighbors, minSize=(side, side))
+        if self._hog is not None:
+            # dlib's HOG detector finds faces from ~80 px; rectangles may reach past the frame, so clip them
+            rects = self._hog(np.ascontiguousarray(small), 0)
+            boxes = [(max(0, r.left()), max(0, r.top()), min(small.shape[1], r.right()) - max(0, r.left()),
+                      min(small.shape[0], r.bottom()) - max(0, r.top())) for r in rects]
+            boxes = [b for b in boxes if min(b[2], b[3]) >= side]
+        else:
+            boxes = self._faces.detectMultiScale(small, cfg.scale_factor, cfg.min_neighbors, minSize=(side, side))
         if len(boxes) == 0:
             return None
         x, y, bw, bh = max(boxes, key=lambda b: int(b[2]) * int(b[3]))
