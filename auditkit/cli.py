@@ -488,41 +488,18 @@ def describe(
     aus: int = typer.Option(12, "--aus", help="LeNet-5 outputs (12 BP4D AUs, 5 for cross-dataset)."),
 ) -> None:
     """Print each layer's output shape and parameter count, like the paper's Tables 1-3."""
-    import torch
+    from auditkit.layers import describe_model
 
-    from auditkit.normalizers.deepfn.describe import describe as layers
-
-    if model == "deepfn":
-        from auditkit.normalizers.deepfn.model import DeepFN
-        from auditkit.normalizers.deepfn.presets import PRESETS
-
-        preset = preset or ("paper" if torch.cuda.is_available() else "lite")  # as DeepFNNormalizer chooses
-        if preset not in PRESETS:
-            raise AuditkitError(f"--preset: unknown DeepFN preset {preset!r} (choose from {', '.join(PRESETS)})")
-        net = DeepFN(PRESETS[preset])
-        size = PRESETS[preset].size
-        blocks = {"encoder E": net.encoder, "decoder D^y (D^x identical)": net.template_decoder}
-        extra = {"decoder D^x": sum(p.numel() for p in net.subject_decoder.parameters())}
-    elif model == "lenet5":
-        from auditkit.classifiers.lenet import LeNet5
-
-        net = LeNet5(aus)
-        size = 64
-        blocks = {"LeNet-5": net}
-        extra = {}
-    else:
-        raise AuditkitError(f"describe: unknown model {model!r} (choose deepfn or lenet5)")
-    rows = layers(blocks, torch.zeros(1, 1, size, size))
-    table = Table(title=f"{model}{' (' + preset + ')' if model == 'deepfn' else ''}: input {size}, {size}, 1")
+    d = describe_model(model, preset, aus)
+    table = Table(title=f"{d.title}: input {d.input_size}, {d.input_size}, 1")
     for col in ("block", "layer", "output", "parameters"):
         table.add_column(col, justify="right" if col == "parameters" else "left")
-    for r in rows:
+    for r in d.rows:
         table.add_row(r.block, r.layer, ", ".join(map(str, r.output)), f"{r.params:,}")
     console.print(table)
-    totals = {name: sum(p.numel() for p in block.parameters()) for name, block in blocks.items()} | extra
-    for name, n in totals.items():
+    for name, n in d.totals.items():
         console.print(f"{name}: {n:,} parameters")
-    console.print(_styled(f"total: {sum(p.numel() for p in net.parameters()):,} parameters", "bold", ""))
+    console.print(_styled(f"total: {d.total:,} parameters", "bold", ""))
 
 
 @app.command()

@@ -14,9 +14,9 @@ from auditkit.data.synth.capture import CAPTURES
 from auditkit.data.synth.generate import SynthConfig, make_identities
 from auditkit.data.synth.render import FaceRenderer
 from auditkit.errors import AuditkitError
+from auditkit.layers import layer_rows
 from auditkit.normalizers.deepfn import normalizer as deepfn_normalizer
 from auditkit.normalizers.deepfn.augment import augment, preprocess
-from auditkit.normalizers.deepfn.describe import describe
 from auditkit.normalizers.deepfn.model import ConditionedDecoder, DeepFN
 from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 from auditkit.normalizers.deepfn.presets import PRESETS, DeepFNPreset
@@ -32,9 +32,9 @@ def _conv_outputs(rows) -> list[tuple[int, ...]]:
 
 def test_paper_preset_matches_tables_1_and_2() -> None:
     net = DeepFN(PRESETS["paper"])
-    enc = _conv_outputs(describe({"e": net.encoder}, torch.zeros(1, 1, 128, 128)))
+    enc = _conv_outputs(layer_rows({"e": net.encoder}, torch.zeros(1, 1, 128, 128)))
     assert enc == [(64, 64, 128), (32, 32, 256), (16, 16, 512), (8, 8, 1024), (1024,), (16384,), (4, 4, 2048), (8, 8, 512)]
-    dec = _conv_outputs(describe({"d": net.template_decoder}, torch.zeros(1, 512, 8, 8)))
+    dec = _conv_outputs(layer_rows({"d": net.template_decoder}, torch.zeros(1, 512, 8, 8)))
     assert dec == [(8, 8, 1024), (16, 16, 256), (16, 16, 512), (32, 32, 128), (32, 32, 256), (64, 64, 64),
                    (64, 64, 128), (128, 128, 32), (128, 128, 1)]
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
