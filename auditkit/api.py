@@ -101,8 +101,8 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
     if faces not in ("best", "error"):
         raise AuditkitError(f"audit_predictions: faces must be 'best' or 'error', got {faces!r}")
     out = _out(out)
-    results, _ = run_predictions(predictions, data, attrs, out, fmt, bins, source, force, faces=faces,
-                                 frame_offset=frame_offset)
+    results, _ = run_predictions(predictions, data, attrs, out, fmt=fmt, bins=bins, source=source, force=force,
+                                 faces=faces, frame_offset=frame_offset)
     missed = pd.read_parquet(out / MISSED_FILE) if (out / MISSED_FILE).is_file() else pd.DataFrame()
     return _result(out, results, missed=missed)
 
@@ -122,6 +122,7 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
     parse_normalizer_options(items, norms)  # the same checks as --normalizer-option
     out = _out(out)
-    results, _ = run_model(model, data, attrs, out, norms, card, bins, source, template, seed=seed, force=force,
-                           normalizer_options=normalizer_options, cluster=cluster)
+    results, _ = run_model(model, data, attrs, out, normalizers=norms, card=card, bins=bins, source=source,
+                           template=template, seed=seed, force=force, normalizer_options=normalizer_options,
+                           cluster=cluster)
     return _result(out, results, seed)

@@ -529,12 +529,9 @@ def normalize(
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
     """Normalize every face of a dataset into a new dataset directory (any classifier can then use it)."""
-    import numpy as np
-
     from auditkit.data import load_dataset
-    from auditkit.data.inspect import skin_bin
     from auditkit.normalizers.apply import normalize_dataset, normalize_path
-    from auditkit.normalizers.preview import comparison_sheet, write_sheet
+    from auditkit.normalizers.preview import preview_dataset
     from auditkit.protocol.cluster import check_workers_can_read, cluster_spec, fit_threads, open_client, run_remote
 
     if out is None:
@@ -555,17 +552,8 @@ def normalize(
             normalize_dataset(ds, normalizer, out, template, force, options, progress=report)
     console.print(f"normalized dataset written to {out}")
     if preview is not None:
-        result = load_dataset(out)
-        subjects = list(ds.subjects["subject"])
-        rng = np.random.default_rng(seed)
-        picks = {s: np.sort(rng.choice(len(ds.subject_frames(s)), min(8, len(ds.subject_frames(s))), replace=False))
-                 for s in subjects}
-        before = {s: ds.faces_of(s)[picks[s]] for s in subjects}
-        after = {s: result.faces_of(s)[picks[s]] for s in subjects}
-        groups = ds.subjects.set_index("subject").apply(
-            lambda r: f"{r.get('gender', 'unknown')}, {skin_bin(r.get('fitzpatrick'))}", axis=1)
-        sheet = comparison_sheet(before, after, groups, max_subjects=6 if include_faces else 0)
-        console.print(f"preview written to {write_sheet(sheet, preview)}")
+        written = preview_dataset(ds, load_dataset(out), preview, seed, include_faces)
+        console.print(f"preview written to {written}")
 
 
 @app.command("audit-predictions")
@@ -591,8 +579,8 @@ def audit_predictions_cmd(
 
     attrs = _attrs(attr)
     out_dir = out if out is not None else Path("audits") / ("predictions-" + "-".join(attrs))
-    results, run = audit_predictions(predictions, data, attrs, out_dir, fmt, bins, source, force, faces=faces,
-                                     frame_offset=frame_offset)
+    results, run = audit_predictions(predictions, data, attrs, out_dir, fmt=fmt, bins=bins, source=source, force=force,
+                                     faces=faces, frame_offset=frame_offset)
     c = run["counts"]
     console.print(f"frame offset {c['frame_offset']:+d} ({'detected' if c['frame_offset_detected'] else 'given'})")
     if c.get("frames_with_several_faces"):
@@ -656,8 +644,9 @@ def audit_model_cmd(
     options = parse_normalizer_options(normalizer_option, tuple(dict.fromkeys(("none", *norms))))
     out_dir = out if out is not None else Path("audits") / ("model-" + "-".join(attrs))
     with _lazy_progress() as report:
-        results, run = audit_model(model, data, attrs, out_dir, norms, card, bins, source, template, force=force,
-                                   progress=report, normalizer_options=options, cluster=cluster_spec(cluster))
+        results, run = audit_model(model, data, attrs, out_dir, normalizers=norms, card=card, bins=bins, source=source,
+                                   template=template, force=force, progress=report, normalizer_options=options,
+                                   cluster=cluster_spec(cluster))
     console.print(f"{Path(model).name}: AUs {', '.join(run['plan']['aus'])}; "
                   f"{len(run['plan']['scope'])} subjects tested under {', '.join(run['config']['normalizers'])}")
     tables = audit_tables(results)

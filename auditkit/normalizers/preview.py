@@ -67,3 +67,20 @@ def write_sheet(image: np.ndarray, path: str | Path) -> Path:
     if not cv2.imwrite(str(path), image):
         raise OSError(f"could not write {path}")
     return path
+
+
+def preview_dataset(original: object, normalized: object, path: str | Path, seed: int = 0,
+                    include_faces: bool = True, per_subject: int = 8) -> Path:
+    """The preview of `auditkit normalize`: the same sampled frames of every subject before and after, grouped by
+    gender and skin type, written as a PNG."""
+    from auditkit.data.inspect import skin_bin
+
+    rng = np.random.default_rng(seed)
+    subjects = list(original.subjects["subject"])
+    picks = {s: np.sort(rng.choice(len(original.subject_frames(s)), min(per_subject, len(original.subject_frames(s))),
+                                   replace=False)) for s in subjects}
+    before = {s: original.faces_of(s)[picks[s]] for s in subjects}
+    after = {s: normalized.faces_of(s)[picks[s]] for s in subjects}
+    groups = original.subjects.set_index("subject").apply(
+        lambda r: f"{r.get('gender', 'unknown')}, {skin_bin(r.get('fitzpatrick'))}", axis=1)
+    return write_sheet(comparison_sheet(before, after, groups, max_subjects=6 if include_faces else 0), path)
