@@ -37,7 +37,7 @@ NORMALIZERS_FILE = "normalizers.json"  # each normalizer's settings, as fitted (
 CACHE_DIR = "cache"
 FACES_DIR = "faces"
 
-PRESETS: dict[str, dict] = {
+AUDIT_PRESETS: dict[str, dict] = {
     # the paper's protocol: 50 epochs, 20 repetitions, every person-independent test subject also gets a dependent model
     "paper": {"repeats": 20, "epochs": 50, "patience": None, "person_dependent": 10_000, "lr": 5e-5, "balanced": False},
     # minutes on 2 CPU cores: fewer, faster-converging trainings (lr 1e-3, class-balanced loss, early stopping)
@@ -74,9 +74,9 @@ class AuditConfig:
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> AuditConfig:
         """A config from a named preset, with explicit (non-None) overrides applied."""
-        if preset not in PRESETS:
-            raise AuditkitError(f"--preset: unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
-        values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+        if preset not in AUDIT_PRESETS:
+            raise AuditkitError(f"--preset: unknown preset {preset!r} (choose from {', '.join(AUDIT_PRESETS)})")
+        values = {**AUDIT_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
         if "normalizers" in values:
             # the baseline always runs, first, so every report can show the normalizer's effect
             values["normalizers"] = tuple(dict.fromkeys(("none",) + tuple(values["normalizers"])))
