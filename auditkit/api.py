@@ -94,8 +94,8 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
     `predictions` is a file or a folder of them (OpenFace 2.0, py-feat, LibreFace or generic CSVs); `out` None
     writes to a temporary directory. The result's `missed_frames` lists the frames the tool never served.
     """
-    from auditkit.protocol.predictions import MISSED_FILE
-    from auditkit.protocol.predictions import audit_predictions as run_predictions
+    from auditkit.protocol.predictions_audit import MISSED_FILE
+    from auditkit.protocol.predictions_audit import audit_predictions as run_predictions
 
     attrs = tuple([attr] if isinstance(attr, str) else attr)
     if faces not in ("best", "error"):
@@ -115,7 +115,7 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     """`auditkit audit-model` from Python: a pretrained model file (TorchScript, torch.export, ONNX) tested per group,
     with and without normalizers in front of it."""
     from auditkit.plugins import parse_normalizer_options
-    from auditkit.protocol.pretrained import audit_model as run_model
+    from auditkit.protocol.model_audit import audit_model as run_model
 
     attrs = tuple([attr] if isinstance(attr, str) else attr)
     norms = tuple(dict.fromkeys(("none", *normalizers)))

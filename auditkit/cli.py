@@ -573,7 +573,7 @@ def audit_predictions_cmd(
     force: bool = typer.Option(False, "--force", help="Replace earlier results in --out."),
 ) -> None:
     """Audit a model that already ran (test-only): scores per group, group differences, and the HTML report."""
-    from auditkit.protocol.predictions import audit_predictions
+    from auditkit.protocol.predictions_audit import audit_predictions
     from auditkit.report.render import build_report
     from auditkit.report.tables import audit_tables
 
@@ -635,7 +635,7 @@ def audit_model_cmd(
     """Audit a pretrained model file test-only per group, with and without normalizers in front of it."""
     from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.cluster import cluster_spec
-    from auditkit.protocol.pretrained import audit_model
+    from auditkit.protocol.model_audit import audit_model
     from auditkit.report.render import build_report
     from auditkit.report.tables import audit_tables
 

@@ -78,8 +78,10 @@ def kill_mid_run(cmd: list[str], out: Path, parts: int = 2) -> int:
 
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
-    while time.time() < deadline and len(list((out / "parts").glob("*/*.parquet"))) < parts:
+    from auditkit.protocol.runner import finished_parts
+
+    while time.time() < deadline and len(finished_parts(out)) < parts:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    return len(list((out / "parts").glob("*/*.parquet")))
+    return len(finished_parts(out))

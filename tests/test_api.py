@@ -34,7 +34,7 @@ def test_gap_from_python_validates_like_the_cli(audit_dataset: Path) -> None:
 
 def test_predictions_and_model_audits_from_python(audit_dataset: Path, tmp_path: Path) -> None:
     from auditkit.data import load_dataset
-    from tests.test_classifiers_predictions import write_generic
+    from tests.test_classifiers_prediction_files import write_generic
     from tests.test_classifiers_pretrained import _torchscript
 
     preds = write_generic(load_dataset(audit_dataset), tmp_path / "preds.parquet", {"female": 0.05, "male": 0.3})

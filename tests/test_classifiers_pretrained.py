@@ -12,7 +12,7 @@ import torch
 
 from auditkit.classifiers.pretrained import ModelCard, PretrainedClassifier
 from auditkit.errors import AuditkitError, DatasetError
-from auditkit.protocol.pretrained import audit_model
+from auditkit.protocol.model_audit import audit_model
 from auditkit.protocol.runner import PARTS_DIR
 
 AUS = ["AU01", "AU06", "AU12"]

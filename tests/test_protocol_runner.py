@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from auditkit.errors import AuditkitError
-from auditkit.protocol.runner import AuditConfig, run_audit
+from auditkit.protocol.runner import AuditConfig, finished_parts, run_audit
 from tests.conftest import kill_mid_run
 
 SMALL = {"n_train": 2, "n_val": 1}
@@ -103,7 +103,7 @@ def test_killed_audit_resumes_to_the_same_results(audit_dataset: Path, tmp_path:
     if (resumed / "results.parquet").exists():
         pd.read_parquet(resumed / "results.parquet")  # never a torn file
 
-    torn = sorted((resumed / "parts").glob("*/*.parquet"))[0]  # a damaged finished part is trained again
+    torn = finished_parts(resumed)[0]  # a damaged finished part is trained again
     torn.write_bytes(torn.read_bytes()[: torn.stat().st_size // 2])
     done = subprocess.run(_gap_cmd(audit_dataset, resumed), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -130,6 +130,19 @@ class SmallFaceClassifier:
     def predict_proba(self, X):
         SmallFaceClassifier.seen.append(X.shape[1:])
         return np.tile(self.rate, (len(X), 1))
+
+
+def test_parts_being_written_are_not_finished_parts(tmp_path: Path) -> None:
+    from auditkit.protocol.runner import collect_results
+
+    part = tmp_path / "parts" / "none" / "male-r00.parquet"
+    part.parent.mkdir(parents=True)
+    pd.DataFrame({"normalizer": ["none"], "task": ["male-r00"], "test_group": ["male"], "subject": ["s"],
+                  "au": ["AU01"]}).to_parquet(part)
+    # a concurrent training's atomic write in progress: its temporary file also ends in .parquet
+    (part.parent / ".female-r00.parquet.123.tmp.parquet").write_bytes(b"half-written")
+    assert finished_parts(tmp_path) == [part]
+    assert len(collect_results(tmp_path)) == 1
 
 
 def test_a_classifier_gets_faces_at_the_size_it_declares(audit_dataset: Path, tmp_path: Path,

@@ -330,7 +330,7 @@ def drop_unreadable_parts(out: Path) -> list[Path]:
     import pyarrow.parquet as pq
 
     dropped = []
-    for part in sorted((Path(out) / PARTS_DIR).glob("*/*.parquet")):
+    for part in finished_parts(out):
         try:
             pq.read_metadata(part)
         except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) for a damaged file
@@ -340,9 +340,15 @@ def drop_unreadable_parts(out: Path) -> list[Path]:
     return dropped
 
 
+def finished_parts(out: Path) -> list[Path]:
+    """The stored part files of an audit directory, sorted; a part still being written (its hidden temporary file
+    beside it, files.atomic_path) is not one, or a concurrent reader could find it renamed away mid-read."""
+    return sorted(p for p in (Path(out) / PARTS_DIR).glob("*/*.parquet") if not p.name.startswith("."))
+
+
 def collect_results(out: Path) -> pd.DataFrame:
     """All finished parts of an audit directory, in a stable order."""
-    parts = sorted((out / PARTS_DIR).glob("*/*.parquet"))
+    parts = finished_parts(out)
     if not parts:
         return pd.DataFrame()
     df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auditkit.classifiers.predictions import join_predictions, read_predictions
+from auditkit.classifiers.prediction_files import join_predictions, read_predictions
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit.classifiers.predictions import detect_format, read_openface, read_predictions
+from auditkit.classifiers.prediction_files import detect_format, read_openface, read_predictions
 from auditkit.data import load_dataset
 from auditkit.errors import AuditkitError
-from auditkit.protocol.predictions import audit_predictions
+from auditkit.protocol.predictions_audit import audit_predictions
 from auditkit.report.render import build_report
 
 AUS12 = ["AU01", "AU02", "AU04", "AU06", "AU07", "AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24"]
@@ -177,7 +177,7 @@ def test_pyfeat_frames_with_several_faces_keep_the_most_confident(audit_dataset:
 
 
 def test_frame_numbering_offsets_are_detected_refused_when_ambiguous_or_given(audit_dataset: Path, tmp_path: Path) -> None:
-    from auditkit.classifiers.predictions import join_predictions
+    from auditkit.classifiers.prediction_files import join_predictions
 
     ds = load_dataset(audit_dataset)
     frames = ds.frames
@@ -250,7 +250,7 @@ def write_libreface(ds, root: Path, keep_every: int = 1) -> Path:
 
 
 def test_libreface_reader_maps_detections_and_counts_from_zero(audit_dataset: Path, tmp_path: Path) -> None:
-    from auditkit.classifiers.predictions import join_predictions
+    from auditkit.classifiers.prediction_files import join_predictions
 
     ds = load_dataset(audit_dataset)
     root = write_libreface(ds, tmp_path / "lf", keep_every=2)  # every other frame had no face
