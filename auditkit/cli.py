@@ -434,7 +434,7 @@ def gap(
     losses = json.loads((out_dir / "run.json").read_text()).get("ingest_losses")
     if losses:
         print_coverage("Labelled frames lost at ingest (no face found), mean share per subject", losses)
-    report_path = build_report(out_dir, include_faces=include_faces)
+    report_path = build_report(out_dir, include_faces=include_faces, tables=tables)
     console.print(f"report: {report_path}  (summary.json, summary.md beside it)")
     console.print(f"results: {out_dir / 'results.parquet'}  config: {out_dir / 'run.json'}")
 
@@ -595,7 +595,7 @@ def audit_predictions_cmd(
     print_disparities(tables)
     print_coverage("Frames the tool never served (no face, low confidence, gaps), mean share per subject",
                    run["missed_frames"])
-    console.print(f"report: {build_report(out_dir)}")
+    console.print(f"report: {build_report(out_dir, tables=tables)}")
 
 
 def _print_test_only(tables) -> None:
@@ -652,7 +652,7 @@ def audit_model_cmd(
     tables = audit_tables(results)
     _print_test_only(tables)
     print_disparities(tables)
-    console.print(f"report: {build_report(out_dir)}")
+    console.print(f"report: {build_report(out_dir, tables=tables)}")
 
 
 @app.command()

@@ -222,12 +222,17 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return json.loads(df.to_json(orient="records"))
 
 
-def build_report(out: str | Path, report: str | Path | None = None, include_faces: bool = False) -> Path:
-    """Write report.html, summary.json and summary.md into the audit directory; returns the report's path."""
+def build_report(out: str | Path, report: str | Path | None = None, include_faces: bool = False,
+                 tables: AuditTables | None = None) -> Path:
+    """Write report.html, summary.json and summary.md into the audit directory; returns the report's path.
+
+    `tables`: the audit's tables when the caller already computed them from these results (the bootstrap of the
+    disparities is not free); by default they are computed from results.parquet.
+    """
     out = Path(out)
     results, run = load_run(out)
     seed = int(run.get("config", {}).get("seed", 0))
-    tables = audit_tables(results, seed)
+    tables = tables if tables is not None else audit_tables(results, seed)
     faces = _faces(out)
     figures = {"conditions": conditions_figure(tables.conditions), "per_au": per_au_figure(tables.per_au)}
     if faces:
