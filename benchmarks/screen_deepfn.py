@@ -39,7 +39,7 @@ from auditkit.normalizers.deepfn.augment import augment, preprocess
 from auditkit.normalizers.deepfn.model import DeepFN
 from auditkit.normalizers.deepfn.presets import PRESETS
 from auditkit.normalizers.deepfn.train import center_codes, image_gradient_l1
-from auditkit.protocol.runner import AuditConfig, AuditPlan, TaskData, _scope_rows, make_plan, prepare_inputs, run_task
+from auditkit.protocol.runner import AuditConfig, AuditPlan, TaskData, make_plan, prepare_inputs, run_task, scope_rows
 
 PROBE_AUS = ["AU01", "AU02", "AU04", "AU06", "AU12", "AU15", "AU17"]
 
@@ -54,7 +54,7 @@ def audit(inputs: Path, p: AuditPlan, jobs: int = 2) -> dict:
     """Within and cross mean score (%, mean over subjects) of the plan's trainings on these inputs."""
     from joblib import Parallel, delayed
 
-    frames = p.dataset.frames.iloc[_scope_rows(p)]
+    frames = p.dataset.frames.iloc[scope_rows(p)]
     c = p.config
     opts = {"epochs": c.epochs, "patience": c.patience, "lr": c.lr, "batch_size": c.batch_size, "balanced": c.balanced}
     data = TaskData(str(inputs), frames[p.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
@@ -71,7 +71,7 @@ def probe(inputs: Path, p: AuditPlan) -> float:
     from sklearn.metrics import balanced_accuracy_score
 
     X = np.load(inputs)
-    frames = p.dataset.frames.iloc[_scope_rows(p)]
+    frames = p.dataset.frames.iloc[scope_rows(p)]
     X32 = np.stack([cv2.resize(f, (32, 32), interpolation=cv2.INTER_AREA) for f in X]).reshape(len(X), -1) / 255.0
     people = sorted(set(frames.subject))
     np.random.default_rng(0).shuffle(people)
@@ -270,7 +270,7 @@ def main() -> None:
         ds = p.dataset
         template = preprocess(ds.faces_of(p.template), 64)
         model = train_variant(template, [preprocess(ds.faces_of(s), 64) for s in p.scope], log=args.name, **kw)
-        subjects = ds.frames.subject.to_numpy()[_scope_rows(p)]
+        subjects = ds.frames.subject.to_numpy()[scope_rows(p)]
         X = np.empty((len(subjects), 64, 64), np.uint8)
         for s in p.scope:
             X[np.flatnonzero(subjects == s)] = transform(model, ds.faces_of(s), kw.get("center", True))

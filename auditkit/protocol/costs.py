@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditkit.protocol.runner import AuditPlan, _scope_rows
+from auditkit.protocol.runner import AuditPlan, scope_rows
 
 # LeNet-5 training images per second on one thread, per-epoch validation included:
 # `python benchmarks/bench_lenet.py --threads 1` ("fit_now", benchmarks/README.md)
@@ -36,7 +36,7 @@ class CostLine:
 def training_images(plan: AuditPlan) -> list[int]:
     """Per training of the plan: training images per epoch (its train subjects' frames, or sequences for
     person-dependent models)."""
-    frames = plan.dataset.frames.iloc[_scope_rows(plan)]
+    frames = plan.dataset.frames.iloc[scope_rows(plan)]
     subjects, sequences = frames["subject"].to_numpy(), frames["sequence"].to_numpy()
     counts = []
     for task in plan.tasks:

@@ -203,7 +203,7 @@ def normalize_faces(plan: AuditPlan, normalizer: str, cache: Path,
     ds = plan.dataset
     norm = make_normalizer(normalizer, seed=plan.config.seed, progress=progress,
                            **plan.config.normalizer_options.get(normalizer, {}))
-    rows = _scope_rows(plan)
+    rows = scope_rows(plan)
     subjects = ds.frames["subject"].to_numpy()[rows]
     by_subject = {s: ds.faces_of(s) for s in plan.scope}
     prepare(norm, ds, plan.template)
@@ -243,7 +243,7 @@ def save_group_faces(plan: AuditPlan, normalizer: str, inputs: Path, out: Path) 
     if path.exists():
         return path
     X = np.load(inputs, mmap_mode="r")
-    subjects = plan.dataset.frames["subject"].to_numpy()[_scope_rows(plan)]
+    subjects = plan.dataset.frames["subject"].to_numpy()[scope_rows(plan)]
     means: dict[str, np.ndarray] = {}
     for pool in plan.pools:
         if len(pool.subjects) < MIN_GROUP_FOR_FACES:
@@ -259,7 +259,8 @@ def save_group_faces(plan: AuditPlan, normalizer: str, inputs: Path, out: Path) 
     return path
 
 
-def _scope_rows(plan: AuditPlan) -> np.ndarray:
+def scope_rows(plan: AuditPlan) -> np.ndarray:
+    """Row numbers of the dataset's frames that belong to the audit's scope (the order of its cached inputs)."""
     return np.flatnonzero(plan.dataset.frames["subject"].isin(plan.scope).to_numpy())
 
 
@@ -432,7 +433,7 @@ def _run_pending(plan: AuditPlan, out: Path, pending: list[tuple[Task, str]], si
                  progress: Callable[[str, int, int], None] | None, client: object | None) -> None:
     """Normalize what the pending trainings need, run them (local processes or cluster), store each part as it ends."""
     cfg = plan.config
-    frames = plan.dataset.frames.iloc[_scope_rows(plan)]
+    frames = plan.dataset.frames.iloc[scope_rows(plan)]
     options = {"epochs": cfg.epochs, "patience": cfg.patience, "lr": cfg.lr, "batch_size": cfg.batch_size,
                "balanced": cfg.balanced}
     total = len(plan.tasks) * len(cfg.normalizers)
