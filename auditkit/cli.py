@@ -476,6 +476,10 @@ def plan(
     total = sum(line.cpu_core_hours for line in lines)
     console.print(f"total {total:,.2f} CPU core-hours: ~{total / max(cores, 1):,.2f} h on {cores} cores "
                   "(an upper bound for trainings: early stopping ends many sooner)")
+    gpu = [line for line in lines if line.gpu_hours is not None]
+    if gpu:
+        console.print(f"on GPUs instead: {sum(line.gpu_hours for line in gpu):,.2f} GPU-hours for the "
+                      f"{', '.join(line.what for line in gpu)} (one fit per GPU at a time)")
     for line in lines:
         console.print(f"  {line.what}: {line.detail}; {line.source}")
 

@@ -245,7 +245,7 @@ def ablate_cmd(args: argparse.Namespace) -> dict:
 
     from auditkit.data.synth.truth import load_truth
     from auditkit.normalizers.deepfn.augment import preprocess
-    from auditkit.normalizers.deepfn.train import TrainConfig, _fit, fine_tune, normalize_faces
+    from auditkit.normalizers.deepfn.train import TrainConfig, fine_tune, fit_model, normalize_faces
 
     ds = load_dataset(args.data)
     truth = load_truth(ds)
@@ -270,7 +270,7 @@ def ablate_cmd(args: argparse.Namespace) -> dict:
         torch.manual_seed(cfg.seed)
         model = model or DeepFN(p, n_subjects=len(subjects))
         start = time.perf_counter()
-        model, _ = _fit(model, tpl, subs, torch.arange(len(subjects)), cfg, iterations, None, None)
+        model, _ = fit_model(model, tpl, subs, torch.arange(len(subjects)), cfg, iterations, None, None)
         return model, time.perf_counter() - start
 
     rows: list[dict] = []

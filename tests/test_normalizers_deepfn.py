@@ -20,7 +20,7 @@ from auditkit.normalizers.deepfn.augment import augment, preprocess
 from auditkit.normalizers.deepfn.model import ConditionedDecoder, DeepFN
 from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 from auditkit.normalizers.deepfn.presets import PRESETS, DeepFNPreset
-from auditkit.normalizers.deepfn.train import TrainConfig, center_codes, image_gradient_l1, train
+from auditkit.normalizers.deepfn.train import TrainConfig, center_codes, fit_model, image_gradient_l1, train
 
 TINY = {"iterations": 12, "batch_size": 8, "checkpoint_every": 4}
 UNCENTERED = {"center": False, "gradient_weight": 0.0}  # Eq. 1 as published, trained amortized
@@ -320,3 +320,34 @@ def test_cosine_schedule_acts_and_is_validated() -> None:
     assert not all(torch.allclose(v, constant.state_dict()[k]) for k, v in cosine.state_dict().items())
     with pytest.raises(ValueError, match="lr_schedule"):
         TrainConfig(lr_schedule="step")
+
+
+def test_per_subject_paper_preset_trains_with_the_papers_settings() -> None:
+    paper = DeepFNNormalizer(mode="per-subject", preset="paper").config
+    assert (paper.iterations, paper.batch_size, paper.lr, paper.betas) == (50_000, 64, 5e-5, (0.5, 0.999))
+    assert DeepFNNormalizer(mode="per-subject", preset="paper", iterations=200).config.iterations == 200
+    lite = DeepFNNormalizer(mode="per-subject", preset="lite").config
+    assert (lite.iterations, lite.batch_size, lite.lr) == (1500, 32, 5e-4)  # the CPU-sized paper procedure
+    assert DeepFNNormalizer(mode="amortized", preset="paper").config.lr == 1e-3  # amortized keeps its own defaults
+
+
+def test_a_progress_callback_can_stop_training_and_keep_the_weights() -> None:
+    class Stop(Exception):
+        pass
+
+    def stop_after_three(done: int, total: int, loss: float) -> None:
+        if done == 3:
+            raise Stop
+
+    torch.manual_seed(0)
+    model = DeepFN(PRESETS["lite"])
+    before = [p.detach().clone() for p in model.parameters()]
+    cfg = TrainConfig(iterations=50, batch_size=4)
+    with pytest.raises(Stop):
+        fit_model(model, preprocess(_faces(0), 64), [preprocess(_faces(1), 64)], None, cfg, cfg.iterations, None,
+                  stop_after_three)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))  # three steps were taken
+    torch.manual_seed(0)
+    again = DeepFN(PRESETS["lite"])
+    fit_model(again, preprocess(_faces(0), 64), [preprocess(_faces(1), 64)], None, cfg, 3)
+    assert all(torch.equal(a, b) for a, b in zip(again.parameters(), model.parameters(), strict=True))  # same as a 3-step run

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from auditkit.data.dataset import load_dataset
-from auditkit.protocol.costs import DEEPFN_STEP_S_2_CORES, LENET_IMAGES_PER_CORE_S, estimate, training_images
+from auditkit.protocol.costs import (
+    DEEPFN_STEP_S_2_CORES,
+    DEEPFN_STEP_S_GPU,
+    LENET_IMAGES_PER_CORE_S,
+    estimate,
+    training_images,
+)
 from auditkit.protocol.runner import AuditConfig, make_plan
 from tests.test_cli import run
 
@@ -29,6 +35,8 @@ def test_estimate_counts_and_costs(audit_dataset: Path) -> None:
                         normalizer_options={"deepfn": {"mode": "per-subject", "preset": "paper", "iterations": 10}})
     fits = estimate(per_subject)[1]
     assert fits.count == len(per_subject.scope) and "paper preset" in fits.detail  # one fit per person (the paper's)
+    assert fits.gpu_hours == pytest.approx(fits.count * 10 * DEEPFN_STEP_S_GPU["paper"] / 3600)
+    assert deepfn.gpu_hours is None and lenet.gpu_hours is None  # measured on a GPU for the paper preset only
     assert len(estimate(_plan(audit_dataset))) == 1  # no DeepFN, no DeepFN line
 
 
@@ -38,6 +46,11 @@ def test_plan_command(audit_dataset: Path) -> None:
     assert res.returncode == 0, res.stderr
     out = " ".join(res.stdout.split())
     assert "LeNet-5 trainings 8" in out and "DeepFN fits 1" in out and "CPU core-hours" in out
-    assert "bench_lenet.py --threads 1" in out and "GPU not measured" in out
+    assert "bench_lenet.py --threads 1" in out and "GPU not measured" in out and "GPU-hours" not in out
+    paper = run("plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val",
+                "1", "--normalizer", "deepfn", "--normalizer-option", "deepfn.mode=per-subject",
+                "--normalizer-option", "deepfn.preset=paper")
+    out = " ".join(paper.stdout.split())
+    assert paper.returncode == 0 and "50,000 iterations each" in out and "GPU-hours for the DeepFN fits" in out
     bad = run("plan", "--attr", "height", "--data", str(audit_dataset))
     assert bad.returncode == 2 and "unknown attribute" in bad.stderr

@@ -2,7 +2,7 @@
 
 Costs are per-step figures measured by the benchmarks on the project machine (AMD EPYC, PyTorch 2.13 CPU); each
 constant names the command that measured it. An estimate, not a promise: early stopping ends trainings sooner, other
-CPUs are faster or slower, and no GPU figure exists until one is measured (the project machine has none).
+CPUs are faster or slower. The one GPU figure (the paper preset's step on an H100) was measured on a lent machine.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ LENET_IMAGES_PER_CORE_S = 3320.0
 # DeepFN seconds per training step on 2 CPU threads: `python benchmarks/bench_deepfn.py steps` (benchmarks/README.md)
 DEEPFN_STEP_S_2_CORES = {"lite": 0.111, "paper": 37.1}
 DEEPFN_BENCH_CORES = 2
+# DeepFN seconds per training step on one GPU at the preset's batch (bf16 autocast, as auditkit trains there):
+# `python benchmarks/bench_deepfn_gpu.py device` on an NVIDIA H100 80GB HBM3 (benchmarks/README.md)
+DEEPFN_STEP_S_GPU = {"paper": 0.0232}
+DEEPFN_GPU_NAME = "H100"
 
 
 @dataclass
@@ -71,6 +75,10 @@ def estimate(plan: AuditPlan) -> list[CostLine]:
         fits, iterations, preset = deepfn_fits(plan, cfg.normalizer_options.get("deepfn", {}))
         step = DEEPFN_STEP_S_2_CORES.get(preset)
         core_hours = fits * iterations * step * DEEPFN_BENCH_CORES / 3600 if step is not None else float("nan")
-        lines.append(CostLine("DeepFN fits", fits, core_hours, None, f"{preset} preset, {iterations:,} iterations each",
-                              f"{step} s/step on 2 cores (bench_deepfn.py steps); GPU not measured here"))
+        gpu_step = DEEPFN_STEP_S_GPU.get(preset)
+        gpu_hours = fits * iterations * gpu_step / 3600 if gpu_step is not None else None
+        gpu = (f"{gpu_step} s/step on one {DEEPFN_GPU_NAME} (bench_deepfn_gpu.py device)" if gpu_step is not None
+               else "GPU not measured for this preset")
+        lines.append(CostLine("DeepFN fits", fits, core_hours, gpu_hours, f"{preset} preset, {iterations:,} iterations each",
+                              f"{step} s/step on 2 cores (bench_deepfn.py steps); {gpu}"))
     return lines

@@ -37,14 +37,18 @@ def random_affine(n: int, gen: torch.Generator, rotation: float = 10.0, zoom: fl
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, warp: float = 0.04, grid: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
-    """(warped input, target): both share a random affine transform; only the input gets a random grid warp."""
+    """(warped input, target): both share a random affine transform; only the input gets a random grid warp.
+
+    The random draws come from `gen` on the CPU whatever device `x` is on, so a run's augmentations do not depend on
+    the device; the resampling runs where `x` is (on a GPU, the CPU would otherwise bound the paper model's step).
+    """
     n, _, h, w = x.shape
-    base = F.affine_grid(random_affine(n, gen), list(x.shape), align_corners=False)
+    base = F.affine_grid(random_affine(n, gen).to(x.device), list(x.shape), align_corners=False)
     target = F.grid_sample(x, base, mode="bilinear", padding_mode="border", align_corners=False)
     # coarse random displacements, smoothly interpolated: the "random warp" of the faceswap trainer
     coarse = torch.randn(n, 2, grid, grid, generator=gen) * warp
     coarse[:, :, [0, -1], :] = 0
     coarse[:, :, :, [0, -1]] = 0
-    field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
+    field = F.interpolate(coarse.to(x.device), size=(h, w), mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
     warped = F.grid_sample(x, base + field, mode="bilinear", padding_mode="border", align_corners=False)
     return warped, target

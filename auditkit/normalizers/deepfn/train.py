@@ -114,7 +114,7 @@ def train(template: torch.Tensor, subjects: list[torch.Tensor], config: TrainCon
     amortized = len(subjects) > 1
     model = DeepFN(config.model_preset, n_subjects=len(subjects) if amortized else None).to(_device())
     rows = torch.arange(len(subjects)) if amortized else None
-    return _fit(model, template, subjects, rows, config, config.iterations, checkpoint, progress)
+    return fit_model(model, template, subjects, rows, config, config.iterations, checkpoint, progress)
 
 
 def fine_tune(model: DeepFN, template: torch.Tensor, subject: torch.Tensor, config: TrainConfig, iterations: int,
@@ -129,7 +129,7 @@ def fine_tune(model: DeepFN, template: torch.Tensor, subject: torch.Tensor, conf
     grown.weight.data[-1] = old.mean(0)  # start from the average person
     decoder.embedding = grown
     torch.manual_seed(config.seed + old.shape[0])
-    return _fit(model, template, [subject], torch.tensor([old.shape[0]]), config, iterations, None, progress)
+    return fit_model(model, template, [subject], torch.tensor([old.shape[0]]), config, iterations, None, progress)
 
 
 def image_gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -162,9 +162,14 @@ def _loss(out: torch.Tensor, target: torch.Tensor, config: TrainConfig) -> torch
     return loss
 
 
-def _fit(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor], rows: torch.Tensor | None,
-         config: TrainConfig, iterations: int, checkpoint: Path | None,
-         progress: Callable[[int, int, float], None] | None) -> tuple[DeepFN, list[float]]:
+def fit_model(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor], rows: torch.Tensor | None,
+              config: TrainConfig, iterations: int, checkpoint: Path | None = None,
+              progress: Callable[[int, int, float], None] | None = None) -> tuple[DeepFN, list[float]]:
+    """Run Eq. 1 on `model` in place up to `iterations` (resuming from `checkpoint`); `rows`: subject embedding rows.
+
+    The progress callback sees (done, total, loss) after every step; an exception it raises stops training with the
+    model holding the weights of the last finished step.
+    """
     dev = next(model.parameters()).device
     if dev.type == "cuda":
         model.to(memory_format=torch.channels_last)
@@ -184,15 +189,17 @@ def _fit(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor], ro
     model.train()
     sizes = torch.tensor([len(s) for s in subjects])
     offsets = torch.cumsum(sizes, 0) - sizes
-    pool = torch.cat(subjects)
+    # the faces live on the model's device: augmentation then runs there too (a no-op on CPU)
+    pool = torch.cat(subjects).to(dev)
+    template = template.to(dev)
     bs = config.batch_size
     for it in range(start, iterations):
         if config.lr_schedule == "cosine":  # a function of the iteration alone: a resumed run continues it exactly
             for group in opt.param_groups:
                 group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * it / iterations))
-        t_idx = torch.randint(0, len(template), (bs,), generator=gen)
+        t_idx = torch.randint(0, len(template), (bs,), generator=gen).to(dev)
         who = _sample_people(len(subjects), config, gen)
-        s_idx = offsets[who] + (torch.rand(bs, generator=gen) * sizes[who]).long()
+        s_idx = (offsets[who] + (torch.rand(bs, generator=gen) * sizes[who]).long()).to(dev)
         y_in, y_out = augment(template[t_idx], gen, warp=config.warp)
         x_in, x_out = augment(pool[s_idx], gen, warp=config.warp)
         y_in, y_out, x_in, x_out = (to_device(t, dev) for t in (y_in, y_out, x_in, x_out))
