@@ -13,8 +13,10 @@ paper's procedure (a fresh E, D^x, D^y per subject; Adam 5e-5, batches of 64 + 6
 paper settings) for the three subjects side by side until the time budget runs out, and normalizes all their frames.
 
 `score` reads those frames back on the CPU: the transfer error (grey levels against the ideal face, the same frame
-rendered on the template) and the share of the ceiling by a cross-person AU probe trained on the template's own
-frames: (probe on the normalized frames - probe on the originals) / (probe on the oracle's - probe on the originals).
+rendered on the template) and the share of the ceiling, (probe on the normalized frames - probe on the originals) /
+(probe on the oracle's - probe on the originals), by two linear AU probes: one trained on the template's own frames
+(do the outputs read like the template?) and one trained within each condition, one person left out at a time (do
+they carry the expression across people, as an audit's classifier needs?).
 """
 
 from __future__ import annotations
@@ -275,6 +277,35 @@ def template_probe(train_x: np.ndarray, train_frames, tests: dict[str, tuple[np.
     return {k: round(float(np.mean(v)), 3) for k, v in scores.items()}
 
 
+def people_probe(tests: dict[str, tuple[np.ndarray, object]], aus: list[str]) -> dict[str, float]:
+    """Mean balanced accuracy of the same probe trained and tested within each condition's own images, one person
+    left out at a time: what a classifier trained on normalized faces (as in an audit) reads across people."""
+    import cv2
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    out = {}
+    for label, (images, frames) in tests.items():
+        X = np.stack([cv2.resize(x, (32, 32), interpolation=cv2.INTER_AREA) for x in images]).reshape(
+            len(images), -1) / 255.0
+        who = frames["subject"].to_numpy()
+        scores = []
+        for person in np.unique(who):
+            for au in aus:
+                y = frames[au].to_numpy()
+                tr, te = (who != person) & (y >= 0), (who == person) & (y >= 0)
+                if len(np.unique(y[tr])) < 2 or len(np.unique(y[te])) < 2:
+                    continue
+                model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000,
+                                                                           class_weight="balanced"))
+                model.fit(X[tr], y[tr])
+                scores.append(float(balanced_accuracy_score(y[te], model.predict(X[te]))))
+        out[label] = round(float(np.mean(scores)), 3)
+    return out
+
+
 def score_cmd(args: argparse.Namespace) -> dict:
     """Transfer error and share of the ceiling of the GPU run's normalized frames (and of CPU baselines, if asked)."""
     from auditkit.data import load_dataset
@@ -317,11 +348,13 @@ def score_cmd(args: argparse.Namespace) -> dict:
         rows[label] = {"mae": mae, "mae_mean": round(float(np.mean(list(mae.values()))), 2)}
         tests[label] = (np.concatenate([per[s] for s in subjects]),
                         __import__("pandas").concat([frames[s] for s in subjects]))
-    probe = template_probe(equalize(data["template"]), frames[template], tests, args.aus.split(","))
-    floor, ceiling = probe["originals (histogram-equalized)"], probe["oracle"]
-    for label in rows:
-        rows[label]["probe"] = probe[label]
-        rows[label]["share_of_ceiling"] = round((probe[label] - floor) / (ceiling - floor), 3)
+    aus = args.aus.split(",")
+    for name, probe in (("template_probe", template_probe(equalize(data["template"]), frames[template], tests, aus)),
+                        ("people_probe", people_probe(tests, aus))):
+        floor, ceiling = probe["originals (histogram-equalized)"], probe["oracle"]
+        for label in rows:
+            rows[label][name] = probe[label]
+            rows[label][f"{name}_share_of_ceiling"] = round((probe[label] - floor) / (ceiling - floor), 3)
     return {"benchmark": "deepfn-paper-gpu-scored", "template": template, "subjects": subjects,
             "gpu_iterations": iterations, "device": device, "rows": rows}
 

@@ -13,7 +13,8 @@ Run:  python benchmarks/screen_deepfn.py none oracle                     (floor 
       python benchmarks/screen_deepfn.py --table [OUT] [--update-readme]    (the results as markdown)
 Options of a variant: iters, lr, center, per (people per batch), grad_w, side (bottleneck 2/4/8), latent, warp, norm,
 rot, flip, cosine (cosine learning-rate decay to 0), skip (centered 8x8 encoder features into the decoders),
-cycle_w (weight of a latent cycle loss through D^y).
+cycle_w (weight of a latent cycle loss through D^y), shared (D^y is the conditioned subject decoder with a template
+embedding row).
 Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
 """
 
@@ -125,6 +126,36 @@ class CenteredSkip(torch.nn.Module):
         return net[self.split_dec :](net[: self.split_dec](d) + proj(h))
 
 
+class FiLMEveryStage(torch.nn.Module):
+    """The conditioned decoder's person embedding scales and shifts the features after every stage, not only its input:
+    identity can then be drawn at every resolution instead of squeezed through one modulation of the coarsest map."""
+
+    def __init__(self, cond: torch.nn.Module) -> None:
+        super().__init__()
+        self.cond = cond
+        net = cond.decoder.net
+        self.stages = [i for i, m in enumerate(net) if isinstance(m, torch.nn.PixelShuffle)]
+        channels = [net[i - 3].out_channels // 4 if isinstance(net[i - 2], torch.nn.BatchNorm2d)
+                    else net[i - 2].out_channels // 4 for i in self.stages]
+        width = cond.embedding.embedding_dim
+        self.films = torch.nn.ModuleList(torch.nn.Linear(width, 2 * c) for c in channels)
+        for f in self.films:
+            torch.nn.init.zeros_(f.weight)
+            torch.nn.init.zeros_(f.bias)
+
+    def forward(self, h: torch.Tensor, who: torch.Tensor) -> torch.Tensor:
+        e = self.cond.embedding(who)
+        gamma, beta = self.cond.film(e).chunk(2, dim=1)
+        h = h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+        start = 0
+        for stage, film in zip(self.stages, self.films, strict=True):
+            h = self.cond.decoder.net[start : stage + 1](h)
+            g, b = film(e).chunk(2, dim=1)
+            h = h * (1 + g[:, :, None, None]) + b[:, :, None, None]
+            start = stage + 1
+        return self.cond.decoder.net[start:](h)
+
+
 def _center_maps(h: torch.Tensor, groups: int) -> torch.Tensor:
     n = len(h)
     blocks = h.view(groups, n // groups, *h.shape[1:])
@@ -135,7 +166,7 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
                   center: bool = True, per: int = 4, grad_w: float = 0.0, side: int = 2, latent: int = 256,
                   warp: float = 0.04, bs: int = 32, seed: int = 0, norm: str = "none", rot: float = 10.0,
                   flip: float = 0.4, cosine: bool = False, skip: bool = False, cycle_w: float = 0.0,
-                  log: str = "") -> torch.nn.Module:
+                  shared: bool = False, film_all: bool = False, log: str = "") -> torch.nn.Module:
     """Amortized Eq. 1 training with the variant's options."""
     base_affine = augmentation.random_affine
 
@@ -148,7 +179,12 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
         p = replace(p, bottleneck_side=side, decoder_channels=(128, 64, 32)[: 3 if side == 4 else 2])
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = DeepFN(p, n_subjects=len(subjects))
+    # shared: D^y is the conditioned decoder itself, with one more embedding row for the template, so the decoder that
+    # renders on the template learns from every person's deviations, not from the template's 300 frames alone
+    model = DeepFN(p, n_subjects=len(subjects) + shared)
+    model.shared_row = len(subjects) if shared else None
+    if film_all:
+        model.subject_decoder = FiLMEveryStage(model.subject_decoder)
     net: torch.nn.Module = CenteredSkip(model) if skip else model
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters) if cosine else None
@@ -171,7 +207,7 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
             zy, zx = model.encoder.embed(y_in), model.encoder.embed(x_in)
             if center:
                 zy, zx = center_codes(zy, 1), center_codes(zx, per)
-            yr = model.template_decoder(model.encoder.expand(zy))
+            yr = _decode_template(model, zy)
             xr = model.subject_decoder(model.encoder.expand(zx), who)
         loss = (yr - y_out).abs().mean() + (xr - x_out).abs().mean()
         if cycle_w and not skip:
@@ -195,6 +231,12 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
     return net
 
 
+def _decode_template(model: DeepFN, z: torch.Tensor) -> torch.Tensor:
+    if getattr(model, "shared_row", None) is None:
+        return model.template_decoder(model.encoder.expand(z))
+    return model.subject_decoder(model.encoder.expand(z), torch.full((len(z),), model.shared_row))
+
+
 @torch.inference_mode()
 def transform(model: torch.nn.Module, faces: np.ndarray, center: bool) -> np.ndarray:
     """D^y(E(x) - mean E(x)) (centered) or D^y(E(x)) of one person's faces, uint8 at the model's size."""
@@ -209,7 +251,7 @@ def transform(model: torch.nn.Module, faces: np.ndarray, center: bool) -> np.nda
     z = torch.cat([model.encoder.embed(x[i : i + 256]) for i in range(0, len(x), 256)])
     if center:
         z = z - z.mean(0, keepdim=True)
-    y = torch.cat([model.template_decoder(model.encoder.expand(z[i : i + 256])) for i in range(0, len(z), 256)])
+    y = torch.cat([_decode_template(model, z[i : i + 256]) for i in range(0, len(z), 256)])
     return (y.squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
 
 
