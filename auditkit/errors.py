@@ -9,8 +9,9 @@ class AuditkitError(Exception):
     """A user-facing error: its message is complete on one line, no traceback needed."""
 
 
-class DatasetError(AuditkitError):
-    """A dataset directory (or one of its files) is missing, corrupt or inconsistent."""
+class InputFileError(AuditkitError):
+    """An input file is missing, corrupt or inconsistent; the message names the file and, where one is at fault, the
+    field."""
 
     def __init__(self, path: str | Path, field: str | None, problem: str) -> None:
         self.path = Path(path)
@@ -18,3 +19,11 @@ class DatasetError(AuditkitError):
         self.problem = problem
         where = f"{self.path}" + (f": {field}" if field else "")
         super().__init__(f"{where}: {problem}")
+
+
+class DatasetError(InputFileError):
+    """A dataset directory (or one of its files) is missing, corrupt or inconsistent."""
+
+
+class ModelFileError(InputFileError):
+    """A third-party model file or its model card is missing, corrupt or inconsistent."""

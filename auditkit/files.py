@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from auditkit import __version__
+from auditkit.errors import InputFileError
 
 
 def cache_root() -> Path:
@@ -50,6 +52,17 @@ def write_text_atomic(text: str, path: Path) -> None:
     """Write UTF-8 text, all or nothing: a full disk leaves the previous file (or none), never a torn one."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def read_json_object(path: Path, error: type[InputFileError] = InputFileError) -> dict[str, Any]:
+    """Parse a JSON file that must hold an object; `error` naming the file otherwise."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(path, None, f"not valid JSON ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise error(path, None, "must hold a JSON object")
+    return data
 
 
 def package_versions() -> dict[str, str]:

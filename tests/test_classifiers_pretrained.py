@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from auditkit.classifiers.pretrained import ModelCard, PretrainedClassifier
-from auditkit.errors import AuditkitError, DatasetError
+from auditkit.errors import AuditkitError, DatasetError, ModelFileError
 from auditkit.protocol.model_audit import audit_model
 from auditkit.protocol.runner import PARTS_DIR
 
@@ -79,26 +79,30 @@ def test_onnx_predicts_like_numpy(tmp_path: Path) -> None:
 def test_bad_model_files_and_cards(tmp_path: Path) -> None:
     path = _torchscript(tmp_path, output="probabilities")
     faces = np.full((2, 64, 64), 250, np.uint8)
-    with pytest.raises(DatasetError, match="output: outputs span .* set \"output\": \"logits\""):
+    with pytest.raises(ModelFileError, match="output: outputs span .* set \"output\": \"logits\""):
         PretrainedClassifier(path).predict_proba(faces)
     path.with_suffix(".json").write_text(json.dumps({"aus": ["AU01", "AU06"], "output": "logits"}))
-    with pytest.raises(DatasetError, match=r"aus: the model returns shape \(2, 3\) but the card names 2 AUs"):
+    with pytest.raises(ModelFileError, match=r"aus: the model returns shape \(2, 3\) but the card names 2 AUs"):
         PretrainedClassifier(path).predict_proba(faces)
     path.with_suffix(".json").write_text(json.dumps({"aus": ["AU01"], "colour": True}))
-    with pytest.raises(DatasetError, match="model.json: colour: unknown field"):
+    with pytest.raises(ModelFileError, match="model.json: colour: unknown field"):
         PretrainedClassifier(path)
+    path.with_suffix(".json").write_text("[1, 2]")
+    with pytest.raises(ModelFileError, match="model.json: must hold a JSON object") as raised:
+        PretrainedClassifier(path)
+    assert not isinstance(raised.value, DatasetError)  # a model card is not part of a dataset
     path.with_suffix(".json").unlink()
-    with pytest.raises(DatasetError, match="model.json: model card not found"):
+    with pytest.raises(ModelFileError, match="model.json: model card not found"):
         PretrainedClassifier(path)
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"not a model")
-    with pytest.raises(DatasetError, match="broken.onnx: not a loadable ONNX model"):
+    with pytest.raises(ModelFileError, match="broken.onnx: not a loadable ONNX model"):
         PretrainedClassifier(bad, ModelCard(aus=("AU01",)))
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"not a model")
-    with pytest.raises(DatasetError, match="broken.pt: not a loadable TorchScript model"):
+    with pytest.raises(ModelFileError, match="broken.pt: not a loadable TorchScript model"):
         PretrainedClassifier(bad, ModelCard(aus=("AU01",)))
-    with pytest.raises(DatasetError, match="model file not found"):
+    with pytest.raises(ModelFileError, match="model file not found"):
         PretrainedClassifier(tmp_path / "nope.onnx")
     with pytest.raises(AuditkitError, match="audit-model"):
         PretrainedClassifier()
@@ -171,6 +175,6 @@ def test_exported_program(tmp_path: Path) -> None:
     faces = np.random.default_rng(3).integers(0, 256, (4, 64, 64), dtype=np.uint8)
     ref = PretrainedClassifier(_torchscript(tmp_path)).predict_proba(faces)
     np.testing.assert_allclose(PretrainedClassifier(path).predict_proba(faces), ref, rtol=1e-5)
-    with pytest.raises(DatasetError, match="unknown model type '.h5'"):
+    with pytest.raises(ModelFileError, match="unknown model type '.h5'"):
         (tmp_path / "m.h5").write_bytes(b"x")
         PretrainedClassifier(tmp_path / "m.h5", ModelCard(aus=("AU01",)))

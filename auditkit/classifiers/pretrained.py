@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from auditkit.data.format import AU_COLUMN, au_name
-from auditkit.data.validate import read_json_object
-from auditkit.errors import AuditkitError, DatasetError
+from auditkit.errors import AuditkitError, ModelFileError
+from auditkit.files import read_json_object
 
 SCALES = ("unit", "byte", "standard")  # x/255, raw 0-255, (x/255 - mean) / std
 OUTPUTS = ("probabilities", "logits")
@@ -53,16 +53,16 @@ class ModelCard:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise DatasetError(where, unknown[0], f"unknown field (known: {', '.join(sorted(known))})")
+            raise ModelFileError(where, unknown[0], f"unknown field (known: {', '.join(sorted(known))})")
         if "aus" not in d:
-            raise DatasetError(where, "aus", "required field is missing (the AU of each output, in order)")
+            raise ModelFileError(where, "aus", "required field is missing (the AU of each output, in order)")
         values = dict(d)
         values["aus"] = tuple(_au(a, where) for a in d["aus"])
         if "input_size" in values:
             size = values["input_size"]
             size = [size, size] if isinstance(size, int) else size
             if not (isinstance(size, list | tuple) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-                raise DatasetError(where, "input_size", f"must be [height, width] or one integer, got {d['input_size']!r}")
+                raise ModelFileError(where, "input_size", f"must be [height, width] or one integer, got {d['input_size']!r}")
             values["input_size"] = tuple(size)
         return cls(**values)
 
@@ -74,7 +74,7 @@ class ModelCard:
 def _au(value: Any, where: str | Path) -> str:
     text = str(value).strip().upper().removeprefix("AU")
     if not text.isdigit():
-        raise DatasetError(where, "aus", f"{value!r} is not an AU (use 1, 'AU01', ...)")
+        raise ModelFileError(where, "aus", f"{value!r} is not an AU (use 1, 'AU01', ...)")
     return au_name(int(text))
 
 
@@ -82,8 +82,8 @@ def read_card(model: Path, card: Path | None = None) -> ModelCard:
     """The model's card: `card` if given, else MODEL.json beside the model file."""
     path = card if card is not None else model.with_suffix(".json")
     if not path.is_file():
-        raise DatasetError(path, None, "model card not found (write {\"aus\": [1, 2, 4, ...]} there, or pass --card)")
-    return ModelCard.from_dict(read_json_object(path), path)
+        raise ModelFileError(path, None, "model card not found (write {\"aus\": [1, 2, 4, ...]} there, or pass --card)")
+    return ModelCard.from_dict(read_json_object(path, ModelFileError), path)
 
 
 class _Torch:
@@ -102,7 +102,7 @@ class _Torch:
                 self.model = torch.export.load(str(path)).module() if exported else \
                     torch.jit.load(str(path), map_location="cpu").eval()
         except Exception as exc:  # torch raises RuntimeError, ValueError or zipfile errors for a bad archive
-            raise DatasetError(path, None, f"not a loadable {kind} model ({str(exc).splitlines()[0][:120]})") from None
+            raise ModelFileError(path, None, f"not a loadable {kind} model ({str(exc).splitlines()[0][:120]})") from None
         self.torch = torch
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -125,7 +125,7 @@ class _Onnx:
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for corrupt or unsupported graphs
-            raise DatasetError(path, None, f"not a loadable ONNX model ({str(exc).splitlines()[0][:120]})") from None
+            raise ModelFileError(path, None, f"not a loadable ONNX model ({str(exc).splitlines()[0][:120]})") from None
         self.input = self.session.get_inputs()[0].name
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -144,7 +144,7 @@ class PretrainedClassifier:
                                 "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")
         self.path = Path(model)
         if not self.path.is_file():
-            raise DatasetError(self.path, None, "model file not found")
+            raise ModelFileError(self.path, None, "model file not found")
         self.card = card if isinstance(card, ModelCard) else read_card(self.path, Path(card) if card else None)
         self.batch_size = batch_size
         suffix = self.path.suffix.lower()
@@ -153,7 +153,7 @@ class PretrainedClassifier:
         elif suffix in TORCH_SUFFIXES:
             self._run = _Torch(self.path, threads)
         else:
-            raise DatasetError(self.path, None, f"unknown model type {suffix!r} (.onnx; TorchScript .pt .ts .pth; "
+            raise ModelFileError(self.path, None, f"unknown model type {suffix!r} (.onnx; TorchScript .pt .ts .pth; "
                                                 "torch.export .pt2)")
 
     @property
@@ -187,13 +187,13 @@ class PretrainedClassifier:
         for i in range(0, len(X), self.batch_size):
             y = self._run(self._inputs(X[i : i + self.batch_size]))
             if y.ndim != 2 or y.shape[1] != len(self.card.aus):
-                raise DatasetError(self.path, "aus", f"the model returns shape {tuple(y.shape)} but the card names "
+                raise ModelFileError(self.path, "aus", f"the model returns shape {tuple(y.shape)} but the card names "
                                                      f"{len(self.card.aus)} AUs (expected (batch, {len(self.card.aus)}))")
             outs.append(y)
         y = np.concatenate(outs) if outs else np.zeros((0, len(self.card.aus)), np.float32)
         if self.card.output == "logits":
             return 1.0 / (1.0 + np.exp(-y))
         if len(y) and (np.nanmin(y) < 0 or np.nanmax(y) > 1):
-            raise DatasetError(self.path, "output", f"outputs span [{np.nanmin(y):.3g}, {np.nanmax(y):.3g}], not "
+            raise ModelFileError(self.path, "output", f"outputs span [{np.nanmin(y):.3g}, {np.nanmax(y):.3g}], not "
                                                     "probabilities; set \"output\": \"logits\" in the card")
         return y

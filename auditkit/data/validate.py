@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from auditkit.data.format import (
     SUBJECTS_FILE,
 )
 from auditkit.errors import DatasetError
+from auditkit.files import read_json_object
 
 
 def require_files(root: Path) -> None:
@@ -36,20 +36,9 @@ def require_files(root: Path) -> None:
             raise DatasetError(root / name, None, "file is missing")
 
 
-def read_json_object(path: Path) -> dict[str, Any]:
-    """Parse a JSON file that must hold an object; DatasetError naming the file otherwise."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(path, None, f"not valid JSON ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(data, dict):
-        raise DatasetError(path, None, "must hold a JSON object")
-    return data
-
-
 def read_meta(path: Path) -> dict[str, Any]:
     """Parse and check dataset.json."""
-    meta = read_json_object(path)
+    meta = read_json_object(path, DatasetError)
     for key in ("format_version", "image_size", "aus", "provenance"):
         if key not in meta:
             raise DatasetError(path, key, "required key is missing")
