@@ -178,7 +178,8 @@ def _synth_layout(layout: str, out: Path | None, subjects: int, frames: int, see
 
 @app.command()
 def ingest(
-    source: str = typer.Argument(..., help="Which dataset's distributed layout: bp4d or disfa."),
+    source: str = typer.Argument(..., help="Which dataset's distributed layout: bp4d, disfa, or an installed "
+                                 "`auditkit.datasets` plugin (the options below marked BP4D/DISFA are theirs)."),
     root: Path = typer.Argument(..., help="The dataset's root folder as unpacked from the licensed copy."),
     out: Path = typer.Option(..., "--out", help="Dataset directory to write."),
     demographics: Path | None = typer.Option(None, "--demographics", help="CSV/Parquet keyed by subject: gender, "
@@ -201,9 +202,13 @@ def ingest(
 
     Interrupted runs resume: run the same command again.
     """
-    from auditkit.data.ingest import build_job, run_ingest
+    from auditkit.data.ingest import SOURCES, build_job, ingest_with_plugin, run_ingest
     from auditkit.data.preprocess import PreprocessConfig
 
+    if source not in SOURCES:  # a third-party source, installed as an `auditkit.datasets` plugin
+        written = ingest_with_plugin(source, root, out, demographics, n_jobs=jobs)
+        console.print(f"dataset written to {written}  (next: auditkit inspect {written})")
+        return
     job = build_job(source, root, demographics, aus=aus, camera=camera, threshold=threshold,
                     allow_missing_demographics=allow_missing_demographics, skip_unreadable=skip_unreadable,
                     preprocess=PreprocessConfig(size=size, detector=detector))

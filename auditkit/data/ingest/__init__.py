@@ -13,7 +13,32 @@ from auditkit.errors import AuditkitError
 
 SOURCES = ("bp4d", "disfa")
 
-__all__ = ["SOURCES", "IngestJob", "build_job", "parse_aus", "run_ingest"]
+__all__ = ["SOURCES", "IngestJob", "build_job", "ingest_with_plugin", "parse_aus", "run_ingest"]
+
+
+def ingest_with_plugin(name: str, root: str | Path, out: str | Path, demographics: str | Path | None = None,
+                       n_jobs: int = -1) -> Path:
+    """Ingest through an installed `auditkit.datasets` plugin, a source auditkit does not ship: its
+    `load(out, root=..., demographics=..., n_jobs=...)` writes the dataset directory, which must then load cleanly."""
+    from auditkit.data.dataset import load_dataset
+    from auditkit.plugins import available, load
+
+    if name not in available("dataset"):
+        known = ", ".join(dict.fromkeys([*SOURCES, *sorted(available("dataset"))]))
+        raise AuditkitError(f"ingest: unknown source {name!r} (choose from {known}; `auditkit plugins` lists plugins)")
+    source = load("dataset", name)
+    source = source() if isinstance(source, type) else source
+    if not callable(getattr(source, "load", None)):
+        raise AuditkitError(f"dataset plugin {name!r} has no load(out, root=..., ...) method")
+    try:
+        written = source.load(out, root=root, demographics=demographics, n_jobs=n_jobs)
+    except AuditkitError:
+        raise
+    except Exception as exc:  # a broken third-party source must not end in a traceback
+        raise AuditkitError(f"dataset plugin {name!r} failed: {exc.__class__.__name__}: {exc}") from None
+    path = Path(written or out)
+    load_dataset(path)  # what it wrote must be a valid dataset directory (a DatasetError names the file otherwise)
+    return path
 
 
 def parse_aus(text: str | None) -> tuple[int, ...] | None:
