@@ -523,6 +523,9 @@ def normalize(
     recenter: bool | None = typer.Option(None, "--recenter/--no-recenter",
                                          help="deepfn: swap each person's mean code for the template's "
                                               "(default: on in amortized mode, off per subject)."),
+    person_norm: bool | None = typer.Option(None, "--person-norm/--no-person-norm",
+                                            help="deepfn: BatchNorm statistics from each person's own frames (default: "
+                                                 "on in amortized mode with the lite preset)."),
     center: bool | None = typer.Option(None, "--center/--no-center",
                                        help="deepfn: train on codes centered per person (default: on in amortized "
                                             "mode, off per subject, as in the paper)."),
@@ -547,7 +550,8 @@ def normalize(
         raise AuditkitError("normalize: give --out DIR for the normalized dataset")
     ds = load_dataset(data)
     options = {k: v for k, v in {"mode": mode, "preset": preset, "iterations": iterations, "recenter": recenter,
-                                 "center": center, "gradient_weight": gradient_weight, "seed": seed}.items()
+                                 "person_norm": person_norm, "center": center, "gradient_weight": gradient_weight,
+                                 "seed": seed}.items()
                if v is not None}
     spec = cluster_spec(cluster)
     if spec:

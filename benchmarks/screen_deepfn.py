@@ -14,7 +14,8 @@ Run:  python benchmarks/screen_deepfn.py none oracle                     (floor 
 Options of a variant: iters, lr, center, per (people per batch), grad_w, side (bottleneck 2/4/8), latent, warp, norm,
 rot, flip, cosine (cosine learning-rate decay to 0), skip (centered 8x8 encoder features into the decoders),
 cycle_w (weight of a latent cycle loss through D^y), shared (D^y is the conditioned subject decoder with a template
-embedding row).
+embedding row), film_all (the person embedding modulates every decoder stage), bn_person (normalization takes
+BatchNorm statistics from the person's own frames), bn_groups (bn_person, and training takes them per person block).
 Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
 """
 
@@ -156,6 +157,35 @@ class FiLMEveryStage(torch.nn.Module):
         return self.cond.decoder.net[start:](h)
 
 
+class PersonBatchNorm(torch.nn.BatchNorm2d):
+    """BatchNorm whose training statistics are taken per person block of the batch (`groups` equal blocks), so a
+    feature is normalized against the same person's frames in training as at normalization (bn_person)."""
+
+    groups = 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.groups == 1:
+            return super().forward(x)
+        parts = x.view(self.groups, len(x) // self.groups, *x.shape[1:])
+        return torch.cat([super(PersonBatchNorm, self).forward(part) for part in parts])
+
+
+def _person_bn(model: torch.nn.Module) -> None:
+    for name, child in model.named_children():
+        if isinstance(child, torch.nn.BatchNorm2d):
+            bn = PersonBatchNorm(child.num_features)
+            bn.load_state_dict(child.state_dict())
+            setattr(model, name, bn)
+        else:
+            _person_bn(child)
+
+
+def _set_groups(model: torch.nn.Module, groups: int) -> None:
+    for m in model.modules():
+        if isinstance(m, PersonBatchNorm):
+            m.groups = groups
+
+
 def _center_maps(h: torch.Tensor, groups: int) -> torch.Tensor:
     n = len(h)
     blocks = h.view(groups, n // groups, *h.shape[1:])
@@ -166,7 +196,8 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
                   center: bool = True, per: int = 4, grad_w: float = 0.0, side: int = 2, latent: int = 256,
                   warp: float = 0.04, bs: int = 32, seed: int = 0, norm: str = "none", rot: float = 10.0,
                   flip: float = 0.4, cosine: bool = False, skip: bool = False, cycle_w: float = 0.0,
-                  shared: bool = False, film_all: bool = False, log: str = "") -> torch.nn.Module:
+                  shared: bool = False, film_all: bool = False, bn_person: bool = False, bn_groups: bool = False,
+                  log: str = "") -> torch.nn.Module:
     """Amortized Eq. 1 training with the variant's options."""
     base_affine = augmentation.random_affine
 
@@ -185,6 +216,10 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
     model.shared_row = len(subjects) if shared else None
     if film_all:
         model.subject_decoder = FiLMEveryStage(model.subject_decoder)
+    if bn_groups:
+        _person_bn(model)
+    # bn_person: normalization takes BatchNorm statistics from the person's own frames (read by transform)
+    model.bn_person = bn_person or bn_groups
     net: torch.nn.Module = CenteredSkip(model) if skip else model
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters) if cosine else None
@@ -204,10 +239,15 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
             yr = net.decode(center_codes(zy, 1), _center_maps(hy, 1), True)
             xr = net.decode(center_codes(zx, per), _center_maps(hx, per), False, who)
         else:
-            zy, zx = model.encoder.embed(y_in), model.encoder.embed(x_in)
+            _set_groups(model, 1)
+            zy = model.encoder.embed(y_in)
             if center:
-                zy, zx = center_codes(zy, 1), center_codes(zx, per)
+                zy = center_codes(zy, 1)
             yr = _decode_template(model, zy)
+            _set_groups(model, per)
+            zx = model.encoder.embed(x_in)
+            if center:
+                zx = center_codes(zx, per)
             xr = model.subject_decoder(model.encoder.expand(zx), who)
         loss = (yr - y_out).abs().mean() + (xr - x_out).abs().mean()
         if cycle_w and not skip:
@@ -248,6 +288,16 @@ def transform(model: torch.nn.Module, faces: np.ndarray, center: bool) -> np.nda
         y = torch.cat([model.decode(z[i : i + 256], h[i : i + 256], True) for i in range(0, len(z), 256)])
         return (y.squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
     x = preprocess(faces, model.preset.size)
+    if getattr(model, "bn_person", False):
+        # BatchNorm statistics of this person's frames, all at once (as training took them per person)
+        model.train()
+        _set_groups(model, 1)
+        z = model.encoder.embed(x)
+        if center:
+            z = z - z.mean(0, keepdim=True)
+        y = _decode_template(model, z)
+        model.eval()
+        return (y.squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
     z = torch.cat([model.encoder.embed(x[i : i + 256]) for i in range(0, len(x), 256)])
     if center:
         z = z - z.mean(0, keepdim=True)

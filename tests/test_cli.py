@@ -124,13 +124,15 @@ def test_normalize_deepfn_recenter_switch(tiny_dataset: Path, tmp_path: Path, mo
 
     monkeypatch.setenv("AUDITKIT_CACHE", str(tmp_path / "cache"))
     faces = {}
-    for flag in ("--no-recenter", "--recenter"):
+    for flag in ("--no-recenter", "--recenter", "--no-person-norm"):
         out = tmp_path / flag.strip("-")
         res = run("normalize", str(tiny_dataset), "--normalizer", "deepfn", "--iterations", "3", "--no-center",
-                  "--gradient-weight", "0", flag, "--out", str(out))
+                  "--gradient-weight", "0", *(["--recenter"] if flag == "--no-person-norm" else []), flag,
+                  "--out", str(out))
         assert res.returncode == 0, res.stderr
         faces[flag] = np.load(out / "faces.npy")
     assert not np.array_equal(faces["--recenter"], faces["--no-recenter"])
+    assert not np.array_equal(faces["--recenter"], faces["--no-person-norm"])  # person statistics on by default
     assert len(list((tmp_path / "cache" / "deepfn").glob("*.pt"))) == 1  # one training, used both ways
     # the default trains centered: its decoder only knows centered codes
     res = run("normalize", str(tiny_dataset), "--normalizer", "deepfn", "--iterations", "3", "--no-recenter",

@@ -12,6 +12,7 @@ import torch
 from auditkit.errors import AuditkitError
 from auditkit.normalizers.deepfn.augment import preprocess
 from auditkit.normalizers.deepfn.model import DeepFN
+from auditkit.normalizers.deepfn.person_stats import PersonStats, person_stats, using_stats
 from auditkit.normalizers.deepfn.presets import PRESETS
 from auditkit.normalizers.deepfn.train import (
     TrainConfig,
@@ -27,7 +28,9 @@ from auditkit.normalizers.deepfn.train import (
 
 MODES = ("amortized", "per-subject")
 # the CPU default's departures from Eq. 1 (benchmarks/README.md measures them against the oracle's ceiling)
-AMORTIZED_DEFAULTS = {"center": True, "gradient_weight": 1.0, "lr": 1e-3}
+# warp 0: with centered training the grid warp no longer guards against identity leaking through, and reconstructing
+# an unwarped target from a warped input is ill-posed: the decoders learned blur (43 % vs 33 % of the ceiling)
+AMORTIZED_DEFAULTS = {"center": True, "gradient_weight": 1.0, "lr": 1e-3, "warp": 0.0}
 # the paper's training (section 3.1): 50K iterations, each a batch of 64 template and 64 subject images, Adam 5e-5;
 # per-subject mode with the paper preset is that procedure (checkpoints sparser: the paper model's is 1.6 GB)
 PAPER_TRAINING = {"iterations": 50_000, "batch_size": 64, "lr": 5e-5, "checkpoint_every": 2_000}
@@ -55,7 +58,8 @@ class DeepFNNormalizer:
 
     def __init__(self, mode: str | None = None, preset: str | None = None, iterations: int | None = None,
                  seed: int = 0, cache_dir: str | Path | None = None, max_frames: int | None = None,
-                 recenter: bool | None = None, progress: Callable[[str, int, int], None] | None = None,
+                 recenter: bool | None = None, person_norm: bool | None = None,
+                 progress: Callable[[str, int, int], None] | None = None,
                  **train_options: object) -> None:
         gpu = torch.cuda.is_available()
         self.mode = mode or ("per-subject" if gpu else "amortized")
@@ -91,16 +95,25 @@ class DeepFNNormalizer:
         if self.config.center and not self.recenter:
             raise AuditkitError("deepfn: a model trained centered (center=True) decodes only centered codes; "
                                 "it cannot be used with recenter=False")
+        # BatchNorm statistics from each person's own frames (person_stats.py); on by default where it applies
+        has_norm = self.config.model_preset.norm == "batch"
+        self.person_norm = (has_norm and self.recenter and self.mode == "amortized") if person_norm is None \
+            else bool(person_norm)
+        if self.person_norm and not (has_norm and self.recenter):
+            raise AuditkitError(f"deepfn: person_norm needs recentering and a preset with BatchNorm (lite), not "
+                                f"{'recenter=False' if not self.recenter else repr(self.config.preset)}")
         # set by a runner that can spread work (a cluster): map(fn, calls) -> results; per-subject fits then run in it
         self.parallel_map: Callable[[Callable, list[tuple]], list] | None = None
         self.template_codes: dict[str, torch.Tensor] = {}  # model label -> mean code of the template
         self.subject_codes: dict[str, torch.Tensor] = {}  # subject -> its mean code (under its model)
+        self.subject_stats: dict[str, PersonStats] = {}  # subject -> its BatchNorm statistics (person_norm)
 
     def settings(self) -> dict:
         """Mode, preset, training config and recentering: what a report needs to reproduce this normalization."""
         c = self.config
         return {"mode": self.mode, "preset": c.preset, "iterations": c.iterations, "batch_size": c.batch_size,
-                "lr": c.lr, "warp": c.warp, "seed": c.seed, "recenter": self.recenter, "center": c.center,
+                "lr": c.lr, "warp": c.warp, "seed": c.seed, "recenter": self.recenter, "person_norm": self.person_norm,
+                "center": c.center,
                 "people_per_batch": c.people_per_batch, "gradient_weight": c.gradient_weight,
                 "lr_schedule": c.lr_schedule, "max_frames": self.max_frames,
                 "device": "cuda" if torch.cuda.is_available() else "cpu"}
@@ -134,6 +147,7 @@ class DeepFNNormalizer:
         self.shared = None
         self.template_codes.clear()
         self.subject_codes.clear()
+        self.subject_stats.clear()
         size = self.config.model_preset.size
         template = self._subsample(np.asarray(template_faces), 0)
         t_digest = faces_digest(template)
@@ -160,7 +174,7 @@ class DeepFNNormalizer:
                 self.template_codes[label] = self._template_code(model, template_faces)
             for s in names:
                 if len(subject_faces[s]):
-                    self.subject_codes[s] = mean_code(self._model_of(s), np.asarray(subject_faces[s]))
+                    self._store_person(s, np.asarray(subject_faces[s]))
         return self
 
     def add_subject(self, subject: str, faces: np.ndarray, template_faces: np.ndarray,
@@ -179,24 +193,44 @@ class DeepFNNormalizer:
             _, losses = fine_tune(self.shared, template, preprocess(faces, size), self.config, iterations)
             self.losses[subject] = losses
             self.subject_codes.clear()
+            self.subject_stats.clear()
             if self.recenter:
                 self.template_codes["amortized"] = self._template_code(self.shared, template_faces)
         if self.recenter:
-            self.subject_codes[subject] = self._person_code(self.shared, subject, faces)
+            self._check_frames(subject, faces)
+            self._store_person(subject, faces)
         return self
 
     def _template_code(self, model: DeepFN, template_faces: np.ndarray) -> torch.Tensor:
         # a centered model's D^y was trained on codes minus the template's mean: the target mean is zero
         if self.config.center:
             return torch.zeros(model.preset.latent)
+        if self.person_norm:
+            return person_stats(model, np.asarray(template_faces), seed=self.config.seed).code
         return mean_code(model, np.asarray(template_faces))
 
     @staticmethod
-    def _person_code(model: DeepFN, subject: str, faces: np.ndarray) -> torch.Tensor:
+    def _check_frames(subject: str, faces: np.ndarray) -> None:
         if len(faces) < MIN_RECENTER_FRAMES:
             raise AuditkitError(f"deepfn: recentering {subject!r} needs at least {MIN_RECENTER_FRAMES} of their "
                                 f"frames (got {len(faces)}); pass more, or recenter=False")
-        return mean_code(model, faces)
+
+    def _label(self, subject: str) -> str:
+        return "amortized" if self.mode == "amortized" else subject
+
+    def _person(self, subject: str, faces: np.ndarray) -> tuple[torch.Tensor, PersonStats | None]:
+        """A person's mean code and, with person_norm, their BatchNorm statistics (one pass over their frames)."""
+        model = self._model_of(subject)
+        if self.person_norm:
+            stats = person_stats(model, faces, target=self.template_codes[self._label(subject)], seed=self.config.seed)
+            return stats.code, stats
+        return mean_code(model, faces), None
+
+    def _store_person(self, subject: str, faces: np.ndarray) -> None:
+        code, stats = self._person(subject, faces)
+        self.subject_codes[subject] = code
+        if stats is not None:
+            self.subject_stats[subject] = stats
 
     def _model_of(self, subject: str) -> DeepFN:
         if self.mode == "amortized":
@@ -211,13 +245,15 @@ class DeepFNNormalizer:
         """D^y(E(faces)) (recentered: see the class) at the input's size, uint8, histogram-equalized domain."""
         faces = np.asarray(faces)
         model = self._model_of(subject)
-        shift = None
+        shift, stats = None, None
         if self.recenter and len(faces):
-            code = self.subject_codes.get(subject)
-            if code is None:  # a person unseen at fit time: their mean code comes from the frames given
-                code = self._person_code(model, subject, faces)
-            shift = self.template_codes["amortized" if self.mode == "amortized" else subject] - code
-        return normalize_faces(model, faces, out_size=faces.shape[1:], shift=shift)
+            code, stats = self.subject_codes.get(subject), self.subject_stats.get(subject)
+            if code is None:  # a person unseen at fit time: their mean code (and statistics) from the frames given
+                self._check_frames(subject, faces)
+                code, stats = self._person(subject, faces)
+            shift = self.template_codes[self._label(subject)] - code
+        with using_stats(model, stats):
+            return normalize_faces(model, faces, out_size=faces.shape[1:], shift=shift)
 
 
 def train_to_cache(template: torch.Tensor, subjects: list[torch.Tensor], config: TrainConfig, cache_dir: Path,
