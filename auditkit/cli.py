@@ -287,9 +287,9 @@ def _ensure_default_data() -> Path:
 
 
 def _fmt_p(p: float) -> str:
-    if p != p:  # NaN
-        return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    from auditkit.stats import format_p
+
+    return format_p(p, compact=True)
 
 
 def _compact(title: str, columns: list[tuple[str, str]], caption: str | None = None) -> Table:

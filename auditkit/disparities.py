@@ -16,6 +16,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from auditkit.metrics import add_score
+
 ALL_AUS = "all"  # the row averaging every AU
 RATIO_BAND = (0.8, 1.25)  # the four-fifths rule and its inverse, the default band of fairness toolkits (Aequitas)
 MIN_SUBJECTS = 5  # below this many test subjects a group's value is flagged as unreliable
@@ -38,7 +40,7 @@ def _mean_of(y_true: np.ndarray, y_pred: np.ndarray, values: np.ndarray) -> floa
 def subject_metrics(results: pd.DataFrame) -> pd.DataFrame:
     """Per (normalizer, test group, subject, AU): mean score, F1 and accuracy over the models that tested the subject,
     with the subject's coded frames and positives for that AU; plus an `all` AU row per subject (mean over AUs)."""
-    rows = results.assign(score=(results["f1"] + results["accuracy"]) / 2)
+    rows = add_score(results)
     keys = ["normalizer", "test_group", "subject", "au"]
     per_au = rows.groupby(keys, sort=True, observed=True).agg(
         score=("score", "mean"), f1=("f1", "mean"), accuracy=("accuracy", "mean"),

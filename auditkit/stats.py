@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pingouin as pg
@@ -160,3 +162,12 @@ def condition_table(scores: pd.DataFrame) -> pd.DataFrame:
         score=("score", "mean"), std=("score", "std"), sem=("score", "sem"), f1=("f1", "mean"),
         accuracy=("accuracy", "mean"), subjects=("subject", "nunique"))
     return agg.join(reps).reset_index()
+
+
+def format_p(p: float | None, compact: bool = False) -> str:
+    """A p-value as reports print it: '< 0.001' below that ('<0.001' compact, for terminals), 'n/a' for none or NaN."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "n/a"
+    if p < 0.001:
+        return "<0.001" if compact else "< 0.001"
+    return f"{p:.3f}"

@@ -108,3 +108,10 @@ def test_holm_families_keep_the_baselines_verdict_when_a_normalizer_is_added() -
     # within a family Holm is applied as defined: the family's raw p-values, corrected together
     fam = both[(both["family"] == "gaps under histeq") & (both["test"] == "subject t-test")]
     np.testing.assert_allclose(fam["p_holm"], holm(fam["p"]))
+
+
+def test_p_values_print_one_way_in_reports_and_terminals() -> None:
+    from auditkit.stats import format_p
+
+    assert format_p(0.0004) == "< 0.001" and format_p(0.0004, compact=True) == "<0.001"
+    assert format_p(0.04567) == "0.046" and format_p(float("nan")) == "n/a" and format_p(None) == "n/a"

@@ -18,7 +18,7 @@ from auditkit.errors import AuditkitError
 from auditkit.files import write_text_atomic
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
 from auditkit.report.tables import CEILING, AuditTables, audit_tables, ceiling_shares, condition_means, format_share, headline
-from auditkit.stats import CI_NOTE, HOLM_NOTE, TEST_DESCRIPTIONS
+from auditkit.stats import CI_NOTE, HOLM_NOTE, TEST_DESCRIPTIONS, format_p
 
 # auditkit/report/templates links to the top-level reports/templates; wheels carry the files themselves
 TEMPLATES = "templates"
@@ -40,12 +40,6 @@ def _json_default(o: object) -> object:
     if isinstance(o, (np.bool_,)):
         return bool(o)
     return str(o)
-
-
-def _fmt_p(p: float) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def load_run(out: Path) -> tuple[pd.DataFrame, dict]:
@@ -92,7 +86,7 @@ def _missed_sentences(run: dict) -> list[str]:
             continue
         a, b = t["comparison"].split(" vs ", 1)
         lines.append(f"The tool gave no prediction for {100 * t['mean_a']:.1f} % of the frames of subjects in {a} and "
-                     f"{100 * t['mean_b']:.1f} % in {b} (p = {_fmt_p(t['p'])}, Holm {_fmt_p(t['p_holm'])}): frames it "
+                     f"{100 * t['mean_b']:.1f} % in {b} (p = {format_p(t['p'])}, Holm {format_p(t['p_holm'])}): frames it "
                      "drops are frames its users are never served.")
     return lines
 
@@ -106,7 +100,7 @@ def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
             a, b = r.comparison.split(" vs ", 1)
             word = "higher" if r.diff >= 0 else "lower"
             lines.append(f"Subjects in {a} score {abs(100 * r.diff):.1f} points {word} than subjects in {b} "
-                         f"({100 * means[a]:.1f} vs {100 * means[b]:.1f}; p = {_fmt_p(r.p)}, Holm {_fmt_p(r.p_holm)}; "
+                         f"({100 * means[a]:.1f} vs {100 * means[b]:.1f}; p = {format_p(r.p)}, Holm {format_p(r.p_holm)}; "
                          f"Hedges' g = {r.hedges_g:.2f}).")
         return lines + _missed_sentences(run)
     norms = list(dict.fromkeys(tables.conditions["normalizer"]))
@@ -119,14 +113,14 @@ def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
                 continue
             direction = "lower" if r.gap >= 0 else "higher"
             lines.append(f"{who}esting on {r.test_group}: models trained on other groups score {abs(100 * r.gap):.1f} points "
-                         f"{direction} than models trained within {r.test_group} (p = {_fmt_p(r.p)}, "
-                         f"Holm {_fmt_p(r.p_holm)}; Hedges' g = {r.hedges_g:.2f}).")
+                         f"{direction} than models trained within {r.test_group} (p = {format_p(r.p)}, "
+                         f"Holm {format_p(r.p_holm)}; Hedges' g = {r.hedges_g:.2f}).")
         overall = base[base["test_group"] == "all"]
         if len(overall):
             o = overall.iloc[0]
             lines.append(f"{'Without normalization (none), o' if len(norms) > 1 else 'O'}verall, within-group models score "
                          f"{100 * o.gap:+.1f} points relative to cross-group models "
-                         f"(95% CI {100 * o.ci_low:+.1f} to {100 * o.ci_high:+.1f}; p = {_fmt_p(o.p)}).")
+                         f"(95% CI {100 * o.ci_low:+.1f} to {100 * o.ci_high:+.1f}; p = {format_p(o.p)}).")
     means = condition_means(tables.conditions)
     for norm in norms:
         if norm == "none" or base is None:
@@ -262,7 +256,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     write_text_atomic(_markdown(summary, tables), out / "summary.md")
     env = Environment(loader=PackageLoader("auditkit.report", TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["pct"] = _pct
-    env.filters["p"] = _fmt_p
+    env.filters["p"] = format_p
     env.filters["settings"] = settings_line
     env.filters["num"] = lambda v, d=2: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
     import plotly.offline
@@ -356,7 +350,7 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
                       "|---|---|---|---|---|"]
             lines += [f"| {_md(g['group'])} | {g['subjects']} | {g['frames']} | {g['missed']} | "
                       f"{_pct(g['missed_share'])} % |" for g in coverage["groups"]]
-            lines += [f"- {_md(t['comparison'])}: difference {_pct(t['diff'])} points, p = {_fmt_p(t['p'])}"
+            lines += [f"- {_md(t['comparison'])}: difference {_pct(t['diff'])} points, p = {format_p(t['p'])}"
                       for t in coverage.get("tests", [])]
     lines += _disparities_markdown(summary["disparities"])
     lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
@@ -364,6 +358,6 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
     notes = ["", f"- {HOLM_NOTE}", f"- {CI_NOTE}"] + [f"- {name}: {text}" for name, text in TEST_DESCRIPTIONS.items()]
     for r in tables.tests.itertuples():
         lines.append(f"| {_md(r.comparison)} | {_md(r.normalizer)} | {_md(r.test)} | {100 * r.diff:+.1f} | "
-                     f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] | {_fmt_p(r.p)} | {_fmt_p(r.p_holm)} |")
+                     f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] | {format_p(r.p)} | {format_p(r.p_holm)} |")
     lines += notes
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from auditkit.disparities import disparities
-from auditkit.metrics import subject_scores
+from auditkit.metrics import add_score, subject_scores
 from auditkit.stats import condition_table, gap_tests
 
 SCORE_KEYS = ["normalizer", "condition", "train_group", "test_group", "repetition"]
@@ -30,7 +30,7 @@ class AuditTables:
 def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
     """All summary tables of one audit, computed from its results rows alone."""
     scores = subject_scores(results, SCORE_KEYS)
-    per_au = results.assign(score=(results["f1"] + results["accuracy"]) / 2).groupby(
+    per_au = add_score(results).groupby(
         ["normalizer", "condition", "au"], sort=True)[["score", "f1", "accuracy"]].mean().reset_index()
     groups, summary = disparities(results, seed=seed)
     return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary)
