@@ -292,6 +292,7 @@ def test_cpu_default_trains_centered_with_a_gradient_term_and_the_paper_mode_doe
     paper = DeepFNNormalizer(mode="per-subject", preset="paper")
     assert not paper.config.center and paper.config.gradient_weight == 0 and not paper.recenter
     assert amortized.config.warp == 0.0 and paper.config.warp == 0.04  # the paper keeps faceswap's random warp
+    assert amortized.config.iterations == 3000
     assert {"center", "people_per_batch", "gradient_weight", "warp"} <= set(amortized.settings())
 
 
