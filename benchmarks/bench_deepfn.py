@@ -88,23 +88,35 @@ def steps_cmd(args: argparse.Namespace) -> dict:
     return out
 
 
-def linear_probe(frames, subjects: np.ndarray, images: np.ndarray, aus: list[str]) -> dict[str, float]:
-    """Cross-person AU probe: logistic regression on 32x32 pixels, trained on every other person, tested on the rest."""
+def probe_features(images: np.ndarray) -> np.ndarray:
+    """The AU probe's input: each face resized to 32x32 (area), flattened, in [0, 1]."""
     import cv2
+
+    return np.stack([cv2.resize(x, (32, 32), interpolation=cv2.INTER_AREA) for x in images]).reshape(
+        len(images), -1) / 255.0
+
+
+def probe_model():
+    """The AU probe: standardized pixels into a class-balanced, strongly regularized logistic regression."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    X = np.stack([cv2.resize(x, (32, 32), interpolation=cv2.INTER_AREA) for x in images]).reshape(len(images), -1) / 255.0
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000, class_weight="balanced"))
+
+
+def linear_probe(frames, subjects: np.ndarray, images: np.ndarray, aus: list[str]) -> dict[str, float]:
+    """Cross-person AU probe: logistic regression on 32x32 pixels, trained on every other person, tested on the rest."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    X = probe_features(images)
     people = sorted(set(subjects))
     train_people = np.isin(subjects, people[::2])
     scores = {}
     for au in aus:
         y = frames[au].to_numpy()
         tr, te = train_people & (y >= 0), ~train_people & (y >= 0)
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000, class_weight="balanced"))
-        model.fit(X[tr], y[tr])
+        model = probe_model().fit(X[tr], y[tr])
         scores[au] = round(float(balanced_accuracy_score(y[te], model.predict(X[te]))), 3)
     return scores
 
@@ -200,11 +212,7 @@ def probe_cmd(args: argparse.Namespace) -> dict:
     """How much AU information survives normalization: a cross-person linear probe on original vs normalized inputs."""
     from pathlib import Path
 
-    import cv2
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     audit = Path(args.audit)
     run = json.loads((audit / "run.json").read_text())
@@ -220,15 +228,13 @@ def probe_cmd(args: argparse.Namespace) -> dict:
         path = find_inputs(audit, norm, run["fingerprint"])
         if path is None:
             raise SystemExit(f"{audit}: no cached inputs of {norm} (run the audit first)")
-        X = np.load(path)
-        X = np.stack([cv2.resize(x, (32, 32), interpolation=cv2.INTER_AREA) for x in X]).reshape(len(X), -1) / 255.0
+        X = probe_features(np.load(path))
         scores = {}
         for au in args.aus.split(","):
             y = frames[au].to_numpy()
             tr = np.isin(subjects, train_people) & (y >= 0)
             te = np.isin(subjects, test_people) & (y >= 0)
-            model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000, class_weight="balanced"))
-            model.fit(X[tr], y[tr])
+            model = probe_model().fit(X[tr], y[tr])
             scores[au] = round(float(balanced_accuracy_score(y[te], model.predict(X[te]))), 3)
         out[f"balanced_accuracy_{norm}"] = scores
         out[f"mean_{norm}"] = round(float(np.mean(list(scores.values()))), 3)

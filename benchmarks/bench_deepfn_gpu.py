@@ -253,24 +253,16 @@ def train_one_cmd(args: argparse.Namespace) -> dict:
 
 def template_probe(train_x: np.ndarray, train_frames, tests: dict[str, tuple[np.ndarray, object]],
                    aus: list[str]) -> dict[str, float]:
-    """Mean balanced accuracy over `aus` of a per-AU logistic regression on 32x32 pixels trained on the template."""
-    import cv2
-    from sklearn.linear_model import LogisticRegression
+    """Mean balanced accuracy over `aus` of the AU probe (bench_deepfn.py) trained on the template's frames."""
+    from bench_deepfn import probe_features, probe_model
     from sklearn.metrics import balanced_accuracy_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    def small(images: np.ndarray) -> np.ndarray:
-        return np.stack([cv2.resize(x, (32, 32), interpolation=cv2.INTER_AREA) for x in images]).reshape(
-            len(images), -1) / 255.0
-
-    X = small(train_x)
-    tests_small = {k: (small(x), f) for k, (x, f) in tests.items()}
+    X = probe_features(train_x)
+    tests_small = {k: (probe_features(x), f) for k, (x, f) in tests.items()}
     scores: dict[str, list[float]] = {k: [] for k in tests}
     for au in aus:
         y = train_frames[au].to_numpy()
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000, class_weight="balanced"))
-        model.fit(X[y >= 0], y[y >= 0])
+        model = probe_model().fit(X[y >= 0], y[y >= 0])
         for k, (x, f) in tests_small.items():
             t = f[au].to_numpy()
             scores[k].append(float(balanced_accuracy_score(t[t >= 0], model.predict(x[t >= 0]))))
@@ -280,16 +272,12 @@ def template_probe(train_x: np.ndarray, train_frames, tests: dict[str, tuple[np.
 def people_probe(tests: dict[str, tuple[np.ndarray, object]], aus: list[str]) -> dict[str, float]:
     """Mean balanced accuracy of the same probe trained and tested within each condition's own images, one person
     left out at a time: what a classifier trained on normalized faces (as in an audit) reads across people."""
-    import cv2
-    from sklearn.linear_model import LogisticRegression
+    from bench_deepfn import probe_features, probe_model
     from sklearn.metrics import balanced_accuracy_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     out = {}
     for label, (images, frames) in tests.items():
-        X = np.stack([cv2.resize(x, (32, 32), interpolation=cv2.INTER_AREA) for x in images]).reshape(
-            len(images), -1) / 255.0
+        X = probe_features(images)
         who = frames["subject"].to_numpy()
         scores = []
         for person in np.unique(who):
@@ -298,9 +286,7 @@ def people_probe(tests: dict[str, tuple[np.ndarray, object]], aus: list[str]) ->
                 tr, te = (who != person) & (y >= 0), (who == person) & (y >= 0)
                 if len(np.unique(y[tr])) < 2 or len(np.unique(y[te])) < 2:
                     continue
-                model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000,
-                                                                           class_weight="balanced"))
-                model.fit(X[tr], y[tr])
+                model = probe_model().fit(X[tr], y[tr])
                 scores.append(float(balanced_accuracy_score(y[te], model.predict(X[te]))))
         out[label] = round(float(np.mean(scores)), 3)
     return out
@@ -308,6 +294,8 @@ def people_probe(tests: dict[str, tuple[np.ndarray, object]], aus: list[str]) ->
 
 def score_cmd(args: argparse.Namespace) -> dict:
     """Transfer error and share of the ceiling of the GPU run's normalized frames (and of CPU baselines, if asked)."""
+    import pandas as pd
+
     from auditkit.data import load_dataset
     from auditkit.data.synth.default import ensure_default_dataset
     from auditkit.normalizers.histeq import equalize
@@ -346,8 +334,7 @@ def score_cmd(args: argparse.Namespace) -> dict:
         mae = {s: round(float(np.abs(per[s][every].astype(float) - conditions["oracle"][s][every].astype(float))
                               .mean()), 2) for s in subjects}
         rows[label] = {"mae": mae, "mae_mean": round(float(np.mean(list(mae.values()))), 2)}
-        tests[label] = (np.concatenate([per[s] for s in subjects]),
-                        __import__("pandas").concat([frames[s] for s in subjects]))
+        tests[label] = (np.concatenate([per[s] for s in subjects]), pd.concat([frames[s] for s in subjects]))
     aus = args.aus.split(",")
     for name, probe in (("template_probe", template_probe(equalize(data["template"]), frames[template], tests, aus)),
                         ("people_probe", people_probe(tests, aus))):
