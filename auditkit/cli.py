@@ -535,6 +535,8 @@ def normalize(
     preview: Path | None = typer.Option(None, "--preview", help="PNG: originals beside normalized faces, and "
                                                                    "average face + histogram per gender and skin type."),
     include_faces: bool = typer.Option(True, "--include-faces/--groups-only", help="Show individual faces in the preview."),
+    quality: bool = typer.Option(False, "--quality", help="Synthetic data only: the transfer error of the normalized "
+                                 "faces against the ideal ones (each frame rendered on the template; 0 = the oracle)."),
     seed: int = typer.Option(0, "--seed"),
     cluster: str | None = typer.Option(None, "--cluster", help="Fit and normalize as one task on a Dask cluster (a GPU "
                                        "worker where one advertises GPU): tcp://host:8786 or local:N."),
@@ -549,6 +551,10 @@ def normalize(
     if out is None:
         raise AuditkitError("normalize: give --out DIR for the normalized dataset")
     ds = load_dataset(data)
+    if quality:
+        from auditkit.data.synth.truth import load_truth
+
+        load_truth(ds)  # before any work: only synthetic datasets know the ideal face (a one-line DatasetError)
     options = {k: v for k, v in {"mode": mode, "preset": preset, "iterations": iterations, "recenter": recenter,
                                  "person_norm": person_norm, "center": center, "gradient_weight": gradient_weight,
                                  "seed": seed}.items()
@@ -564,6 +570,15 @@ def normalize(
         with _lazy_progress() as report:
             normalize_dataset(ds, normalizer, out, template, force, options, progress=report)
     console.print(f"normalized dataset written to {out}")
+    if quality:
+        from auditkit.normalizers.quality import transfer_error
+
+        normalized = load_dataset(out)
+        errors = transfer_error(ds, normalized, normalized.meta["provenance"]["template"], seed=seed)
+        console.print(f"transfer error (grey levels against the ideal face, {len(errors)} subjects, 20 frames each; "
+                      f"0 = the oracle): {normalizer} {errors['mae_normalized'].mean():.1f} "
+                      f"(per subject {errors['mae_normalized'].min():.1f}-{errors['mae_normalized'].max():.1f}), "
+                      f"originals {errors['mae_original'].mean():.1f}")
     if preview is not None:
         written = preview_dataset(ds, load_dataset(out), preview, seed, include_faces)
         console.print(f"preview written to {written}")

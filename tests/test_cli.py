@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -262,3 +263,16 @@ def test_disparities_print_flags_and_small_group_warning(capsys) -> None:
     out = capsys.readouterr().out
     assert "darker!~" in out  # ratio 0.5 to the best group, and 3 subjects
     assert "outside [0.8, 1.25]" in out and "warning: darker: fewer than 5 test subjects" in out
+
+
+def test_normalize_reports_the_transfer_error_on_synthetic_data(tiny_dataset: Path, dataset_copy: Path,
+                                                               tmp_path: Path) -> None:
+    res = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--quality", "--out", str(tmp_path / "h"))
+    assert res.returncode == 0, res.stderr
+    line = " ".join(res.stdout.split())
+    assert "transfer error" in line and "5 subjects" in line
+    # histeq outputs the equalized originals: the two errors are the same number
+    assert line.split("histeq ")[1].split(" ")[0] == line.split("originals ")[1].split(" ")[0].rstrip(".")
+    shutil.rmtree(dataset_copy / "synthetic")  # now like an ingested dataset: no ideal face to compare with
+    bad = run("normalize", str(dataset_copy), "--normalizer", "histeq", "--quality", "--out", str(tmp_path / "x"))
+    assert "synthetic" in _one_line(bad) and not (tmp_path / "x").exists()
