@@ -68,6 +68,8 @@ def attribute_labels(subjects: pd.DataFrame, attr: str, bins: list[tuple[float, 
             raise DatasetError(path, f"column '{attr}'", "--bins needs a numeric attribute")
         labels = pd.Series(pd.NA, index=subjects.index, dtype="string")
         v = values.astype("Float64")
+        # a loop rather than pd.cut: bins are closed ranges that may leave gaps (1-2,5-6) or share an end point
+        # (1-2,2-3: the later wins), which pd.cut's non-overlapping intervals cannot express
         for lo, hi, name in bins:
             labels[(v >= lo) & (v <= hi)] = name
         return labels
