@@ -74,12 +74,13 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
     """Every table of an audit's results, as the report computes them."""
     import json
 
+    from auditkit.protocol.layout import RUN_FILE
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
 
     tables = audit_tables(results, seed)
     norms = list(dict.fromkeys(results["normalizer"]))
     gaps = pd.concat([headline(tables, n).assign(normalizer=n) for n in norms], ignore_index=True)
-    run_file = out / "run.json"
+    run_file = out / RUN_FILE
     run = json.loads(run_file.read_text()) if run_file.is_file() else {}
     return AuditResult(out, results, tables.scores, tables.conditions, gaps, tables.tests,
                        ceiling_shares(tables.conditions), tables.disparity_groups, tables.disparity_summary,
@@ -94,7 +95,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
     `predictions` is a file or a folder of them (OpenFace 2.0, py-feat, LibreFace or generic CSVs); `out` None
     writes to a temporary directory. The result's `missed_frames` lists the frames the tool never served.
     """
-    from auditkit.protocol.predictions_audit import MISSED_FILE
+    from auditkit.protocol.layout import MISSED_FILE
     from auditkit.protocol.predictions_audit import audit_predictions as run_predictions
 
     attrs = tuple([attr] if isinstance(attr, str) else attr)

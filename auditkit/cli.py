@@ -431,12 +431,13 @@ def gap(
         except KeyboardInterrupt:
             raise AuditkitError(
                 f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None
+    from auditkit.protocol.layout import RUN_FILE
     from auditkit.report.render import build_report
 
     tables = audit_tables(results, seed)
     print_summary(tables)
     print_disparities(tables)
-    losses = json.loads((out_dir / "run.json").read_text()).get("ingest_losses")
+    losses = json.loads((out_dir / RUN_FILE).read_text()).get("ingest_losses")
     if losses:
         print_coverage("Labelled frames lost at ingest (no face found), mean share per subject", losses)
     report_path = build_report(out_dir, include_faces=include_faces, tables=tables)

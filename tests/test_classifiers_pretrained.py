@@ -12,8 +12,8 @@ import torch
 
 from auditkit.classifiers.pretrained import ModelCard, PretrainedClassifier
 from auditkit.errors import AuditkitError, DatasetError, ModelFileError
+from auditkit.protocol.layout import PARTS_DIR
 from auditkit.protocol.model_audit import audit_model
-from auditkit.protocol.runner import PARTS_DIR
 
 AUS = ["AU01", "AU06", "AU12"]
 

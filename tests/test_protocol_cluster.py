@@ -46,8 +46,11 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(audit_dataset: Pat
                                                               local_reference: pd.DataFrame) -> None:
     out = tmp_path / "cluster"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
-        pids = client.run(os.getpid)
+                                  silence_logs=50) as cluster:
+        # this client only asks the workers' PIDs and is closed before the audit opens its own: two live clients in
+        # one process can bind a future's event to the other's loop ("bound to a different event loop", seen twice here)
+        with distributed.Client(cluster) as client:
+            pids = client.run(os.getpid)
         killed: list[int] = []
 
         def kill_one_worker_after_the_first_part() -> None:

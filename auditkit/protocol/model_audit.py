@@ -22,8 +22,9 @@ from auditkit.errors import AuditkitError
 from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic
 from auditkit.normalizers.base import check_dataset, prepare, settings_of
 from auditkit.plugins import load, make_normalizer
+from auditkit.protocol.layout import NORMALIZERS_FILE, PARTS_DIR, RESULTS_FILE, RUN_FILE
 from auditkit.protocol.predictions_audit import check_out, label_test_only, scope_pools, score_pools
-from auditkit.protocol.runner import NORMALIZERS_FILE, PARTS_DIR, RESULTS_FILE, RUN_FILE, record_normalizer
+from auditkit.protocol.runner import record_normalizer
 
 
 def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,

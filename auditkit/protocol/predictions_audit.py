@@ -15,9 +15,7 @@ from auditkit.files import package_versions, write_json_atomic, write_parquet_at
 from auditkit.metrics import per_subject_au
 from auditkit.protocol.coverage import missed_by_group, missed_frames
 from auditkit.protocol.groups import Pool, build_pools, resolve_bins
-from auditkit.protocol.runner import RESULTS_FILE, RUN_FILE
-
-MISSED_FILE = "missed_frames.parquet"  # per subject: frames the tool gave no prediction for
+from auditkit.protocol.layout import MISSED_FILE, RESULTS_FILE, RUN_FILE
 
 
 def check_out(out: Path, force: bool) -> None:

@@ -28,14 +28,8 @@ from auditkit.normalizers.base import check_dataset, prepare, settings_of
 from auditkit.plugins import load, make_classifier, make_normalizer
 from auditkit.protocol.coverage import ingest_losses, missed_by_group
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
+from auditkit.protocol.layout import CACHE_DIR, FACES_DIR, NORMALIZERS_FILE, PARTS_DIR, RESULTS_FILE, RUN_FILE
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
-
-RESULTS_FILE = "results.parquet"
-RUN_FILE = "run.json"
-PARTS_DIR = "parts"
-NORMALIZERS_FILE = "normalizers.json"  # each normalizer's settings, as fitted (reports state them)
-CACHE_DIR = "cache"
-FACES_DIR = "faces"
 
 AUDIT_PRESETS: dict[str, dict] = {
     # the paper's protocol: 50 epochs, 20 repetitions, every person-independent test subject also gets a dependent model

@@ -16,13 +16,21 @@ from auditkit import __version__
 from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 from auditkit.errors import AuditkitError
 from auditkit.files import write_text_atomic
+from auditkit.protocol.layout import (
+    FACES_DIR,
+    NORMALIZERS_FILE,
+    REPORT_FILE,
+    RESULTS_FILE,
+    RUN_FILE,
+    SUMMARY_JSON,
+    SUMMARY_MD,
+)
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
 from auditkit.report.tables import CEILING, AuditTables, audit_tables, ceiling_shares, condition_means, format_share, headline
 from auditkit.stats import CI_NOTE, HOLM_NOTE, TEST_DESCRIPTIONS, format_p
 
 # auditkit/report/templates links to the top-level reports/templates; wheels carry the files themselves
 TEMPLATES = "templates"
-REPORT_FILE = "report.html"
 
 
 def _safe_json(obj: object) -> str:
@@ -44,7 +52,7 @@ def _json_default(o: object) -> object:
 
 def load_run(out: Path) -> tuple[pd.DataFrame, dict]:
     """results.parquet and run.json of an audit directory, with one-line errors for missing or corrupt files."""
-    results_path, run_path = out / "results.parquet", out / "run.json"
+    results_path, run_path = out / RESULTS_FILE, out / RUN_FILE
     for path in (results_path, run_path):
         if not path.is_file():
             raise AuditkitError(f"{path}: file is missing (is {out} an audit directory written by `auditkit gap`?)")
@@ -63,7 +71,7 @@ def load_run(out: Path) -> tuple[pd.DataFrame, dict]:
 
 def normalizer_settings(out: Path) -> dict[str, dict]:
     """Each normalizer's settings as fitted (normalizers.json); {} for audits written before it existed."""
-    path = out / "normalizers.json"
+    path = out / NORMALIZERS_FILE
     try:
         records = json.loads(path.read_text()) if path.is_file() else {}
     except json.JSONDecodeError as exc:
@@ -139,7 +147,7 @@ def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
 
 
 def _faces(out: Path) -> dict[str, dict[str, np.ndarray]] | None:
-    files = sorted((out / "faces").glob("*.npz")) if (out / "faces").is_dir() else []
+    files = sorted((out / FACES_DIR).glob("*.npz")) if (out / FACES_DIR).is_dir() else []
     if not files:
         return None
     faces: dict[str, dict[str, np.ndarray]] = {}
@@ -252,8 +260,8 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         "disparities": {"groups": _records(tables.disparity_groups), "summary": _records(tables.disparity_summary),
                         "ratio_band": list(RATIO_BAND), "min_subjects": MIN_SUBJECTS},
     }
-    write_text_atomic(json.dumps(_in_percent(summary), indent=2, default=_json_default) + "\n", out / "summary.json")
-    write_text_atomic(_markdown(summary, tables), out / "summary.md")
+    write_text_atomic(json.dumps(_in_percent(summary), indent=2, default=_json_default) + "\n", out / SUMMARY_JSON)
+    write_text_atomic(_markdown(summary, tables), out / SUMMARY_MD)
     env = Environment(loader=PackageLoader("auditkit.report", TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["pct"] = _pct
     env.filters["p"] = format_p
