@@ -14,7 +14,7 @@ Run:  python benchmarks/screen_deepfn.py none oracle                     (floor 
 Options of a variant: iters, lr, center, per (people per batch), grad_w, side (bottleneck 2/4/8), latent, warp, norm,
 rot, flip, cosine (cosine learning-rate decay to 0), skip (centered 8x8 encoder features into the decoders),
 cycle_w (weight of a latent cycle loss through D^y), shared (D^y is the conditioned subject decoder with a template
-embedding row), film_all (the person embedding modulates every decoder stage), bn_person (normalization takes
+embedding row), bn_person (normalization takes
 BatchNorm statistics from the person's own frames), bn_groups (bn_person, and training takes them per person block).
 Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
 """
@@ -127,36 +127,6 @@ class CenteredSkip(torch.nn.Module):
         return net[self.split_dec :](net[: self.split_dec](d) + proj(h))
 
 
-class FiLMEveryStage(torch.nn.Module):
-    """The conditioned decoder's person embedding scales and shifts the features after every stage, not only its input:
-    identity can then be drawn at every resolution instead of squeezed through one modulation of the coarsest map."""
-
-    def __init__(self, cond: torch.nn.Module) -> None:
-        super().__init__()
-        self.cond = cond
-        net = cond.decoder.net
-        self.stages = [i for i, m in enumerate(net) if isinstance(m, torch.nn.PixelShuffle)]
-        channels = [net[i - 3].out_channels // 4 if isinstance(net[i - 2], torch.nn.BatchNorm2d)
-                    else net[i - 2].out_channels // 4 for i in self.stages]
-        width = cond.embedding.embedding_dim
-        self.films = torch.nn.ModuleList(torch.nn.Linear(width, 2 * c) for c in channels)
-        for f in self.films:
-            torch.nn.init.zeros_(f.weight)
-            torch.nn.init.zeros_(f.bias)
-
-    def forward(self, h: torch.Tensor, who: torch.Tensor) -> torch.Tensor:
-        e = self.cond.embedding(who)
-        gamma, beta = self.cond.film(e).chunk(2, dim=1)
-        h = h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
-        start = 0
-        for stage, film in zip(self.stages, self.films, strict=True):
-            h = self.cond.decoder.net[start : stage + 1](h)
-            g, b = film(e).chunk(2, dim=1)
-            h = h * (1 + g[:, :, None, None]) + b[:, :, None, None]
-            start = stage + 1
-        return self.cond.decoder.net[start:](h)
-
-
 class PersonBatchNorm(torch.nn.BatchNorm2d):
     """BatchNorm whose training statistics are taken per person block of the batch (`groups` equal blocks), so a
     feature is normalized against the same person's frames in training as at normalization (bn_person)."""
@@ -196,7 +166,7 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
                   center: bool = True, per: int = 4, grad_w: float = 0.0, side: int = 2, latent: int = 256,
                   warp: float = 0.04, bs: int = 32, seed: int = 0, norm: str = "none", rot: float = 10.0,
                   flip: float = 0.4, cosine: bool = False, skip: bool = False, cycle_w: float = 0.0,
-                  shared: bool = False, film_all: bool = False, bn_person: bool = False, bn_groups: bool = False,
+                  shared: bool = False, bn_person: bool = False, bn_groups: bool = False,
                   log: str = "") -> torch.nn.Module:
     """Amortized Eq. 1 training with the variant's options."""
     base_affine = augmentation.random_affine
@@ -214,8 +184,6 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
     # renders on the template learns from every person's deviations, not from the template's 300 frames alone
     model = DeepFN(p, n_subjects=len(subjects) + shared)
     model.shared_row = len(subjects) if shared else None
-    if film_all:
-        model.subject_decoder = FiLMEveryStage(model.subject_decoder)
     if bn_groups:
         _person_bn(model)
     # bn_person: normalization takes BatchNorm statistics from the person's own frames (read by transform)
