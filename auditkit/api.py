@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from auditkit.errors import AuditkitError
+from auditkit.normalizers.base import with_baseline
 
 
 @dataclass
@@ -56,7 +57,7 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
         from auditkit.data.synth.default import ensure_default_dataset
 
         data = ensure_default_dataset()
-    norms = tuple(dict.fromkeys(("none", *normalizers)))
+    norms = with_baseline(normalizers)
     items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
     parse_normalizer_options(items, norms)  # the same checks as --normalizer-option (values keep their types)
     cfg = AuditConfig.from_preset(preset, data=str(data), attr=attrs, normalizers=norms, classifier=classifier,
@@ -119,7 +120,7 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     from auditkit.protocol.model_audit import audit_model as run_model
 
     attrs = tuple([attr] if isinstance(attr, str) else attr)
-    norms = tuple(dict.fromkeys(("none", *normalizers)))
+    norms = with_baseline(normalizers)
     items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
     parse_normalizer_options(items, norms)  # the same checks as --normalizer-option
     out = _out(out)

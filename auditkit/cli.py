@@ -276,10 +276,11 @@ def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None
 
 
 def _ensure_default_data() -> Path:
+    from auditkit.data.format import META_FILE
     from auditkit.data.synth.default import default_data_dir, ensure_default_dataset
 
     path = default_data_dir()
-    if (path / "dataset.json").exists():
+    if (path / META_FILE).exists():
         return path
     err_console.print(f"no --data given: generating the synthetic default into {path} (once)")
     with _lazy_progress() as report:
@@ -412,6 +413,7 @@ def gap(
                                                                       "(default: group averages of >= 5 people only)."),
 ) -> None:
     """Train within-group and cross-group AU models and report the generalization gap with significance tests."""
+    from auditkit.normalizers.base import with_baseline
     from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.cluster import cluster_spec
     from auditkit.protocol.runner import AuditConfig, run_audit
@@ -421,7 +423,7 @@ def gap(
     data_dir = data if data is not None else _ensure_default_data()
     out_dir = out if out is not None else Path("audits") / "-".join(attrs)
     norms = _names(normalizer)
-    options = parse_normalizer_options(normalizer_option, tuple(dict.fromkeys(("none", *norms))))
+    options = parse_normalizer_options(normalizer_option, with_baseline(norms))
     cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, classifier=classifier,
                                   repeats=repeats, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
                                   epochs=epochs, seed=seed, normalizer_options=options)
@@ -461,6 +463,7 @@ def plan(
 ) -> None:
     """Count an audit's trainings and DeepFN fits and estimate their CPU/GPU hours, to size a cluster first."""
     from auditkit.data.dataset import load_dataset
+    from auditkit.normalizers.base import with_baseline
     from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.costs import estimate
     from auditkit.protocol.runner import AuditConfig, make_plan
@@ -468,7 +471,7 @@ def plan(
     attrs = _attrs(attr)
     data_dir = data if data is not None else _ensure_default_data()
     norms = _names(normalizer)
-    options = parse_normalizer_options(normalizer_option, tuple(dict.fromkeys(("none", *norms))))
+    options = parse_normalizer_options(normalizer_option, with_baseline(norms))
     cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, repeats=repeats,
                                   n_train=n_train, n_val=n_val, bins=bins, source=source, normalizer_options=options)
     ds = load_dataset(cfg.data)
@@ -662,6 +665,7 @@ def audit_model_cmd(
     force: bool = typer.Option(False, "--force", help="Replace earlier results in --out."),
 ) -> None:
     """Audit a pretrained model file test-only per group, with and without normalizers in front of it."""
+    from auditkit.normalizers.base import with_baseline
     from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.cluster import cluster_spec
     from auditkit.protocol.model_audit import audit_model
@@ -670,7 +674,7 @@ def audit_model_cmd(
 
     attrs = _attrs(attr)
     norms = _names(normalizer)
-    options = parse_normalizer_options(normalizer_option, tuple(dict.fromkeys(("none", *norms))))
+    options = parse_normalizer_options(normalizer_option, with_baseline(norms))
     out_dir = out if out is not None else Path("audits") / ("model-" + "-".join(attrs))
     with _lazy_progress() as report:
         results, run = audit_model(model, data, attrs, out_dir, normalizers=norms, card=card, bins=bins, source=source,

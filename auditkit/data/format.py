@@ -18,6 +18,7 @@ FRAMES_FILE = "frames.parquet"
 FACES_FILE = "faces.npy"
 META_FILE = "dataset.json"
 SKIPPED_FILE = "skipped_frames.parquet"  # ingested datasets: labelled frames left out (subject, frame, reason)
+TRUTH_DIR = "synthetic"  # synthetic datasets: the ground truth each frame was rendered from (data/synth/truth.py)
 
 SUBJECT_REQUIRED = ("subject", "dataset")
 FRAME_REQUIRED = ("subject", "sequence", "frame", "face")

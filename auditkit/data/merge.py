@@ -11,7 +11,14 @@ import pandas as pd
 
 from auditkit import __version__
 from auditkit.data.dataset import Dataset, load_dataset
-from auditkit.data.format import FORMAT_VERSION, INTENSITY_COLUMN, open_faces_for_writing, write_tables
+from auditkit.data.format import (
+    FACES_FILE,
+    FORMAT_VERSION,
+    INTENSITY_COLUMN,
+    META_FILE,
+    open_faces_for_writing,
+    write_tables,
+)
 from auditkit.errors import AuditkitError
 
 
@@ -30,7 +37,7 @@ def _check_compatible(parts: list[Dataset]) -> None:
     for p in parts:
         for name in p.meta.get("sources", {}):
             if name in sources:
-                raise AuditkitError(f"{p.root / 'dataset.json'}: sources: {name!r} is also a source of {sources[name]}")
+                raise AuditkitError(f"{p.root / META_FILE}: sources: {name!r} is also a source of {sources[name]}")
             sources[name] = p.root
 
 
@@ -50,7 +57,7 @@ def merge_datasets(inputs: list[str | Path], out: str | Path, force: bool = Fals
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     h, w = parts[0].image_size
-    faces = open_faces_for_writing(tmp / "faces.npy", sum(len(p.frames) for p in parts), h, w)
+    faces = open_faces_for_writing(tmp / FACES_FILE, sum(len(p.frames) for p in parts), h, w)
     tables, pos = [], 0
     for p in parts:
         f = p.frames[["subject", "sequence", "frame", "face"]].copy()

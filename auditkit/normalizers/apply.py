@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from auditkit.data.dataset import Dataset
-from auditkit.data.format import FACES_FILE, META_FILE, open_faces_for_writing, write_meta
+from auditkit.data.format import (
+    FACES_FILE,
+    FRAMES_FILE,
+    META_FILE,
+    SUBJECTS_FILE,
+    TRUTH_DIR,
+    open_faces_for_writing,
+    write_meta,
+)
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.normalizers.base import check_dataset, prepare
@@ -44,10 +52,10 @@ def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, template: s
             progress("writing normalized faces", i + 1, len(subjects))
     faces.flush()
     del faces
-    for name in ("subjects.parquet", "frames.parquet"):
+    for name in (SUBJECTS_FILE, FRAMES_FILE):
         shutil.copy2(ds.root / name, tmp / name)
-    if (ds.root / "synthetic").is_dir():
-        shutil.copytree(ds.root / "synthetic", tmp / "synthetic")  # the ground truth still describes these frames
+    if (ds.root / TRUTH_DIR).is_dir():
+        shutil.copytree(ds.root / TRUTH_DIR, tmp / TRUTH_DIR)  # the ground truth still describes these frames
     meta = dict(ds.meta)
     meta["provenance"] = {"normalized_from": {"fingerprint": ds.fingerprint, "path": str(ds.root),
                                               "provenance": ds.meta.get("provenance")},

@@ -30,6 +30,14 @@ class Normalizer(Protocol):
         ...
 
 
+BASELINE = "none"  # the faces as they are: every audit runs it, first, so each report shows a normalizer's effect
+
+
+def with_baseline(normalizers: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The normalizers of an audit: the baseline first, then the others in the order given, each once."""
+    return tuple(dict.fromkeys((BASELINE, *normalizers)))
+
+
 def check_dataset(normalizer_class: object, dataset: object) -> None:
     """Let a normalizer refuse a dataset it cannot work on (AuditkitError), before anything is trained or written."""
     check = getattr(normalizer_class, "check_dataset", None)

@@ -20,7 +20,7 @@ from auditkit.data.dataset import load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic
-from auditkit.normalizers.base import check_dataset, prepare, settings_of
+from auditkit.normalizers.base import check_dataset, prepare, settings_of, with_baseline
 from auditkit.plugins import load, make_normalizer
 from auditkit.protocol.layout import NORMALIZERS_FILE, PARTS_DIR, RESULTS_FILE, RUN_FILE
 from auditkit.protocol.predictions_audit import check_out, label_test_only, scope_pools, score_pools
@@ -43,7 +43,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
         for name in (RESULTS_FILE, RUN_FILE, NORMALIZERS_FILE):
             (out / name).unlink(missing_ok=True)
     check_out(out, force)
-    normalizers = tuple(dict.fromkeys(("none",) + tuple(normalizers)))  # the baseline always runs, first
+    normalizers = with_baseline(normalizers)
     classes = [load("normalizer", n) for n in normalizers]  # an unknown plugin fails before any work
     ds = load_dataset(data)
     for cls in classes:

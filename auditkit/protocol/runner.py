@@ -24,7 +24,7 @@ from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.files import atomic_path, package_versions, write_json_atomic, write_parquet_atomic
 from auditkit.metrics import per_subject_au
-from auditkit.normalizers.base import check_dataset, prepare, settings_of
+from auditkit.normalizers.base import check_dataset, prepare, settings_of, with_baseline
 from auditkit.plugins import load, make_classifier, make_normalizer
 from auditkit.protocol.coverage import ingest_losses, missed_by_group
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
@@ -72,8 +72,7 @@ class AuditConfig:
             raise AuditkitError(f"--preset: unknown preset {preset!r} (choose from {', '.join(AUDIT_PRESETS)})")
         values = {**AUDIT_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
         if "normalizers" in values:
-            # the baseline always runs, first, so every report can show the normalizer's effect
-            values["normalizers"] = tuple(dict.fromkeys(("none",) + tuple(values["normalizers"])))
+            values["normalizers"] = with_baseline(values["normalizers"])
         return cls(preset=preset, **values)
 
     def identity(self) -> dict:

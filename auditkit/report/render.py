@@ -183,7 +183,6 @@ def example_faces(out: Path, run: dict, per_group: int = 3) -> dict[str, dict[st
     return faces
 
 
-# summary.json gives every score-like number in percent (points), like the report, the terminal and summary.md
 # summary.json gives every score-like number in percent (points), like the report, the terminal and summary.md;
 # keys are paths into the summary ("a.b": the list at summary["a"]["b"])
 PERCENT_FIELDS = {"conditions": ("score", "std", "f1", "accuracy"), "tests": ("diff", "ci_low", "ci_high"),

@@ -8,11 +8,11 @@ import pandas as pd
 
 from auditkit.disparities import disparities
 from auditkit.metrics import add_score, subject_scores
+from auditkit.normalizers.base import BASELINE
 from auditkit.stats import condition_table, gap_tests
 
 SCORE_KEYS = ["normalizer", "condition", "train_group", "test_group", "repetition"]
 CEILING = "oracle"  # the normalizer whose gain over `none` is the attainable one (synthetic data only)
-BASELINE = "none"
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from auditkit.data.format import META_FILE
 from auditkit.data.ingest import build_job, run_ingest
 
 
@@ -15,7 +16,7 @@ class _IngestedSource:
              **options: Any) -> Path:
         """Ingest `root` into `out` (or reuse a finished ingest there; an unfinished one resumes)."""
         out = Path(out)
-        if (out / "dataset.json").exists():
+        if (out / META_FILE).exists():
             return out
         run_ingest(build_job(self.name, root, demographics, **options), out, n_jobs=n_jobs)
         return out

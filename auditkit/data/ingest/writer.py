@@ -21,7 +21,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from auditkit import __version__
-from auditkit.data.format import FORMAT_VERSION, SKIPPED_FILE, open_faces_for_writing, write_parquet, write_tables
+from auditkit.data.format import FACES_FILE, FORMAT_VERSION, SKIPPED_FILE, open_faces_for_writing, write_parquet, write_tables
 from auditkit.data.ingest.demographics import DemographicsJoin
 from auditkit.data.ingest.units import Unit
 from auditkit.data.preprocess import FacePreprocessor, PreprocessConfig
@@ -126,7 +126,7 @@ def _assemble(job: IngestJob, tmp: Path) -> dict:
     frames = pd.concat(tables, ignore_index=True)
     frames.insert(3, "face", np.arange(len(frames), dtype=np.int64))
     size = job.preprocess.size
-    faces = open_faces_for_writing(tmp / "faces.npy", len(frames), size, size)
+    faces = open_faces_for_writing(tmp / FACES_FILE, len(frames), size, size)
     pos = 0
     for unit, n in zip(job.units, sizes, strict=True):
         faces[pos : pos + n] = np.load(_shard(shards, unit, "npy"), mmap_mode="r")

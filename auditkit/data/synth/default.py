@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from auditkit.data.format import META_FILE
 from auditkit.files import cache_root
 
 
@@ -18,6 +19,6 @@ def ensure_default_dataset(progress: Callable[[int, int], None] | None = None) -
     from auditkit.data.synth.generate import SynthConfig, generate
 
     path = default_data_dir()
-    if not (path / "dataset.json").exists():
+    if not (path / META_FILE).exists():
         generate(path, SynthConfig(), force=True, progress=progress)
     return path

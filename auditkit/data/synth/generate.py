@@ -17,6 +17,7 @@ from auditkit import __version__
 from auditkit.data.format import (
     FACES_FILE,
     FORMAT_VERSION,
+    TRUTH_DIR,
     au_name,
     open_faces_for_writing,
     write_parquet,
@@ -30,7 +31,6 @@ from auditkit.data.synth.render import FaceRenderer
 from auditkit.errors import AuditkitError
 
 RENDERER_VERSION = 1
-TRUTH_DIR = "synthetic"
 AU_COLUMNS = [au_name(a) for a in AUS]
 INTENSITY_COLUMNS = [f"{au_name(a)}_intensity" for a in sorted(set().union(*INTENSITY_AUS.values()))]
 

@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 
 from auditkit.data.dataset import Dataset
-from auditkit.data.format import au_name
+from auditkit.data.format import TRUTH_DIR, au_name
 from auditkit.data.synth.aus import AUS
 from auditkit.data.synth.capture import CAPTURES, Capture
-from auditkit.data.synth.generate import TRUTH_DIR
 from auditkit.data.synth.identity import Identity
 from auditkit.data.synth.render import FaceRenderer
 from auditkit.data.validate import read_table
