@@ -73,16 +73,14 @@ def _out(out: str | Path | None) -> Path:
 
 def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFrame | None = None) -> AuditResult:
     """Every table of an audit's results, as the report computes them."""
-    import json
 
-    from auditkit.protocol.layout import RUN_FILE
+    from auditkit.protocol.audit_dir import AuditDir
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
 
     tables = audit_tables(results, seed)
     norms = list(dict.fromkeys(results["normalizer"]))
     gaps = pd.concat([headline(tables, n).assign(normalizer=n) for n in norms], ignore_index=True)
-    run_file = out / RUN_FILE
-    run = json.loads(run_file.read_text()) if run_file.is_file() else {}
+    run = AuditDir(out).read_run(missing_ok=True)
     return AuditResult(out, results, tables.scores, tables.conditions, gaps, tables.tests,
                        ceiling_shares(tables.conditions), tables.disparity_groups, tables.disparity_summary,
                        missed if missed is not None else pd.DataFrame(), run)
@@ -96,7 +94,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
     `predictions` is a file or a folder of them (OpenFace 2.0, py-feat, LibreFace or generic CSVs); `out` None
     writes to a temporary directory. The result's `missed_frames` lists the frames the tool never served.
     """
-    from auditkit.protocol.layout import MISSED_FILE
+    from auditkit.protocol.audit_dir import AuditDir
     from auditkit.protocol.predictions_audit import audit_predictions as run_predictions
 
     attrs = tuple([attr] if isinstance(attr, str) else attr)
@@ -105,7 +103,8 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
     out = _out(out)
     results, _ = run_predictions(predictions, data, attrs, out, fmt=fmt, bins=bins, source=source, force=force,
                                  faces=faces, frame_offset=frame_offset)
-    missed = pd.read_parquet(out / MISSED_FILE) if (out / MISSED_FILE).is_file() else pd.DataFrame()
+    missed_file = AuditDir(out).missed
+    missed = pd.read_parquet(missed_file) if missed_file.is_file() else pd.DataFrame()
     return _result(out, results, missed=missed)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -433,13 +432,13 @@ def gap(
         except KeyboardInterrupt:
             raise AuditkitError(
                 f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None
-    from auditkit.protocol.layout import RUN_FILE
+    from auditkit.protocol.audit_dir import AuditDir
     from auditkit.report.render import build_report
 
     tables = audit_tables(results, seed)
     print_summary(tables)
     print_disparities(tables)
-    losses = json.loads((out_dir / RUN_FILE).read_text()).get("ingest_losses")
+    losses = AuditDir(out_dir).read_run().get("ingest_losses")
     if losses:
         print_coverage("Labelled frames lost at ingest (no face found), mean share per subject", losses)
     report_path = build_report(out_dir, include_faces=include_faces, tables=tables)
@@ -602,7 +601,7 @@ def audit_predictions_cmd(
     bins: str | None = typer.Option(None, "--bins", help="Bins for a numeric attribute, e.g. 1-2,5-6."),
     source: str | None = typer.Option(None, "--source", help="Restrict to one source dataset."),
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/predictions-<attr>)."),
-    force: bool = typer.Option(False, "--force", help="Replace earlier results in --out."),
+    force: bool = typer.Option(False, "--force", help="Discard results of a different audit in --out (the same audit resumes)."),
 ) -> None:
     """Audit a model that already ran (test-only): scores per group, group differences, and the HTML report."""
     from auditkit.protocol.predictions_audit import audit_predictions
@@ -662,7 +661,7 @@ def audit_model_cmd(
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/model-<attr>)."),
     cluster: str | None = typer.Option(None, "--cluster", help="Run each normalizer's fit and predictions on a Dask "
                                        "cluster: tcp://host:8786 or local:N (default $AUDITKIT_CLUSTER)."),
-    force: bool = typer.Option(False, "--force", help="Replace earlier results in --out."),
+    force: bool = typer.Option(False, "--force", help="Discard results of a different audit in --out (the same audit resumes)."),
 ) -> None:
     """Audit a pretrained model file test-only per group, with and without normalizers in front of it."""
     from auditkit.normalizers.base import with_baseline

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -74,3 +75,15 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             pass
     return out
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file, or of a folder's files in name order: an input's identity wherever it is moved."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+        digest.update(f.relative_to(path).as_posix().encode() if path.is_dir() else b"")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

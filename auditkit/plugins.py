@@ -27,6 +27,13 @@ def load(kind: str, name: str) -> Any:
         raise AuditkitError(f"{kind} plugin {name!r} ({eps[name].value}) failed to load: {exc}") from None
 
 
+def plugin_version(kind: str, name: str) -> str | None:
+    """The version of the distribution that installs a plugin (None if unknown): part of what its outputs depend on."""
+    ep = available(kind).get(name)
+    dist = getattr(ep, "dist", None)
+    return getattr(dist, "version", None)
+
+
 def make_normalizer(name: str, **options: Any) -> Any:
     """Instantiate a normalizer plugin; a setting it does not take is a one-line error listing those it does."""
     cls = load("normalizer", name)

@@ -27,7 +27,7 @@ from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 from auditkit.normalizers.deepfn.presets import PRESETS
 from auditkit.normalizers.deepfn.train import to_device
 from auditkit.normalizers.histeq import equalize
-from auditkit.protocol.runner import find_inputs
+from auditkit.protocol.audit_dir import AuditDir
 
 
 def step_time(preset: str, batch: int, steps: int, amortized: bool) -> float:
@@ -225,7 +225,7 @@ def probe_cmd(args: argparse.Namespace) -> dict:
     out = {"benchmark": "deepfn-au-probe", "audit": str(audit), "train_subjects": len(train_people),
            "test_subjects": len(test_people)}
     for norm in run["config"]["normalizers"]:
-        path = find_inputs(audit, norm, run["fingerprint"])
+        path = AuditDir(audit).find_inputs(norm)
         if path is None:
             raise SystemExit(f"{audit}: no cached inputs of {norm} (run the audit first)")
         X = probe_features(np.load(path))

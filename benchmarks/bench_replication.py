@@ -49,24 +49,20 @@ def log(message: str) -> None:
 
 def finished(audit: Path, normalizers: tuple[str, ...]) -> bool:
     """True when every training of every normalizer of the audit has its results part."""
-    run_path = audit / "run.json"
-    if not run_path.is_file():
+    from auditkit.protocol.audit_dir import AuditDir
+
+    folder = AuditDir(audit)
+    tasks = folder.read_run(missing_ok=True, corrupt_ok=True).get("plan", {}).get("tasks")
+    if not tasks:
         return False
-    try:
-        tasks = json.loads(run_path.read_text())["plan"]["tasks"]
-    except (json.JSONDecodeError, KeyError):
-        return False
-    return all(len(list((audit / "parts" / n).glob("*.parquet"))) == len(tasks) for n in normalizers) and \
-        (audit / "results.parquet").is_file()
+    return all(all(folder.part(n, t["key"]).exists() for t in tasks) for n in normalizers) and folder.results.is_file()
 
 
 def discard(audit: Path, normalizer: str) -> None:
     """Forget one normalizer's trainings and cached inputs in an audit, so the next run redoes them with today's code."""
-    import shutil
+    from auditkit.protocol.audit_dir import AuditDir
 
-    shutil.rmtree(audit / "parts" / normalizer, ignore_errors=True)
-    for path in [*(audit / "cache").glob(f"{normalizer}-*.npy"), audit / "faces" / f"{normalizer}.npz"]:
-        path.unlink(missing_ok=True)
+    AuditDir(audit).discard_normalizer(normalizer)
     log(f"{audit.name}: discarded {normalizer}'s results")
 
 

@@ -41,6 +41,7 @@ from auditkit.normalizers.deepfn.augment import augment, preprocess
 from auditkit.normalizers.deepfn.model import DeepFN
 from auditkit.normalizers.deepfn.presets import PRESETS
 from auditkit.normalizers.deepfn.train import center_codes, image_gradient_l1
+from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.runner import AuditConfig, AuditPlan, TaskData, make_plan, prepare_inputs, run_task, scope_rows
 
 PROBE_AUS = ["AU01", "AU02", "AU04", "AU06", "AU12", "AU15", "AU17"]
@@ -323,7 +324,7 @@ def main() -> None:
     p = plan(args.data)
     start = time.time()
     if args.options is None:
-        inputs = prepare_inputs(p, args.name, args.out)
+        inputs = prepare_inputs(p, args.name, AuditDir(args.out))
         kw: dict = {}
     else:
         kw = json.loads(args.options)

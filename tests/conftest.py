@@ -78,10 +78,10 @@ def kill_mid_run(cmd: list[str], out: Path, parts: int = 2) -> int:
 
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
-    from auditkit.protocol.runner import finished_parts
+    from auditkit.protocol.audit_dir import AuditDir
 
-    while time.time() < deadline and len(finished_parts(out)) < parts:
+    while time.time() < deadline and len(AuditDir(out).finished_parts()) < parts:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    return len(finished_parts(out))
+    return len(AuditDir(out).finished_parts())

@@ -91,8 +91,13 @@ def test_test_only_audit_finds_the_worse_group(audit_dataset: Path, tmp_path: Pa
     assert run["counts"]["matched_frames"] == len(ds.frames)
     html = build_report(tmp_path / "audit").read_text()
     assert "Subjects in female score" in html and "higher than subjects in male" in html
-    with pytest.raises(AuditkitError, match="already holds audit results"):
+    again, _ = audit_predictions(preds, audit_dataset, ("gender",), tmp_path / "audit")  # the same audit: redone
+    pd.testing.assert_frame_equal(again, results)
+    write_generic(ds, preds, {"female": 0.3, "male": 0.3})  # other predictions in the same file: another audit
+    with pytest.raises(AuditkitError, match="holds results of a different audit"):
         audit_predictions(preds, audit_dataset, ("gender",), tmp_path / "audit")
+    changed, _ = audit_predictions(preds, audit_dataset, ("gender",), tmp_path / "audit", force=True)
+    assert not changed.equals(results)
 
 
 def _bad_generic(tmp_path: Path, ds, mutate) -> Path:

@@ -12,7 +12,7 @@ import torch
 
 from auditkit.classifiers.pretrained import ModelCard, PretrainedClassifier
 from auditkit.errors import AuditkitError, DatasetError, ModelFileError
-from auditkit.protocol.layout import PARTS_DIR
+from auditkit.protocol.audit_dir import PARTS_DIR
 from auditkit.protocol.model_audit import audit_model
 
 AUS = ["AU01", "AU06", "AU12"]
@@ -141,8 +141,11 @@ def test_audit_model_with_and_without_normalizer(audit_dataset: Path, tmp_path: 
     paired = tests[tests["test"] == "subject paired t-test"]
     assert set(paired["comparison"]) == {"histeq vs none (tested on female)", "histeq vs none (tested on male)"}
     assert paired["p"].notna().all()
-    with pytest.raises(AuditkitError, match="already holds audit results"):
-        audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth")
+    # the same audit again resumes with nothing left to do; another one is refused unless forced
+    again, _ = audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth")
+    pd.testing.assert_frame_equal(again, results)
+    with pytest.raises(AuditkitError, match="holds results of a different audit"):
+        audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth", seed=4)
 
 
 def test_audit_model_needs_shared_aus(audit_dataset: Path, tmp_path: Path) -> None:

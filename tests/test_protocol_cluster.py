@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from auditkit.errors import AuditkitError
+from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.cluster import ENV_VAR, check_workers_can_read, cluster_spec
-from auditkit.protocol.runner import AuditConfig, finished_parts, run_audit
+from auditkit.protocol.runner import AuditConfig, run_audit
 from tests.conftest import kill_mid_run
 
 distributed = pytest.importorskip("distributed")
@@ -39,7 +40,7 @@ def test_local_cluster_gives_the_local_results(audit_dataset: Path, tmp_path: Pa
     pd.testing.assert_frame_equal(local_reference.drop(columns="seconds"), got.drop(columns="seconds"))
     # the normalizer was fitted on a worker; its settings were still recorded by the submitting process
     assert set(json.loads((out / "normalizers.json").read_text())) == {"none", "histeq"}
-    assert len(finished_parts(out)) == local_reference["task"].nunique() * 2
+    assert len(AuditDir(out).finished_parts()) == local_reference["task"].nunique() * 2
 
 
 def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(audit_dataset: Path, tmp_path: Path,
@@ -55,7 +56,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(audit_dataset: Pat
 
         def kill_one_worker_after_the_first_part() -> None:
             deadline = time.time() + 120
-            while time.time() < deadline and not finished_parts(out):
+            while time.time() < deadline and not AuditDir(out).finished_parts():
                 time.sleep(0.02)
             pid = sorted(pids.values())[0]
             os.kill(pid, signal.SIGKILL)  # no clean-up: the nanny restarts it, the scheduler reruns its task

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from auditkit.errors import AuditkitError
-from auditkit.protocol.runner import AuditConfig, finished_parts, run_audit
+from auditkit.protocol.audit_dir import AuditDir
+from auditkit.protocol.runner import AuditConfig, run_audit
 from tests.conftest import kill_mid_run
 
 SMALL = {"n_train": 2, "n_val": 1}
@@ -38,21 +39,6 @@ def test_gender_audit_rows_and_run_json(audit_dataset: Path, tmp_path: Path) -> 
     assert run["plan"]["template"] not in run["plan"]["scope"]
     assert len(run["plan"]["tasks"]) == 4  # 2 pools x 2 repetitions, each model tested within and cross
     assert json.loads((tmp_path / "a" / "normalizers.json").read_text()) == {"none": {}, "histeq": {}}
-
-
-def test_record_normalizer_states_deepfn_settings(tmp_path: Path) -> None:
-    from auditkit.normalizers.base import settings_of
-    from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
-    from auditkit.protocol.runner import record_normalizer
-
-    (tmp_path / "normalizers.json").write_text("{damaged")  # rebuilt, since no result depends on it
-    record_normalizer(tmp_path, "none", settings_of(object()))
-    deepfn = DeepFNNormalizer(mode="amortized", preset="lite", iterations=7, seed=3)
-    record_normalizer(tmp_path, "deepfn", settings_of(deepfn))
-    got = json.loads((tmp_path / "normalizers.json").read_text())
-    assert got["none"] == {}
-    assert {k: got["deepfn"][k] for k in ("mode", "preset", "iterations", "seed", "recenter")} == \
-        {"mode": "amortized", "preset": "lite", "iterations": 7, "seed": 3, "recenter": True}
 
 
 def test_dataset_audit_uses_shared_aus(audit_dataset: Path, tmp_path: Path) -> None:
@@ -103,7 +89,7 @@ def test_killed_audit_resumes_to_the_same_results(audit_dataset: Path, tmp_path:
     if (resumed / "results.parquet").exists():
         pd.read_parquet(resumed / "results.parquet")  # never a torn file
 
-    torn = finished_parts(resumed)[0]  # a damaged finished part is trained again
+    torn = AuditDir(resumed).finished_parts()[0]  # a damaged finished part is trained again
     torn.write_bytes(torn.read_bytes()[: torn.stat().st_size // 2])
     done = subprocess.run(_gap_cmd(audit_dataset, resumed), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -132,19 +118,6 @@ class SmallFaceClassifier:
         return np.tile(self.rate, (len(X), 1))
 
 
-def test_parts_being_written_are_not_finished_parts(tmp_path: Path) -> None:
-    from auditkit.protocol.runner import collect_results
-
-    part = tmp_path / "parts" / "none" / "male-r00.parquet"
-    part.parent.mkdir(parents=True)
-    pd.DataFrame({"normalizer": ["none"], "task": ["male-r00"], "test_group": ["male"], "subject": ["s"],
-                  "au": ["AU01"]}).to_parquet(part)
-    # a concurrent training's atomic write in progress: its temporary file also ends in .parquet
-    (part.parent / ".female-r00.parquet.123.tmp.parquet").write_bytes(b"half-written")
-    assert finished_parts(tmp_path) == [part]
-    assert len(collect_results(tmp_path)) == 1
-
-
 def test_a_classifier_gets_faces_at_the_size_it_declares(audit_dataset: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from importlib.metadata import EntryPoint
@@ -165,7 +138,7 @@ def test_a_classifier_gets_faces_at_the_size_it_declares(audit_dataset: Path, tm
                                   classifier="small")
     run_audit(cfg, tmp_path / "a", jobs=1)
     assert SmallFaceClassifier.seen and set(SmallFaceClassifier.seen) == {(32, 32)}
-    assert [p.name.split("-")[1] for p in (tmp_path / "a" / "cache").glob("*.npy")] == ["32px"]
+    assert [p.name.split("-")[0] for p in (tmp_path / "a" / "cache" / "none").glob("*.npy")] == ["32px"]
 
 
 def test_frames_lost_at_ingest_are_reported_per_group(audit_dataset: Path, tmp_path: Path) -> None:

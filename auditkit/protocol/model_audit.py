@@ -7,8 +7,6 @@ per normalizer is written as soon as it is done, so an interrupted audit resumes
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,12 +17,12 @@ from auditkit.classifiers.pretrained import PretrainedClassifier
 from auditkit.data.dataset import load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
-from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic
+from auditkit.files import file_digest, package_versions
 from auditkit.normalizers.base import check_dataset, prepare, settings_of, with_baseline
 from auditkit.plugins import load, make_normalizer
-from auditkit.protocol.layout import NORMALIZERS_FILE, PARTS_DIR, RESULTS_FILE, RUN_FILE
-from auditkit.protocol.predictions_audit import check_out, label_test_only, scope_pools, score_pools
-from auditkit.protocol.runner import record_normalizer
+from auditkit.protocol.audit_dir import AuditDir
+from auditkit.protocol.predictions_audit import scope_pools, score_pools
+from auditkit.protocol.results import label_test_only
 
 
 def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
@@ -37,12 +35,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
 
     With `cluster` (a Dask scheduler address or local:N) each normalizer's fit and predictions run on a worker.
     """
-    out = Path(out)
-    if force:  # only what an audit writes is removed, never the rest of the directory
-        shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
-        for name in (RESULTS_FILE, RUN_FILE, NORMALIZERS_FILE):
-            (out / name).unlink(missing_ok=True)
-    check_out(out, force)
+    audit = AuditDir(out)
     normalizers = with_baseline(normalizers)
     classes = [load("normalizer", n) for n in normalizers]  # an unknown plugin fails before any work
     ds = load_dataset(data)
@@ -61,27 +54,22 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
         raise AuditkitError(f"{Path(model).name}: the model's AUs ({', '.join(clf.aus)}) are not coded in {data} "
                             f"(coded: {', '.join(a for a in ds.aus if (frames[a].to_numpy() >= 0).any())})")
     classifier = f"pretrained:{Path(model).name}"
-    run = {"data": str(data), "fingerprint": ds.fingerprint, "model": str(model),
+    run = {"data": str(data), "fingerprint": ds.fingerprint, "model": str(model), "model_sha256": file_digest(model),
            "config": {"attr": attrs, "normalizers": list(normalizers), "classifier": classifier, "preset": "test-only",
                       "repeats": 1, "seed": seed, "n_train": 0, "n_val": 0, "bins": bins, "source": source,
                       "card": clf.card.to_dict(), **({"normalizer_options": normalizer_options} if normalizer_options else {})},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
            "versions": package_versions()}
-    parts_dir = out / PARTS_DIR
-    if parts_dir.is_dir() and (out / RUN_FILE).exists():
-        old = json.loads((out / RUN_FILE).read_text())
-        if {k: old.get(k) for k in ("fingerprint", "config", "plan")} != {k: run[k] for k in ("fingerprint", "config", "plan")}:
-            raise AuditkitError(f"{out}: holds an unfinished audit with other settings (use another --out, or --force)")
-    out.mkdir(parents=True, exist_ok=True)
-    parts_dir.mkdir(exist_ok=True)
-    write_json_atomic(run, out / RUN_FILE)
-    pending = [(i, n) for i, n in enumerate(normalizers) if not (parts_dir / f"{n}.parquet").exists()]
+    identity = ("fingerprint", "model_sha256", "config", "plan")  # the same audit resumes; another is refused
+    audit.open({k: run[k] for k in identity}, {k: v for k, v in run.items() if k not in identity}, force)
+    audit.drop_unreadable_parts()
+    pending = [(i, n) for i, n in enumerate(normalizers) if not audit.part(n).exists()]
     job = {"model": str(model), "card": str(card) if card else None, "data": str(data), "seed": seed,
            "template": template, "scope": scope, "pools": pools, "aus": aus, "attrs": attrs, "classifier": classifier}
 
     def store(name: str, results: pd.DataFrame, settings: dict) -> None:
-        record_normalizer(out, name, settings)
-        write_parquet_atomic(results, parts_dir / f"{name}.parquet")
+        audit.record_normalizer(name, settings)
+        audit.store_part(results, name)
 
     if cluster and pending:
         from auditkit.protocol import cluster as dask_cluster
@@ -97,8 +85,8 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
             if progress:
                 progress(f"normalizing and predicting ({name})", i, len(normalizers))
             store(name, *score_under_normalizer(job, name, (normalizer_options or {}).get(name, {}), progress))
-    results = pd.concat([pd.read_parquet(parts_dir / f"{n}.parquet") for n in normalizers], ignore_index=True)
-    write_parquet_atomic(results, out / RESULTS_FILE)
+    results = pd.concat([pd.read_parquet(audit.part(n)) for n in normalizers], ignore_index=True)
+    audit.write_results(results)
     if progress:
         progress("done", len(normalizers), len(normalizers))
     return results, run

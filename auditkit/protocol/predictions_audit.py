@@ -11,17 +11,12 @@ import pandas as pd
 from auditkit.classifiers.prediction_files import join_predictions, read_predictions
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
-from auditkit.files import package_versions, write_json_atomic, write_parquet_atomic
+from auditkit.files import file_digest, package_versions, write_parquet_atomic
 from auditkit.metrics import per_subject_au
+from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.coverage import missed_by_group, missed_frames
 from auditkit.protocol.groups import Pool, build_pools, resolve_bins
-from auditkit.protocol.layout import MISSED_FILE, RESULTS_FILE, RUN_FILE
-
-
-def check_out(out: Path, force: bool) -> None:
-    """Refuse to overwrite earlier audit results unless forced."""
-    if (out / RESULTS_FILE).exists() and not force:
-        raise AuditkitError(f"{out}: already holds audit results (use another --out, or --force to replace them)")
+from auditkit.protocol.results import label_test_only
 
 
 def scope_pools(ds: Dataset, attrs: list[str], bins: str | None, source: str | None,
@@ -59,23 +54,12 @@ def score_pools(pools: list[Pool], labels: np.ndarray, proba: np.ndarray, subjec
     return results
 
 
-def label_test_only(results: pd.DataFrame, attrs: list[str], normalizer: str, classifier: str) -> pd.DataFrame:
-    """Add the columns every results.parquet row carries, with test-only values."""
-    meta = {"attr": ",".join(attrs), "kind": "test-only", "normalizer": normalizer, "classifier": classifier,
-            "repetition": 0, "seed": 0, "task": "test-only", "condition": "test-only", "train_group": "pretrained"}
-    for i, (k, v) in enumerate(meta.items()):
-        if k not in results.columns:
-            results.insert(i, k, v)
-    return results
-
-
 def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
                       fmt: str = "auto", bins: str | None = None, source: str | None = None,
                       force: bool = False, faces: str = "best",
                       frame_offset: int | None = None) -> tuple[pd.DataFrame, dict]:
     """Score predictions per test subject and AU within each group; write results.parquet and run.json to `out`."""
-    out = Path(out)
-    check_out(out, force)
+    audit = AuditDir(out)
     ds = load_dataset(data)
     preds, read_counts = read_predictions(predictions, fmt, faces)
     attrs = list(attr)
@@ -87,13 +71,12 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
     subject_of = frames["subject"].to_numpy()[rows]
     classifier = f"predictions:{Path(predictions).name}"
     results = label_test_only(score_pools(pools, labels, proba, subject_of, join_counts["aus"]), attrs, "none", classifier)
-    out.mkdir(parents=True, exist_ok=True)
-    write_parquet_atomic(results, out / RESULTS_FILE)
     # frames the tool dropped (no face, low confidence, gaps) were never served: a bias of their own, per group
     missed = missed_frames(frames, rows, pools)
-    write_parquet_atomic(missed, out / MISSED_FILE)
     by_group, missed_tests = missed_by_group(missed)
     run = {"data": str(data), "fingerprint": ds.fingerprint, "predictions": str(predictions),
+           "predictions_sha256": file_digest(predictions),
+           "reading": {"format": fmt, "faces": faces, "frame_offset": frame_offset},
            "config": {"attr": attrs, "normalizers": ["none"], "classifier": classifier, "preset": "test-only",
                       "repeats": 1, "seed": 0, "n_train": 0, "n_val": 0, "bins": bins, "source": source},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": None, "scope": scope,
@@ -101,5 +84,9 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
            "counts": {**read_counts, **join_counts}, "versions": package_versions(),
            "missed_frames": {"groups": json.loads(by_group.to_json(orient="records")),
                              "tests": json.loads(missed_tests.to_json(orient="records"))}}
-    write_json_atomic(run, out / RUN_FILE)
+    # a one-pass audit: the same one again is simply redone (same files); another is refused unless forced
+    identity = ("fingerprint", "predictions_sha256", "reading", "config", "plan")
+    audit.open({k: run[k] for k in identity}, {k: v for k, v in run.items() if k not in identity}, force)
+    audit.write_results(results)
+    write_parquet_atomic(missed, audit.missed)
     return results, run

@@ -6,8 +6,6 @@ import contextlib
 import json
 import os
 import platform
-import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,13 +20,14 @@ from auditkit.classifiers.base import DEFAULT_INPUT_SIZE, input_size_of
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
-from auditkit.files import atomic_path, package_versions, write_json_atomic, write_parquet_atomic
+from auditkit.files import atomic_path, package_versions
 from auditkit.metrics import per_subject_au
 from auditkit.normalizers.base import check_dataset, prepare, settings_of, with_baseline
-from auditkit.plugins import load, make_classifier, make_normalizer
+from auditkit.plugins import load, make_classifier, make_normalizer, plugin_version
+from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.coverage import ingest_losses, missed_by_group
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
-from auditkit.protocol.layout import CACHE_DIR, FACES_DIR, NORMALIZERS_FILE, PARTS_DIR, RESULTS_FILE, RUN_FILE
+from auditkit.protocol.results import label_rows
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
 
 AUDIT_PRESETS: dict[str, dict] = {
@@ -146,56 +145,34 @@ def make_plan(cfg: AuditConfig, ds: Dataset) -> AuditPlan:
     return AuditPlan(cfg, ds, scope, source, template, pools, aus, tasks)
 
 
-def record_normalizer(out: Path, name: str, settings: dict) -> None:
-    """Add a fitted normalizer's settings (`settings_of`) to the audit's normalizers.json (kept across resumed runs)."""
-    path = out / NORMALIZERS_FILE
-    try:
-        records = json.loads(path.read_text()) if path.exists() else {}
-    except json.JSONDecodeError:
-        records = {}
-    if not isinstance(records, dict):  # a damaged record is rebuilt; no result depends on it
-        records = {}
-    records[name] = settings
-    write_json_atomic(records, path)
-
-
-def inputs_file(cache: Path, normalizer: str, fingerprint: str, size: int) -> Path:
-    """Where an audit caches one normalizer's faces at one input size (the runner writes it, reports read it)."""
-    return Path(cache) / f"{normalizer}-{size}px-{fingerprint}.npy"
-
-
-def find_inputs(audit: Path, normalizer: str, fingerprint: str) -> Path | None:
-    """The cached input faces of one normalizer in an audit directory, at whatever size the classifier took."""
-    found = sorted((Path(audit) / CACHE_DIR).glob(f"{normalizer}-*px-{fingerprint}.npy"))
-    return found[0] if found else None
-
-
-def prepare_inputs(plan: AuditPlan, normalizer: str, cache: Path,
-                   progress: Callable[[str, int, int], None] | None = None, record: Path | None = None,
-                   size: int = DEFAULT_INPUT_SIZE) -> Path:
-    """Normalize every in-scope face once per audit and store it at the classifier's input size (memory-mappable).
-
-    With `record` (the audit directory), the fitted normalizer's settings go to its normalizers.json.
-    """
-    path, settings = normalize_faces(plan, normalizer, cache, progress, size)
-    if record is not None and settings is not None:
-        record_normalizer(record, normalizer, settings)
+def prepare_inputs(plan: AuditPlan, normalizer: str, audit: AuditDir,
+                   progress: Callable[[str, int, int], None] | None = None, size: int = DEFAULT_INPUT_SIZE) -> Path:
+    """Normalize every in-scope face once per audit and cache it at the classifier's input size (memory-mappable);
+    the fitted normalizer's settings go to the audit's normalizers.json."""
+    path, settings = normalize_faces(plan, normalizer, audit, progress, size)
+    if settings is not None:
+        audit.record_normalizer(normalizer, settings)
     return path
 
 
-def normalize_faces(plan: AuditPlan, normalizer: str, cache: Path,
+def normalize_faces(plan: AuditPlan, normalizer: str, audit: AuditDir,
                     progress: Callable[[str, int, int], None] | None = None, size: int = DEFAULT_INPUT_SIZE,
                     parallel_map: Callable | None = None) -> tuple[Path, dict | None]:
     """Fit the normalizer and write the cached inputs file; (its path, the fitted settings or None if cached).
 
+    The cache is keyed by the normalizer's settings before fitting, its plugin's version and the dataset, so a
+    resumed audit never reuses faces that the current settings (or a changed default) would not produce.
     `parallel_map` goes to a normalizer that can spread its fit (DeepFN's per-subject models), e.g. over a cluster.
     """
-    path = inputs_file(cache, normalizer, plan.dataset.fingerprint, size)
-    if path.exists():
-        return path, None
     ds = plan.dataset
     norm = make_normalizer(normalizer, seed=plan.config.seed, progress=progress,
                            **plan.config.normalizer_options.get(normalizer, {}))
+    key = {"settings": settings_of(norm), "version": plugin_version("normalizer", normalizer),
+           "fingerprint": ds.fingerprint}
+    path = audit.inputs_file(normalizer, key, size)
+    if path.exists():
+        return path, None
+    path.parent.mkdir(parents=True, exist_ok=True)
     rows = scope_rows(plan)
     subjects = ds.frames["subject"].to_numpy()[rows]
     by_subject = {s: ds.faces_of(s) for s in plan.scope}
@@ -213,13 +190,13 @@ def normalize_faces(plan: AuditPlan, normalizer: str, cache: Path,
     return path, settings_of(norm)
 
 
-def normalize_on_worker(cfg: AuditConfig, normalizer: str, cache: str, size: int,
+def normalize_on_worker(cfg: AuditConfig, normalizer: str, audit: str, size: int,
                         threads: int | None = None) -> tuple[str, dict | None]:
     """A cluster task: rebuild the plan from the shared dataset and normalize there (nothing large is shipped);
     a normalizer that fits one model per person runs each of those fits as a cluster task of its own."""
     from auditkit.protocol.cluster import worker_map
 
-    path, settings = normalize_faces(make_plan(cfg, load_dataset(cfg.data)), normalizer, Path(cache), None, size,
+    path, settings = normalize_faces(make_plan(cfg, load_dataset(cfg.data)), normalizer, AuditDir(audit), None, size,
                                      parallel_map=worker_map(threads))
     return str(path), settings
 
@@ -227,13 +204,13 @@ def normalize_on_worker(cfg: AuditConfig, normalizer: str, cache: str, size: int
 MIN_GROUP_FOR_FACES = 5
 
 
-def save_group_faces(plan: AuditPlan, normalizer: str, inputs: Path, out: Path) -> Path | None:
+def save_group_faces(plan: AuditPlan, normalizer: str, inputs: Path, audit: AuditDir) -> Path | None:
     """Average input face per pool (mean of per-subject means) for the report's Figure 2.
 
     Only pools of at least MIN_GROUP_FOR_FACES subjects are kept: an average over fewer people can reveal one.
     """
-    path = out / FACES_DIR / f"{normalizer}.npz"
-    if path.exists():
+    path = audit.faces_file(normalizer)
+    if path.exists() and path.stat().st_mtime >= inputs.stat().st_mtime:  # else the inputs were made again since
         return path
     X = np.load(inputs, mmap_mode="r")
     subjects = plan.dataset.frames["subject"].to_numpy()[scope_rows(plan)]
@@ -301,81 +278,25 @@ def run_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.Da
         else:
             condition = "within" if task.kind == "person-dependent" else "cross"
             train_group, test_group = ("same person", "person") if condition == "within" else ("other people", "person")
-        rows.insert(0, "condition", condition)
-        rows.insert(1, "train_group", train_group)
-        rows.insert(2, "test_group", test_group)
-        frames.append(rows)
+        frames.append(rows.assign(condition=condition, train_group=train_group, test_group=test_group))
     out = pd.concat(frames, ignore_index=True)
     history = getattr(model, "history", None) or []
     best = max(history, key=lambda h: h["val_f1"])["epoch"] if history else -1
-    meta = {"attr": data.attr, "kind": task.kind, "normalizer": normalizer, "classifier": data.classifier,
-            "repetition": task.repetition, "seed": task.seed, "task": task.key, "epochs_run": len(history), "best_epoch": best}
-    for i, (k, v) in enumerate(meta.items()):
-        out.insert(i, k, v)
-    return out
+    return label_rows(out, attr=data.attr, kind=task.kind, normalizer=normalizer, classifier=data.classifier,
+                      repetition=task.repetition, seed=task.seed, task=task.key, epochs_run=len(history), best_epoch=best)
 
 
-def _part_path(out: Path, normalizer: str, task: Task) -> Path:
-    return out / PARTS_DIR / normalizer / f"{task.key}.parquet"
-
-
-def drop_unreadable_parts(out: Path) -> list[Path]:
-    """Delete finished-training files that cannot be read (a torn copy, a full disk), so they are trained again."""
-    import pyarrow.parquet as pq
-
-    dropped = []
-    for part in finished_parts(out):
-        try:
-            pq.read_metadata(part)
-        except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) for a damaged file
-            print(f"warning: {part}: unreadable ({exc.__class__.__name__}); its training runs again", file=sys.stderr)
-            part.unlink(missing_ok=True)
-            dropped.append(part)
-    return dropped
-
-
-def finished_parts(out: Path) -> list[Path]:
-    """The stored part files of an audit directory, sorted; a part still being written (its hidden temporary file
-    beside it, files.atomic_path) is not one, or a concurrent reader could find it renamed away mid-read."""
-    return sorted(p for p in (Path(out) / PARTS_DIR).glob("*/*.parquet") if not p.name.startswith("."))
-
-
-def collect_results(out: Path) -> pd.DataFrame:
-    """All finished parts of an audit directory, in a stable order."""
-    parts = finished_parts(out)
-    if not parts:
-        return pd.DataFrame()
-    df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-    return df.sort_values(["normalizer", "task", "test_group", "subject", "au"], kind="stable").reset_index(drop=True)
-
-
-def _check_or_write_run(out: Path, plan: AuditPlan, force: bool) -> None:
-    run_path = out / RUN_FILE
+def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool) -> None:
+    """Start or resume the audit in `audit` (same config and data resume; anything else is refused unless forced)."""
     identity = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint}
-    if run_path.exists():
-        try:
-            previous = json.loads(run_path.read_text())
-        except json.JSONDecodeError:
-            previous = {}
-        same = previous.get("config") == json.loads(json.dumps(identity["config"])) and \
-            previous.get("fingerprint") == identity["fingerprint"]
-        if not same and not force:
-            raise AuditkitError(f"{run_path}: this directory holds results of a different audit (other settings or data); "
-                                "use another --out, or --force to discard them")
-        if not same:
-            shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
-            shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
-            shutil.rmtree(out / FACES_DIR, ignore_errors=True)
-            (out / RESULTS_FILE).unlink(missing_ok=True)
-            (out / NORMALIZERS_FILE).unlink(missing_ok=True)
-    record = {**identity, "data": str(plan.config.data), "plan": plan.summary(), "versions": package_versions(),
+    record = {"data": str(plan.config.data), "plan": plan.summary(), "versions": package_versions(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
     losses = ingest_losses(plan.dataset, plan.pools)
     if losses is not None:  # frames the face detector missed at ingest never reached any model: a bias of their own
         by_group, tests = missed_by_group(losses, plan.config.seed)
         record["ingest_losses"] = {"groups": json.loads(by_group.to_json(orient="records")),
                                    "tests": json.loads(tests.to_json(orient="records"))}
-    write_json_atomic(record, run_path)
+    audit.open(identity, record, force)
 
 
 def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = False,
@@ -410,19 +331,18 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
         connection = open_client(cluster)
     else:
         connection = contextlib.nullcontext(None)
+    audit = AuditDir(out)
     with connection as client:
-        out.mkdir(parents=True, exist_ok=True)
-        _check_or_write_run(out, plan, force)
-        (out / CACHE_DIR).mkdir(exist_ok=True)
-        drop_unreadable_parts(out)
-        pending = [(t, n) for n in cfg.normalizers for t in plan.tasks if not _part_path(out, n, t).exists()]
-        _run_pending(plan, out, pending, size, jobs, progress, client)
-    results = collect_results(out)
-    write_parquet_atomic(results, out / RESULTS_FILE)
+        _open_audit(audit, plan, force)
+        audit.drop_unreadable_parts()
+        pending = [(t, n) for n in cfg.normalizers for t in plan.tasks if not audit.part(n, t.key).exists()]
+        _run_pending(plan, audit, pending, size, jobs, progress, client)
+    results = audit.collect_results()
+    audit.write_results(results)
     return results
 
 
-def _run_pending(plan: AuditPlan, out: Path, pending: list[tuple[Task, str]], size: int, jobs: int,
+def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str]], size: int, jobs: int,
                  progress: Callable[[str, int, int], None] | None, client: object | None) -> None:
     """Normalize what the pending trainings need, run them (local processes or cluster), store each part as it ends."""
     cfg = plan.config
@@ -436,41 +356,42 @@ def _run_pending(plan: AuditPlan, out: Path, pending: list[tuple[Task, str]], si
     if client is not None:
         from auditkit.protocol import cluster
 
-        cluster.check_workers_can_read(client, [cfg.data, out])
+        cluster.check_workers_can_read(client, [cfg.data, audit.root])
     data_by_norm = {}
     for n in cfg.normalizers:
         if any(pn == n for _, pn in pending):
             if progress:
                 progress(f"normalizing faces ({n})" + (" on the cluster" if client is not None else ""), 0, 1)
             if client is None:
-                inputs = prepare_inputs(plan, n, out / CACHE_DIR, progress, record=out, size=size)
+                inputs = prepare_inputs(plan, n, audit, progress, size=size)
             else:  # the fit is one task (on a GPU worker where one exists); the settings are recorded here
                 threads = cluster.fit_threads()
-                path, settings = cluster.run_remote(client, normalize_on_worker, cfg, n, str(out / CACHE_DIR), size,
+                path, settings = cluster.run_remote(client, normalize_on_worker, cfg, n, str(audit.root), size,
                                                     threads, gpu=True, threads=threads)
                 inputs = Path(path)
                 if settings is not None:
-                    record_normalizer(out, n, settings)
-            save_group_faces(plan, n, inputs, out)
+                    audit.record_normalizer(n, settings)
+            save_group_faces(plan, n, inputs, audit)
             data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
                                        frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options)
     if client is not None:
         # one thread per training, as locally with one job per core: the same arithmetic, so the same results
         shared = {n: client.scatter(d, broadcast=True) for n, d in data_by_norm.items()}
         calls = [(t, n, shared[n], 1) for t, n in pending]
-        stream = (_store(out, call[1], call[0], rows) for call, rows in cluster.as_completed(client, timed_task, calls))
+        stream = (audit.store_part(rows, call[1], call[0].key)
+                  for call, rows in cluster.as_completed(client, timed_task, calls))
     else:
         workers = max(1, min(jobs if jobs > 0 else (os.cpu_count() or 1), len(pending) or 1))
         threads = max(1, (os.cpu_count() or 1) // workers)
         calls = [(t, n, data_by_norm[n], threads) for t, n in pending]
         if workers > 1:
             stream = Parallel(n_jobs=workers, return_as="generator_unordered")(
-                delayed(_run_and_store)(out, *c) for c in calls)
+                delayed(_run_and_store)(audit, *c) for c in calls)
         else:
-            stream = (_run_and_store(out, *c) for c in calls)
+            stream = (_run_and_store(audit, *c) for c in calls)
     for _ in stream:
         done += 1
-        write_parquet_atomic(collect_results(out), out / RESULTS_FILE)
+        audit.write_results(audit.collect_results())
         if progress:
             progress("trainings", done, total)
 
@@ -483,12 +404,5 @@ def timed_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.
     return rows
 
 
-def _store(out: Path, normalizer: str, task: Task, rows: pd.DataFrame) -> str:
-    path = _part_path(out, normalizer, task)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_parquet_atomic(rows, path)
-    return task.key
-
-
-def _run_and_store(out: Path, task: Task, normalizer: str, data: TaskData, threads: int) -> str:
-    return _store(out, normalizer, task, timed_task(task, normalizer, data, threads))
+def _run_and_store(audit: AuditDir, task: Task, normalizer: str, data: TaskData, threads: int) -> Path:
+    return audit.store_part(timed_task(task, normalizer, data, threads), normalizer, task.key)

@@ -16,15 +16,7 @@ from auditkit import __version__
 from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 from auditkit.errors import AuditkitError
 from auditkit.files import write_text_atomic
-from auditkit.protocol.layout import (
-    FACES_DIR,
-    NORMALIZERS_FILE,
-    REPORT_FILE,
-    RESULTS_FILE,
-    RUN_FILE,
-    SUMMARY_JSON,
-    SUMMARY_MD,
-)
+from auditkit.protocol.audit_dir import REPORT_FILE, SUMMARY_JSON, SUMMARY_MD, AuditDir
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
 from auditkit.report.tables import CEILING, AuditTables, audit_tables, ceiling_shares, condition_means, format_share, headline
 from auditkit.stats import CI_NOTE, HOLM_NOTE, TEST_DESCRIPTIONS, format_p
@@ -52,33 +44,8 @@ def _json_default(o: object) -> object:
 
 def load_run(out: Path) -> tuple[pd.DataFrame, dict]:
     """results.parquet and run.json of an audit directory, with one-line errors for missing or corrupt files."""
-    results_path, run_path = out / RESULTS_FILE, out / RUN_FILE
-    for path in (results_path, run_path):
-        if not path.is_file():
-            raise AuditkitError(f"{path}: file is missing (is {out} an audit directory written by `auditkit gap`?)")
-    try:
-        run = json.loads(run_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise AuditkitError(f"{run_path}: not valid JSON ({exc})") from None
-    try:
-        results = pd.read_parquet(results_path)
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise AuditkitError(f"{results_path}: not a readable Parquet file ({exc})") from None
-    if results.empty:
-        raise AuditkitError(f"{results_path}: holds no results yet (re-run the audit to finish it)")
-    return results, run
-
-
-def normalizer_settings(out: Path) -> dict[str, dict]:
-    """Each normalizer's settings as fitted (normalizers.json); {} for audits written before it existed."""
-    path = out / NORMALIZERS_FILE
-    try:
-        records = json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError as exc:
-        raise AuditkitError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(records, dict) or not all(isinstance(v, dict) for v in records.values()):
-        raise AuditkitError(f"{path}: expected an object of normalizer name -> settings object")
-    return records
+    audit = AuditDir(out)
+    return audit.read_results(), audit.read_run()
 
 
 def settings_line(settings: dict) -> str:
@@ -147,7 +114,8 @@ def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
 
 
 def _faces(out: Path) -> dict[str, dict[str, np.ndarray]] | None:
-    files = sorted((out / FACES_DIR).glob("*.npz")) if (out / FACES_DIR).is_dir() else []
+    faces_dir = AuditDir(out).faces
+    files = sorted(faces_dir.glob("*.npz")) if faces_dir.is_dir() else []
     if not files:
         return None
     faces: dict[str, dict[str, np.ndarray]] = {}
@@ -169,12 +137,11 @@ def example_faces(out: Path, run: dict, per_group: int = 3) -> dict[str, dict[st
     scope = run["plan"]["scope"]
     subjects = ds.frames["subject"].to_numpy()[ds.frames["subject"].isin(scope).to_numpy()]
     faces: dict[str, dict[str, np.ndarray]] = {}
-    from auditkit.protocol.runner import find_inputs
-
+    audit = AuditDir(out)
     for norm in run["config"]["normalizers"]:
-        path = find_inputs(out, norm, run["fingerprint"])
+        path = audit.find_inputs(norm)
         if path is None:
-            raise AuditkitError(f"{out / 'cache'}: no cached inputs of {norm} (--include-faces needs the audit's cache)")
+            raise AuditkitError(f"{audit.cache}: no cached inputs of {norm} (--include-faces needs the audit's cache)")
         X = np.load(path, mmap_mode="r")
         for group, members in run["plan"]["pools"].items():
             for s in members[:per_group]:
@@ -250,7 +217,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         "attribute": config.get("attr"), "normalizers": config.get("normalizers"), "classifier": config.get("classifier"),
         "preset": config.get("preset"), "repetitions": config.get("repeats"), "seed": seed,
         "pools": {k: len(v) for k, v in plan.get("pools", {}).items()}, "template": plan.get("template"),
-        "normalizer_settings": normalizer_settings(out),
+        "normalizer_settings": AuditDir(out).normalizer_settings(),
         "findings": summary_sentences(tables, run),
         "conditions": _records(tables.conditions), "tests": _records(tables.tests),
         "ceiling": _records(ceiling_shares(tables.conditions)),

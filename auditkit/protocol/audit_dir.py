@@ -1,0 +1,209 @@
+"""The audit directory, owned in one place: its file names, run identity and resume, parts, results, input cache.
+
+`auditkit gap`, `audit-model` and `audit-predictions` write one through `AuditDir`; the report, the notebook API and
+the CLI read it through the same class. A directory holds one audit: running the same audit again resumes it (what
+is finished is kept), a different one is refused unless forced, which removes this audit's files and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from auditkit.errors import AuditkitError
+from auditkit.files import write_json_atomic, write_parquet_atomic
+
+RESULTS_FILE = "results.parquet"  # one row per (training, test subject, AU): the audit's results
+RUN_FILE = "run.json"  # what ran: identity (configuration, dataset fingerprint, ...), plan, versions
+PARTS_DIR = "parts"  # one Parquet part per finished unit of work, joined into RESULTS_FILE
+NORMALIZERS_FILE = "normalizers.json"  # each normalizer's settings, as fitted (reports state them)
+CACHE_DIR = "cache"  # normalized classifier inputs, per normalizer, keyed by its settings; reused on resume
+FACES_DIR = "faces"  # average face per group and normalizer, for the report
+REPORT_FILE = "report.html"
+SUMMARY_JSON = "summary.json"
+SUMMARY_MD = "summary.md"
+MISSED_FILE = "missed_frames.parquet"  # audit-predictions: per subject, frames the tool gave no prediction for
+# what an audit writes, so that --force removes exactly these (a user's own files in the folder stay)
+AUDIT_FILES = (RESULTS_FILE, RUN_FILE, NORMALIZERS_FILE, MISSED_FILE, REPORT_FILE, SUMMARY_JSON, SUMMARY_MD)
+AUDIT_DIRS = (PARTS_DIR, CACHE_DIR, FACES_DIR)
+
+
+def _canonical(obj: object) -> object:
+    """A value as it reads back from JSON (tuples become lists), so a stored identity compares equal to a new one."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def settings_key(settings: dict) -> str:
+    """A short stable hash of a JSON-ready settings record (names a cache file by what produced it)."""
+    text = json.dumps(_canonical(settings), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class AuditDir:
+    """One audit directory; every path into it and every read or write of its shared files goes through here."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.results = self.root / RESULTS_FILE
+        self.run_file = self.root / RUN_FILE
+        self.parts = self.root / PARTS_DIR
+        self.cache = self.root / CACHE_DIR
+        self.faces = self.root / FACES_DIR
+        self.normalizers_file = self.root / NORMALIZERS_FILE
+        self.missed = self.root / MISSED_FILE
+
+    def __repr__(self) -> str:
+        return f"AuditDir({str(self.root)!r})"
+
+    def part(self, normalizer: str, key: str | None = None) -> Path:
+        """parts/<normalizer>/<key>.parquet for one training; parts/<normalizer>.parquet for a test-only pass."""
+        return self.parts / normalizer / f"{key}.parquet" if key is not None else self.parts / f"{normalizer}.parquet"
+
+    # -- identity and resume -------------------------------------------------------------------------------------
+    def open(self, identity: dict, record: dict, force: bool = False) -> bool:
+        """Start or resume the audit `identity` names; write run.json (identity plus `record`); True if resuming.
+
+        Resuming keeps every finished part. Another audit's files are refused (one-line error) unless `force`, which
+        removes them first.
+        """
+        previous = self.read_run(missing_ok=True, corrupt_ok=True)
+        same = bool(previous) and all(previous.get(k) == _canonical(v) for k, v in identity.items())
+        if not same:
+            if any((self.root / name).exists() for name in (RUN_FILE, RESULTS_FILE, PARTS_DIR)) and not force:
+                raise AuditkitError(f"{self.root}: holds results of a different audit (other settings or data, or "
+                                    f"no readable {RUN_FILE}); use another --out, or --force to discard them")
+            self.discard()
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_json_atomic({**record, **identity}, self.run_file)
+        return same
+
+    def discard(self) -> None:
+        """Remove every file and folder an audit writes here, and nothing else."""
+        for name in AUDIT_DIRS:
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        for name in AUDIT_FILES:
+            (self.root / name).unlink(missing_ok=True)
+
+    def discard_normalizer(self, normalizer: str) -> None:
+        """Forget one normalizer's finished work, cached inputs and faces (its next run redoes them)."""
+        shutil.rmtree(self.parts / normalizer, ignore_errors=True)
+        self.part(normalizer).unlink(missing_ok=True)
+        shutil.rmtree(self.cache / normalizer, ignore_errors=True)
+        self.faces_file(normalizer).unlink(missing_ok=True)
+
+    def read_run(self, missing_ok: bool = False, corrupt_ok: bool = False) -> dict:
+        """run.json as a dict; one-line errors for a missing or corrupt file unless told to read those as {}."""
+        if not self.run_file.is_file():
+            if missing_ok:
+                return {}
+            raise AuditkitError(f"{self.run_file}: file is missing (is {self.root} an audit directory written by "
+                                "`auditkit gap`?)")
+        try:
+            run = json.loads(self.run_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            if corrupt_ok:
+                return {}
+            raise AuditkitError(f"{self.run_file}: not valid JSON ({exc})") from None
+        if not isinstance(run, dict):
+            if corrupt_ok:
+                return {}
+            raise AuditkitError(f"{self.run_file}: must hold a JSON object")
+        return run
+
+    # -- parts and results ---------------------------------------------------------------------------------------
+    def store_part(self, rows: pd.DataFrame, normalizer: str, key: str | None = None) -> Path:
+        """Write one finished unit's rows, all or nothing."""
+        path = self.part(normalizer, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_parquet_atomic(rows, path)
+        return path
+
+    def finished_parts(self) -> list[Path]:
+        """The stored parts, sorted; a part still being written (its hidden temporary file beside it,
+        files.atomic_path) is not one, or a concurrent reader could find it renamed away mid-read."""
+        return sorted(p for p in self.parts.rglob("*.parquet") if not p.name.startswith("."))
+
+    def drop_unreadable_parts(self) -> list[Path]:
+        """Delete parts that cannot be read (a torn copy, a full disk), so that their work runs again."""
+        import pyarrow.parquet as pq
+
+        dropped = []
+        for part in self.finished_parts():
+            try:
+                pq.read_metadata(part)
+            except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) for a damaged file
+                print(f"warning: {part}: unreadable ({exc.__class__.__name__}); its work runs again", file=sys.stderr)
+                part.unlink(missing_ok=True)
+                dropped.append(part)
+        return dropped
+
+    def collect_results(self) -> pd.DataFrame:
+        """All finished parts in a stable order (the same rows whatever order the work finished in)."""
+        parts = self.finished_parts()
+        if not parts:
+            return pd.DataFrame()
+        df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+        keys = [c for c in ("normalizer", "task", "test_group", "subject", "au") if c in df.columns]
+        return df.sort_values(keys, kind="stable").reset_index(drop=True)
+
+    def write_results(self, results: pd.DataFrame) -> None:
+        """results.parquet, all or nothing."""
+        write_parquet_atomic(results, self.results)
+
+    def read_results(self) -> pd.DataFrame:
+        """results.parquet, with one-line errors for a missing, corrupt or empty file."""
+        if not self.results.is_file():
+            raise AuditkitError(f"{self.results}: file is missing (is {self.root} an audit directory written by "
+                                "`auditkit gap`?)")
+        try:
+            results = pd.read_parquet(self.results)
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise AuditkitError(f"{self.results}: not a readable Parquet file ({exc})") from None
+        if results.empty:
+            raise AuditkitError(f"{self.results}: holds no results yet (re-run the audit to finish it)")
+        return results
+
+    # -- normalizers and their inputs ----------------------------------------------------------------------------
+    def record_normalizer(self, name: str, settings: dict) -> None:
+        """Add a fitted normalizer's settings to normalizers.json (kept across resumed runs)."""
+        try:
+            records = json.loads(self.normalizers_file.read_text()) if self.normalizers_file.exists() else {}
+        except json.JSONDecodeError:
+            records = {}
+        if not isinstance(records, dict):  # a damaged record is rebuilt; no result depends on it
+            records = {}
+        records[name] = settings
+        write_json_atomic(records, self.normalizers_file)
+
+    def normalizer_settings(self) -> dict[str, dict]:
+        """Each normalizer's settings as fitted; {} for audits written before normalizers.json existed."""
+        path = self.normalizers_file
+        try:
+            records = json.loads(path.read_text()) if path.is_file() else {}
+        except json.JSONDecodeError as exc:
+            raise AuditkitError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(records, dict) or not all(isinstance(v, dict) for v in records.values()):
+            raise AuditkitError(f"{path}: expected an object of normalizer name -> settings object")
+        return records
+
+    def inputs_file(self, normalizer: str, settings: dict, size: int) -> Path:
+        """Where one normalizer's faces are cached at one input size: keyed by everything that produced them.
+
+        `settings` should hold the normalizer's own settings and the dataset fingerprint; a changed default (a new
+        plugin version, say) then makes a new file rather than reusing faces the current settings would not give.
+        """
+        return self.cache / normalizer / f"{size}px-{settings_key(settings)}.npy"
+
+    def find_inputs(self, normalizer: str) -> Path | None:
+        """The cached input faces of one normalizer, at whatever size the classifier took (the newest if several)."""
+        found = [p for p in (self.cache / normalizer).glob("*px-*.npy") if not p.name.startswith(".")]
+        return max(found, key=lambda p: (p.stat().st_mtime, p.name)) if found else None
+
+    def faces_file(self, normalizer: str) -> Path:
+        """The average faces per group of one normalizer's inputs."""
+        return self.faces / f"{normalizer}.npz"
