@@ -1,26 +1,64 @@
-"""Significance of gaps: the paper's two-sample t-test plus effect sizes, bootstrap CIs, Holm, and a repetition-level test."""
+"""Significance of gaps: the paper's two-sample t-test plus effect sizes, bootstrap CIs, Holm, and a repetition-level test.
+
+Tests and comparisons are registered pieces. A test (`register_test`) is a function of two samples returning one
+table row, with the description every report states; a comparison (`register_comparison`) picks the samples an audit
+compares and returns rows, each naming its Holm family. `gap_tests` runs every registered comparison, so a new one is
+one function here plus, if the report should single it out, its template block.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pingouin as pg
 from scipy import stats as sps
 
+from auditkit.normalizers.base import BASELINE
+
 ALPHA = 0.05
 N_BOOT = 2000
 
-TEST_DESCRIPTIONS = {
-    "subject t-test": "Student's two-sample t-test on per-subject scores (each subject averaged over repetitions), "
-                      "as in the paper. It treats the two conditions as independent samples although they test the "
-                      "same people, which makes it conservative (in simulated null audits it rejects well under 5%).",
-    "repetition paired t-test": "Paired t-test on per-repetition mean scores (within vs cross of the same repetition "
-                                "share their training draw); respects the dependence between repetitions, fewer dof.",
-    "subject paired t-test": "Paired t-test on per-subject scores of the same pretrained model with and without a "
-                             "normalizer (the same people and frames under both), per tested group.",
-}
+SUBJECT_TEST = "subject t-test"
+REPETITION_TEST = "repetition paired t-test"
+SUBJECT_PAIRED_TEST = "subject paired t-test"
+
+
+@dataclass(frozen=True)
+class StatTest:
+    """A registered test: the name its table rows carry, what it is (stated under every report's tests), its function."""
+
+    name: str
+    description: str
+    run: Callable[..., dict]
+
+
+TESTS: dict[str, StatTest] = {}
+Comparison = Callable[[pd.DataFrame, int], list[dict]]
+COMPARISONS: list[Comparison] = []
+
+
+def register_test(name: str, description: str) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+    """Decorator: register `fn(a, b, seed=0) -> row` as the test `name`; its rows must carry `test: name`."""
+    def add(fn: Callable[..., dict]) -> Callable[..., dict]:
+        TESTS[name] = StatTest(name, description, fn)
+        return fn
+    return add
+
+
+def register_comparison(fn: Comparison) -> Comparison:
+    """Decorator: `fn(scores, seed) -> rows` (normalizer, family, test_group, comparison + a test's row) joins gap_tests."""
+    COMPARISONS.append(fn)
+    return fn
+
+
+def test_descriptions() -> dict[str, str]:
+    """Each registered test's name and description, in registration order (reports list them)."""
+    return {name: t.description for name, t in TESTS.items()}
+
 
 # what the tables' intervals and corrected p-values are, stated under every table that shows them
 HOLM_NOTE = ("p (Holm) is corrected within one family at a time: the gap tests of one normalizer (so adding a "
@@ -41,10 +79,13 @@ def bootstrap_diff_ci(a: np.ndarray, b: np.ndarray, seed: int = 0, level: float 
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+@register_test(SUBJECT_TEST, "Student's two-sample t-test on per-subject scores (each subject averaged over "
+               "repetitions), as in the paper. It treats the two conditions as independent samples although they "
+               "test the same people, which makes it conservative (in simulated null audits it rejects well under 5%).")
 def two_sample(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
     """Student's two-sample t-test of a vs b (pingouin) with Cohen's d, Hedges' g and a bootstrap CI of the difference."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    row = {"test": "subject t-test", "n_a": len(a), "n_b": len(b), "mean_a": a.mean() if len(a) else np.nan,
+    row = {"test": SUBJECT_TEST, "n_a": len(a), "n_b": len(b), "mean_a": a.mean() if len(a) else np.nan,
            "mean_b": b.mean() if len(b) else np.nan}
     row["diff"] = row["mean_a"] - row["mean_b"]
     if len(a) < 2 or len(b) < 2:
@@ -57,7 +98,9 @@ def two_sample(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
             "hedges_g": float(pg.compute_effsize(a, b, paired=False, eftype="hedges")), "ci_low": lo, "ci_high": hi}
 
 
-def paired(a: np.ndarray, b: np.ndarray, test: str = "repetition paired t-test") -> dict:
+@register_test(REPETITION_TEST, "Paired t-test on per-repetition mean scores (within vs cross of the same repetition "
+               "share their training draw); respects the dependence between repetitions, fewer dof.")
+def paired(a: np.ndarray, b: np.ndarray, test: str = REPETITION_TEST) -> dict:
     """Paired t-test of a vs b (e.g. per-repetition means) with the t-based CI of the mean difference."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     row = {"test": test, "n_a": len(a), "n_b": len(b), "mean_a": a.mean() if len(a) else np.nan,
@@ -71,6 +114,13 @@ def paired(a: np.ndarray, b: np.ndarray, test: str = "repetition paired t-test")
     lo, hi = sps.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
     return {**row, "statistic": float(t["T"].iloc[0]), "dof": float(t["dof"].iloc[0]), "p": float(t["p_val"].iloc[0]),
             "cohen_d": float(d.mean() / d.std(ddof=1)), "hedges_g": np.nan, "ci_low": float(lo), "ci_high": float(hi)}
+
+
+@register_test(SUBJECT_PAIRED_TEST, "Paired t-test on per-subject scores of the same pretrained model with and "
+               "without a normalizer (the same people and frames under both), per tested group.")
+def paired_subjects(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
+    """Paired t-test of the same subjects' scores under two conditions (a pretrained model with / without a normalizer)."""
+    return paired(a, b, SUBJECT_PAIRED_TEST)
 
 
 def holm(pvalues: pd.Series) -> pd.Series:
@@ -91,28 +141,20 @@ def compare(scores: pd.DataFrame, a: pd.Series, b: pd.Series, name: str, seed: i
     rep_a = sa.groupby("repetition")["score"].mean()
     rep_b = sb.groupby("repetition")["score"].mean()
     common = rep_a.index.intersection(rep_b.index)
-    return [{"comparison": name, **two_sample(subject_a, subject_b, seed)},
-            {"comparison": name, **paired(rep_a[common].to_numpy(), rep_b[common].to_numpy())}]
+    return [{"comparison": name, **TESTS[SUBJECT_TEST].run(subject_a, subject_b, seed)},
+            {"comparison": name, **TESTS[REPETITION_TEST].run(rep_a[common].to_numpy(), rep_b[common].to_numpy())}]
 
 
-def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Within-vs-cross tests per normalizer (overall and per test group) and normalizer-vs-none tests, Holm-corrected.
+def _test_only(s: pd.DataFrame) -> bool:
+    return bool((s["condition"] == "test-only").all())
 
-    Holm runs within each family (column `family`: one normalizer's gaps; all normalizer-vs-none tests) and test.
 
-    `scores` has one row per (normalizer, condition, train_group, test_group, repetition, subject) with a `score`.
-    """
+@register_comparison
+def within_vs_cross(scores: pd.DataFrame, seed: int = 0) -> list[dict]:
+    """The generalization gap of each trained normalizer: overall, and per test group where there are several."""
     rows = []
     for norm, s in scores.groupby("normalizer", sort=False):
-        if (s["condition"] == "test-only").all():
-            # a pretrained model has no training group: compare the groups it was tested on, pairwise
-            groups = sorted(s["test_group"].unique())
-            for i, a in enumerate(groups):
-                for b in groups[i + 1:]:
-                    sa = s[s["test_group"] == a].groupby("subject")["score"].mean().to_numpy()
-                    sb = s[s["test_group"] == b].groupby("subject")["score"].mean().to_numpy()
-                    rows.append({"normalizer": norm, "family": f"groups under {norm}", "test_group": f"{a} vs {b}",
-                                 "comparison": f"{a} vs {b}", **two_sample(sa, sb, seed)})
+        if _test_only(s):
             continue
         within, cross = s["condition"] == "within", s["condition"] == "cross"
         for r in compare(s, within, cross, "within vs cross (all)", seed):
@@ -123,25 +165,57 @@ def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
                 on_g = s["test_group"] == g
                 for r in compare(s, within & on_g, cross & on_g, f"within vs cross (tested on {g})", seed):
                     rows.append({"normalizer": norm, "family": f"gaps under {norm}", "test_group": g, **r})
-    base = scores[scores["normalizer"] == "none"]
-    for norm in [n for n in scores["normalizer"].unique() if n != "none"]:
+    return rows
+
+
+@register_comparison
+def between_test_groups(scores: pd.DataFrame, seed: int = 0) -> list[dict]:
+    """A pretrained model has no training group: the groups it was tested on, pairwise, under each normalizer."""
+    rows = []
+    for norm, s in scores.groupby("normalizer", sort=False):
+        if not _test_only(s):
+            continue
+        groups = sorted(s["test_group"].unique())
+        for i, a in enumerate(groups):
+            for b in groups[i + 1:]:
+                sa = s[s["test_group"] == a].groupby("subject")["score"].mean().to_numpy()
+                sb = s[s["test_group"] == b].groupby("subject")["score"].mean().to_numpy()
+                rows.append({"normalizer": norm, "family": f"groups under {norm}", "test_group": f"{a} vs {b}",
+                             "comparison": f"{a} vs {b}", **TESTS[SUBJECT_TEST].run(sa, sb, seed)})
+    return rows
+
+
+@register_comparison
+def normalizer_vs_baseline(scores: pd.DataFrame, seed: int = 0) -> list[dict]:
+    """Each normalizer against `none`: within and cross for trained audits, per tested group (paired) for test-only."""
+    rows = []
+    base = scores[scores["normalizer"] == BASELINE]
+    for norm in [n for n in scores["normalizer"].unique() if n != BASELINE]:
         other = scores[scores["normalizer"] == norm]
-        if (other["condition"] == "test-only").all():
+        if _test_only(other):
             for g in sorted(other["test_group"].unique()):
                 sa = other[other["test_group"] == g].groupby("subject")["score"].mean()
                 sb = base[base["test_group"] == g].groupby("subject")["score"].mean()
                 common = sa.index.intersection(sb.index)
                 rows.append({"normalizer": norm, "family": "normalizers vs none", "test_group": g,
                              "comparison": f"{norm} vs none (tested on {g})",
-                             **paired(sa[common].to_numpy(), sb[common].to_numpy(), "subject paired t-test")})
+                             **TESTS[SUBJECT_PAIRED_TEST].run(sa[common].to_numpy(), sb[common].to_numpy(), seed)})
             continue
         both = pd.concat([other, base])
         for cond in ("within", "cross"):
             is_cond = both["condition"] == cond
-            for r in compare(both, is_cond & (both["normalizer"] == norm), is_cond & (both["normalizer"] == "none"),
+            for r in compare(both, is_cond & (both["normalizer"] == norm), is_cond & (both["normalizer"] == BASELINE),
                              f"{norm} vs none ({cond})", seed):
                 rows.append({"normalizer": norm, "family": "normalizers vs none", "test_group": "all", **r})
-    table = pd.DataFrame(rows)
+    return rows
+
+
+def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Every registered comparison's tests, Holm-corrected within each family (column `family`) and test.
+
+    `scores` has one row per (normalizer, condition, train_group, test_group, repetition, subject) with a `score`.
+    """
+    table = pd.DataFrame([row for comparison in COMPARISONS for row in comparison(scores, seed)])
     if table.empty:
         return table
     table["p_holm"] = np.nan

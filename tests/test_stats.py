@@ -79,7 +79,7 @@ def test_null_rejection_rates() -> None:
     # the dependence-respecting test holds its nominal 5% size
     assert 0.025 <= rejections["repetition paired t-test"] / n <= 0.08, rejections
     # the paper's test treats subjects as independent although both conditions test the same people: it must not
-    # over-reject (it is conservative; documented in stats.TEST_DESCRIPTIONS)
+    # over-reject (it is conservative; documented in stats.test_descriptions())
     assert rejections["subject t-test"] / n <= 0.08, rejections
 
 
@@ -115,3 +115,30 @@ def test_p_values_print_one_way_in_reports_and_terminals() -> None:
 
     assert format_p(0.0004) == "< 0.001" and format_p(0.0004, compact=True) == "<0.001"
     assert format_p(0.04567) == "0.046" and format_p(float("nan")) == "n/a" and format_p(None) == "n/a"
+
+
+def test_a_registered_test_and_comparison_join_every_audit_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new test is one function: registered, it is run by gap_tests, Holm-corrected and described in reports."""
+    from auditkit import stats
+
+    monkeypatch.setattr(stats, "TESTS", dict(stats.TESTS))
+    monkeypatch.setattr(stats, "COMPARISONS", list(stats.COMPARISONS))
+
+    @stats.register_test("subject Mann-Whitney U", "Rank test on per-subject scores.")
+    def mann_whitney(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
+        r = sps.mannwhitneyu(a, b)
+        return {"test": "subject Mann-Whitney U", "diff": float(np.mean(a) - np.mean(b)), "p": float(r.pvalue)}
+
+    @stats.register_comparison
+    def groups_by_rank(scores: pd.DataFrame, seed: int = 0) -> list[dict]:
+        s = scores[scores["condition"] == "cross"]
+        a = s[s["test_group"] == "A"].groupby("subject")["score"].mean().to_numpy()
+        b = s[s["test_group"] == "B"].groupby("subject")["score"].mean().to_numpy()
+        return [{"normalizer": "none", "family": "ranks", "test_group": "A vs B", "comparison": "A vs B (cross)",
+                 **stats.TESTS["subject Mann-Whitney U"].run(a, b, seed)}]
+
+    t = gap_tests(_simulated_audit(np.random.default_rng(0)))
+    row = t[t["test"] == "subject Mann-Whitney U"]
+    assert len(row) == 1 and row["family"].iloc[0] == "ranks" and row["p_holm"].iloc[0] == row["p"].iloc[0]
+    assert {"subject t-test", "repetition paired t-test"} <= set(t["test"])  # the built-in ones still run
+    assert stats.test_descriptions()["subject Mann-Whitney U"] == "Rank test on per-subject scores."

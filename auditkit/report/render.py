@@ -19,7 +19,7 @@ from auditkit.files import write_text_atomic
 from auditkit.protocol.audit_dir import REPORT_FILE, SUMMARY_JSON, SUMMARY_MD, AuditDir
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
 from auditkit.report.tables import CEILING, AuditTables, audit_tables, ceiling_shares, condition_means, format_share, headline
-from auditkit.stats import CI_NOTE, HOLM_NOTE, TEST_DESCRIPTIONS, format_p
+from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
 
 # auditkit/report/templates links to the top-level reports/templates; wheels carry the files themselves
 TEMPLATES = "templates"
@@ -238,7 +238,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     html = env.get_template("report.html.j2").render(
         summary=summary, run=run, config=config, plan=plan, tables=tables,
         conditions=tables.conditions.to_dict("records"), tests=tables.tests.to_dict("records"),
-        per_subject=per_subject.to_dict("records"), test_descriptions=TEST_DESCRIPTIONS,
+        per_subject=per_subject.to_dict("records"), test_descriptions=test_descriptions(),
         holm_note=HOLM_NOTE, ci_note=CI_NOTE, ceiling=summary["ceiling"], missed=summary["missed_frames"],
         disparities=summary["disparities"], all_aus=ALL_AUS, ingest_losses=summary["ingest_losses"],
         figures={k: _safe_json(json.loads(f.to_json())) for k, f in figures.items()},
@@ -329,7 +329,7 @@ def _markdown(summary: dict, tables: AuditTables) -> str:
     lines += _disparities_markdown(summary["disparities"])
     lines += ["", "## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
               "|---|---|---|---|---|---|---|"]
-    notes = ["", f"- {HOLM_NOTE}", f"- {CI_NOTE}"] + [f"- {name}: {text}" for name, text in TEST_DESCRIPTIONS.items()]
+    notes = ["", f"- {HOLM_NOTE}", f"- {CI_NOTE}"] + [f"- {name}: {text}" for name, text in test_descriptions().items()]
     for r in tables.tests.itertuples():
         lines.append(f"| {_md(r.comparison)} | {_md(r.normalizer)} | {_md(r.test)} | {100 * r.diff:+.1f} | "
                      f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] | {format_p(r.p)} | {format_p(r.p_holm)} |")

@@ -9,7 +9,7 @@ import pandas as pd
 from auditkit.disparities import disparities
 from auditkit.metrics import add_score, subject_scores
 from auditkit.normalizers.base import BASELINE
-from auditkit.stats import condition_table, gap_tests
+from auditkit.stats import REPETITION_TEST, SUBJECT_TEST, condition_table, gap_tests
 
 SCORE_KEYS = ["normalizer", "condition", "train_group", "test_group", "repetition"]
 CEILING = "oracle"  # the normalizer whose gain over `none` is the attainable one (synthetic data only)
@@ -40,8 +40,8 @@ def headline(tables: AuditTables, normalizer: str) -> pd.DataFrame:
     """The gap per test group (and overall) for one normalizer: within - cross, both p-values, Hedges' g."""
     t = tables.tests
     t = t[(t["normalizer"] == normalizer) & t["comparison"].str.startswith("within vs cross")]
-    subj = t[t["test"] == "subject t-test"].set_index("test_group")
-    reps = t[t["test"] == "repetition paired t-test"].set_index("test_group")
+    subj = t[t["test"] == SUBJECT_TEST].set_index("test_group")
+    reps = t[t["test"] == REPETITION_TEST].set_index("test_group")
     return pd.DataFrame({"gap": subj["diff"], "p": subj["p"], "p_holm": subj["p_holm"], "hedges_g": subj["hedges_g"],
                          "ci_low": subj["ci_low"], "ci_high": subj["ci_high"], "p_repetitions": reps["p"]}).reset_index()
 
