@@ -106,6 +106,8 @@ def test_bad_model_files_and_cards(tmp_path: Path) -> None:
         PretrainedClassifier(tmp_path / "nope.onnx")
     with pytest.raises(AuditkitError, match="audit-model"):
         PretrainedClassifier()
+    with pytest.raises(AuditkitError, match=r"pretrained: unknown setting 'epochs' \(valid: model, card, batch_size"):
+        PretrainedClassifier(tmp_path / "nope.onnx", epochs=3)
     with pytest.raises(AuditkitError, match="scale must be one of"):
         ModelCard(aus=("AU01",), scale="percent")
 

@@ -102,14 +102,14 @@ def test_test_only_parts_and_collection_order(tmp_path: Path) -> None:
 
 
 def test_record_normalizer_states_deepfn_settings(tmp_path: Path) -> None:
-    from auditkit.normalizers.base import settings_of
+    from auditkit.normalizers.base import params_of
     from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 
     audit = AuditDir(tmp_path)
     audit.normalizers_file.write_text("{damaged")  # rebuilt, since no result depends on it
-    audit.record_normalizer("none", settings_of(object()))
+    audit.record_normalizer("none", params_of(object()))
     deepfn = DeepFNNormalizer(mode="amortized", preset="lite", iterations=7, seed=3)
-    audit.record_normalizer("deepfn", settings_of(deepfn))
+    audit.record_normalizer("deepfn", params_of(deepfn))
     got = audit.normalizer_settings()
     assert got["none"] == {}
     assert {k: got["deepfn"][k] for k in ("mode", "preset", "iterations", "seed", "recenter")} == \
@@ -144,6 +144,21 @@ def test_a_resumed_audit_does_not_reuse_inputs_of_other_normalizer_settings(audi
     audit = AuditDir(tmp_path)
     first = prepare_inputs(plan, "histeq", audit)
     assert prepare_inputs(plan, "histeq", audit) == first  # the same settings: the cache is reused
-    monkeypatch.setattr(HistEqNormalizer, "settings", lambda self: {"clip": 2.0}, raising=False)
+    monkeypatch.setattr(HistEqNormalizer, "get_params", lambda self: {"clip": 2.0}, raising=False)
     second = prepare_inputs(plan, "histeq", audit)
     assert second != first and second.exists() and audit.normalizer_settings()["histeq"] == {"clip": 2.0}
+
+
+def test_params_of_reads_get_params_and_the_older_settings_name() -> None:
+    from auditkit.normalizers.base import params_of
+
+    class Modern:
+        def get_params(self, deep: bool = True) -> dict:
+            return {"tiles": 8, "path": Path("/x")}
+
+    class Older:
+        def settings(self) -> dict:
+            return {"tiles": 4}
+
+    assert params_of(Modern()) == {"tiles": 8, "path": "/x"}  # JSON-ready: anything else becomes its text
+    assert params_of(Older()) == {"tiles": 4} and params_of(object()) == {}

@@ -138,7 +138,11 @@ class PretrainedClassifier:
     test_only = True  # `auditkit gap` refuses it up front; `auditkit audit-model` runs it
 
     def __init__(self, model: str | Path | None = None, card: ModelCard | str | Path | None = None,
-                 batch_size: int = 256, threads: int | None = None, **_: Any) -> None:
+                 batch_size: int = 256, threads: int | None = None, seed: int | None = None, **options: Any) -> None:
+        # seed: every classifier plugin is given one; a pretrained model draws nothing, so it is unused
+        if options:
+            raise AuditkitError(f"pretrained: unknown setting {sorted(options)[0]!r} (valid: model, card, batch_size, "
+                                "threads)")
         if model is None:  # e.g. `auditkit gap --classifier pretrained`, which would need to train it
             raise AuditkitError("pretrained: needs a model file and cannot be trained; "
                                 "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")

@@ -21,7 +21,7 @@ from auditkit.data.format import (
 )
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
-from auditkit.normalizers.base import check_dataset, prepare
+from auditkit.normalizers.base import check_dataset, params_of, prepare
 from auditkit.plugins import load, make_normalizer
 
 
@@ -60,8 +60,7 @@ def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, template: s
     meta["provenance"] = {"normalized_from": {"fingerprint": ds.fingerprint, "path": str(ds.root),
                                               "provenance": ds.meta.get("provenance")},
                           "normalizer": normalizer, "template": template,
-                          "normalizer_config": {k: v for k, v in getattr(norm, "config", {}).__dict__.items()}
-                          if hasattr(norm, "config") else {}}
+                          "normalizer_config": params_of(norm)}
     write_meta(meta, tmp / META_FILE)
     if out.exists():
         shutil.rmtree(out)

@@ -12,8 +12,10 @@ class Normalizer(Protocol):
     """fit(template_faces, subject_faces) -> self; transform(subject, faces) -> faces of the same shape (uint8).
 
     Plugins are constructed with keyword options and must accept (and may ignore) `seed` and `progress`
-    (a callable(description, done, total) for long fits). They may offer `settings() -> dict`: what a report must
-    state to make the normalization reproducible (read through `settings_of`). A normalizer that needs more than
+    (a callable(description, done, total) for long fits). Their settings are their constructor's keywords (an unknown
+    one is refused, `plugins.make_normalizer`), and they may offer scikit-learn's `get_params() -> dict`: the settings
+    they run with, defaults resolved, which is the one record of them (audit records, cache keys, provenance; read
+    through `params_of`). A normalizer that needs more than
     faces (the `oracle` reads the dataset's ground truth) may offer `check_dataset(dataset)` on its class, called
     before any work so an unusable dataset stops the run early, and `bind(dataset, template)`, called before `fit`;
     its `transform` is then given all of a subject's faces in frames.parquet order (read through `prepare`).
@@ -52,9 +54,12 @@ def prepare(normalizer: object, dataset: object, template: str | None) -> None:
         bind(dataset, template)
 
 
-def settings_of(normalizer: object) -> dict:
-    """A normalizer's JSON-ready settings for audit records; {} for plugins that do not describe themselves."""
-    describe = getattr(normalizer, "settings", None)
+def params_of(normalizer: object) -> dict:
+    """A normalizer's JSON-ready settings (`get_params()`); {} for plugins that do not describe themselves.
+
+    Plugins written before auditkit took scikit-learn's name offer `settings()` instead; it is read the same way.
+    """
+    describe = getattr(normalizer, "get_params", None) or getattr(normalizer, "settings", None)
     if not callable(describe):
         return {}
     return {str(k): v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in describe().items()}

@@ -50,7 +50,7 @@ class OracleNormalizer:
         subjects = dataset.frames["subject"].to_numpy()
         self.rows = {s: np.flatnonzero(subjects == s) for s in np.unique(subjects)}
 
-    def settings(self) -> dict:
+    def get_params(self, deep: bool = True) -> dict:
         """What the report states: the rendered identity and the post-processing."""
         return {"template": self.template, "capture": "template's, noise-free", "output": "histogram-equalized",
                 "ground_truth": "synthetic/"}

@@ -57,9 +57,9 @@ def deepfn_fits(plan: AuditPlan, options: dict) -> tuple[int, int, str]:
     on a machine without a GPU (the submitting machine decides its defaults)."""
     from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 
-    norm = DeepFNNormalizer(**options)
-    fits = 1 if norm.mode == "amortized" else len(plan.scope)  # per subject: one template + person model each
-    return fits, norm.config.iterations, norm.config.preset
+    params = DeepFNNormalizer(**options).get_params()
+    fits = 1 if params["mode"] == "amortized" else len(plan.scope)  # per subject: one template + person model each
+    return fits, params["iterations"], params["preset"]
 
 
 def estimate(plan: AuditPlan) -> list[CostLine]:

@@ -18,7 +18,7 @@ from auditkit.data.dataset import load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.files import file_digest, package_versions
-from auditkit.normalizers.base import check_dataset, prepare, settings_of, with_baseline
+from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import load, make_normalizer
 from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.predictions_audit import scope_pools, score_pools
@@ -118,4 +118,4 @@ def score_under_normalizer(job: dict, name: str, options: dict,
         proba[idx] = clf.predict_proba(norm.transform(s, by_subject[s]))[:, cols]
     results = label_test_only(score_pools(job["pools"], labels, proba, subject_of, aus), job["attrs"], name,
                               job["classifier"])
-    return results, settings_of(norm)
+    return results, params_of(norm)

@@ -22,7 +22,7 @@ from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.files import atomic_path, package_versions
 from auditkit.metrics import per_subject_au
-from auditkit.normalizers.base import check_dataset, prepare, settings_of, with_baseline
+from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import load, make_classifier, make_normalizer, plugin_version
 from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.coverage import ingest_losses, missed_by_group
@@ -167,7 +167,7 @@ def normalize_faces(plan: AuditPlan, normalizer: str, audit: AuditDir,
     ds = plan.dataset
     norm = make_normalizer(normalizer, seed=plan.config.seed, progress=progress,
                            **plan.config.normalizer_options.get(normalizer, {}))
-    key = {"settings": settings_of(norm), "version": plugin_version("normalizer", normalizer),
+    key = {"settings": params_of(norm), "version": plugin_version("normalizer", normalizer),
            "fingerprint": ds.fingerprint}
     path = audit.inputs_file(normalizer, key, size)
     if path.exists():
@@ -187,7 +187,7 @@ def normalize_faces(plan: AuditPlan, normalizer: str, audit: AuditDir,
         out[idx] = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces])
     with atomic_path(path) as tmp:
         np.save(tmp, out)
-    return path, settings_of(norm)
+    return path, params_of(norm)
 
 
 def normalize_on_worker(cfg: AuditConfig, normalizer: str, audit: str, size: int,

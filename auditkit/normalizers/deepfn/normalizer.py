@@ -109,8 +109,8 @@ class DeepFNNormalizer:
         self.subject_codes: dict[str, torch.Tensor] = {}  # subject -> its mean code (under its model)
         self.subject_stats: dict[str, PersonStats] = {}  # subject -> its BatchNorm statistics (person_norm)
 
-    def settings(self) -> dict:
-        """Mode, preset, training config and recentering: what a report needs to reproduce this normalization."""
+    def get_params(self, deep: bool = True) -> dict:
+        """Mode, preset, training config and recentering, resolved: what a report needs to reproduce this normalization."""
         c = self.config
         return {"mode": self.mode, "preset": c.preset, "iterations": c.iterations, "batch_size": c.batch_size,
                 "lr": c.lr, "warp": c.warp, "seed": c.seed, "recenter": self.recenter, "person_norm": self.person_norm,
