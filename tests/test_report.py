@@ -200,3 +200,24 @@ def test_average_faces_rows_name_their_normalizer_and_histograms_have_axes() -> 
     labels = [a.text for a in fig.layout.annotations]
     assert "<b>none</b>" in labels and "<b>histeq</b>" in labels  # one label per row of faces
     assert fig.layout.xaxis5.title.text == "grey level" and fig.layout.yaxis5.title.text == "pixels"
+
+
+def test_a_registered_section_reaches_all_three_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new report section is one function (plus its HTML block): report.html, summary.json and summary.md."""
+    from auditkit.report import sections
+
+    monkeypatch.setattr(sections, "SECTIONS", list(sections.SECTIONS))
+
+    @sections.register_section("au_counts", markdown=lambda v: ["## AUs scored", "", f"{v['aus']} AUs, {v['share']}"],
+                               html='<h2 id="au-counts">AUs scored</h2><p>{{ value.aus }} AUs</p>')
+    def au_counts(ctx: sections.ReportContext) -> dict:
+        return {"aus": int(ctx.tables.per_au["au"].nunique()), "share": "all"}
+
+    with pytest.raises(ValueError, match="'au_counts' is already registered"):
+        sections.register_section("au_counts")(au_counts)
+    audit = _fake_audit(tmp_path / "audit")
+    html = build_report(audit).read_text()
+    assert '<h2 id="au-counts">AUs scored</h2><p>2 AUs</p>' in html
+    assert json.loads((audit / "summary.json").read_text())["au_counts"] == {"aus": 2, "share": "all"}
+    md = (audit / "summary.md").read_text()
+    assert "## AUs scored\n\n2 AUs, all" in md and md.index("## Tests") < md.index("## AUs scored")

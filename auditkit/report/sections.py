@@ -1,0 +1,226 @@
+"""The report's sections as registered pieces: each gives its summary.json value, its summary.md lines and, in
+`reports/templates/sections/<key>.html.j2` (or as `html` source when registered from outside auditkit), its HTML
+block, which sees the value as `value`. A new section is one function here plus that block.
+
+Sections appear in registration order in report.html and summary.md; a section whose value is empty is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
+from auditkit.report.findings import summary_sentences
+from auditkit.report.tables import AuditTables, ceiling_shares
+from auditkit.report.text import md, pct, ratio
+from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
+
+
+@dataclass
+class ReportContext:
+    """What every section may read: the audit's tables, its run record and its directory."""
+
+    out: Path
+    run: dict
+    tables: AuditTables
+
+    @property
+    def config(self) -> dict:
+        """run.json's config."""
+        return self.run.get("config", {})
+
+
+@dataclass(frozen=True)
+class Section:
+    """One registered section: `build` gives its value (JSON-ready, scores as fractions), `markdown` its summary.md
+    lines; `percent` names the fields summary.json gives in percent ("" for the value itself when it is a list, or
+    a key of the value); `in_summary` False keeps a bulky, HTML-only value out of summary.json; `html` is the block's
+    Jinja source for sections that do not ship a template file."""
+
+    key: str
+    build: Callable[[ReportContext], Any]
+    markdown: Callable[[Any], list[str]] | None = None
+    percent: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    in_summary: bool = True
+    html: str | None = None
+
+
+SECTIONS: list[Section] = []
+
+
+def register_section(key: str, markdown: Callable[[Any], list[str]] | None = None,
+                     percent: dict[str, tuple[str, ...]] | None = None,
+                     in_summary: bool = True, html: str | None = None) -> Callable[[Callable[[ReportContext], Any]], Callable]:
+    """Decorator: register `build(context) -> value` as the section `key` (its HTML block: sections/<key>.html.j2)."""
+    if any(s.key == key for s in SECTIONS):
+        raise ValueError(f"a report section {key!r} is already registered")
+
+    def add(build: Callable[[ReportContext], Any]) -> Callable[[ReportContext], Any]:
+        SECTIONS.append(Section(key, build, markdown, percent or {}, in_summary, html))
+        return build
+    return add
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """A table as JSON-ready records (NaN as None)."""
+    import json
+
+    return json.loads(df.to_json(orient="records"))
+
+
+def _findings_md(lines: list[str]) -> list[str]:
+    return ["## Findings", ""] + [f"- {md(s)}" for s in lines]
+
+
+@register_section("findings", markdown=_findings_md)
+def findings(ctx: ReportContext) -> list[str]:
+    """Plain-language findings (report/findings.py)."""
+    return summary_sentences(ctx.tables, ctx.run)
+
+
+@register_section("charts", in_summary=False)
+def charts(ctx: ReportContext) -> bool:
+    """The figures' places (the figures themselves travel in the page's script)."""
+    return True
+
+
+def _conditions_md(rows: list[dict]) -> list[str]:
+    lines = ["## Scores (Table 5)", "",
+             "| normalizer | condition | train → test | score | std | F1 | accuracy | subjects | repetitions |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {md(r['normalizer'])} | {md(r['condition'])} | {md(r['train_group'])} → {md(r['test_group'])} | "
+                     f"{pct(r['score'])} | {pct(r['std'])} | {pct(r['f1'])} | {pct(r['accuracy'])} | {r['subjects']} | "
+                     f"{r['repetitions']} |")
+    return lines
+
+
+@register_section("conditions", markdown=_conditions_md, percent={"": ("score", "std", "f1", "accuracy")})
+def conditions(ctx: ReportContext) -> list[dict]:
+    """The paper's Table 5 for this audit."""
+    return records(ctx.tables.conditions)
+
+
+COVERAGE_PERCENT = {"groups": ("missed_share",), "tests": ("mean_a", "mean_b", "diff", "ci_low", "ci_high")}
+
+
+def _coverage_md(title: str) -> Callable[[dict], list[str]]:
+    def lines_of(coverage: dict) -> list[str]:
+        if not coverage.get("groups"):
+            return []
+        lines = [f"## {title}", "", "| group | subjects | frames | missed | mean missed share |", "|---|---|---|---|---|"]
+        lines += [f"| {md(g['group'])} | {g['subjects']} | {g['frames']} | {g['missed']} | {pct(g['missed_share'])} % |"
+                  for g in coverage["groups"]]
+        lines += [f"- {md(t['comparison'])}: difference {pct(t['diff'])} points, p = {format_p(t['p'])}"
+                  for t in coverage.get("tests", [])]
+        return lines
+    return lines_of
+
+
+@register_section("missed_frames", markdown=_coverage_md("Frames the tool never served"), percent=COVERAGE_PERCENT)
+def missed_frames(ctx: ReportContext) -> dict:
+    """Test-only audits of a tool's predictions: per group, the frames it gave no prediction for."""
+    return ctx.run.get("missed_frames") or {}
+
+
+@register_section("ingest_losses", markdown=_coverage_md("Frames lost at ingest (no face found)"),
+                  percent=COVERAGE_PERCENT)
+def ingest_losses(ctx: ReportContext) -> dict:
+    """Ingested data: per group, the labelled frames the face detector found no face in."""
+    return ctx.run.get("ingest_losses") or {}
+
+
+def _disparities_md(disparities: dict) -> list[str]:
+    groups = [g for g in disparities["groups"] if g["au"] == ALL_AUS]
+    if not groups:
+        return []
+    low, high = disparities["ratio_band"]
+    lines = ["## Disparities between test groups (all AUs)", "",
+             f"Each subject scored by every model that tested it; 95% bootstrap CIs over subjects (fairlearn); "
+             f"**!** = a ratio outside [{low}, {high}]; *small* = under {disparities['min_subjects']} subjects.", "",
+             "| normalizer | group | subjects | score [95% CI] | F1 | accuracy | base rate | − best | ÷ best | ÷ overall |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for g in groups:
+        mark = (" **!**" if g["outside_band"] else "") + (" *small*" if g["small"] else "")
+        lines.append(f"| {md(g['normalizer'])} | {md(g['test_group'])}{mark} | {g['subjects']} | {pct(g['score'])} "
+                     f"[{pct(g['score_ci_low'])}, {pct(g['score_ci_high'])}] | {pct(g['f1'])} | "
+                     f"{pct(g['accuracy'])} | {pct(g['base_rate'])} % | {100 * g['diff_to_best']:+.1f} | "
+                     f"{ratio(g['ratio_to_best'])} | {ratio(g['ratio_to_overall'])} |")
+    lines += ["", "Between groups (largest difference, smallest ratio of the score; 95% bootstrap CI):", "",
+              "| normalizer | difference (points) | ratio | flag |", "|---|---|---|---|"]
+    for r in disparities["summary"]:
+        if r["au"] != ALL_AUS:
+            continue
+        lines.append(f"| {md(r['normalizer'])} | {pct(r['difference'])} [{pct(r['difference_ci_low'])}, "
+                     f"{pct(r['difference_ci_high'])}] | {ratio(r['ratio'])} [{ratio(r['ratio_ci_low'])}, "
+                     f"{ratio(r['ratio_ci_high'])}] | {f'outside [{low}, {high}]' if r['outside_band'] else ''} |")
+    return lines
+
+
+@register_section("disparities", markdown=_disparities_md,
+                  percent={"groups": ("base_rate", "score", "score_ci_low", "score_ci_high", "f1", "accuracy",
+                                      "diff_to_best", "diff_to_overall"),
+                           "summary": ("overall", "difference", "difference_ci_low", "difference_ci_high",
+                                       "difference_to_overall")})
+def disparities(ctx: ReportContext) -> dict:
+    """fairlearn-style disparities between test groups, per normalizer and AU (and all AUs)."""
+    return {"groups": records(ctx.tables.disparity_groups), "summary": records(ctx.tables.disparity_summary),
+            "ratio_band": list(RATIO_BAND), "min_subjects": MIN_SUBJECTS}
+
+
+def _ceiling_md(rows: list[dict]) -> list[str]:
+    lines = ["## Share of the ceiling", "",
+             "Gain over `none` as a share of the `oracle`'s gain (the perfect normalizer the synthetic ground truth "
+             "allows): (N - none) / (oracle - none).", "",
+             "| normalizer | cross score | share of the oracle's cross gain | mean score | share of the oracle's mean gain |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {md(r['normalizer'])} | {pct(r['cross'])} | {pct(r['share_cross'], 0)} % | {pct(r['all'])} | "
+                     f"{pct(r['share_all'], 0)} % |")
+    return lines
+
+
+@register_section("ceiling", markdown=_ceiling_md,
+                  percent={"": ("none", "cross", "all", "oracle_cross", "oracle_all", "share_cross", "share_all")})
+def ceiling(ctx: ReportContext) -> list[dict]:
+    """Each normalizer's share of the oracle's gain (synthetic data with `oracle` and `none` in the audit)."""
+    return records(ceiling_shares(ctx.tables.conditions))
+
+
+def _tests_md(rows: list[dict]) -> list[str]:
+    lines = ["## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {md(r['comparison'])} | {md(r['normalizer'])} | {md(r['test'])} | {_signed(r['diff'])} | "
+                     f"[{_signed(r.get('ci_low'))}, {_signed(r.get('ci_high'))}] | {format_p(r['p'])} | "
+                     f"{format_p(r.get('p_holm'))} |")
+    return lines + ["", f"- {HOLM_NOTE}", f"- {CI_NOTE}"] + [f"- {n}: {t}" for n, t in test_descriptions().items()]
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None or value != value else f"{100 * value:+.1f}"
+
+
+@register_section("tests", markdown=_tests_md, percent={"": ("diff", "ci_low", "ci_high")})
+def tests(ctx: ReportContext) -> list[dict]:
+    """Every registered test of every registered comparison, Holm-corrected (stats.gap_tests)."""
+    return records(ctx.tables.tests)
+
+
+@register_section("per_subject", in_summary=False)
+def per_subject(ctx: ReportContext) -> list[dict]:
+    """Each test subject's mean score per condition (HTML only: summary.json keeps the aggregate tables)."""
+    keys = ["subject", "normalizer", "condition", "train_group", "test_group"]
+    table = ctx.tables.scores.groupby(keys)["score"].agg(["mean", "count"]).reset_index().sort_values("mean")
+    return table.to_dict("records")
+
+
+def percent_fields() -> dict[str, tuple[str, ...]]:
+    """summary.json's fields in percent, as paths into the summary ("a.b": the list at summary["a"]["b"])."""
+    return {(s.key if rel == "" else f"{s.key}.{rel}"): fields for s in SECTIONS if s.in_summary
+            for rel, fields in s.percent.items()}

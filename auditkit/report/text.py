@@ -1,0 +1,30 @@
+"""How reports print values: percentage points, ratios, settings lines, and user strings made inert in markdown."""
+
+from __future__ import annotations
+
+import html
+
+
+def settings_line(settings: dict) -> str:
+    """'mode amortized, preset lite, ...' for reports."""
+    return ", ".join(f"{k} {v}" for k, v in settings.items() if v is not None)
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """A fraction as percentage points ('n/a' for missing or NaN)."""
+    return "n/a" if value is None or value != value else f"{100 * value:.{digits}f}"
+
+
+def md(value: object) -> str:
+    """A user string (group, subject, column, plugin name) made inert in markdown: no HTML, no table or code breaks."""
+    return html.escape(str(value), quote=True).replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
+
+
+def ratio(value: float | None) -> str:
+    """A unitless ratio to two decimals ('n/a' for missing or NaN)."""
+    return "n/a" if value is None or value != value else f"{value:.2f}"
+
+
+def num(value: float | None, digits: int = 2) -> str:
+    """A number to `digits` decimals ('n/a' for missing or NaN)."""
+    return "n/a" if value is None or (isinstance(value, float) and value != value) else f"{value:.{digits}f}"
