@@ -66,6 +66,22 @@ def read_json_object(path: Path, error: type[InputFileError] = InputFileError) -
     return data
 
 
+def validation_problem(exc: Exception, model: type, noun: str = "field") -> tuple[str | None, str]:
+    """(field, problem) of a pydantic ValidationError's first error, worded for a one-line InputFileError."""
+    first = exc.errors()[0]  # type: ignore[attr-defined]
+    field = str(first["loc"][0]) if first["loc"] else None
+    kind = first["type"]
+    if kind == "missing":
+        hint = model.model_fields[field].description if field in model.model_fields else None
+        return field, f"required {noun} is missing" + (f" ({hint})" if hint else "")
+    if kind == "extra_forbidden":
+        return field, f"unknown {noun} (known: {', '.join(sorted(model.model_fields))})"
+    message = first["msg"].removeprefix("Value error, ")
+    if kind != "value_error":  # pydantic's own wording: say what was found
+        message = f"{message[0].lower()}{message[1:]}, got {first.get('input')!r}"
+    return field, message
+
+
 def package_versions() -> dict[str, str]:
     """Versions of auditkit, Python and the libraries that shape results (recorded in run.json)."""
     out = {"auditkit": __version__, "python": platform.python_version()}

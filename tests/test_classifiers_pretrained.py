@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from auditkit.classifiers.pretrained import ModelCard, PretrainedClassifier
+from auditkit.classifiers.pretrained import ModelCard, PretrainedClassifier, read_card
 from auditkit.errors import AuditkitError, DatasetError, ModelFileError
 from auditkit.protocol.audit_dir import PARTS_DIR
 from auditkit.protocol.model_audit import audit_model
@@ -108,7 +108,7 @@ def test_bad_model_files_and_cards(tmp_path: Path) -> None:
         PretrainedClassifier()
     with pytest.raises(AuditkitError, match=r"pretrained: unknown setting 'epochs' \(valid: model, card, batch_size"):
         PretrainedClassifier(tmp_path / "nope.onnx", epochs=3)
-    with pytest.raises(AuditkitError, match="scale must be one of"):
+    with pytest.raises(AuditkitError, match="model card: scale: must be one of unit, byte, standard"):
         ModelCard(aus=("AU01",), scale="percent")
 
 
@@ -183,3 +183,18 @@ def test_exported_program(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="unknown model type '.h5'"):
         (tmp_path / "m.h5").write_bytes(b"x")
         PretrainedClassifier(tmp_path / "m.h5", ModelCard(aus=("AU01",)))
+
+
+def test_model_cards_are_checked_field_by_field_and_have_a_schema(tmp_path: Path) -> None:
+    card = tmp_path / "m.json"
+    for text, message in (('{"aus": [1], "channels": 2}', "m.json: channels: input should be 1 or 3, got 2"),
+                          ('{"aus": [1], "input_size": [64, 6.5]}', "m.json: input_size: must be [height, width]"),
+                          ('{"aus": ["nose"]}', "m.json: aus: 'nose' is not an AU"),
+                          ('{"aus": [1], "output": "scores"}', "m.json: output: must be one of probabilities, logits")):
+        card.write_text(text)
+        with pytest.raises(ModelFileError) as info:
+            read_card(tmp_path / "m.onnx", card)
+        assert message in str(info.value) and "\n" not in str(info.value)
+    schema = ModelCard.model_json_schema()
+    assert schema["additionalProperties"] is False and schema["required"] == ["aus"]
+    assert ModelCard.from_dict({"aus": ["AU1", 12], "input_size": 96}).input_size == (96, 96)

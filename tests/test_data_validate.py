@@ -49,6 +49,14 @@ CASES = {
     "meta not json": (lambda r: (r / "dataset.json").write_text("{oops"), "dataset.json", "not valid JSON"),
     "meta version": (_edit_meta(lambda m: m.update(format_version=99)), "dataset.json: format_version", "not supported"),
     "meta missing key": (_edit_meta(lambda m: m.pop("aus")), "dataset.json: aus", "required key is missing"),
+    "meta size type": (_edit_meta(lambda m: m.update(image_size=[128, "128"])), "dataset.json: image_size",
+                       "must be [height, width] positive integers"),
+    "meta version as text": (_edit_meta(lambda m: m.update(format_version="1")), "dataset.json: format_version",
+                             "input should be a valid integer, got '1'"),
+    "meta provenance type": (_edit_meta(lambda m: m.update(provenance=[1])), "dataset.json: provenance",
+                             "input should be a valid dictionary"),
+    "meta repeated au": (_edit_meta(lambda m: m.update(aus=m["aus"] + m["aus"][:1])), "dataset.json: aus",
+                         "lists an action unit twice"),
     "subjects missing column": (_edit_table("subjects.parquet", lambda d: d.drop(columns="dataset")),
                                 "subjects.parquet: column 'dataset'", "required column is missing"),
     "duplicate subject": (_edit_table("subjects.parquet", lambda d: pd.concat([d, d.iloc[:1]])),
@@ -103,3 +111,12 @@ def test_valid_dataset_loads(tiny_dataset: Path) -> None:
 def test_not_a_directory(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="not a dataset directory"):
         load_dataset(tmp_path / "nope")
+
+
+def test_dataset_json_keeps_its_other_keys_and_publishes_a_schema(tiny_dataset: Path) -> None:
+    from auditkit.data.validate import DatasetMeta, read_meta
+
+    meta = read_meta(tiny_dataset / "dataset.json")
+    assert "provenance" in meta and set(meta) > {"format_version", "image_size", "aus", "provenance"}
+    schema = DatasetMeta.model_json_schema()
+    assert set(schema["required"]) == {"format_version", "image_size", "aus", "provenance"}

@@ -8,73 +8,94 @@ Pretrained models are audited test-only (`auditkit audit-model`): `fit` refuses.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
-from auditkit.data.format import AU_COLUMN, au_name
+from auditkit.data.format import au_name
 from auditkit.errors import AuditkitError, ModelFileError
-from auditkit.files import read_json_object
+from auditkit.files import read_json_object, validation_problem
 
 SCALES = ("unit", "byte", "standard")  # x/255, raw 0-255, (x/255 - mean) / std
 OUTPUTS = ("probabilities", "logits")
 TORCH_SUFFIXES = {".pt", ".pth", ".ts", ".torchscript", ".jit", ".pt2"}
 
 
-@dataclass(frozen=True)
-class ModelCard:
-    """What auditkit must know to feed a model: output AUs in order, input size and pixel scaling, output kind."""
+class ModelCard(BaseModel):
+    """What auditkit must know to feed a model: output AUs in order, input size and pixel scaling, output kind.
 
-    aus: tuple[str, ...]
-    input_size: tuple[int, int] = (128, 128)  # (height, width)
-    channels: int = 1  # 3: the gray face is repeated on three channels
+    A pydantic model: `ModelCard.model_json_schema()` is the card's JSON Schema; unknown fields are refused.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    aus: tuple[str, ...] = Field(description="the AU of each output, in order")
+    input_size: tuple[StrictInt, StrictInt] = (128, 128)  # (height, width); one integer means a square
+    channels: Literal[1, 3] = 1  # 3: the gray face is repeated on three channels
     scale: str = "unit"
     mean: float = 0.5
     std: float = 0.5
     output: str = "probabilities"
 
-    def __post_init__(self) -> None:
-        bad = [a for a in self.aus if not AU_COLUMN.match(a)]
-        if not self.aus or bad:
-            raise AuditkitError(f"model card: aus must be names like AU01, got {list(self.aus)!r}")
-        if self.scale not in SCALES:
-            raise AuditkitError(f"model card: scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
-        if self.output not in OUTPUTS:
-            raise AuditkitError(f"model card: output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
-        if self.channels not in (1, 3):
-            raise AuditkitError(f"model card: channels must be 1 or 3, got {self.channels!r}")
+    def __init__(self, **values: Any) -> None:
+        # pydantic calls this for model_validate too; from_dict puts the card's file name in place of "model card"
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ModelFileError("model card", *validation_problem(exc, ModelCard)) from None
+
+    @field_validator("aus", mode="before")
+    @classmethod
+    def _aus(cls, value: Any) -> tuple[str, ...]:
+        """AU numbers (1, '1', 'AU1') become AU01."""
+        names = tuple(_au(a) for a in (value if isinstance(value, list | tuple) else [value]))
+        if not names:
+            raise ValueError("must name the AU of each output, e.g. [1, 2, 4]")
+        return names
+
+    @field_validator("input_size", mode="before")
+    @classmethod
+    def _square(cls, value: Any) -> Any:
+        ok = isinstance(value, int) or (isinstance(value, list | tuple) and len(value) == 2 and
+                                        all(isinstance(v, int) and v > 0 for v in value))
+        if not ok or (isinstance(value, int) and value <= 0):
+            raise ValueError(f"must be [height, width] or one integer, got {value!r}")
+        return (value, value) if isinstance(value, int) else tuple(value)
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, value: str) -> str:
+        if value not in SCALES:
+            raise ValueError(f"must be one of {', '.join(SCALES)}, got {value!r}")
+        return value
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, value: str) -> str:
+        if value not in OUTPUTS:
+            raise ValueError(f"must be one of {', '.join(OUTPUTS)}, got {value!r}")
+        return value
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str | Path = "model card") -> ModelCard:
-        """Build from JSON-like values; AU numbers (1, '1', 'AU1') become AU01."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ModelFileError(where, unknown[0], f"unknown field (known: {', '.join(sorted(known))})")
-        if "aus" not in d:
-            raise ModelFileError(where, "aus", "required field is missing (the AU of each output, in order)")
-        values = dict(d)
-        values["aus"] = tuple(_au(a, where) for a in d["aus"])
-        if "input_size" in values:
-            size = values["input_size"]
-            size = [size, size] if isinstance(size, int) else size
-            if not (isinstance(size, list | tuple) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-                raise ModelFileError(where, "input_size", f"must be [height, width] or one integer, got {d['input_size']!r}")
-            values["input_size"] = tuple(size)
-        return cls(**values)
+        """Build from JSON-like values (AU numbers allowed); a ModelFileError naming `where` and the field otherwise."""
+        try:
+            return cls.model_validate(d)
+        except ModelFileError as exc:
+            raise ModelFileError(where, exc.field, exc.problem) from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (recorded in run.json)."""
-        return {**asdict(self), "aus": list(self.aus), "input_size": list(self.input_size)}
+        return {**self.model_dump(), "aus": list(self.aus), "input_size": list(self.input_size)}
 
 
-def _au(value: Any, where: str | Path) -> str:
+def _au(value: Any) -> str:
     text = str(value).strip().upper().removeprefix("AU")
     if not text.isdigit():
-        raise ModelFileError(where, "aus", f"{value!r} is not an AU (use 1, 'AU01', ...)")
+        raise ValueError(f"{value!r} is not an AU (use 1, 'AU01', ...)")
     return au_name(int(text))
 
 
