@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, ValidationInfo, field_validator
 
 from auditkit.data.format import au_name
 from auditkit.errors import AuditkitError, ModelFileError
@@ -65,18 +65,12 @@ class ModelCard(BaseModel):
             raise ValueError(f"must be [height, width] or one integer, got {value!r}")
         return (value, value) if isinstance(value, int) else tuple(value)
 
-    @field_validator("scale")
+    @field_validator("scale", "output")
     @classmethod
-    def _scale(cls, value: str) -> str:
-        if value not in SCALES:
-            raise ValueError(f"must be one of {', '.join(SCALES)}, got {value!r}")
-        return value
-
-    @field_validator("output")
-    @classmethod
-    def _output(cls, value: str) -> str:
-        if value not in OUTPUTS:
-            raise ValueError(f"must be one of {', '.join(OUTPUTS)}, got {value!r}")
+    def _choice(cls, value: str, info: ValidationInfo) -> str:
+        choices = {"scale": SCALES, "output": OUTPUTS}[info.field_name]
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
     @classmethod
