@@ -535,6 +535,8 @@ def normalize(
     gradient_weight: float | None = typer.Option(None, "--gradient-weight", min=0.0,
                                                  help="deepfn: weight of the image-gradient loss term (default: 1 in "
                                                       "amortized mode, 0 per subject, as in the paper)."),
+    normalizer_option: list[str] = typer.Option([], "--normalizer-option", help="Any setting of the normalizer, "
+                                                "NAME.KEY=VALUE (repeatable), as for `gap`, e.g. deepfn.lr=5e-4."),
     preview: Path | None = typer.Option(None, "--preview", help="PNG: originals beside normalized faces, and "
                                                                    "average face + histogram per gender and skin type."),
     include_faces: bool = typer.Option(True, "--include-faces/--groups-only", help="Show individual faces in the preview."),
@@ -546,6 +548,8 @@ def normalize(
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
     """Normalize every face of a dataset into a new dataset directory (any classifier can then use it)."""
+    from functools import partial
+
     from auditkit.data import load_dataset
     from auditkit.normalizers.apply import normalize_dataset, normalize_path
     from auditkit.normalizers.preview import preview_dataset
@@ -558,20 +562,23 @@ def normalize(
         from auditkit.data.synth.truth import load_truth
 
         load_truth(ds)  # before any work: only synthetic datasets know the ideal face (a one-line DatasetError)
+    from auditkit.plugins import parse_normalizer_options
+
     options = {k: v for k, v in {"mode": mode, "preset": preset, "iterations": iterations, "recenter": recenter,
                                  "person_norm": person_norm, "center": center, "gradient_weight": gradient_weight,
                                  "seed": seed}.items()
                if v is not None}
+    options.update(parse_normalizer_options(normalizer_option, (normalizer,)).get(normalizer, {}))
     spec = cluster_spec(cluster)
     if spec:
         with open_client(spec) as client:
             check_workers_can_read(client, [data, Path(out).resolve().parent])
             console.print(f"normalizing on the cluster ({spec})")
-            run_remote(client, normalize_path, str(data), normalizer, str(out), template, force, options, gpu=True,
-                       threads=fit_threads())
+            run_remote(client, partial(normalize_path, template=template, force=force, options=options), str(data),
+                       normalizer, str(out), gpu=True, threads=fit_threads())
     else:
         with _lazy_progress() as report:
-            normalize_dataset(ds, normalizer, out, template, force, options, progress=report)
+            normalize_dataset(ds, normalizer, out, template=template, force=force, options=options, progress=report)
     console.print(f"normalized dataset written to {out}")
     if quality:
         from auditkit.normalizers.quality import transfer_error

@@ -118,6 +118,11 @@ def test_normalize_histeq_with_preview(tiny_dataset: Path, tmp_path: Path) -> No
     assert (tmp_path / "n" / "faces.npy").exists() and png.read_bytes()[:4] == b"\x89PNG"
     again = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"))
     assert again.returncode == 2 and "already exists" in again.stderr
+    # settings of any normalizer, as for `gap`; one it does not take is a one-line error before any work
+    bad = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "m"),
+              "--normalizer-option", "histeq.tiles=8")
+    assert bad.returncode == 2 and "histeq has no setting 'tiles' (valid: none)" in _one_line(bad)
+    assert not (tmp_path / "m").exists()
 
 
 def test_normalize_deepfn_recenter_switch(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ from auditkit.normalizers.base import check_dataset, params_of, prepare
 from auditkit.plugins import load, make_normalizer
 
 
-def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, template: str | None = None, force: bool = False,
+def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, *, template: str | None = None, force: bool = False,
                       options: dict | None = None, progress: Callable[[str, int, int], None] | None = None) -> Path:
     """Fit `normalizer` on every subject (template: the most expressive unless named) and write the result to `out`."""
     out = Path(out)
@@ -68,9 +68,9 @@ def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, template: s
     return out
 
 
-def normalize_path(data: str, normalizer: str, out: str, template: str | None, force: bool, options: dict) -> str:
+def normalize_path(data: str, normalizer: str, out: str, *, template: str | None, force: bool, options: dict) -> str:
     """normalize_dataset from paths alone: what a cluster worker runs for `auditkit normalize --cluster`."""
     from auditkit.data.dataset import load_dataset
 
-    normalize_dataset(load_dataset(data), normalizer, out, template, force, options)
+    normalize_dataset(load_dataset(data), normalizer, out, template=template, force=force, options=options)
     return out
