@@ -141,6 +141,37 @@ def test_a_classifier_gets_faces_at_the_size_it_declares(audit_dataset: Path, tm
     assert [p.name.split("-")[0] for p in (tmp_path / "a" / "cache" / "none").glob("*.npy")] == ["32px"]
 
 
+class ColourFaceClassifier(SmallFaceClassifier):
+    """A plugin for a colour backbone: 32x32 faces on three channels."""
+
+    channels = 3
+
+
+@pytest.mark.parametrize("channels, expected", [(3, (32, 32, 3)), (2, None)])
+def test_a_classifier_gets_the_channels_it_declares(audit_dataset: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch, channels: int,
+                                                    expected: tuple | None) -> None:
+    from importlib.metadata import EntryPoint
+
+    from auditkit import plugins
+
+    real = plugins.available
+    monkeypatch.setattr(ColourFaceClassifier, "channels", channels)
+    monkeypatch.setattr(plugins, "available", lambda kind: {**real(kind), **({"colour": EntryPoint(
+        "colour", "tests.test_protocol_runner:ColourFaceClassifier", "auditkit.classifiers")} if kind == "classifier"
+        else {})})
+    SmallFaceClassifier.seen.clear()
+    cfg = AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("gender",), repeats=1, n_train=2, n_val=1,
+                                  classifier="colour")
+    if expected is None:
+        with pytest.raises(AuditkitError, match="classifier 'colour': channels must be 1 or 3, got 2"):
+            run_audit(cfg, tmp_path / "a", jobs=1)
+        assert not (tmp_path / "a").exists()  # refused before anything is written
+        return
+    run_audit(cfg, tmp_path / "a", jobs=1)
+    assert set(SmallFaceClassifier.seen) == {expected}
+
+
 def test_frames_lost_at_ingest_are_reported_per_group(audit_dataset: Path, tmp_path: Path) -> None:
     import shutil
 

@@ -9,7 +9,11 @@ import numpy as np
 
 @runtime_checkable
 class AUClassifier(Protocol):
-    """fit(X, Y, X_val, Y_val) -> self; predict_proba(X) -> (n, n_aus). Y is int8 with -1 for not-coded entries."""
+    """fit(X, Y, X_val, Y_val) -> self; predict_proba(X) -> (n, n_aus). Y is int8 with -1 for not-coded entries.
+
+    X is uint8 faces at the plugin's `input_size` (default 64): (n, H, W), or (n, H, W, 3) for a plugin whose
+    `channels` is 3 (the gray face on each channel, for backbones that expect colour input).
+    """
 
     def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> AUClassifier:
         """Train on faces X (n, H, W) and labels Y (n, n_aus); select the model on the validation set."""
@@ -29,3 +33,16 @@ def input_size_of(plugin: object) -> int:
     if not isinstance(size, int) or size < 8:
         raise ValueError(f"input_size must be an integer of at least 8 pixels, got {size!r}")
     return size
+
+
+def channels_of(plugin: object) -> int:
+    """How many channels a classifier plugin (class or factory) takes: its `channels`, 1 (gray) or 3; else 1."""
+    channels = getattr(plugin, "channels", 1)
+    if channels not in (1, 3) or isinstance(channels, bool):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    return int(channels)
+
+
+def with_channels(faces: np.ndarray, channels: int) -> np.ndarray:
+    """(n, H, W) gray faces as a plugin with `channels` takes them: unchanged for 1, (n, H, W, 3) for 3."""
+    return faces if channels == 1 else np.repeat(faces[..., None], channels, axis=-1)

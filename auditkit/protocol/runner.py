@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from auditkit.classifiers.base import DEFAULT_INPUT_SIZE, input_size_of
+from auditkit.classifiers.base import DEFAULT_INPUT_SIZE, channels_of, input_size_of, with_channels
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
@@ -246,6 +246,7 @@ class TaskData:
     attr: str
     classifier: str
     options: dict = field(default_factory=dict)
+    channels: int = 1
 
 
 def _select(data: TaskData, subjects: tuple[str, ...], sequences: tuple[str, ...] | None = None) -> np.ndarray:
@@ -266,11 +267,12 @@ def run_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.Da
     tr = _select(data, task.train, seqs.get("train"))
     va = _select(data, task.val, seqs.get("val"))
     model = make_classifier(data.classifier, seed=task.seed, threads=threads, **data.options)
-    model.fit(np.asarray(X[tr]), data.labels[tr], np.asarray(X[va]), data.labels[va])
+    model.fit(with_channels(np.asarray(X[tr]), data.channels), data.labels[tr],
+              with_channels(np.asarray(X[va]), data.channels), data.labels[va])
     frames = []
     for test_group, subjects in task.tests:
         te = _select(data, subjects, seqs.get("test"))
-        proba = model.predict_proba(np.asarray(X[te]))
+        proba = model.predict_proba(with_channels(np.asarray(X[te]), data.channels))
         rows = per_subject_au(data.labels[te], proba, data.subjects[te], data.aus)
         if task.kind == "group":
             condition = "within" if test_group == task.train_pool else "cross"
@@ -310,7 +312,7 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     classes = {n: load("normalizer", n) for n in cfg.normalizers}  # an unknown plugin fails before anything is written
     classifier = load("classifier", cfg.classifier)
     try:
-        size = input_size_of(classifier)
+        size, channels = input_size_of(classifier), channels_of(classifier)
     except ValueError as exc:
         raise AuditkitError(f"classifier {cfg.classifier!r}: {exc}") from None
     if getattr(classifier, "test_only", False):
@@ -336,14 +338,14 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
         _open_audit(audit, plan, force)
         audit.drop_unreadable_parts()
         pending = [(t, n) for n in cfg.normalizers for t in plan.tasks if not audit.part(n, t.key).exists()]
-        _run_pending(plan, audit, pending, size, jobs, progress, client)
+        _run_pending(plan, audit, pending, size=size, channels=channels, jobs=jobs, progress=progress, client=client)
     results = audit.collect_results()
     audit.write_results(results)
     return results
 
 
-def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str]], size: int, jobs: int,
-                 progress: Callable[[str, int, int], None] | None, client: object | None) -> None:
+def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str]], *, size: int, channels: int,
+                 jobs: int, progress: Callable[[str, int, int], None] | None, client: object | None) -> None:
     """Normalize what the pending trainings need, run them (local processes or cluster), store each part as it ends."""
     cfg = plan.config
     frames = plan.dataset.frames.iloc[scope_rows(plan)]
@@ -373,7 +375,8 @@ def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str
                     audit.record_normalizer(n, settings)
             save_group_faces(plan, n, inputs, audit)
             data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
-                                       frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options)
+                                       frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options,
+                                       channels=channels)
     if client is not None:
         # one thread per training, as locally with one job per core: the same arithmetic, so the same results
         shared = {n: client.scatter(d, broadcast=True) for n, d in data_by_norm.items()}
