@@ -3,11 +3,13 @@
 The stable public API, by concept (imported lazily, so `import auditkit` stays fast and torch-free until used):
 
 - data: `Dataset`, `load_dataset`, `SynthConfig`, `generate` (the synthetic benchmark)
-- interfaces for plugins: `Normalizer`, `AUClassifier`, `make_normalizer`, `make_classifier`
+- interfaces for plugins: `Normalizer`, `AUClassifier`, `make_normalizer`, `make_classifier`, `ModelCard` (what a
+  pretrained model file needs beside it)
 - normalizers: `DeepFNNormalizer`, `OracleNormalizer`, `normalize_dataset`
 - audits, for notebooks (each returns an `AuditResult` of tidy tables): `gap`, `audit_predictions`, `audit_model`;
   the runner underneath: `AuditConfig`, `run_audit`
-- results: `audit_tables`, `build_report`
+- results: `AuditDir` (an audit directory: its files, resume rule and results), `audit_tables`, `build_report`
+- extending the statistics and the report: `register_test`, `register_comparison` (stats), `register_section`
 """
 
 from importlib import import_module
@@ -36,6 +38,11 @@ _EXPORTS = {
     "run_audit": "auditkit.protocol.runner",
     "audit_predictions": "auditkit.api",
     "audit_model": "auditkit.api",
+    "ModelCard": "auditkit.classifiers.pretrained",
+    "AuditDir": "auditkit.protocol.audit_dir",
+    "register_test": "auditkit.stats",
+    "register_comparison": "auditkit.stats",
+    "register_section": "auditkit.report.sections",
     "audit_tables": "auditkit.report.tables",
     "build_report": "auditkit.report.render",
 }
