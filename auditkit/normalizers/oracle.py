@@ -20,8 +20,8 @@ class OracleNormalizer:
 
     name = "oracle"
 
-    def __init__(self, **options: object) -> None:
-        """Takes no options; accepts (and ignores) the common ones the runner passes, such as seed and progress."""
+    def __init__(self, seed: int = 0, progress: object = None) -> None:
+        """Takes no settings of its own; `seed` and `progress`, which the runner passes every normalizer, are unused."""
         self.truth = None
         self.template: str | None = None
         self.rows: dict[str, np.ndarray] = {}
