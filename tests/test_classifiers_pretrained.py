@@ -148,6 +148,9 @@ def test_audit_model_with_and_without_normalizer(audit_dataset: Path, tmp_path: 
     pd.testing.assert_frame_equal(again, results)
     with pytest.raises(AuditkitError, match="holds results of a different audit"):
         audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth", seed=4)
+    torch.jit.script(torch.nn.Sequential(Brightness(), torch.nn.Tanh())).save(str(model))  # a new model, same path
+    with pytest.raises(AuditkitError, match="holds results of a different audit"):
+        audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth")
 
 
 def test_audit_model_needs_shared_aus(audit_dataset: Path, tmp_path: Path) -> None:
