@@ -130,6 +130,12 @@ def test_the_input_cache_is_keyed_by_settings(tmp_path: Path) -> None:
     a.parent.mkdir(parents=True)
     np.save(a, np.zeros((1, 2, 2), np.uint8))
     assert audit.find_inputs("deepfn") == a and audit.find_inputs("deepfn-v2") is None  # no prefix match
+    legacy = AuditDir(tmp_path / "old")  # an audit from before the settings key: still found, by exact name
+    legacy.cache.mkdir(parents=True)
+    for name in ("deepfn-64px-abc.npy", "deepfn-v2-64px-abc.npy"):
+        np.save(legacy.cache / name, np.zeros((1, 2, 2), np.uint8))
+    assert legacy.find_inputs("deepfn") == legacy.cache / "deepfn-64px-abc.npy"
+    assert legacy.find_inputs("deepfn-v2") == legacy.cache / "deepfn-v2-64px-abc.npy"
 
 
 def test_a_resumed_audit_does_not_reuse_inputs_of_other_normalizer_settings(audit_dataset: Path, tmp_path: Path,

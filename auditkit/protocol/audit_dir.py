@@ -7,6 +7,7 @@ is finished is kept), a different one is refused unless forced, which removes th
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import shutil
@@ -202,6 +203,9 @@ class AuditDir:
     def find_inputs(self, normalizer: str) -> Path | None:
         """The cached input faces of one normalizer, at whatever size the classifier took (the newest if several)."""
         found = [p for p in (self.cache / normalizer).glob("*px-*.npy") if not p.name.startswith(".")]
+        # audits written before the cache was keyed by settings: cache/<normalizer>-<size>px-<fingerprint>.npy
+        found = found or [p for p in self.cache.glob(f"{glob.escape(normalizer)}-*px-*.npy")
+                          if p.name.removeprefix(f"{normalizer}-").split("-")[0].endswith("px")]
         return max(found, key=lambda p: (p.stat().st_mtime, p.name)) if found else None
 
     def faces_file(self, normalizer: str) -> Path:
