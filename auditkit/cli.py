@@ -708,6 +708,30 @@ def report(
 
 
 @app.command()
+def schema(
+    name: str = typer.Argument(..., help="model-card (the JSON beside a model file) or dataset (dataset.json)."),
+    check: Path | None = typer.Option(None, "--check", help="Validate this file instead of printing the schema."),
+) -> None:
+    """Print the JSON Schema of a model card or of dataset.json, or check a file against it (one-line errors)."""
+    import json
+
+    from auditkit.classifiers.pretrained import ModelCard, read_card
+    from auditkit.data.validate import DatasetMeta, read_meta
+
+    kinds = {"model-card": (ModelCard, lambda path: read_card(path, path)), "dataset": (DatasetMeta, read_meta)}
+    if name not in kinds:
+        raise AuditkitError(f"schema: unknown name {name!r} (choose from {', '.join(kinds)})")
+    model, read = kinds[name]
+    if check is None:
+        print(json.dumps(model.model_json_schema(), indent=2))
+        return
+    if not check.is_file():
+        raise AuditkitError(f"{check}: file not found")
+    read(check)
+    console.print(f"{check}: a valid {name}", soft_wrap=True, highlight=False)
+
+
+@app.command()
 def plugins() -> None:
     """List installed normalizers, classifiers and dataset sources (entry points)."""
     from auditkit.plugins import available

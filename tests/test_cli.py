@@ -98,6 +98,23 @@ def test_plugins_lists_builtins() -> None:
         assert name in out
 
 
+def test_schema_prints_and_checks_model_cards_and_dataset_json(tiny_dataset: Path, tmp_path: Path) -> None:
+    import json
+
+    card = json.loads(run("schema", "model-card").stdout)
+    assert card["required"] == ["aus"] and "input_size" in card["properties"]
+    assert "format_version" in json.loads(run("schema", "dataset").stdout)["required"]
+    ok = run("schema", "dataset", "--check", str(tiny_dataset / "dataset.json"))
+    assert ok.returncode == 0 and "a valid dataset" in ok.stdout
+    path = tmp_path / "model.json"
+    path.write_text('{"aus": [1, 2], "scale": "percent"}')
+    bad = run("schema", "model-card", "--check", str(path))
+    assert bad.returncode == 2 and "model.json: scale: must be one of unit, byte, standard" in _one_line(bad)
+    path.write_text('{"aus": [1, 2], "input_size": 112}')
+    assert "a valid model-card" in run("schema", "model-card", "--check", str(path)).stdout
+    assert "unknown name 'card'" in _one_line(run("schema", "card"))
+
+
 def test_describe_prints_paper_totals() -> None:
     out = run("describe", "deepfn", "--preset", "paper").stdout
     assert "119,988,224" in out and "6,269,601" in out and "132,527,426" in out
