@@ -7,6 +7,7 @@ Sections appear in registration order in report.html and summary.md; a section w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,8 +69,6 @@ def register_section(key: str, markdown: Callable[[Any], list[str]] | None = Non
 
 def records(df: pd.DataFrame) -> list[dict]:
     """A table as JSON-ready records (NaN as None)."""
-    import json
-
     return json.loads(df.to_json(orient="records"))
 
 
