@@ -159,3 +159,61 @@ def test_deepfn_fits_on_a_cluster_match_the_local_fits(audit_dataset: Path, tmp_
                                                                           .read_text())["plan"]["scope"]))
     assert weights == sorted(p.name for p in (tmp_path / "cache-local" / "deepfn").glob("*.pt"))
     pd.testing.assert_frame_equal(local.drop(columns="seconds"), remote.drop(columns="seconds"))
+
+
+class _Cancelled:
+    """A future the scheduler gave up on (its worker died and the task was forgotten)."""
+
+    def result(self):
+        from concurrent.futures import CancelledError
+
+        raise CancelledError("already forgotten")
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+class _FakeClient:
+    """submit() cancels the first `cancel` submissions of each call, then returns its result."""
+
+    def __init__(self, cancel: int):
+        self.cancel, self.seen = cancel, {}
+
+    def submit(self, _on_worker, fn, threads, *call, **kw):
+        n = self.seen[call] = self.seen.get(call, 0) + 1
+        return _Cancelled() if n <= self.cancel else _Done(fn(*call))
+
+
+class _AsCompleted:
+    def __init__(self, futures):
+        self.queue = list(futures)
+
+    def add(self, future):
+        self.queue.append(future)
+
+    def __iter__(self):
+        while self.queue:
+            yield self.queue.pop(0)
+
+
+@pytest.mark.parametrize("cancel", [1, 9])
+def test_a_task_cancelled_after_its_worker_died_is_submitted_again(cancel: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import CancelledError
+
+    from auditkit.protocol import cluster
+
+    monkeypatch.setattr(cluster, "_import_distributed", lambda: type("D", (), {"as_completed": _AsCompleted}))
+    client = _FakeClient(cancel)
+    results = cluster.as_completed(client, lambda x: x * 10, [(1,), (2,)])
+    if cancel <= cluster.RESUBMITS:
+        assert sorted(results) == [((1,), 10), ((2,), 20)]
+        assert client.seen == {(1,): 2, (2,): 2}
+    else:  # a task Dask keeps cancelling is an error, not an endless loop
+        with pytest.raises(CancelledError):
+            list(results)
+        assert max(client.seen.values()) == cluster.RESUBMITS + 1

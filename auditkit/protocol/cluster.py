@@ -19,6 +19,7 @@ from auditkit.errors import AuditkitError
 ENV_VAR = "AUDITKIT_CLUSTER"
 TIMEOUT_VAR = "AUDITKIT_CLUSTER_TIMEOUT"  # seconds to wait for a scheduler (default 10)
 RETRIES = 2  # a task that raised on a worker (not a lost worker: Dask reschedules those itself) runs again
+RESUBMITS = 3  # a task Dask cancelled after losing its worker is submitted again this often (as_completed)
 GPU = "GPU"  # the resource name workers advertise (dask-worker --resources "GPU=1") and GPU tasks ask for
 
 
@@ -146,7 +147,11 @@ def run_remote(client: Any, fn: Callable[..., Any], *args: Any, gpu: bool = Fals
                threads: int | None = None) -> Any:
     """Run one call on the cluster and wait for its result (on a GPU worker when asked and one exists)."""
     resources = {GPU: 1} if gpu and gpu_workers(client) else None
-    return client.submit(_on_worker, fn, threads, *args, resources=resources, retries=RETRIES, pure=False).result()
+
+    def submit(call: tuple) -> Any:
+        return client.submit(_on_worker, fn, threads, *call, resources=resources, retries=RETRIES, pure=False)
+
+    return next(_completed(submit, [args]))[1]
 
 
 def worker_map(threads: int | None, gpu: bool = True) -> Callable[[Callable[..., Any], list[tuple]], list[Any]]:
@@ -166,7 +171,31 @@ def worker_map(threads: int | None, gpu: bool = True) -> Callable[[Callable[...,
 
 def as_completed(client: Any, fn: Callable[..., Any], calls: list[tuple]) -> Iterator[tuple[tuple, Any]]:
     """Submit fn(*call) for every call; yield (call, result) as each finishes, in completion order."""
+    return _completed(lambda call: client.submit(_on_worker, fn, None, *call, retries=RETRIES, pure=False), calls)
+
+
+def _completed(submit: Callable[[tuple], Any], calls: list[tuple]) -> Iterator[tuple[tuple, Any]]:
+    """(call, result) of submitted calls in completion order.
+
+    A task the scheduler gave up on when its worker died (its future cancelled, "already forgotten") is submitted
+    again, up to RESUBMITS times: a lost worker must only mean that its task runs again.
+    """
+    from concurrent.futures import CancelledError
+
     distributed = _import_distributed()
-    futures = {client.submit(_on_worker, fn, None, *call, retries=RETRIES, pure=False): call for call in calls}
-    for future in distributed.as_completed(futures):
-        yield futures[future], future.result()
+    futures = {submit(call): call for call in calls}
+    resubmitted: dict[int, int] = {}  # by the call's identity: the same tuple is submitted again
+    pending = distributed.as_completed(list(futures))
+    for future in pending:
+        call = futures.pop(future)
+        try:
+            result = future.result()
+        except CancelledError:
+            resubmitted[id(call)] = resubmitted.get(id(call), 0) + 1
+            if resubmitted[id(call)] > RESUBMITS:
+                raise
+            again = submit(call)
+            futures[again] = call
+            pending.add(again)
+            continue
+        yield call, result
