@@ -18,7 +18,7 @@ import pandas as pd
 from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 from auditkit.report.findings import summary_sentences
 from auditkit.report.tables import AuditTables, ceiling_shares
-from auditkit.report.text import md, pct, ratio
+from auditkit.report.text import md, num, pct, signed
 from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
 
 
@@ -148,16 +148,16 @@ def _disparities_md(disparities: dict) -> list[str]:
         mark = (" **!**" if g["outside_band"] else "") + (" *small*" if g["small"] else "")
         lines.append(f"| {md(g['normalizer'])} | {md(g['test_group'])}{mark} | {g['subjects']} | {pct(g['score'])} "
                      f"[{pct(g['score_ci_low'])}, {pct(g['score_ci_high'])}] | {pct(g['f1'])} | "
-                     f"{pct(g['accuracy'])} | {pct(g['base_rate'])} % | {100 * g['diff_to_best']:+.1f} | "
-                     f"{ratio(g['ratio_to_best'])} | {ratio(g['ratio_to_overall'])} |")
+                     f"{pct(g['accuracy'])} | {pct(g['base_rate'])} % | {signed(g['diff_to_best'])} | "
+                     f"{num(g['ratio_to_best'])} | {num(g['ratio_to_overall'])} |")
     lines += ["", "Between groups (largest difference, smallest ratio of the score; 95% bootstrap CI):", "",
               "| normalizer | difference (points) | ratio | flag |", "|---|---|---|---|"]
     for r in disparities["summary"]:
         if r["au"] != ALL_AUS:
             continue
         lines.append(f"| {md(r['normalizer'])} | {pct(r['difference'])} [{pct(r['difference_ci_low'])}, "
-                     f"{pct(r['difference_ci_high'])}] | {ratio(r['ratio'])} [{ratio(r['ratio_ci_low'])}, "
-                     f"{ratio(r['ratio_ci_high'])}] | {f'outside [{low}, {high}]' if r['outside_band'] else ''} |")
+                     f"{pct(r['difference_ci_high'])}] | {num(r['ratio'])} [{num(r['ratio_ci_low'])}, "
+                     f"{num(r['ratio_ci_high'])}] | {f'outside [{low}, {high}]' if r['outside_band'] else ''} |")
     return lines
 
 
@@ -195,14 +195,10 @@ def _tests_md(rows: list[dict]) -> list[str]:
     lines = ["## Tests", "", "| comparison | normalizer | test | difference | 95% CI | p | p (Holm) |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {md(r['comparison'])} | {md(r['normalizer'])} | {md(r['test'])} | {_signed(r['diff'])} | "
-                     f"[{_signed(r.get('ci_low'))}, {_signed(r.get('ci_high'))}] | {format_p(r['p'])} | "
+        lines.append(f"| {md(r['comparison'])} | {md(r['normalizer'])} | {md(r['test'])} | {signed(r['diff'])} | "
+                     f"[{signed(r.get('ci_low'))}, {signed(r.get('ci_high'))}] | {format_p(r['p'])} | "
                      f"{format_p(r.get('p_holm'))} |")
     return lines + ["", f"- {HOLM_NOTE}", f"- {CI_NOTE}"] + [f"- {n}: {t}" for n, t in test_descriptions().items()]
-
-
-def _signed(value: float | None) -> str:
-    return "n/a" if value is None or value != value else f"{100 * value:+.1f}"
 
 
 @register_section("tests", markdown=_tests_md, percent={"": ("diff", "ci_low", "ci_high")})

@@ -20,11 +20,11 @@ def md(value: object) -> str:
     return html.escape(str(value), quote=True).replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
 
 
-def ratio(value: float | None) -> str:
-    """A unitless ratio to two decimals ('n/a' for missing or NaN)."""
-    return "n/a" if value is None or value != value else f"{value:.2f}"
-
-
 def num(value: float | None, digits: int = 2) -> str:
     """A number to `digits` decimals ('n/a' for missing or NaN)."""
     return "n/a" if value is None or (isinstance(value, float) and value != value) else f"{value:.{digits}f}"
+
+
+def signed(value: float | None) -> str:
+    """A fraction as signed percentage points, '+3.2' ('n/a' for missing or NaN)."""
+    return "n/a" if value is None or value != value else f"{100 * value:+.1f}"
