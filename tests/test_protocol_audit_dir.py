@@ -14,14 +14,15 @@ from auditkit.errors import AuditkitError
 from auditkit.protocol.audit_dir import AuditDir, settings_key
 
 IDENTITY = {"config": {"attr": ("gender",), "seed": 0}, "fingerprint": "abc"}
+KEYS = ("config", "fingerprint")
 
 
 def test_the_same_audit_resumes_and_keeps_its_parts(tmp_path: Path) -> None:
     audit = AuditDir(tmp_path / "a")
-    assert audit.open(IDENTITY, {"plan": {"n": 1}}) is False  # a new audit
+    assert audit.open({**IDENTITY, "plan": {"n": 1}}, KEYS) is False  # a new audit
     audit.store_part(pd.DataFrame({"x": [1]}), "none", "male-r00")
     # tuples come back from JSON as lists: the stored identity must still compare equal
-    assert audit.open(IDENTITY, {"plan": {"n": 2}}) is True
+    assert audit.open({**IDENTITY, "plan": {"n": 2}}, KEYS) is True
     assert audit.finished_parts() == [audit.part("none", "male-r00")]
     run = json.loads(audit.run_file.read_text())
     assert run["fingerprint"] == "abc" and run["plan"] == {"n": 2}  # the record is refreshed, the identity kept
@@ -29,17 +30,17 @@ def test_the_same_audit_resumes_and_keeps_its_parts(tmp_path: Path) -> None:
 
 def test_another_audit_is_refused_and_force_removes_only_audit_files(tmp_path: Path) -> None:
     audit = AuditDir(tmp_path)
-    audit.open(IDENTITY, {})
+    audit.open(IDENTITY, KEYS)
     audit.store_part(pd.DataFrame({"x": [1]}), "none", "male-r00")
     audit.write_results(pd.DataFrame({"x": [1]}))
     (tmp_path / "notes.txt").write_text("mine")
     other = {**IDENTITY, "fingerprint": "def"}
     with pytest.raises(AuditkitError) as info:
-        audit.open(other, {})
+        audit.open(other, KEYS)
     message = str(info.value)
     assert "holds results of a different audit" in message and "--force" in message and "\n" not in message
     assert audit.part("none", "male-r00").exists()  # nothing was touched by the refusal
-    assert audit.open(other, {}, force=True) is False
+    assert audit.open(other, KEYS, force=True) is False
     assert not audit.finished_parts() and not audit.results.exists()
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
@@ -51,8 +52,8 @@ def test_results_without_a_readable_run_record_are_not_resumed(tmp_path: Path, d
     if damage is not None:
         audit.run_file.write_text(damage)
     with pytest.raises(AuditkitError, match="different audit"):
-        audit.open(IDENTITY, {})
-    audit.open(IDENTITY, {}, force=True)
+        audit.open(IDENTITY, KEYS)
+    audit.open(IDENTITY, KEYS, force=True)
     assert not audit.finished_parts()
 
 

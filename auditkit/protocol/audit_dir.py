@@ -66,21 +66,22 @@ class AuditDir:
         return self.parts / normalizer / f"{key}.parquet" if key is not None else self.parts / f"{normalizer}.parquet"
 
     # -- identity and resume -------------------------------------------------------------------------------------
-    def open(self, identity: dict, record: dict, force: bool = False) -> bool:
-        """Start or resume the audit `identity` names; write run.json (identity plus `record`); True if resuming.
+    def open(self, run: dict, identity: tuple[str, ...], force: bool = False) -> bool:
+        """Start or resume the audit whose run record is `run`; write it as run.json; True if resuming.
 
+        The `identity` keys of `run` say which audit it is: the same values there resume, whatever the rest holds.
         Resuming keeps every finished part. Another audit's files are refused (one-line error) unless `force`, which
         removes them first.
         """
         previous = self.read_run(missing_ok=True, corrupt_ok=True)
-        same = bool(previous) and all(previous.get(k) == _canonical(v) for k, v in identity.items())
+        same = bool(previous) and all(previous.get(k) == _canonical(run[k]) for k in identity)
         if not same:
             if any((self.root / name).exists() for name in (RUN_FILE, RESULTS_FILE, PARTS_DIR)) and not force:
                 raise AuditkitError(f"{self.root}: holds results of a different audit (other settings or data, or "
                                     f"no readable {RUN_FILE}); use another --out, or --force to discard them")
             self.discard()
         self.root.mkdir(parents=True, exist_ok=True)
-        write_json_atomic({**record, **identity}, self.run_file)
+        write_json_atomic(run, self.run_file)
         return same
 
     def discard(self) -> None:

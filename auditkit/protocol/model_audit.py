@@ -61,7 +61,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
            "versions": package_versions()}
     identity = ("fingerprint", "model_sha256", "config", "plan")  # the same audit resumes; another is refused
-    audit.open({k: run[k] for k in identity}, {k: v for k, v in run.items() if k not in identity}, force)
+    audit.open(run, identity, force)
     audit.drop_unreadable_parts()
     pending = [(i, n) for i, n in enumerate(normalizers) if not audit.part(n).exists()]
     job = {"model": str(model), "card": str(card) if card else None, "data": str(data), "seed": seed,

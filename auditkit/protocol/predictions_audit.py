@@ -86,7 +86,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
                              "tests": json.loads(missed_tests.to_json(orient="records"))}}
     # a one-pass audit: the same one again is simply redone (same files); another is refused unless forced
     identity = ("fingerprint", "predictions_sha256", "reading", "config", "plan")
-    audit.open({k: run[k] for k in identity}, {k: v for k, v in run.items() if k not in identity}, force)
+    audit.open(run, identity, force)
     audit.write_results(results)
     write_parquet_atomic(missed, audit.missed)
     return results, run

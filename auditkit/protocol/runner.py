@@ -290,15 +290,15 @@ def run_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.Da
 
 def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool) -> None:
     """Start or resume the audit in `audit` (same config and data resume; anything else is refused unless forced)."""
-    identity = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint}
-    record = {"data": str(plan.config.data), "plan": plan.summary(), "versions": package_versions(),
+    record = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint, "data": str(plan.config.data),
+              "plan": plan.summary(), "versions": package_versions(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
     losses = ingest_losses(plan.dataset, plan.pools)
     if losses is not None:  # frames the face detector missed at ingest never reached any model: a bias of their own
         by_group, tests = missed_by_group(losses, plan.config.seed)
         record["ingest_losses"] = {"groups": json.loads(by_group.to_json(orient="records")),
                                    "tests": json.loads(tests.to_json(orient="records"))}
-    audit.open(identity, record, force)
+    audit.open(record, ("config", "fingerprint"), force)
 
 
 def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = False,
