@@ -71,7 +71,7 @@ def describe_model(model: str, preset: str | None = None, aus: int = 12) -> Mode
     elif model == "lenet5":
         from auditkit.classifiers.lenet import INPUT_SIZE, LeNet5
 
-        net, size = LeNet5(aus), INPUT_SIZE
+        net, size = LeNet5(aus, fused=False), INPUT_SIZE  # the layer by layer path, which the hooks see
         blocks, extra, title = {"LeNet-5": net}, {}, "lenet5"
     else:
         raise AuditkitError(f"describe: unknown model {model!r} (choose deepfn or lenet5)")

@@ -1,8 +1,10 @@
 """Benchmark: LeNet-5 training throughput (images/s) on CPU against the machine's matmul peak, before and after #17.
 
-"before" is the implementation up to commit ae99db1, rebuilt here in the same process so both run on the same
-machine in the same run: nn.AvgPool2d pooling, out-of-place ReLU, validation predicted 512 images at a time.
-"now" is auditkit's LeNet-5. Also measured, to record why they are not used: several models trained as one
+Three implementations, all rebuilt here in the same process so they run on the same machine in the same run:
+"before" is the code up to commit ae99db1 (nn.AvgPool2d pooling, out-of-place ReLU, validation predicted 512 images
+at a time); "torch_layers" is #17's first round (a05d49b: pooling as a depthwise convolution, in-place ReLU, the
+PyTorch path auditkit still runs where no C compiler is found, AUDITKIT_NATIVE=0); "now" is auditkit's LeNet-5 on
+the fused C kernels (lenet_fused.py). Also measured, to record why they are not used: several models trained as one
 grouped-convolution model (the batching #17 proposed) and bf16 autocast.
 
 Run: python benchmarks/bench_lenet.py [--images 1200] [--epochs 3] [--threads N] [--models 10]
@@ -23,6 +25,8 @@ import torch
 from torch import nn
 
 import auditkit.classifiers.lenet as lenet
+from auditkit import native
+from auditkit.classifiers import lenet_fused
 from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig
 
 N_AUS = 12
@@ -51,7 +55,7 @@ class BeforeLeNet5(LeNet5):
     """LeNet-5 as it was built before #17: nn.AvgPool2d and out-of-place ReLU (same parameters, same arithmetic)."""
 
     def __init__(self, n_aus: int = N_AUS) -> None:
-        super().__init__(n_aus)
+        super().__init__(n_aus, fused=False)
         self.features[1], self.features[4] = nn.ReLU(), nn.ReLU()
         self.features[2], self.features[5] = nn.AvgPool2d(2), nn.AvgPool2d(2)
 
@@ -65,6 +69,20 @@ def before_implementation() -> Iterator[None]:
         yield
     finally:
         lenet.LeNet5, lenet.INFER_BATCH = saved
+
+
+@contextlib.contextmanager
+def torch_layers() -> Iterator[None]:
+    """Within this block LeNet-5 runs its PyTorch layers (#17's first round), as where no C compiler is found."""
+    saved = os.environ.get(native.DISABLE_ENV)
+    os.environ[native.DISABLE_ENV] = "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[native.DISABLE_ENV]
+        else:
+            os.environ[native.DISABLE_ENV] = saved
 
 
 def best_rate(step, images_per_step: int, steps: int, rounds: int = 5) -> float:
@@ -155,15 +173,20 @@ def main() -> None:
     def cl(model: nn.Module) -> nn.Module:
         return model.to(memory_format=torch.channels_last)
 
+    if not lenet_fused.available():
+        raise SystemExit(f"the fused kernels are not available here: {lenet_fused.unavailable_reason()}")
     rates = {
         "raw_before": best_rate(raw_step(cl(BeforeLeNet5())), BATCH, steps),
+        "raw_torch_layers": best_rate(raw_step(cl(LeNet5(N_AUS, fused=False))), BATCH, steps),
         "raw_now": best_rate(raw_step(cl(LeNet5(N_AUS))), BATCH, steps),
-        "raw_now_bf16_autocast": best_rate(raw_step(cl(LeNet5(N_AUS)), bf16=True), BATCH, steps),
+        "raw_torch_layers_bf16_autocast": best_rate(raw_step(cl(LeNet5(N_AUS, fused=False)), bf16=True), BATCH, steps),
         f"raw_grouped_{args.models}_models": best_rate(grouped_step(args.models), BATCH * args.models,
                                                        max(1, steps // args.models)),
     }
     with before_implementation():
         rates["fit_before"] = fit_rate(X, Y, args.epochs)
+    with torch_layers():
+        rates["fit_torch_layers"] = fit_rate(X, Y, args.epochs)
     rates["fit_now"] = fit_rate(X, Y, args.epochs)
     print(json.dumps({
         "benchmark": "lenet5-training", "torch": torch.__version__, "threads": args.threads, "images": args.images,
@@ -172,6 +195,7 @@ def main() -> None:
         "fraction_of_matmul_peak": {k: round(v * flop / 1e9 / peak, 3) for k, v in rates.items()},
         "speedup_fit_now_vs_before": round(rates["fit_now"] / rates["fit_before"], 2),
         "speedup_raw_now_vs_before": round(rates["raw_now"] / rates["raw_before"], 2),
+        "speedup_fit_now_vs_torch_layers": round(rates["fit_now"] / rates["fit_torch_layers"], 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }, indent=2))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -37,5 +39,13 @@ def test_wheel_installed_in_a_fresh_virtualenv_runs_an_audit_and_writes_the_repo
     assert audit.returncode == 0, audit.stderr
     html = (out / "report.html").read_text()
     assert html.rstrip().endswith("</html>") and "oracle" in html and (out / "summary.md").is_file()
+    # the kernels' C source travels in the wheel and builds where a compiler is found
+    kernels = subprocess.run([str(python), "-c", "from auditkit.classifiers import lenet_fused as f; "
+                              "print(f.SOURCE.is_file(), f.available(), f.unavailable_reason())"],
+                             capture_output=True, text=True, cwd=tmp_path,
+                             env={**os.environ, "AUDITKIT_CACHE": str(tmp_path / "cache")})
+    assert kernels.stdout.startswith("True"), kernels.stdout + kernels.stderr
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert kernels.stdout.split()[1] == "True", kernels.stdout
     plugins = subprocess.run([str(python), "-m", "auditkit", "plugins"], capture_output=True, text=True, cwd=tmp_path)
     assert "oracle" in plugins.stdout and "deepfn" in plugins.stdout

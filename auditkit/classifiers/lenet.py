@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from auditkit.classifiers import lenet_fused
 from auditkit.errors import AuditkitError
 from auditkit.metrics import macro_f1
 
@@ -53,8 +54,10 @@ class AvgPool2x2(nn.Module):
 class LeNet5(nn.Module):
     """Table 3: 64x64x1 -> conv6 3x3 -> avgpool -> conv16 3x3 -> avgpool -> 3136 -> 120 -> 84 -> n_aus (sigmoid)."""
 
-    def __init__(self, n_aus: int = 12) -> None:
+    def __init__(self, n_aus: int = 12, fused: bool = True) -> None:
         super().__init__()
+        # use lenet_fused's C kernels where they are available (False: PyTorch layers only, e.g. to torch.jit.script)
+        self.fused = fused
         # in-place ReLU: the convolutions' backward needs their inputs, not their outputs, so nothing is lost
         self.features = nn.Sequential(
             nn.Conv2d(1, 6, 3), nn.ReLU(inplace=True), AvgPool2x2(6),
@@ -66,15 +69,27 @@ class LeNet5(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (n, n_aus); apply a sigmoid for probabilities."""
+        conv1, conv2 = self.features[0], self.features[3]
+        # tracing and compiling see the PyTorch layers: the C kernels are opaque calls to both
+        tracing = torch.jit.is_tracing() or torch.compiler.is_compiling()
+        if self.fused and not tracing and lenet_fused.usable(x, conv1.weight, conv2.weight):
+            # same layers, fewer passes over memory: C kernels for what oneDNN runs slowly at this size
+            h = lenet_fused.conv2(lenet_fused.stage1(x, conv1.weight, conv1.bias), conv2.weight, conv2.bias)
+            if h.dtype == torch.float32:  # not under a bf16 autocast
+                return self.head(lenet_fused.relu_pool(h))
+            return self.head(self.features[4:](h))
         return self.head(self.features(x))
 
 
 def to_tensor(X: np.ndarray) -> torch.Tensor:
     """(n, 64, 64) faces -> (n, 1, 64, 64) float32, each image standardized, channels-last (faster CPU convolutions)."""
-    x = torch.as_tensor(np.asarray(X)).float().unsqueeze(1)
-    mean = x.mean(dim=(2, 3), keepdim=True)
-    std = x.std(dim=(2, 3), keepdim=True)
-    return ((x - mean) / (std + 1e-3)).contiguous(memory_format=torch.channels_last)
+    X = np.asarray(X)
+    # one row per image: reductions along the contiguous axis and in-place arithmetic run ~2x faster than on
+    # (n, 1, H, W) with keepdim broadcasting, with the same values
+    x = torch.as_tensor(X).float().reshape(len(X), -1)
+    std, mean = torch.std_mean(x, dim=1, keepdim=True)
+    x.sub_(mean).div_(std + 1e-3)
+    return x.reshape(len(X), 1, *X.shape[1:]).contiguous(memory_format=torch.channels_last)
 
 
 def positive_weights(y: torch.Tensor, mask: torch.Tensor, cap: float = 20.0) -> torch.Tensor:
@@ -117,7 +132,8 @@ class LeNetClassifier:
         torch.manual_seed(cfg.seed)
         n_aus = Y.shape[1]
         model = LeNet5(n_aus).to(memory_format=torch.channels_last)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+        # fused: one kernel for all parameters instead of ~10 small ops each (a tenth of a step at batch 64)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, fused=True)
         x, y = to_tensor(X), torch.as_tensor(np.asarray(Y, dtype=np.float32))
         x_val = to_tensor(X_val)  # once, not at every epoch
         mask = y >= 0

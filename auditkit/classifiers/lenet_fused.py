@@ -1,0 +1,229 @@
+"""LeNet-5's activation stages as fused C kernels (lenet_kernels.c) with their autograd, and the PyTorch fallback.
+
+Stage 1 is conv1 + ReLU + 2x2 average pooling in one pass per image (the backward recomputes conv1, and gives the
+weight and bias gradients only: the input is the data); stage 2's ReLU + pooling is fused the same way, conv2 and the
+dense head stay with PyTorch (oneDNN). Same arithmetic as the PyTorch layers up to float rounding.
+Where the kernels cannot be built (no C compiler) or AUDITKIT_NATIVE=0, `available()` is False and LeNet5 runs its
+PyTorch layers: same model, same state dict, results equal up to float rounding.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from auditkit import native
+
+SOURCE = Path(__file__).with_name("lenet_kernels.c")
+MAX_WIDTH = 1024  # MAXW in lenet_kernels.c: widest image row
+C1 = 6  # C1 in lenet_kernels.c: conv1's filter count, fixed there
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+
+def _signatures(lib: ctypes.CDLL) -> ctypes.CDLL:
+    p, i = ctypes.c_void_p, ctypes.c_int
+    lib.stage1_forward.argtypes = [p, i, i, p, p, i, p, i, i]
+    lib.stage1_forward.restype = i
+    lib.stage1_backward.argtypes = [p, i, i, p, p, i, p, p, i, i]
+    lib.stage1_backward.restype = i
+    lib.relu_pool_forward.argtypes = [p, i, i, i, p, i, i]
+    lib.relu_pool_forward.restype = i
+    lib.relu_pool_backward.argtypes = [p, i, i, i, p, p, i, i]
+    lib.relu_pool_backward.restype = i
+    lib.conv_input_grad.argtypes = [p, i, i, i, p, i, p, i, i]
+    lib.conv_input_grad.restype = i
+    lib.sum_rows.argtypes = [p, i, i, p]
+    lib.sum_rows.restype = None
+    return lib
+
+
+def library() -> ctypes.CDLL | None:
+    """The loaded kernels, building them on first use; None where they cannot be used (see unavailable_reason)."""
+    if native.disabled():
+        return None
+    with _lock:
+        if "lib" not in _state and "reason" not in _state:
+            try:
+                _state["lib"] = _signatures(native.load(SOURCE))
+            except native.NativeUnavailable as err:
+                _state["reason"] = str(err)
+    return _state.get("lib")  # type: ignore[return-value]
+
+
+def available() -> bool:
+    """True when LeNet-5 runs on the fused kernels on this machine."""
+    return library() is not None
+
+
+def unavailable_reason() -> str | None:
+    """Why the fused kernels are not used (None when they are)."""
+    if native.disabled():
+        return f"turned off by {native.DISABLE_ENV}=0"
+    library()
+    return _state.get("reason")  # type: ignore[return-value]
+
+
+def usable(x: torch.Tensor, weight1: torch.Tensor, weight2: torch.Tensor) -> bool:
+    """Whether this forward can run fused: float32 CPU tensors, one input channel, the kernels' filter counts and
+    sizes (6 then 6 -> any, 3x3), images the kernels hold, and no gradient wanted for the input."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and weight1.dtype == weight2.dtype == torch.float32
+            and x.dim() == 4 and x.shape[1] == 1 and 4 <= x.shape[2] and 4 <= x.shape[3] <= MAX_WIDTH
+            and tuple(weight1.shape) == (C1, 1, 3, 3) and tuple(weight2.shape[1:]) == (C1, 3, 3)
+            and not x.requires_grad and available())
+
+
+def _ptr(t: torch.Tensor) -> ctypes.c_void_p:
+    return ctypes.c_void_p(t.data_ptr())
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _over_images(kernel: str, n: int, *args: object) -> None:
+    """Run kernel(*args, i0, i1) over the batch, split across torch's thread count (ctypes releases the GIL)."""
+    global _pool
+    fn = getattr(library(), kernel)
+    threads = torch.get_num_threads()
+    if threads <= 1 or n < 2 * threads:
+        codes = [fn(*args, 0, n)]
+    else:
+        with _lock:
+            if _pool is None or _pool._max_workers < threads:
+                _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="auditkit-lenet")
+            pool = _pool
+        cuts = [n * k // threads for k in range(threads + 1)]
+        codes = list(pool.map(lambda k: fn(*args, cuts[k], cuts[k + 1]), range(threads)))
+    failed = [c for c in codes if c]
+    if failed:  # usable() keeps sizes in range, so this is memory
+        raise MemoryError(f"{SOURCE.name}: {kernel} failed (code {failed[0]}: -1 unsupported size, -2 out of memory)")
+
+
+def stage1_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """(n, 1, H, W) -> (n, C, (H-2)//2, (W-2)//2) channels-last: avg_pool2d(relu(conv2d(x, weight, bias)), 2)."""
+    n, _, H, W = x.shape
+    C = weight.shape[0]
+    xc = x.reshape(n, H, W).contiguous()
+    w, b = weight.detach().reshape(C, 9).contiguous(), bias.detach().contiguous()
+    out = torch.empty(n, (H - 2) // 2, (W - 2) // 2, C)
+    _over_images("stage1_forward", n, _ptr(xc), H, W, _ptr(w), _ptr(b), C, _ptr(out))
+    return out.permute(0, 3, 1, 2)
+
+
+def stage1_grads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                 grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients of stage1_forward's weight (C, 1, 3, 3) and bias (C,) given its output gradient."""
+    n, _, H, W = x.shape
+    C = weight.shape[0]
+    xc = x.reshape(n, H, W).contiguous()
+    w, b = weight.detach().reshape(C, 9).contiguous(), bias.detach().contiguous()
+    g = grad.contiguous()  # planar, as conv_input_grad writes it
+    part = torch.empty(n, C * 10)
+    _over_images("stage1_backward", n, _ptr(xc), H, W, _ptr(w), _ptr(b), C, _ptr(g), _ptr(part))
+    total = torch.empty(C * 10)
+    library().sum_rows(_ptr(part), n, C * 10, _ptr(total))
+    total = total.reshape(C, 10)
+    return total[:, :9].reshape(C, 1, 3, 3).contiguous(), total[:, 9].contiguous()
+
+
+def relu_pool_forward(a: torch.Tensor) -> torch.Tensor:
+    """(n, C, H, W) -> (n, C, H//2, W//2) contiguous: avg_pool2d(relu(a), 2)."""
+    n, C, H, W = a.shape
+    ac = a.detach().permute(0, 2, 3, 1).contiguous()
+    out = torch.empty(n, C, H // 2, W // 2)  # planar: the dense head flattens it without a copy
+    _over_images("relu_pool_forward", n, _ptr(ac), H, W, C, _ptr(out))
+    return out
+
+
+def relu_pool_grad(a: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Gradient of relu_pool_forward with respect to a (n, C, H, W), channels-last."""
+    n, C, H, W = a.shape
+    ac = a.detach().permute(0, 2, 3, 1).contiguous()
+    g = grad.contiguous()
+    ga = torch.empty(n, H, W, C)
+    _over_images("relu_pool_backward", n, _ptr(ac), H, W, C, _ptr(g), _ptr(ga))
+    return ga.permute(0, 3, 1, 2)
+
+
+def conv_input_grad(grad: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Gradient of conv2d(x, weight) (3x3, valid, 6 input channels) with respect to x, contiguous (planar)."""
+    n, Co, Ho, Wo = grad.shape
+    C = weight.shape[1]
+    g = grad.permute(0, 2, 3, 1).contiguous()
+    w = weight.detach().contiguous()
+    din = torch.empty(n, C, Ho + 2, Wo + 2)  # planar: stage 1's backward reads it so
+    _over_images("conv_input_grad", n, _ptr(g), Ho, Wo, Co, _ptr(w), C, _ptr(din))
+    return din
+
+
+class Conv2(torch.autograd.Function):
+    """conv2 (3x3, valid) on oneDNN, except the input gradient, which the C kernel computes about twice as fast."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ctx.save_for_backward(x, weight)
+        return torch.nn.functional.conv2d(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:  # noqa: D102
+        x, weight = ctx.saved_tensors
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        _, dw, db = torch.ops.aten.convolution_backward(
+            grad, x, weight, [weight.shape[0]], [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [False, True, True])
+        dx = conv_input_grad(grad, weight) if ctx.needs_input_grad[0] else None
+        return dx, dw, db
+
+
+class Stage1(torch.autograd.Function):
+    """Autograd of the fused conv1 + ReLU + pooling; the input gets no gradient (it is the data)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ctx.save_for_backward(x, weight, bias)
+        return stage1_forward(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor, torch.Tensor]:  # noqa: D102
+        x, weight, bias = ctx.saved_tensors
+        dw, db = stage1_grads(x, weight, bias, grad)
+        return None, dw, db
+
+
+class ReluPool(torch.autograd.Function):
+    """Autograd of the fused ReLU + 2x2 average pooling."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ctx.save_for_backward(a)
+        return relu_pool_forward(a)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        (a,) = ctx.saved_tensors
+        return relu_pool_grad(a, grad)
+
+
+def stage1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Fused conv1 + ReLU + pooling, with autograd only when a gradient is wanted."""
+    if torch.is_grad_enabled() and (weight.requires_grad or bias.requires_grad):
+        return Stage1.apply(x, weight, bias)
+    return stage1_forward(x, weight, bias)
+
+
+def conv2(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """conv2d(x, weight, bias) whose input gradient runs on the C kernel, when a gradient is wanted."""
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or bias.requires_grad):
+        return Conv2.apply(x, weight, bias)
+    return torch.nn.functional.conv2d(x, weight, bias)
+
+
+def relu_pool(a: torch.Tensor) -> torch.Tensor:
+    """Fused ReLU + pooling, with autograd only when a gradient is wanted."""
+    if torch.is_grad_enabled() and a.requires_grad:
+        return ReluPool.apply(a)
+    return relu_pool_forward(a)

@@ -1,0 +1,156 @@
+"""The fused C kernels compute what LeNet-5's PyTorch layers compute, whatever the batch split, and fall back cleanly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from auditkit import native
+from auditkit.classifiers import lenet_fused
+from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig
+
+needs_kernels = pytest.mark.skipif(not lenet_fused.available(), reason=f"{lenet_fused.unavailable_reason()}")
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-5) -> None:
+    # float sums in another order: compare against the largest magnitude, not elementwise
+    scale = max(1.0, float(b.detach().abs().max()))
+    diff = float((a - b).detach().abs().max())
+    assert diff <= rtol * scale, diff
+
+
+@needs_kernels
+@pytest.mark.parametrize("size", [(64, 64), (33, 70), (8, 5), (20, 36)])
+def test_stage1_matches_conv_relu_pool_and_its_gradients(size: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(5, 1, *size)
+    w, b = torch.randn(6, 1, 3, 3, requires_grad=True), torch.randn(6, requires_grad=True)
+    ref = F.avg_pool2d(F.relu(F.conv2d(x, w, b)), 2)
+    out = lenet_fused.stage1(x, w, b)
+    assert out.shape == ref.shape
+    _close(out, ref)
+    g = torch.randn_like(ref)
+    for got, want in zip(torch.autograd.grad(out, (w, b), g), torch.autograd.grad(ref, (w, b), g), strict=True):
+        _close(got, want, 1e-4)
+
+
+@needs_kernels
+@pytest.mark.parametrize("co,size", [(16, (29, 29)), (3, (5, 12))])
+def test_conv2_input_gradient_matches_pytorch(co: int, size: tuple[int, int]) -> None:
+    torch.manual_seed(1)
+    x = torch.randn(4, 6, size[0] + 2, size[1] + 2).contiguous(memory_format=torch.channels_last).requires_grad_()
+    w, b = torch.randn(co, 6, 3, 3, requires_grad=True), torch.randn(co, requires_grad=True)
+    ref, out = F.conv2d(x, w, b), lenet_fused.conv2(x, w, b)
+    _close(out, ref)
+    g = torch.randn_like(ref)
+    for got, want in zip(torch.autograd.grad(out, (x, w, b), g), torch.autograd.grad(ref, (x, w, b), g), strict=True):
+        _close(got, want, 1e-4)
+
+
+@needs_kernels
+@pytest.mark.parametrize("size", [(29, 29), (6, 9)])
+def test_relu_pool_matches_pytorch_exactly(size: tuple[int, int]) -> None:
+    torch.manual_seed(2)
+    a = torch.randn(3, 16, *size).contiguous(memory_format=torch.channels_last).requires_grad_()
+    ref, out = F.avg_pool2d(F.relu(a), 2), lenet_fused.relu_pool(a)
+    assert torch.equal(out, ref)
+    g = torch.randn_like(ref)
+    assert torch.equal(torch.autograd.grad(out, a, g)[0], torch.autograd.grad(ref, a, g)[0])
+
+
+@needs_kernels
+def test_splitting_the_batch_over_threads_changes_no_bit() -> None:
+    torch.manual_seed(3)
+    model = LeNet5(4).to(memory_format=torch.channels_last)
+    x = torch.randn(32, 1, 64, 64).contiguous(memory_format=torch.channels_last)
+    saved = torch.get_num_threads()
+
+    def kernel_outputs() -> list[torch.Tensor]:
+        conv1, conv2 = model.features[0], model.features[3]
+        h1 = lenet_fused.stage1_forward(x, conv1.weight, conv1.bias)
+        a = F.conv2d(h1, conv2.weight, conv2.bias)
+        g2 = torch.randn(32, 16, 14, 14, generator=torch.Generator().manual_seed(0))
+        ga = lenet_fused.relu_pool_grad(a, g2)
+        g1 = lenet_fused.conv_input_grad(ga, conv2.weight)
+        return [h1, lenet_fused.relu_pool_forward(a), ga, g1, *lenet_fused.stage1_grads(x, conv1.weight, conv1.bias, g1)]
+
+    try:
+        torch.set_num_threads(1)
+        one = kernel_outputs()
+        torch.set_num_threads(3)
+        three = kernel_outputs()
+    finally:
+        torch.set_num_threads(saved)
+    assert all(torch.equal(a, b) for a, b in zip(one, three, strict=True))
+
+
+@needs_kernels
+def test_lenet_fused_and_pytorch_layers_agree_on_logits_and_gradients() -> None:
+    torch.manual_seed(4)
+    fused = LeNet5(5).to(memory_format=torch.channels_last)
+    plain = LeNet5(5, fused=False).to(memory_format=torch.channels_last)
+    plain.load_state_dict(fused.state_dict())
+    x = torch.randn(16, 1, 64, 64).contiguous(memory_format=torch.channels_last)
+    out_f, out_p = fused(x), plain(x)
+    _close(out_f, out_p)
+    out_f.square().sum().backward()
+    out_p.square().sum().backward()
+    for pf, pp in zip(fused.parameters(), plain.parameters(), strict=True):
+        _close(pf.grad, pp.grad, 1e-4)
+    with torch.inference_mode():
+        _close(fused(x), plain(x))
+
+
+def _toy(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    X = rng.integers(0, 60, (n, 64, 64)).astype(np.uint8)
+    y0 = rng.integers(0, 2, n)
+    X[y0 == 1, 4:20, 4:20] = 230
+    return X, np.stack([y0, rng.integers(0, 2, n)], axis=1).astype(np.int8)
+
+
+@needs_kernels
+def test_training_on_kernels_and_on_pytorch_layers_selects_the_same_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    X, Y = _toy(192, rng)
+    Xv, Yv = _toy(64, rng)
+    cfg = LeNetConfig(epochs=5, lr=1e-3, seed=2)
+    fused = LeNetClassifier(cfg).fit(X, Y, Xv, Yv)
+    monkeypatch.setenv(native.DISABLE_ENV, "0")
+    assert not lenet_fused.available()
+    plain = LeNetClassifier(cfg).fit(X, Y, Xv, Yv)
+    # float rounding differs from the first step on; over a short training it must not change the outcome
+    assert [round(h["val_f1"], 2) for h in fused.history] == [round(h["val_f1"], 2) for h in plain.history]
+    np.testing.assert_allclose([h["loss"] for h in fused.history], [h["loss"] for h in plain.history], rtol=1e-3)
+    np.testing.assert_allclose(fused.predict_proba(Xv), plain.predict_proba(Xv), atol=1e-3)
+
+
+def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(native.DISABLE_ENV, "0")
+    assert not lenet_fused.available()
+    assert lenet_fused.unavailable_reason() == f"turned off by {native.DISABLE_ENV}=0"
+    x = torch.randn(2, 1, 64, 64)
+    assert not lenet_fused.usable(x, torch.zeros(6, 1, 3, 3), torch.zeros(16, 6, 3, 3))
+    assert LeNet5(3)(x).shape == (2, 3)  # the PyTorch layers run
+
+
+@needs_kernels
+def test_usable_only_for_what_the_kernels_take() -> None:
+    w1, w2 = torch.zeros(6, 1, 3, 3), torch.zeros(16, 6, 3, 3)
+    assert lenet_fused.usable(torch.zeros(2, 1, 64, 64), w1, w2)
+    assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64, dtype=torch.float64), w1, w2)
+    assert not lenet_fused.usable(torch.zeros(2, 3, 64, 64), w1, w2)
+    assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64, requires_grad=True), w1, w2)  # saliency maps
+    assert not lenet_fused.usable(torch.zeros(2, 1, 64, 2000), w1, w2)
+    assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64), torch.zeros(8, 1, 3, 3), w2)
+    assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64), w1, torch.zeros(16, 6, 5, 5))
+
+
+def test_export_sees_the_pytorch_layers() -> None:
+    torch.manual_seed(6)
+    model = LeNet5(3).eval()
+    x = torch.randn(4, 1, 64, 64)
+    exported = torch.export.export(model, (x,))  # how a trained LeNet-5 becomes a model file for audit-model
+    assert any("conv2d" in str(n.target) for n in exported.graph.nodes)
+    _close(exported.module()(x), model(x))

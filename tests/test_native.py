@@ -1,0 +1,63 @@
+"""C sources build once per machine into the cache, and every way they cannot says why in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditkit import native
+
+needs_cc = pytest.mark.skipif(native.compiler() is None, reason="no C compiler on this machine")
+
+SOURCE = "int twice(int x) { return 2 * x; }\n"
+
+
+@pytest.fixture()
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AUDITKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(native.DISABLE_ENV, raising=False)
+    return tmp_path / "cache"
+
+
+@needs_cc
+def test_builds_once_loads_and_rebuilds_when_the_source_changes(cache: Path, tmp_path: Path) -> None:
+    src = tmp_path / "k.c"
+    src.write_text(SOURCE)
+    assert native.load(src).twice(21) == 42
+    built = native.library_path(src, native.compiler())
+    assert built.is_file() and built.is_relative_to(cache / "native")
+    stamp = built.stat().st_mtime_ns
+    native.build(src)
+    assert built.stat().st_mtime_ns == stamp  # reused, not rebuilt
+    src.write_text(SOURCE.replace("2 * x", "3 * x"))
+    assert native.library_path(src, native.compiler()) != built
+    assert native.load(src).twice(2) == 6
+    assert not list((cache / "native").glob("*.tmp"))
+
+
+@needs_cc
+def test_a_source_that_does_not_compile_says_where(cache: Path, tmp_path: Path) -> None:
+    src = tmp_path / "broken.c"
+    src.write_text("int f( { return; }\n")
+    with pytest.raises(native.NativeUnavailable, match=r"could not build broken\.c: .*broken\.c"):
+        native.build(src)
+    assert not list((cache / "native").glob("*"))  # nothing half-built is left to load
+
+
+def test_no_compiler(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv("CC", "no-such-cc")
+    src = tmp_path / "k.c"
+    src.write_text(SOURCE)
+    with pytest.raises(native.NativeUnavailable, match="no C compiler found"):
+        native.load(src)
+
+
+def test_switched_off(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(native.DISABLE_ENV, "0")
+    assert native.disabled()
+    with pytest.raises(native.NativeUnavailable, match="turned off"):
+        native.load(tmp_path / "k.c")
+    monkeypatch.setenv(native.DISABLE_ENV, "1")
+    assert not native.disabled()
