@@ -70,14 +70,12 @@ class LeNet5(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (n, n_aus); apply a sigmoid for probabilities."""
         conv1, conv2 = self.features[0], self.features[3]
-        # tracing and compiling see the PyTorch layers: the C kernels are opaque calls to both
-        tracing = torch.jit.is_tracing() or torch.compiler.is_compiling()
-        if self.fused and not tracing and lenet_fused.usable(x, conv1.weight, conv2.weight):
+        # tracing and compiling see the PyTorch layers (the C kernels are opaque calls to both), as does autocast
+        plain = torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.is_autocast_enabled("cpu")
+        if self.fused and not plain and lenet_fused.usable(x, conv1.weight, conv2.weight):
             # same layers, fewer passes over memory: C kernels for what oneDNN runs slowly at this size
-            h = lenet_fused.conv2(lenet_fused.stage1(x, conv1.weight, conv1.bias), conv2.weight, conv2.bias)
-            if h.dtype == torch.float32:  # not under a bf16 autocast
-                return self.head(lenet_fused.relu_pool(h))
-            return self.head(self.features[4:](h))
+            h = lenet_fused.stage2(lenet_fused.stage1(x, conv1.weight, conv1.bias), conv2.weight, conv2.bias)
+            return self.head(h)
         return self.head(self.features(x))
 
 

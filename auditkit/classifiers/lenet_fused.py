@@ -1,8 +1,9 @@
 """LeNet-5's activation stages as fused C kernels (lenet_kernels.c) with their autograd, and the PyTorch fallback.
 
 Stage 1 is conv1 + ReLU + 2x2 average pooling in one pass per image (the backward recomputes conv1, and gives the
-weight and bias gradients only: the input is the data); stage 2's ReLU + pooling is fused the same way, conv2 and the
-dense head stay with PyTorch (oneDNN). Same arithmetic as the PyTorch layers up to float rounding.
+weight and bias gradients only: the input is the data). Stage 2 is conv2 on oneDNN, then ReLU + pooling fused, and
+its whole backward (pooling, ReLU, conv2's input, weight and bias gradients) in one pass per image. The dense head
+stays with PyTorch. Same arithmetic as the PyTorch layers up to float rounding.
 Where the kernels cannot be built (no C compiler) or AUDITKIT_NATIVE=0, `available()` is False and LeNet5 runs its
 PyTorch layers: same model, same state dict, results equal up to float rounding.
 """
@@ -34,10 +35,8 @@ def _signatures(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.stage1_backward.restype = i
     lib.relu_pool_forward.argtypes = [p, i, i, i, p, i, i]
     lib.relu_pool_forward.restype = i
-    lib.relu_pool_backward.argtypes = [p, i, i, i, p, p, i, i]
-    lib.relu_pool_backward.restype = i
-    lib.conv_input_grad.argtypes = [p, i, i, i, p, i, p, i, i]
-    lib.conv_input_grad.restype = i
+    lib.stage2_backward.argtypes = [p, p, p, i, i, i, p, i, p, p, i, i]
+    lib.stage2_backward.restype = i
     lib.sum_rows.argtypes = [p, i, i, p]
     lib.sum_rows.restype = None
     return lib
@@ -131,6 +130,25 @@ def stage1_grads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
     return total[:, :9].reshape(C, 1, 3, 3).contiguous(), total[:, 9].contiguous()
 
 
+def stage2_grads(x: torch.Tensor, weight: torch.Tensor, a: torch.Tensor,
+                 grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients of avg_pool2d(relu(a), 2) with a = conv2d(x, weight, bias), given the pooled output's gradient:
+    x's (planar), weight's and bias's."""
+    n, C, Hi, Wi = x.shape
+    Co, Ho, Wo = weight.shape[0], Hi - 2, Wi - 2
+    xc = x.detach().permute(0, 2, 3, 1).contiguous()
+    ac = a.detach().permute(0, 2, 3, 1).contiguous()
+    g = grad.contiguous()
+    w = weight.detach().contiguous()
+    dx = torch.empty(n, C, Hi, Wi)  # planar: stage 1's backward reads it so
+    per_image = Co * C * 9 + Co
+    part = torch.empty(n, per_image)
+    _over_images("stage2_backward", n, _ptr(xc), _ptr(ac), _ptr(g), Ho, Wo, Co, _ptr(w), C, _ptr(dx), _ptr(part))
+    total = torch.empty(per_image)
+    library().sum_rows(_ptr(part), n, per_image, _ptr(total))
+    return dx, total[: Co * C * 9].reshape(weight.shape).contiguous(), total[Co * C * 9 :].contiguous()
+
+
 def relu_pool_forward(a: torch.Tensor) -> torch.Tensor:
     """(n, C, H, W) -> (n, C, H//2, W//2) contiguous: avg_pool2d(relu(a), 2)."""
     n, C, H, W = a.shape
@@ -138,45 +156,6 @@ def relu_pool_forward(a: torch.Tensor) -> torch.Tensor:
     out = torch.empty(n, C, H // 2, W // 2)  # planar: the dense head flattens it without a copy
     _over_images("relu_pool_forward", n, _ptr(ac), H, W, C, _ptr(out))
     return out
-
-
-def relu_pool_grad(a: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """Gradient of relu_pool_forward with respect to a (n, C, H, W), channels-last."""
-    n, C, H, W = a.shape
-    ac = a.detach().permute(0, 2, 3, 1).contiguous()
-    g = grad.contiguous()
-    ga = torch.empty(n, H, W, C)
-    _over_images("relu_pool_backward", n, _ptr(ac), H, W, C, _ptr(g), _ptr(ga))
-    return ga.permute(0, 3, 1, 2)
-
-
-def conv_input_grad(grad: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Gradient of conv2d(x, weight) (3x3, valid, 6 input channels) with respect to x, contiguous (planar)."""
-    n, Co, Ho, Wo = grad.shape
-    C = weight.shape[1]
-    g = grad.permute(0, 2, 3, 1).contiguous()
-    w = weight.detach().contiguous()
-    din = torch.empty(n, C, Ho + 2, Wo + 2)  # planar: stage 1's backward reads it so
-    _over_images("conv_input_grad", n, _ptr(g), Ho, Wo, Co, _ptr(w), C, _ptr(din))
-    return din
-
-
-class Conv2(torch.autograd.Function):
-    """conv2 (3x3, valid) on oneDNN, except the input gradient, which the C kernel computes about twice as fast."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        ctx.save_for_backward(x, weight)
-        return torch.nn.functional.conv2d(x, weight, bias)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:  # noqa: D102
-        x, weight = ctx.saved_tensors
-        grad = grad.contiguous(memory_format=torch.channels_last)
-        _, dw, db = torch.ops.aten.convolution_backward(
-            grad, x, weight, [weight.shape[0]], [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [False, True, True])
-        dx = conv_input_grad(grad, weight) if ctx.needs_input_grad[0] else None
-        return dx, dw, db
 
 
 class Stage1(torch.autograd.Function):
@@ -194,18 +173,19 @@ class Stage1(torch.autograd.Function):
         return None, dw, db
 
 
-class ReluPool(torch.autograd.Function):
-    """Autograd of the fused ReLU + 2x2 average pooling."""
+class Stage2(torch.autograd.Function):
+    """conv2 (on oneDNN) + ReLU + pooling (fused); the whole backward in one C pass per image."""
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        ctx.save_for_backward(a)
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        a = torch.nn.functional.conv2d(x, weight, bias)
+        ctx.save_for_backward(x, weight, a)
         return relu_pool_forward(a)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        (a,) = ctx.saved_tensors
-        return relu_pool_grad(a, grad)
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # noqa: D102
+        x, weight, a = ctx.saved_tensors
+        return stage2_grads(x, weight, a, grad)
 
 
 def stage1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -215,15 +195,8 @@ def stage1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.T
     return stage1_forward(x, weight, bias)
 
 
-def conv2(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """conv2d(x, weight, bias) whose input gradient runs on the C kernel, when a gradient is wanted."""
+def stage2(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """conv2 + ReLU + pooling, (n, 6, H, W) -> (n, Co, (H-2)//2, (W-2)//2) contiguous, with autograd when wanted."""
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or bias.requires_grad):
-        return Conv2.apply(x, weight, bias)
-    return torch.nn.functional.conv2d(x, weight, bias)
-
-
-def relu_pool(a: torch.Tensor) -> torch.Tensor:
-    """Fused ReLU + pooling, with autograd only when a gradient is wanted."""
-    if torch.is_grad_enabled() and a.requires_grad:
-        return ReluPool.apply(a)
-    return relu_pool_forward(a)
+        return Stage2.apply(x, weight, bias)
+    return relu_pool_forward(torch.nn.functional.conv2d(x, weight, bias))

@@ -18,6 +18,7 @@
 
 #define MAXW 1024 /* widest image row the kernels take */
 #define C1 6      /* conv1 filters (Table 3): fixed so the channel loops unroll */
+#define MAXC 256  /* most conv2 filters stage2_backward takes */
 
 /* VW floats per vector: a 512-bit register where the CPU has one, else 256-bit. Loads and stores go through memcpy:
  * unaligned, and no aliasing rules broken. */
@@ -44,10 +45,13 @@ static inline vec where_positive(vec z, vec v) {
     return (vec)((ivec)v & (z > zero));
 }
 
+/* The sum of v's lanes by halving (a tree: a few vector adds instead of VW dependent scalar ones) */
 static inline float lane_sum(vec v) {
-    float s = 0.0f;
-    for (int l = 0; l < VW; l++) s += v[l];
-    return s;
+    float t[VW];
+    memcpy(t, &v, sizeof v);
+    for (int w = VW / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) t[l] += t[l + w];
+    return t[0];
 }
 
 static inline ptrdiff_t round_up(ptrdiff_t n, ptrdiff_t m) { return (n + m - 1) / m * m; }
@@ -69,10 +73,13 @@ static void split_columns(const float *xi, int H, int W, float *restrict xe, flo
     for (int y = 0; y < H; y++) {
         const float *row = xi + (size_t)y * W;
         float *e = xe + (size_t)y * qs, *o = xo + (size_t)y * qs;
-        for (ptrdiff_t q = 0; q < qs; q++) {
-            e[q] = 2 * q < W ? row[2 * q] : 0.0f;
-            o[q] = 2 * q + 1 < W ? row[2 * q + 1] : 0.0f;
+        const ptrdiff_t half = W / 2;  /* whole (even, odd) pairs: a branch-free loop the compiler vectorizes */
+        for (ptrdiff_t q = 0; q < half; q++) {
+            e[q] = row[2 * q];
+            o[q] = row[2 * q + 1];
         }
+        for (ptrdiff_t q = half; q < qs; q++) e[q] = o[q] = 0.0f;
+        if (W % 2) e[half] = row[W - 1];
     }
 }
 
@@ -177,58 +184,128 @@ int stage1_backward(const float *x, int H, int W, const float *w, const float *b
     return 0;
 }
 
-/* Gradient of a 3x3 valid convolution with respect to its C1-channel input, for images [i0, i1):
- * g (n, Ho, Wo, Co) NHWC output gradient, w (Co, C1, 3, 3), din (n, C1, Ho+2, Wo+2) planar.
- * oneDNN spends most of conv2's backward here (6 output channels fill its vectors badly); this runs along image
- * rows instead, 2 * VW pixels at a time, the six input channels in twelve registers sharing each load. */
-int conv_input_grad(const float *g, int Ho, int Wo, int Co, const float *w, int C, float *din, int i0, int i1) {
-    const int Hi = Ho + 2, Wi = Wo + 2, P = Ho * Wo;
-    const ptrdiff_t wpad = (Wi + 2 * VW - 1) / (2 * VW) * (2 * VW), gs = wpad + 2 * VW, gh = Ho + 4;
-    if (C != C1 || Wi > MAXW || Ho < 1 || Wo < 1) return -1;
-    /* gp[co][y + 2][x + 2] = g[y][x][co], zero-bordered so every tap reads inside the plane; wt[co][k][c] */
-    float *gp = calloc((size_t)Co * gh * gs + (size_t)C1 * Hi * wpad + (size_t)Co * P + (size_t)Co * 9 * C1,
-                       sizeof(float));
-    if (!gp) return -2;
-    float *rows = gp + (size_t)Co * gh * gs, *flat = rows + (size_t)C1 * Hi * wpad, *wt = flat + (size_t)Co * P;
+/* The gradient of a 3x3 valid convolution with respect to its C1-channel input, for one image: dp holds the output
+ * gradient as zero-bordered planes (dp[co][y + 2][x + 2], rows of gs floats, gh rows per plane), wt the weights as
+ * wt[co][k][c]; rows gets dx[c][y][x] in rows of wpad floats. oneDNN spends most of conv2's backward here (6 output
+ * channels fill its vectors badly); this runs along image rows, 2 * VW pixels at a time, the six input channels in
+ * twelve registers sharing each load. */
+static void input_grad_rows(const float *dp, ptrdiff_t gs, ptrdiff_t gh, int Co, const float *wt, int Hi,
+                            ptrdiff_t wpad, float *rows) {
+    for (int y = 0; y < Hi; y++)
+        for (ptrdiff_t x0 = 0; x0 < wpad; x0 += 2 * VW) {
+            vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0};
+            vec b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0}, b5 = {0};
+            for (int co = 0; co < Co; co++)
+                for (int ki = 0; ki < 3; ki++)
+                    for (int kj = 0; kj < 3; kj++) {
+                        const float *gr = dp + (size_t)co * gh * gs + (size_t)(y + 2 - ki) * gs + x0 + 2 - kj;
+                        const float *wk = wt + ((size_t)co * 9 + ki * 3 + kj) * C1;
+                        const vec u = vload(gr), v = vload(gr + VW);
+                        a0 += wk[0] * u; b0 += wk[0] * v;
+                        a1 += wk[1] * u; b1 += wk[1] * v;
+                        a2 += wk[2] * u; b2 += wk[2] * v;
+                        a3 += wk[3] * u; b3 += wk[3] * v;
+                        a4 += wk[4] * u; b4 += wk[4] * v;
+                        a5 += wk[5] * u; b5 += wk[5] * v;
+                    }
+            float *r = rows + (size_t)y * wpad + x0;
+            const ptrdiff_t cs = (ptrdiff_t)Hi * wpad;
+            vstore(r, a0); vstore(r + VW, b0);
+            vstore(r + cs, a1); vstore(r + cs + VW, b1);
+            vstore(r + 2 * cs, a2); vstore(r + 2 * cs + VW, b2);
+            vstore(r + 3 * cs, a3); vstore(r + 3 * cs + VW, b3);
+            vstore(r + 4 * cs, a4); vstore(r + 4 * cs + VW, b4);
+            vstore(r + 5 * cs, a5); vstore(r + 5 * cs + VW, b5);
+        }
+}
+
+/* Weight gradient of a 3x3 valid convolution for one image, three input channels c3..c3+2 and output channels
+ * co0..co0+VW: the sum over output pixels of (input at pixel + tap, channel c) x (output gradient at pixel, VW output
+ * channels). Channels-last data make each product a broadcast times one vector, and the 27 sums stay in registers:
+ * no horizontal sums. x (Hi, Wi, C1) NHWC; dn (Ho, Wo, cp) NHWC with cp channels (zero-padded to whole vectors);
+ * acc[k] for (c - c3) * 9 + tap. */
+static void weight_grad_block(const float *x, int Wi, const float *dn, int Ho, int Wo, int cp, int co0, int c3,
+                              vec acc[27]) {
+    vec a[27];
+    for (int k = 0; k < 27; k++) a[k] = (vec){0};
+    for (int y = 0; y < Ho; y++)
+        for (int xx = 0; xx < Wo; xx++) {
+            const vec d = vload(dn + ((size_t)y * Wo + xx) * cp + co0);
+            const float *px = x + ((size_t)y * Wi + xx) * C1 + c3;
+#pragma GCC unroll 27
+            for (int k = 0; k < 27; k++) {
+                const int c = k / 9, ki = k % 9 / 3, kj = k % 3;
+                a[k] += px[((size_t)ki * Wi + kj) * C1 + c] * d;
+            }
+        }
+    for (int k = 0; k < 27; k++) acc[k] = a[k];
+}
+
+/* Backward of conv2 (3x3 valid, bias) -> ReLU -> 2x2 average pooling (floor), for images [i0, i1), in one pass per
+ * image: x (n, Ho+2, Wo+2, C1) NHWC conv2's input, a (n, Ho, Wo, Co) NHWC its pre-activation, g (n, Co, Ho/2, Wo/2)
+ * planar the pooled output's gradient, w (Co, C1, 3, 3). Writes dx (n, C1, Ho+2, Wo+2) planar, and per image
+ * part[i * (Co * C1 * 9 + Co) + ...]: the weight gradient in w's order, then the bias gradient.
+ * Returns 0, -1 for sizes it does not take, -2 out of memory. */
+int stage2_backward(const float *x, const float *a, const float *g, int Ho, int Wo, int Co, const float *w, int C,
+                    float *dx, float *part, int i0, int i1) {
+    const int Hi = Ho + 2, Wi = Wo + 2, P = Ho * Wo, hp = Ho / 2, wp = Wo / 2, cp = (int)round_up(Co, VW);
+    const ptrdiff_t wpad = round_up(Wi, 2 * VW), gs = wpad + 2 * VW, gh = Ho + 4;
+    const size_t per_image = (size_t)Co * C1 * 9 + Co;
+    if (C != C1 || Wi > MAXW || Ho < 1 || Wo < 1 || Co > MAXC) return -1;
+    /* dp: the output gradient as zero-bordered planes (for dx); dn: the same channels-last with cp lanes (for dW);
+     * gt: the pooled gradient channels-last; rows: dx rows; flat: dn as planes; wt[co][k][c] */
+    float *dp = calloc((size_t)Co * gh * gs + (size_t)P * cp + (size_t)hp * wp * cp + (size_t)C1 * Hi * wpad
+                       + (size_t)cp * P + (size_t)Co * 9 * C1, sizeof(float));
+    if (!dp) return -2;
+    float *dn = dp + (size_t)Co * gh * gs, *gt = dn + (size_t)P * cp, *rows = gt + (size_t)hp * wp * cp;
+    float *flat = rows + (size_t)C1 * Hi * wpad, *wt = flat + (size_t)cp * P;
     for (int co = 0; co < Co; co++)
         for (int k = 0; k < 9; k++)
             for (int c = 0; c < C1; c++) wt[((size_t)co * 9 + k) * C1 + c] = w[((size_t)co * C1 + c) * 9 + k];
     for (int i = i0; i < i1; i++) {
-        transpose(g + (size_t)i * P * Co, P, Co, flat);
+        float *pi = part + (size_t)i * per_image;
+        const float *ai = a + (size_t)i * P * Co, *xi = x + (size_t)i * Hi * Wi * C1;
+        /* ReLU + pooling backward, channels-last: d = g / 4 spread over each window where the pre-activation is
+         * positive; the row and column the floor pooling drops (odd sizes) get 0 */
+        const float *gi = g + (size_t)i * Co * hp * wp;
+        for (int co = 0; co < Co; co++)
+            for (int q = 0; q < hp * wp; q++) gt[(size_t)q * cp + co] = 0.25f * gi[(size_t)co * hp * wp + q];
+        vec bias[MAXC / VW];
+        for (int v = 0; v < cp / VW; v++) bias[v] = (vec){0};
+        for (int y = 0; y < Ho; y++)
+            for (int xx = 0; xx < Wo; xx++) {
+                float *d = dn + ((size_t)y * Wo + xx) * cp;
+                const float *z = ai + ((size_t)y * Wo + xx) * Co;
+                if (y >= 2 * hp || xx >= 2 * wp) {
+                    for (int co = 0; co < Co; co++) d[co] = 0.0f;
+                    continue;
+                }
+                const float *u = gt + ((size_t)(y / 2) * wp + xx / 2) * cp;
+                for (int co = 0; co < Co; co++) d[co] = z[co] > 0.0f ? u[co] : 0.0f;
+                for (int v = 0; v < cp / VW; v++) bias[v] += vload(d + v * VW);
+            }
+        for (int v = 0; v < cp / VW; v++)
+            for (int l = 0; l < VW && v * VW + l < Co; l++) pi[(size_t)Co * C1 * 9 + v * VW + l] = bias[v][l];
+        /* dx from the gradient as planes */
+        transpose(dn, P, cp, flat);  /* dx needs the first Co planes */
         for (int co = 0; co < Co; co++)
             for (int y = 0; y < Ho; y++)
-                memcpy(gp + (size_t)co * gh * gs + (size_t)(y + 2) * gs + 2, flat + (size_t)co * P + (size_t)y * Wo,
+                memcpy(dp + (size_t)co * gh * gs + (size_t)(y + 2) * gs + 2, flat + (size_t)co * P + (size_t)y * Wo,
                        sizeof(float) * Wo);
-        for (int y = 0; y < Hi; y++)
-            for (ptrdiff_t x0 = 0; x0 < wpad; x0 += 2 * VW) {
-                vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0};
-                vec b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0}, b5 = {0};
-                for (int co = 0; co < Co; co++)
-                    for (int ki = 0; ki < 3; ki++)
-                        for (int kj = 0; kj < 3; kj++) {
-                            const float *gr = gp + (size_t)co * gh * gs + (size_t)(y + 2 - ki) * gs + x0 + 2 - kj;
-                            const float *wk = wt + ((size_t)co * 9 + ki * 3 + kj) * C1;
-                            const vec u = vload(gr), v = vload(gr + VW);
-                            a0 += wk[0] * u; b0 += wk[0] * v;
-                            a1 += wk[1] * u; b1 += wk[1] * v;
-                            a2 += wk[2] * u; b2 += wk[2] * v;
-                            a3 += wk[3] * u; b3 += wk[3] * v;
-                            a4 += wk[4] * u; b4 += wk[4] * v;
-                            a5 += wk[5] * u; b5 += wk[5] * v;
-                        }
-                float *r = rows + (size_t)y * wpad + x0;
-                const ptrdiff_t cs = (ptrdiff_t)Hi * wpad;
-                vstore(r, a0); vstore(r + VW, b0);
-                vstore(r + cs, a1); vstore(r + cs + VW, b1);
-                vstore(r + 2 * cs, a2); vstore(r + 2 * cs + VW, b2);
-                vstore(r + 3 * cs, a3); vstore(r + 3 * cs + VW, b3);
-                vstore(r + 4 * cs, a4); vstore(r + 4 * cs + VW, b4);
-                vstore(r + 5 * cs, a5); vstore(r + 5 * cs + VW, b5);
-            }
-        float *di = din + (size_t)i * C1 * Hi * Wi;
+        input_grad_rows(dp, gs, gh, Co, wt, Hi, wpad, rows);
+        float *di = dx + (size_t)i * C1 * Hi * Wi;
         for (int r = 0; r < C1 * Hi; r++) memcpy(di + (size_t)r * Wi, rows + (size_t)r * wpad, sizeof(float) * Wi);
+        /* dW, VW output channels and three input channels at a time */
+        for (int co0 = 0; co0 < cp; co0 += VW)
+            for (int c3 = 0; c3 < C1; c3 += 3) {
+                vec acc[27];
+                weight_grad_block(xi, Wi, dn, Ho, Wo, cp, co0, c3, acc);
+                for (int k = 0; k < 27; k++)
+                    for (int l = 0; l < VW && co0 + l < Co; l++)
+                        pi[((size_t)(co0 + l) * C1 + c3 + k / 9) * 9 + k % 9] = acc[k][l];
+            }
     }
-    free(gp);
+    free(dp);
     return 0;
 }
 
@@ -253,32 +330,6 @@ int relu_pool_forward(const float *a, int H, int W, int C, float *out, int i0, i
         transpose(tmp, hp * wp, C, out + (size_t)i * C * hp * wp);
     }
     free(tmp);
-    return 0;
-}
-
-/* Gradient of relu_pool_forward with respect to a (NHWC, like a), given the planar output gradient g (n, C, H/2, W/2),
- * images [i0, i1). Rows and columns the floor pooling drops get 0. Returns 0, or -2 out of memory. */
-int relu_pool_backward(const float *a, int H, int W, int C, const float *g, float *ga, int i0, int i1) {
-    const int hp = H / 2, wp = W / 2;
-    float *gt = malloc(sizeof(float) * (size_t)hp * wp * C + 1);
-    if (!gt) return -2;
-    for (int i = i0; i < i1; i++) {
-        const float *ai = a + (size_t)i * H * W * C;
-        float *di = ga + (size_t)i * H * W * C;
-        transpose(g + (size_t)i * C * hp * wp, C, hp * wp, gt);
-        for (int y = 0; y < H; y++)
-            for (int xx = 0; xx < W; xx++) {
-                const float *t = ai + ((size_t)y * W + xx) * C;
-                float *d = di + ((size_t)y * W + xx) * C;
-                if (y >= 2 * hp || xx >= 2 * wp) {
-                    for (int c = 0; c < C; c++) d[c] = 0.0f;
-                    continue;
-                }
-                const float *s = gt + ((size_t)(y / 2) * wp + xx / 2) * C;
-                for (int c = 0; c < C; c++) d[c] = t[c] > 0.0f ? 0.25f * s[c] : 0.0f;
-            }
-    }
-    free(gt);
     return 0;
 }
 
