@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -143,3 +145,24 @@ def test_export_sees_the_pytorch_layers() -> None:
     exported = torch.export.export(model, (x,))  # how a trained LeNet-5 becomes a model file for audit-model
     assert any("conv2d" in str(n.target) for n in exported.graph.nodes)
     _close(exported.module()(x), model(x))
+
+
+@needs_kernels
+def test_a_pool_inherited_through_fork_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a forked child inherits the parent's pool object but none of its threads: using it would hang
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch.manual_seed(7)
+    x = torch.randn(16, 1, 64, 64)
+    w, b = torch.randn(6, 1, 3, 3), torch.randn(6)
+    stale = ThreadPoolExecutor(max_workers=8)
+    monkeypatch.setattr(lenet_fused, "_pool", (-1, stale))  # made by "another process"
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = lenet_fused.stage1_forward(x, w, b)
+    finally:
+        torch.set_num_threads(saved)
+        stale.shutdown()
+    assert lenet_fused._pool[0] == os.getpid() and lenet_fused._pool[1] is not stale
+    _close(out, F.avg_pool2d(F.relu(F.conv2d(x, w, b)), 2))

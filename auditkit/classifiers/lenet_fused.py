@@ -11,6 +11,7 @@ PyTorch layers: same model, same state dict, results equal up to float rounding.
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -81,7 +82,7 @@ def _ptr(t: torch.Tensor) -> ctypes.c_void_p:
     return ctypes.c_void_p(t.data_ptr())
 
 
-_pool: ThreadPoolExecutor | None = None
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
 
 
 def _over_images(kernel: str, n: int, *args: object) -> None:
@@ -93,9 +94,10 @@ def _over_images(kernel: str, n: int, *args: object) -> None:
         codes = [fn(*args, 0, n)]
     else:
         with _lock:
-            if _pool is None or _pool._max_workers < threads:
-                _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="auditkit-lenet")
-            pool = _pool
+            # a new pool in a forked child too: the parent's threads do not exist there, and its pool would hang
+            if _pool is None or _pool[0] != os.getpid() or _pool[1]._max_workers < threads:
+                _pool = (os.getpid(), ThreadPoolExecutor(max_workers=threads, thread_name_prefix="auditkit-lenet"))
+            pool = _pool[1]
         cuts = [n * k // threads for k in range(threads + 1)]
         codes = list(pool.map(lambda k: fn(*args, cuts[k], cuts[k + 1]), range(threads)))
     failed = [c for c in codes if c]
