@@ -36,6 +36,12 @@ def replace_block(text: str, name: str, body: str) -> str:
     return pattern.sub(lambda _: f"{begin}\n{body}{end}", text)
 
 
+def duration(seconds: float) -> str:
+    """'55 s' under a minute, else '7 min 20 s'."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{rest} s" if minutes == 0 else f"{minutes} min {rest:02d} s"
+
+
 def timed(args: list[str], out: Path) -> tuple[str, float, float]:
     """Run `auditkit ARGS --out OUT` on a fresh cache (dataset rendered, no DeepFN weights) into an emptied OUT
     (a previous run's results there would be resumed, not recomputed): stdout, wall s, peak RSS GiB."""
@@ -60,9 +66,8 @@ def timed(args: list[str], out: Path) -> tuple[str, float, float]:
 def deepfn_timing(out: Path) -> str:
     """The DeepFN audit a user runs first, timed on a fresh cache (its DeepFN fit included), as markdown."""
     _, wall, peak = timed(["gap", "--attr", "fitzpatrick", "--normalizer", "deepfn"], out)
-    minutes, seconds = divmod(round(wall), 60)
     return (f"`auditkit gap --attr fitzpatrick --normalizer deepfn` on a fresh cache (rendering the dataset and fitting "
-            f"DeepFN included): **{minutes} min {seconds:02d} s** on 2 CPU cores, peak memory {peak:.1f} GiB "
+            f"DeepFN included): **{duration(wall)}** on 2 CPU cores, peak memory {peak:.1f} GiB "
             "(`python benchmarks/readme_figures.py`).\n")
 
 
@@ -71,8 +76,7 @@ def quickstart(out: Path) -> str:
     stdout, wall, peak = timed(["gap", "--attr", "fitzpatrick"], out)
     summary = stdout.split("report:")[0].rstrip()
     summary = "\n".join(line.rstrip() for line in summary.splitlines())
-    minutes, seconds = divmod(round(wall), 60)
-    return (f"On 2 CPU cores this took **{minutes} min {seconds:02d} s** in all, peak memory "
+    return (f"On 2 CPU cores this took **{duration(wall)}** in all, peak memory "
             f"{peak:.1f} GiB (`python benchmarks/readme_figures.py`, fresh cache: it includes "
             f"rendering the dataset). The terminal summary:\n\n```\n{summary}\n```\n")
 
