@@ -7,7 +7,11 @@ PyTorch path auditkit still runs where no C compiler is found, AUDITKIT_NATIVE=0
 the fused C kernels (lenet_fused.py). Also measured, to record why they are not used: several models trained as one
 grouped-convolution model (the batching #17 proposed) and bf16 autocast.
 
-Run: python benchmarks/bench_lenet.py [--images 1200] [--epochs 3] [--threads N] [--models 10]
+With --workers N it also measures N single-thread processes fitting at once (the audit's configuration: one worker
+per core) for all three implementations: the images/s of all workers together, whose fraction of peak is against the
+matmul peak on --threads threads (so run it with --threads N).
+
+Run: python benchmarks/bench_lenet.py [--images 1200] [--epochs 3] [--threads N] [--models 10] [--workers N]
 """
 
 from __future__ import annotations
@@ -153,6 +157,40 @@ def fit_rate(X: np.ndarray, Y: np.ndarray, epochs: int) -> float:
     return best
 
 
+def _implementation(name: str) -> contextlib.AbstractContextManager:
+    """The context that makes LeNetClassifier build the named implementation: before, torch_layers or now."""
+    return {"before": before_implementation, "torch_layers": torch_layers, "now": contextlib.nullcontext}[name]()
+
+
+def _worker_fit(name: str, images: int, epochs: int, start_at: float) -> tuple[float, float]:
+    """In a spawned worker on one thread: one warm-up fit, then wait for the common start and time one fit."""
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (images, 64, 64), dtype=np.uint8)
+    Y = (rng.random((images, N_AUS)) > 0.8).astype(np.int8)
+    with _implementation(name):
+        LeNetClassifier(LeNetConfig(epochs=1, lr=1e-3, balanced=True)).fit(X[:256], Y[:256], X[:64], Y[:64])
+        while time.time() < start_at:
+            time.sleep(0.01)
+        start = time.time()
+        LeNetClassifier(LeNetConfig(epochs=epochs, lr=1e-3, balanced=True)).fit(X, Y, X[:600], Y[:600])
+        return start, time.time()
+
+
+def workers_rate(name: str, workers: int, images: int, epochs: int, rounds: int = 2) -> float:
+    """Training images/s of `workers` single-thread processes fitting at once, as an audit's workers do (best round)."""
+    import multiprocessing
+
+    best = 0.0
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for _ in range(rounds):
+            start_at = time.time() + 15  # every worker warmed up and waiting by then
+            spans = pool.starmap(_worker_fit, [(name, images, epochs, start_at)] * workers)
+            wall = max(end for _, end in spans) - min(start for start, _ in spans)
+            best = max(best, workers * images * epochs / wall)
+    return best
+
+
 def main() -> None:
     """Print throughput before/after, grouped and bf16 variants, and each as a fraction of the matmul peak, as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -160,6 +198,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--models", type=int, default=10, help="models in the grouped-convolution variant")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also measure N single-thread processes fitting at once (an audit's --jobs N)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -188,6 +228,10 @@ def main() -> None:
     with torch_layers():
         rates["fit_torch_layers"] = fit_rate(X, Y, args.epochs)
     rates["fit_now"] = fit_rate(X, Y, args.epochs)
+    if args.workers:
+        for name in ("before", "torch_layers", "now"):
+            rates[f"fit_{name}_{args.workers}_workers_1_thread"] = workers_rate(name, args.workers, args.images,
+                                                                                args.epochs)
     print(json.dumps({
         "benchmark": "lenet5-training", "torch": torch.__version__, "threads": args.threads, "images": args.images,
         "epochs": args.epochs, "matmul_peak_gflops": round(peak, 1), "training_mflop_per_image": round(flop / 1e6, 2),

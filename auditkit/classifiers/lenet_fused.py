@@ -3,9 +3,8 @@
 Stage 1 is conv1 + ReLU + 2x2 average pooling in one pass per image (the backward recomputes conv1, and gives the
 weight and bias gradients only: the input is the data). Stage 2 is conv2 on oneDNN, then ReLU + pooling fused, and
 its whole backward (pooling, ReLU, conv2's input, weight and bias gradients) in one pass per image. The dense head
-stays with PyTorch. Same arithmetic as the PyTorch layers up to float rounding.
-Where the kernels cannot be built (no C compiler) or AUDITKIT_NATIVE=0, `available()` is False and LeNet5 runs its
-PyTorch layers: same model, same state dict, results equal up to float rounding.
+stays with PyTorch. Where the kernels cannot be built (no C compiler) or AUDITKIT_NATIVE=0, `available()` is False
+and LeNet5 runs its PyTorch layers: same model, same state dict, results equal up to float rounding.
 """
 
 from __future__ import annotations
