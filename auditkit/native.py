@@ -1,6 +1,6 @@
 """Build a C source shipped in the package into a shared library once per machine, and load it with ctypes.
 
-Why not a compiled wheel or a torch C++ extension: the kernels are plain C99 with no dependency, so the system C
+Why not a compiled wheel or a torch C++ extension: the kernels are plain C11 with no dependency, so the system C
 compiler builds them in under a second on first use, tuned to the CPU at hand (-march=native); a wheel would need
 one build per CPU family, and torch's extension builder takes a minute and its headers. Where no compiler works
 the caller falls back to its PyTorch path, so nothing depends on this succeeding.
@@ -71,6 +71,7 @@ def build(source: Path) -> Path:
     target = library_path(source, cc)
     if target.exists():
         return target
+    tmp: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # build beside the target and rename: parallel workers sharing the cache never load a half-written file
@@ -78,12 +79,16 @@ def build(source: Path) -> Path:
         os.close(fd)
         result = subprocess.run([cc, *FLAGS, "-o", tmp, str(source)], capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
-            Path(tmp).unlink(missing_ok=True)
-            first = (result.stderr.strip().splitlines() or ["no output"])[0]
+            lines = result.stderr.strip().splitlines() or ["no output"]
+            first = next((line for line in lines if "error" in line), lines[0])  # not "In function ...:"
             raise NativeUnavailable(f"{cc} could not build {source.name}: {first}")
         os.replace(tmp, target)
+        tmp = None
     except (OSError, subprocess.SubprocessError) as err:
         raise NativeUnavailable(f"could not build {source.name} into {target.parent}: {err}") from err
+    finally:
+        if tmp is not None:  # failed or timed out: leave nothing half-built
+            Path(tmp).unlink(missing_ok=True)
     return target
 
 

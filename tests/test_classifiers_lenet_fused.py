@@ -136,6 +136,7 @@ def test_usable_only_for_what_the_kernels_take() -> None:
     assert not lenet_fused.usable(torch.zeros(2, 1, 64, 2000), w1, w2)
     assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64), torch.zeros(8, 1, 3, 3), w2)
     assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64), w1, torch.zeros(16, 6, 5, 5))
+    assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64), w1, torch.zeros(300, 6, 3, 3))
 
 
 def test_export_sees_the_pytorch_layers() -> None:

@@ -22,6 +22,7 @@ from auditkit import native
 SOURCE = Path(__file__).with_name("lenet_kernels.c")
 MAX_WIDTH = 1024  # MAXW in lenet_kernels.c: widest image row
 C1 = 6  # C1 in lenet_kernels.c: conv1's filter count, fixed there
+MAX_FILTERS = 256  # MAXC in lenet_kernels.c: most conv2 filters
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -74,6 +75,7 @@ def usable(x: torch.Tensor, weight1: torch.Tensor, weight2: torch.Tensor) -> boo
     return (x.device.type == "cpu" and x.dtype == torch.float32 and weight1.dtype == weight2.dtype == torch.float32
             and x.dim() == 4 and x.shape[1] == 1 and 4 <= x.shape[2] and 4 <= x.shape[3] <= MAX_WIDTH
             and tuple(weight1.shape) == (C1, 1, 3, 3) and tuple(weight2.shape[1:]) == (C1, 3, 3)
+            and weight2.shape[0] <= MAX_FILTERS
             and not x.requires_grad and available())
 
 
@@ -104,12 +106,18 @@ def _over_images(kernel: str, n: int, *args: object) -> None:
         raise MemoryError(f"{SOURCE.name}: {kernel} failed (code {failed[0]}: -1 unsupported size, -2 out of memory)")
 
 
+def _stage1_operands(x: torch.Tensor, weight: torch.Tensor,
+                     bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    # the images as (n, H, W) rows and the filters as (C, 9) taps, contiguous, as lenet_kernels.c reads them
+    n, _, H, W = x.shape
+    return x.reshape(n, H, W).contiguous(), weight.detach().reshape(len(weight), 9).contiguous(), bias.detach().contiguous()
+
+
 def stage1_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """(n, 1, H, W) -> (n, C, (H-2)//2, (W-2)//2) channels-last: avg_pool2d(relu(conv2d(x, weight, bias)), 2)."""
     n, _, H, W = x.shape
     C = weight.shape[0]
-    xc = x.reshape(n, H, W).contiguous()
-    w, b = weight.detach().reshape(C, 9).contiguous(), bias.detach().contiguous()
+    xc, w, b = _stage1_operands(x, weight, bias)
     out = torch.empty(n, (H - 2) // 2, (W - 2) // 2, C)
     _over_images("stage1_forward", n, _ptr(xc), H, W, _ptr(w), _ptr(b), C, _ptr(out))
     return out.permute(0, 3, 1, 2)
@@ -120,8 +128,7 @@ def stage1_grads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
     """Gradients of stage1_forward's weight (C, 1, 3, 3) and bias (C,) given its output gradient."""
     n, _, H, W = x.shape
     C = weight.shape[0]
-    xc = x.reshape(n, H, W).contiguous()
-    w, b = weight.detach().reshape(C, 9).contiguous(), bias.detach().contiguous()
+    xc, w, b = _stage1_operands(x, weight, bias)
     g = grad.contiguous()  # planar, as conv_input_grad writes it
     part = torch.empty(n, C * 10)
     _over_images("stage1_backward", n, _ptr(xc), H, W, _ptr(w), _ptr(b), C, _ptr(g), _ptr(part))
