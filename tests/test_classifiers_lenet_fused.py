@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from auditkit import native
 from auditkit.classifiers import lenet_fused
-from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig
+from auditkit.classifiers.base import runtime_of
+from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig, make_lenet
 
 needs_kernels = pytest.mark.skipif(not lenet_fused.available(), reason=f"{lenet_fused.unavailable_reason()}")
 
@@ -118,9 +119,13 @@ def test_training_on_kernels_and_on_pytorch_layers_selects_the_same_epoch(monkey
 
 
 def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert lenet_fused.describe() == ("C kernels" if lenet_fused.available() else
+                                      f"PyTorch layers ({lenet_fused.unavailable_reason()})")
     monkeypatch.setenv(native.DISABLE_ENV, "0")
     assert not lenet_fused.available()
     assert lenet_fused.unavailable_reason() == f"turned off by {native.DISABLE_ENV}=0"
+    assert runtime_of(make_lenet) == f"PyTorch layers (turned off by {native.DISABLE_ENV}=0)"
+    assert runtime_of(object()) is None  # plugins need not say
     x = torch.randn(2, 1, 64, 64)
     assert not lenet_fused.usable(x, torch.zeros(6, 1, 3, 3), torch.zeros(16, 6, 3, 3))
     assert LeNet5(3)(x).shape == (2, 3)  # the PyTorch layers run

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from auditkit.classifiers import lenet_fused
 from auditkit.errors import AuditkitError
 from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.runner import AuditConfig, run_audit
@@ -36,6 +37,7 @@ def test_gender_audit_rows_and_run_json(audit_dataset: Path, tmp_path: Path) -> 
     pd.testing.assert_frame_equal(on_disk, res)
     run = json.loads((tmp_path / "a" / "run.json").read_text())
     assert run["config"]["attr"] == ["gender"] and run["versions"]["torch"]
+    assert run["machine"]["classifier_runtime"] == lenet_fused.describe()  # which LeNet-5 path made these numbers
     assert run["plan"]["template"] not in run["plan"]["scope"]
     assert len(run["plan"]["tasks"]) == 4  # 2 pools x 2 repetitions, each model tested within and cross
     assert json.loads((tmp_path / "a" / "normalizers.json").read_text()) == {"none": {}, "histeq": {}}

@@ -46,3 +46,13 @@ def channels_of(plugin: object) -> int:
 def with_channels(faces: np.ndarray, channels: int) -> np.ndarray:
     """(n, H, W) gray faces as a plugin with `channels` takes them: unchanged for 1, (n, H, W, 3) for 3."""
     return faces if channels == 1 else np.repeat(faces[..., None], channels, axis=-1)
+
+
+def runtime_of(plugin: object) -> str | None:
+    """How a classifier plugin computes on this machine, for the audit's record: its `runtime()`, if it has one.
+
+    Paths that give equal results only up to float rounding (LeNet-5's C kernels or PyTorch layers) are named here,
+    so an audit's run.json says which one produced its numbers.
+    """
+    runtime = getattr(plugin, "runtime", None)
+    return str(runtime()) if callable(runtime) else None

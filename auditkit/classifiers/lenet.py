@@ -187,3 +187,4 @@ def make_lenet(seed: int = 0, threads: int | None = None, **options: object) -> 
 
 
 make_lenet.input_size = INPUT_SIZE  # type: ignore[attr-defined]  # the runner prepares faces at this size
+make_lenet.runtime = lenet_fused.describe  # type: ignore[attr-defined]  # recorded in run.json (classifiers.base.runtime_of)

@@ -69,6 +69,12 @@ def unavailable_reason() -> str | None:
     return _state.get("reason")  # type: ignore[return-value]
 
 
+def describe() -> str:
+    """How LeNet-5 runs in this process: 'C kernels', or 'PyTorch layers (why)'."""
+    reason = unavailable_reason()
+    return "C kernels" if reason is None else f"PyTorch layers ({reason})"
+
+
 def usable(x: torch.Tensor, weight1: torch.Tensor, weight2: torch.Tensor) -> bool:
     """Whether this forward can run fused: float32 CPU tensors, one input channel, the kernels' filter counts and
     sizes (6 then 6 -> any, 3x3), images the kernels hold, and no gradient wanted for the input."""

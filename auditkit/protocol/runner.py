@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from auditkit.classifiers.base import DEFAULT_INPUT_SIZE, channels_of, input_size_of, with_channels
+from auditkit.classifiers.base import DEFAULT_INPUT_SIZE, channels_of, input_size_of, runtime_of, with_channels
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
@@ -293,6 +293,9 @@ def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool) -> None:
     record = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint, "data": str(plan.config.data),
               "plan": plan.summary(), "versions": package_versions(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
+    runtime = runtime_of(load("classifier", plan.config.classifier))
+    if runtime is not None:  # as this process runs it (cluster workers build their own)
+        record["machine"]["classifier_runtime"] = runtime
     losses = ingest_losses(plan.dataset, plan.pools)
     if losses is not None:  # frames the face detector missed at ingest never reached any model: a bias of their own
         by_group, tests = missed_by_group(losses, plan.config.seed)
