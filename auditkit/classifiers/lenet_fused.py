@@ -47,6 +47,8 @@ def library() -> ctypes.CDLL | None:
     """The loaded kernels, building them on first use; None where they cannot be used (see unavailable_reason)."""
     if native.disabled():
         return None
+    if "lib" in _state:  # every forward asks: no lock once loaded
+        return _state["lib"]  # type: ignore[return-value]
     with _lock:
         if "lib" not in _state and "reason" not in _state:
             try:

@@ -288,12 +288,11 @@ def run_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.Da
                       repetition=task.repetition, seed=task.seed, task=task.key, epochs_run=len(history), best_epoch=best)
 
 
-def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool) -> None:
+def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool, runtime: str | None = None) -> None:
     """Start or resume the audit in `audit` (same config and data resume; anything else is refused unless forced)."""
     record = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint, "data": str(plan.config.data),
               "plan": plan.summary(), "versions": package_versions(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
-    runtime = runtime_of(load("classifier", plan.config.classifier))
     if runtime is not None:  # as this process runs it (cluster workers build their own)
         record["machine"]["classifier_runtime"] = runtime
     losses = ingest_losses(plan.dataset, plan.pools)
@@ -338,7 +337,7 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
         connection = contextlib.nullcontext(None)
     audit = AuditDir(out)
     with connection as client:
-        _open_audit(audit, plan, force)
+        _open_audit(audit, plan, force, runtime_of(classifier))
         audit.drop_unreadable_parts()
         pending = [(t, n) for n in cfg.normalizers for t in plan.tasks if not audit.part(n, t.key).exists()]
         _run_pending(plan, audit, pending, size=size, channels=channels, jobs=jobs, progress=progress, client=client)
