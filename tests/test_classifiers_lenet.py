@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig, make_lenet, positive_weights
+from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig, make_lenet, positive_weights, to_tensor
 
 
 def test_table3_shapes_and_parameters() -> None:
@@ -135,3 +135,16 @@ def test_predictions_do_not_depend_on_the_inference_chunk() -> None:
     assert chunked.shape == (150, 2)
     assert np.allclose(chunked, whole, atol=1e-5)
     assert clf.predict_proba(X[:0]).shape == (0, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_inputs_are_standardized_per_image_and_left_unchanged(dtype: type) -> None:
+    rng = np.random.default_rng(8)
+    X = (rng.random((3, 64, 64)) * 255).astype(dtype)
+    before = X.copy()
+    x = to_tensor(X)
+    np.testing.assert_array_equal(X, before)  # a float32 array shares memory with torch: it must not be standardized
+    assert x.shape == (3, 1, 64, 64) and x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
+    ref = torch.as_tensor(before, dtype=torch.float32)[:, None]
+    ref = (ref - ref.mean((2, 3), keepdim=True)) / (ref.std((2, 3), keepdim=True) + 1e-3)
+    torch.testing.assert_close(x, ref, rtol=1e-5, atol=1e-5)

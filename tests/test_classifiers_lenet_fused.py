@@ -24,32 +24,27 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-5) -> None:
     assert diff <= rtol * scale, diff
 
 
+def _reference(x: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor,
+               b2: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(F.relu(F.conv2d(F.avg_pool2d(F.relu(F.conv2d(x, w1, b1)), 2), w2, b2)), 2)
+
+
 @needs_kernels
-@pytest.mark.parametrize("size", [(64, 64), (33, 70), (8, 5), (20, 36)])
-def test_stage1_matches_conv_relu_pool_and_its_gradients(size: tuple[int, int]) -> None:
+@pytest.mark.parametrize("co,size", [(16, (64, 64)), (16, (33, 70)), (3, (20, 36)), (17, (14, 11)), (5, (10, 10))])
+def test_features_match_the_pytorch_layers_and_their_gradients(co: int, size: tuple[int, int]) -> None:
+    # odd sizes (pooling drops a row or column), filter counts that are not whole vectors, the smallest image
     torch.manual_seed(0)
     x = torch.randn(5, 1, *size)
-    w, b = torch.randn(6, 1, 3, 3, requires_grad=True), torch.randn(6, requires_grad=True)
-    ref = F.avg_pool2d(F.relu(F.conv2d(x, w, b)), 2)
-    out = lenet_fused.stage1(x, w, b)
-    assert out.shape == ref.shape
+    params = (torch.randn(6, 1, 3, 3, requires_grad=True), torch.randn(6, requires_grad=True),
+              torch.randn(co, 6, 3, 3, requires_grad=True), torch.randn(co, requires_grad=True))
+    ref, out = _reference(x, *params), lenet_fused.features(x, *params)
+    assert out.shape == ref.shape and out.is_contiguous()
     _close(out, ref)
     g = torch.randn_like(ref)
-    for got, want in zip(torch.autograd.grad(out, (w, b), g), torch.autograd.grad(ref, (w, b), g), strict=True):
+    for got, want in zip(torch.autograd.grad(out, params, g), torch.autograd.grad(ref, params, g), strict=True):
         _close(got, want, 1e-4)
-
-
-@needs_kernels
-@pytest.mark.parametrize("co,size", [(16, (29, 29)), (3, (5, 12)), (16, (6, 38)), (17, (3, 3))])
-def test_stage2_matches_conv_relu_pool_and_its_gradients(co: int, size: tuple[int, int]) -> None:
-    torch.manual_seed(1)
-    x = torch.randn(4, 6, size[0] + 2, size[1] + 2).contiguous(memory_format=torch.channels_last).requires_grad_()
-    w, b = torch.randn(co, 6, 3, 3, requires_grad=True), torch.randn(co, requires_grad=True)
-    ref, out = F.avg_pool2d(F.relu(F.conv2d(x, w, b)), 2), lenet_fused.stage2(x, w, b)
-    assert torch.equal(out, ref)  # oneDNN's conv2, then the same ReLU and pooling arithmetic
-    g = torch.randn_like(ref)
-    for got, want in zip(torch.autograd.grad(out, (x, w, b), g), torch.autograd.grad(ref, (x, w, b), g), strict=True):
-        _close(got, want, 1e-4)
+    with torch.no_grad():  # the prediction path keeps nothing for a backward
+        assert torch.equal(lenet_fused.features(x, *params), out.detach())
 
 
 @needs_kernels
@@ -57,16 +52,14 @@ def test_splitting_the_batch_over_threads_changes_no_bit() -> None:
     torch.manual_seed(3)
     model = LeNet5(4).to(memory_format=torch.channels_last)
     x = torch.randn(32, 1, 64, 64).contiguous(memory_format=torch.channels_last)
+    conv1, conv2 = model.features[0], model.features[3]
+    params = conv1.weight, conv1.bias, conv2.weight, conv2.bias
     saved = torch.get_num_threads()
 
     def kernel_outputs() -> list[torch.Tensor]:
-        conv1, conv2 = model.features[0], model.features[3]
-        h1 = lenet_fused.stage1_forward(x, conv1.weight, conv1.bias)
-        a = F.conv2d(h1, conv2.weight, conv2.bias)
-        g2 = torch.randn(32, 16, 14, 14, generator=torch.Generator().manual_seed(0))
-        dx, dw, db = lenet_fused.stage2_grads(h1, conv2.weight, a, g2)
-        return [h1, lenet_fused.relu_pool_forward(a), dx, dw, db,
-                *lenet_fused.stage1_grads(x, conv1.weight, conv1.bias, dx)]
+        out, kept = lenet_fused.features_forward(x, *params, keep=True)
+        g = torch.randn(out.shape, generator=torch.Generator().manual_seed(0))
+        return [out, *kept, *lenet_fused.features_grads(x, conv1.weight, conv1.bias, conv2.weight, kept, g)]
 
     try:
         torch.set_num_threads(1)
@@ -139,6 +132,7 @@ def test_usable_only_for_what_the_kernels_take() -> None:
     assert not lenet_fused.usable(torch.zeros(2, 3, 64, 64), w1, w2)
     assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64, requires_grad=True), w1, w2)  # saliency maps
     assert not lenet_fused.usable(torch.zeros(2, 1, 64, 2000), w1, w2)
+    assert not lenet_fused.usable(torch.zeros(2, 1, 9, 64), w1, w2)  # conv2's pooled output would be empty
     assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64), torch.zeros(8, 1, 3, 3), w2)
     assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64), w1, torch.zeros(16, 6, 5, 5))
     assert not lenet_fused.usable(torch.zeros(2, 1, 64, 64), w1, torch.zeros(300, 6, 3, 3))
@@ -160,15 +154,15 @@ def test_a_pool_inherited_through_fork_is_replaced(monkeypatch: pytest.MonkeyPat
 
     torch.manual_seed(7)
     x = torch.randn(16, 1, 64, 64)
-    w, b = torch.randn(6, 1, 3, 3), torch.randn(6)
+    params = torch.randn(6, 1, 3, 3), torch.randn(6), torch.randn(16, 6, 3, 3), torch.randn(16)
     stale = ThreadPoolExecutor(max_workers=8)
     monkeypatch.setattr(lenet_fused, "_pool", (-1, stale))  # made by "another process"
     saved = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        out = lenet_fused.stage1_forward(x, w, b)
+        out = lenet_fused.features(x, *params)
     finally:
         torch.set_num_threads(saved)
         stale.shutdown()
     assert lenet_fused._pool[0] == os.getpid() and lenet_fused._pool[1] is not stale
-    _close(out, F.avg_pool2d(F.relu(F.conv2d(x, w, b)), 2))
+    _close(out, _reference(x, *params))

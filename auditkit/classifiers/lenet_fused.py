@@ -1,10 +1,10 @@
-"""LeNet-5's activation stages as fused C kernels (lenet_kernels.c) with their autograd, and the PyTorch fallback.
+"""LeNet-5's convolutional features as fused C kernels (lenet_kernels.c) with their autograd, and the PyTorch fallback.
 
-Stage 1 is conv1 + ReLU + 2x2 average pooling in one pass per image (the backward recomputes conv1, and gives the
-weight and bias gradients only: the input is the data). Stage 2 is conv2 on oneDNN, then ReLU + pooling fused, and
-its whole backward (pooling, ReLU, conv2's input, weight and bias gradients) in one pass per image. The dense head
-stays with PyTorch. Where the kernels cannot be built (no C compiler) or AUDITKIT_NATIVE=0, `available()` is False
-and LeNet5 runs its PyTorch layers: same model, same state dict, results equal up to float rounding.
+One kernel call runs conv1 -> ReLU -> 2x2 average pooling -> conv2 -> ReLU -> pooling image by image, so each image's
+activations stay in cache between the layers; its backward gives the four parameter gradients (the input is the data
+and gets none) in one pass per image, conv2's input gradient feeding stage 1's weight gradient directly. The dense
+head stays with PyTorch. Where the kernels cannot be built (no C compiler) or AUDITKIT_NATIVE=0, `available()` is
+False and LeNet5 runs its PyTorch layers: same model, same state dict, results equal up to float rounding.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ SOURCE = Path(__file__).with_name("lenet_kernels.c")
 MAX_WIDTH = 1024  # MAXW in lenet_kernels.c: widest image row
 C1 = 6  # C1 in lenet_kernels.c: conv1's filter count, fixed there
 MAX_FILTERS = 256  # MAXC in lenet_kernels.c: most conv2 filters
+MIN_SIZE = 10  # smallest image side with a pooled conv2 output
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -30,14 +31,12 @@ _state: dict[str, object] = {}
 
 def _signatures(lib: ctypes.CDLL) -> ctypes.CDLL:
     p, i = ctypes.c_void_p, ctypes.c_int
-    lib.stage1_forward.argtypes = [p, i, i, p, p, i, p, i, i]
-    lib.stage1_forward.restype = i
-    lib.stage1_backward.argtypes = [p, i, i, p, p, i, p, p, i, i]
-    lib.stage1_backward.restype = i
-    lib.relu_pool_forward.argtypes = [p, i, i, i, p, i, i]
-    lib.relu_pool_forward.restype = i
-    lib.stage2_backward.argtypes = [p, p, p, i, i, i, p, i, p, p, i, i]
-    lib.stage2_backward.restype = i
+    lib.features_forward.argtypes = [p, i, i, p, p, p, p, i, p, p, p, i, i]
+    lib.features_forward.restype = i
+    lib.features_backward.argtypes = [p, i, i, p, p, p, i, p, p, p, p, i, i]
+    lib.features_backward.restype = i
+    lib.lanes.argtypes = []
+    lib.lanes.restype = i
     lib.sum_rows.argtypes = [p, i, i, p]
     lib.sum_rows.restype = None
     return lib
@@ -81,7 +80,7 @@ def usable(x: torch.Tensor, weight1: torch.Tensor, weight2: torch.Tensor) -> boo
     """Whether this forward can run fused: float32 CPU tensors, one input channel, the kernels' filter counts and
     sizes (6 then 6 -> any, 3x3), images the kernels hold, and no gradient wanted for the input."""
     return (x.device.type == "cpu" and x.dtype == torch.float32 and weight1.dtype == weight2.dtype == torch.float32
-            and x.dim() == 4 and x.shape[1] == 1 and 4 <= x.shape[2] and 4 <= x.shape[3] <= MAX_WIDTH
+            and x.dim() == 4 and x.shape[1] == 1 and MIN_SIZE <= x.shape[2] and MIN_SIZE <= x.shape[3] <= MAX_WIDTH
             and tuple(weight1.shape) == (C1, 1, 3, 3) and tuple(weight2.shape[1:]) == (C1, 3, 3)
             and weight2.shape[0] <= MAX_FILTERS
             and not x.requires_grad and available())
@@ -114,105 +113,85 @@ def _over_images(kernel: str, n: int, *args: object) -> None:
         raise MemoryError(f"{SOURCE.name}: {kernel} failed (code {failed[0]}: -1 unsupported size, -2 out of memory)")
 
 
-def _stage1_operands(x: torch.Tensor, weight: torch.Tensor,
-                     bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    # the images as (n, H, W) rows and the filters as (C, 9) taps, contiguous, as lenet_kernels.c reads them
+def _sizes(x: torch.Tensor, weight2: torch.Tensor) -> tuple[int, int, int, int, int, int]:
+    # (h1, w1): stage 1's output; (hp, wp): the features' output; (ho, wo): conv2's pixels under pooling windows
+    H, W = x.shape[2:]
+    h1, w1 = (H - 2) // 2, (W - 2) // 2
+    hp, wp = (h1 - 2) // 2, (w1 - 2) // 2
+    return h1, w1, hp, wp, 2 * hp, 2 * wp
+
+
+def _operands(x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor,
+              weight2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    # the images as (n, H, W) rows, conv1 as (6, 9) taps, conv2 as (Co, 6, 3, 3): contiguous, as the kernels read them
     n, _, H, W = x.shape
-    return x.reshape(n, H, W).contiguous(), weight.detach().reshape(len(weight), 9).contiguous(), bias.detach().contiguous()
+    return (x.detach().reshape(n, H, W).contiguous(), weight1.detach().reshape(C1, 9).contiguous(),
+            bias1.detach().contiguous(), weight2.detach().contiguous())
 
 
-def stage1_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """(n, 1, H, W) -> (n, C, (H-2)//2, (W-2)//2) channels-last: avg_pool2d(relu(conv2d(x, weight, bias)), 2)."""
+def features_forward(x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor, weight2: torch.Tensor,
+                     bias2: torch.Tensor, keep: bool = False
+                     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+    """(n, 1, H, W) -> (n, Co, hp, wp) contiguous: pool(relu(conv2(pool(relu(conv1(x)))))), 2x2 average pools.
+
+    With keep, also what features_grads needs: stage 1's output and conv2's output (channels-last, lanes padded)."""
     n, _, H, W = x.shape
-    C = weight.shape[0]
-    xc, w, b = _stage1_operands(x, weight, bias)
-    out = torch.empty(n, (H - 2) // 2, (W - 2) // 2, C)
-    _over_images("stage1_forward", n, _ptr(xc), H, W, _ptr(w), _ptr(b), C, _ptr(out))
-    return out.permute(0, 3, 1, 2)
+    Co = weight2.shape[0]
+    h1, w1, hp, wp, ho, wo = _sizes(x, weight2)
+    xc, w1c, b1c, w2c = _operands(x, weight1, bias1, weight2)
+    b2c = bias2.detach().contiguous()
+    out = torch.empty(n, Co, hp, wp)  # planar: the dense head flattens it without a copy
+    saved = None
+    if keep:
+        lanes = library().lanes()
+        saved = torch.empty(n, C1, h1, w1), torch.empty(n, ho * wo * (-(-Co // lanes) * lanes))
+    ptrs = (_ptr(saved[0]), _ptr(saved[1])) if saved else (None, None)
+    _over_images("features_forward", n, _ptr(xc), H, W, _ptr(w1c), _ptr(b1c), _ptr(w2c), _ptr(b2c), Co, _ptr(out),
+                 *ptrs)
+    return out, saved
 
 
-def stage1_grads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                 grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradients of stage1_forward's weight (C, 1, 3, 3) and bias (C,) given its output gradient."""
+def features_grads(x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor, weight2: torch.Tensor,
+                   saved: tuple[torch.Tensor, torch.Tensor],
+                   grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients of features_forward's conv1 weight and bias, then conv2's, given its output's gradient and what
+    its keep=True forward saved."""
     n, _, H, W = x.shape
-    C = weight.shape[0]
-    xc, w, b = _stage1_operands(x, weight, bias)
-    g = grad.contiguous()  # planar, as conv_input_grad writes it
-    part = torch.empty(n, C * 10)
-    _over_images("stage1_backward", n, _ptr(xc), H, W, _ptr(w), _ptr(b), C, _ptr(g), _ptr(part))
-    total = torch.empty(C * 10)
-    library().sum_rows(_ptr(part), n, C * 10, _ptr(total))
-    total = total.reshape(C, 10)
-    return total[:, :9].reshape(C, 1, 3, 3).contiguous(), total[:, 9].contiguous()
-
-
-def stage2_grads(x: torch.Tensor, weight: torch.Tensor, a: torch.Tensor,
-                 grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Gradients of avg_pool2d(relu(a), 2) with a = conv2d(x, weight, bias), given the pooled output's gradient:
-    x's (planar), weight's and bias's."""
-    n, C, Hi, Wi = x.shape
-    Co, Ho, Wo = weight.shape[0], Hi - 2, Wi - 2
-    xc = x.detach().permute(0, 2, 3, 1).contiguous()
-    ac = a.detach().permute(0, 2, 3, 1).contiguous()
+    Co = weight2.shape[0]
+    xc, w1c, b1c, w2c = _operands(x, weight1, bias1, weight2)
     g = grad.contiguous()
-    w = weight.detach().contiguous()
-    dx = torch.empty(n, C, Hi, Wi)  # planar: stage 1's backward reads it so
-    per_image = Co * C * 9 + Co
+    per_image = C1 * 10 + Co * C1 * 9 + Co
     part = torch.empty(n, per_image)
-    _over_images("stage2_backward", n, _ptr(xc), _ptr(ac), _ptr(g), Ho, Wo, Co, _ptr(w), C, _ptr(dx), _ptr(part))
+    _over_images("features_backward", n, _ptr(xc), H, W, _ptr(w1c), _ptr(b1c), _ptr(w2c), Co, _ptr(saved[0]),
+                 _ptr(saved[1]), _ptr(g), _ptr(part))
     total = torch.empty(per_image)
     library().sum_rows(_ptr(part), n, per_image, _ptr(total))
-    return dx, total[: Co * C * 9].reshape(weight.shape).contiguous(), total[Co * C * 9 :].contiguous()
+    stage1 = total[: C1 * 10].reshape(C1, 10)
+    return (stage1[:, :9].reshape(weight1.shape).contiguous(), stage1[:, 9].contiguous(),
+            total[C1 * 10 : C1 * 10 + Co * C1 * 9].reshape(weight2.shape).contiguous(),
+            total[C1 * 10 + Co * C1 * 9 :].contiguous())
 
 
-def relu_pool_forward(a: torch.Tensor) -> torch.Tensor:
-    """(n, C, H, W) -> (n, C, H//2, W//2) contiguous: avg_pool2d(relu(a), 2)."""
-    n, C, H, W = a.shape
-    ac = a.detach().permute(0, 2, 3, 1).contiguous()
-    out = torch.empty(n, C, H // 2, W // 2)  # planar: the dense head flattens it without a copy
-    _over_images("relu_pool_forward", n, _ptr(ac), H, W, C, _ptr(out))
-    return out
-
-
-class Stage1(torch.autograd.Function):
-    """Autograd of the fused conv1 + ReLU + pooling; the input gets no gradient (it is the data)."""
+class Features(torch.autograd.Function):
+    """Autograd of the fused features; the input gets no gradient (it is the data)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        ctx.save_for_backward(x, weight, bias)
-        return stage1_forward(x, weight, bias)
+    def forward(ctx, x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor, weight2: torch.Tensor,  # noqa: D102
+                bias2: torch.Tensor) -> torch.Tensor:
+        out, (h1, a) = features_forward(x, weight1, bias1, weight2, bias2, keep=True)
+        ctx.save_for_backward(x, weight1, bias1, weight2, h1, a)
+        return out
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor, torch.Tensor]:  # noqa: D102
-        x, weight, bias = ctx.saved_tensors
-        dw, db = stage1_grads(x, weight, bias, grad)
-        return None, dw, db
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor, torch.Tensor, torch.Tensor,  # noqa: D102
+                                                   torch.Tensor]:
+        x, weight1, bias1, weight2, h1, a = ctx.saved_tensors
+        return None, *features_grads(x, weight1, bias1, weight2, (h1, a), grad)
 
 
-class Stage2(torch.autograd.Function):
-    """conv2 (on oneDNN) + ReLU + pooling (fused); the whole backward in one C pass per image."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        a = torch.nn.functional.conv2d(x, weight, bias)
-        ctx.save_for_backward(x, weight, a)
-        return relu_pool_forward(a)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # noqa: D102
-        x, weight, a = ctx.saved_tensors
-        return stage2_grads(x, weight, a, grad)
-
-
-def stage1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """Fused conv1 + ReLU + pooling, with autograd only when a gradient is wanted."""
-    if torch.is_grad_enabled() and (weight.requires_grad or bias.requires_grad):
-        return Stage1.apply(x, weight, bias)
-    return stage1_forward(x, weight, bias)
-
-
-def stage2(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """conv2 + ReLU + pooling, (n, 6, H, W) -> (n, Co, (H-2)//2, (W-2)//2) contiguous, with autograd when wanted."""
-    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or bias.requires_grad):
-        return Stage2.apply(x, weight, bias)
-    return relu_pool_forward(torch.nn.functional.conv2d(x, weight, bias))
+def features(x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor, weight2: torch.Tensor,
+             bias2: torch.Tensor) -> torch.Tensor:
+    """LeNet-5's features fused, (n, 1, H, W) -> (n, Co, hp, wp), with autograd only when a gradient is wanted."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (weight1, bias1, weight2, bias2)):
+        return Features.apply(x, weight1, bias1, weight2, bias2)
+    return features_forward(x, weight1, bias1, weight2, bias2)[0]
