@@ -144,7 +144,7 @@ def features_forward(x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor
     saved = None
     if keep:
         lanes = library().lanes()
-        saved = torch.empty(n, C1, h1, w1), torch.empty(n, ho * wo * (-(-Co // lanes) * lanes))
+        saved = torch.empty(n, C1, h1, w1), torch.empty(n, ho * wo * -(-Co // lanes), dtype=torch.int16)
     ptrs = (_ptr(saved[0]), _ptr(saved[1])) if saved else (None, None)
     _over_images("features_forward", n, _ptr(xc), H, W, _ptr(w1c), _ptr(b1c), _ptr(w2c), _ptr(b2c), Co, _ptr(out),
                  *ptrs)

@@ -107,6 +107,28 @@ static inline void transpose_tile(vec r[VW]) {
     SWAP_BIT(r, 1)
 }
 
+/* Lane l's bit: 1 << l */
+#define BIT(h, l) (1 << (l))
+
+/* The lanes of z that are > 0, as bits (lane l -> bit l): a ReLU mask in VW bits instead of VW floats */
+static inline unsigned positive_bits(vec z) {
+    const vec zero = {0};
+    const ivec bits = {LANES(BIT, 0)};
+    int t[VW];
+    const ivec m = (z > zero) & bits;
+    memcpy(t, &m, sizeof m);
+    for (int w = VW / 2; w >= 1; w /= 2) /* OR by halving: a few vector ops */
+        for (int l = 0; l < w; l++) t[l] |= t[l + w];
+    return (unsigned)t[0];
+}
+
+/* v where bit l of bits is set, else 0: the ReLU derivative from positive_bits applied to a gradient */
+static inline vec where_bits(unsigned bits, vec v) {
+    const ivec lane_bits = {LANES(BIT, 0)};
+    const ivec m = ((ivec){0} + (int)bits) & lane_bits;
+    return (vec)((ivec)v & (m != (ivec){0}));
+}
+
 /* Image xi's columns split by parity: xe[y][q] = x[y][2q], xo[y][q] = x[y][2q + 1], zero past the image; rows of qs.
  * With them the conv1 outputs under one pooling window are contiguous vectors along q, no gathers. */
 static void split_columns(const float *xi, int H, int W, float *restrict xe, float *restrict xo, ptrdiff_t qs) {
@@ -287,11 +309,11 @@ static inline __attribute__((always_inline)) void conv2_windows(const float *h1,
 }
 
 /* ReLU and pooling of n windows' conv2 outputs into pooled (wp rows of cp channels-last floats, at q) and, when
- * wanted, the outputs themselves into a (ho x wo pixels of cp, channels-last) for the backward's ReLU. (Kept as
- * floats: narrowing them to byte masks is a slow store on some CPUs, and reading them back costs little.) */
+ * wanted, their ReLU masks into a (ho x wo pixels of cp / VW bit masks) for the backward: 2 bytes per 16 floats,
+ * so the backward reads back almost nothing */
 static inline __attribute__((always_inline)) void relu_pool_windows(vec acc[2][2 * NWIN], const struct dims *d,
                                                                     int blk, int p, int q, int n, float *pooled,
-                                                                    float *a) {
+                                                                    unsigned short *a) {
     for (int j = 0; j < n; j++) {
         const vec *t = acc[0] + 2 * j, *u = acc[1] + 2 * j;
         const vec s = where_positive(t[0], t[0]) + where_positive(t[1], t[1]) + where_positive(u[0], u[0])
@@ -301,12 +323,12 @@ static inline __attribute__((always_inline)) void relu_pool_windows(vec acc[2][2
     if (a)
         for (int r = 0; r < 2; r++)
             for (int j = 0; j < 2 * n; j++)
-                vstore(a + ((size_t)(2 * p + r) * d->wo + 2 * q + j) * d->cp + (size_t)blk * VW, acc[r][j]);
+                a[((size_t)(2 * p + r) * d->wo + 2 * q + j) * (d->cp / VW) + blk] = (unsigned short)positive_bits(acc[r][j]);
 }
 
 /* conv2 (3x3 valid, bias) -> ReLU -> 2x2 average pooling for one image: h1 planar (C1, h1, w1) -> pooled channels-last
  * (hp * wp, cp), and its outputs under the pooling windows into a when a is not NULL */
-static void stage2_image(const float *h1, const struct dims *d, const float *wv, float *pooled, float *a) {
+static void stage2_image(const float *h1, const struct dims *d, const float *wv, float *pooled, unsigned short *a) {
     for (int blk = 0; blk < d->cp / VW; blk++) {
         const float *f = wv + (size_t)blk * C1 * 9 * VW;
         const vec bias = vload(wv + (size_t)d->cp * C1 * 9 + (size_t)blk * VW);
@@ -332,7 +354,7 @@ static void stage2_image(const float *h1, const struct dims *d, const float *wv,
  * predicting.
  * Returns 0, -1 for sizes it does not take, -2 out of memory. */
 int features_forward(const float *x, int H, int W, const float *w1, const float *b1, const float *w2, const float *b2,
-                     int Co, float *out, float *h1, float *a, int i0, int i1) {
+                     int Co, float *out, float *h1, unsigned short *a, int i0, int i1) {
     struct dims d;
     if (dims_of(H, W, Co, &d)) return -1;
     const size_t plane1 = (size_t)C1 * d.h1 * d.w1, npool = (size_t)d.hp * d.wp;
@@ -345,7 +367,7 @@ int features_forward(const float *x, int H, int W, const float *w1, const float 
     for (int i = i0; i < i1; i++) {
         float *hi = h1 ? h1 + i * plane1 : scratch;
         stage1_image(x + (size_t)i * H * W, &d, w1, b1, xe, xo, rows, hi);
-        stage2_image(hi, &d, wv, pooled, a ? a + (size_t)i * d.ho * d.wo * d.cp : NULL);
+        stage2_image(hi, &d, wv, pooled, a ? a + (size_t)i * d.ho * d.wo * (d.cp / VW) : NULL);
         planes_of(pooled, npool, d.cp, Co, out + (size_t)i * Co * npool, npool, 1);
     }
     free(xe);
@@ -417,7 +439,7 @@ static void weight_grad_block(const float *h1, const struct dims *d, const float
  * bias), conv2's weight gradient in w2's order, its bias gradient. Returns 0, -1 for sizes it does not take, -2 out
  * of memory. */
 int features_backward(const float *x, int H, int W, const float *w1, const float *b1, const float *w2, int Co,
-                      const float *h1, const float *a, const float *g, float *part, int i0, int i1) {
+                      const float *h1, const unsigned short *a, const float *g, float *part, int i0, int i1) {
     struct dims d;
     if (dims_of(H, W, Co, &d)) return -1;
     const int cp = d.cp, hi = d.h1, wi = d.w1, hf = hi - 2; /* hf: conv2's output rows */
@@ -439,7 +461,7 @@ int features_backward(const float *x, int H, int W, const float *w1, const float
     for (int i = i0; i < i1; i++) {
         float *pi = part + (size_t)i * per_image, *pw = pi + C1 * 10, *pb = pw + (size_t)Co * C1 * 9;
         const float *hi1 = h1 + i * plane1, *gi = g + (size_t)i * Co * npool;
-        const float *ai = a + i * npix * cp;
+        const unsigned short *ai = a + i * npix * (cp / VW);
         /* pooling and ReLU backward, channels-last: g / 4 spread over each window where conv2's output is positive */
         channels_last_of(gi, npool, Co, cp, 0.25f, gt);
         for (int b = 0; b < cp / VW; b++) {
@@ -450,7 +472,7 @@ int features_backward(const float *x, int H, int W, const float *w1, const float
                     for (int r = 0; r < 2; r++)
                         for (int j = 0; j < 2; j++) {
                             const size_t at = ((size_t)(2 * p + r) * d.wo + 2 * q + j) * cp + (size_t)b * VW;
-                            const vec dv = where_positive(vload(ai + at), u);
+                            const vec dv = where_bits(ai[at / VW], u);
                             vstore(dn + at, dv);
                             bias += dv;
                         }
