@@ -53,22 +53,27 @@ def _cpu_signature() -> str:
     return platform.processor()
 
 
-def library_path(source: Path, cc: str) -> Path:
-    """Where the library built from `source` with `cc` on this CPU lives in the auditkit cache."""
+def _flags(defines: dict[str, str]) -> list[str]:
+    return [*FLAGS, *(f"-D{name}={value}" for name, value in sorted(defines.items()))]
+
+
+def library_path(source: Path, cc: str, defines: dict[str, str] | None = None) -> Path:
+    """Where the library built from `source` with `cc` (and preprocessor `defines`) on this CPU lives in the cache."""
     h = hashlib.sha256()
-    for part in (source.read_bytes(), cc.encode(), " ".join(FLAGS).encode(), platform.machine().encode(),
-                 _cpu_signature().encode()):
+    for part in (source.read_bytes(), cc.encode(), " ".join(_flags(defines or {})).encode(),
+                 platform.machine().encode(), _cpu_signature().encode()):
         h.update(part)
         h.update(b"\0")
     return cache_root() / "native" / f"{source.stem}-{h.hexdigest()[:16]}.so"
 
 
-def build(source: Path) -> Path:
-    """Compile `source` into the cache unless already there; raise NativeUnavailable naming what failed."""
+def build(source: Path, defines: dict[str, str] | None = None) -> Path:
+    """Compile `source` (with preprocessor `defines`) into the cache unless already there; raise NativeUnavailable
+    naming what failed."""
     cc = compiler()
     if cc is None:
         raise NativeUnavailable("no C compiler found (set CC, or install cc/gcc/clang)")
-    target = library_path(source, cc)
+    target = library_path(source, cc, defines)
     if target.exists():
         return target
     tmp: str | None = None
@@ -77,7 +82,8 @@ def build(source: Path) -> Path:
         # build beside the target and rename: parallel workers sharing the cache never load a half-written file
         fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
         os.close(fd)
-        result = subprocess.run([cc, *FLAGS, "-o", tmp, str(source)], capture_output=True, text=True, timeout=120)
+        result = subprocess.run([cc, *_flags(defines or {}), "-o", tmp, str(source)], capture_output=True, text=True,
+                                timeout=120)
         if result.returncode != 0:
             lines = result.stderr.strip().splitlines() or ["no output"]
             first = next((line for line in lines if "error" in line), lines[0])  # not "In function ...:"
@@ -92,11 +98,11 @@ def build(source: Path) -> Path:
     return target
 
 
-def load(source: Path) -> ctypes.CDLL:
+def load(source: Path, defines: dict[str, str] | None = None) -> ctypes.CDLL:
     """Build (if needed) and load `source` as a ctypes library; ctypes.CDLL releases the GIL during calls."""
     if disabled():
         raise NativeUnavailable(f"turned off by {DISABLE_ENV}=0")
-    path = build(source)
+    path = build(source, defines)
     try:
         return ctypes.CDLL(str(path))
     except OSError as err:

@@ -37,6 +37,17 @@ def test_builds_once_loads_and_rebuilds_when_the_source_changes(cache: Path, tmp
 
 
 @needs_cc
+def test_preprocessor_defines_make_a_library_of_their_own(cache: Path, tmp_path: Path) -> None:
+    src = tmp_path / "k.c"
+    src.write_text("#ifndef FACTOR\n#define FACTOR 2\n#endif\nint twice(int x) { return FACTOR * x; }\n")
+    assert native.load(src).twice(5) == 10
+    assert native.load(src, {"FACTOR": "7"}).twice(5) == 35
+    cc = native.compiler()
+    assert native.library_path(src, cc, {"FACTOR": "7"}) != native.library_path(src, cc)
+    assert native.library_path(src, cc, {}) == native.library_path(src, cc)
+
+
+@needs_cc
 def test_a_source_that_does_not_compile_says_where(cache: Path, tmp_path: Path) -> None:
     src = tmp_path / "broken.c"
     src.write_text("int f( { return; }\n")

@@ -31,9 +31,9 @@ _state: dict[str, object] = {}
 
 def _signatures(lib: ctypes.CDLL) -> ctypes.CDLL:
     p, i = ctypes.c_void_p, ctypes.c_int
-    lib.features_forward.argtypes = [p, i, i, p, p, p, p, i, p, p, p, i, i]
+    lib.features_forward.argtypes = [p, i, i, p, p, p, p, i, p, p, p, p, i, i]
     lib.features_forward.restype = i
-    lib.features_backward.argtypes = [p, i, i, p, p, p, i, p, p, p, p, i, i]
+    lib.features_backward.argtypes = [p, i, i, p, i, p, p, p, p, p, i, i]
     lib.features_backward.restype = i
     lib.lanes.argtypes = []
     lib.lanes.restype = i
@@ -129,41 +129,43 @@ def _operands(x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor,
             bias1.detach().contiguous(), weight2.detach().contiguous())
 
 
+Kept = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # what a training forward keeps for features_grads
+
+
 def features_forward(x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor, weight2: torch.Tensor,
-                     bias2: torch.Tensor, keep: bool = False
-                     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+                     bias2: torch.Tensor, keep: bool = False) -> tuple[torch.Tensor, Kept | None]:
     """(n, 1, H, W) -> (n, Co, hp, wp) contiguous: pool(relu(conv2(pool(relu(conv1(x)))))), 2x2 average pools.
 
-    With keep, also what features_grads needs: stage 1's output and conv2's output (channels-last, lanes padded)."""
+    With keep, also what features_grads needs: stage 1's output and both ReLUs' masks (as bits)."""
     n, _, H, W = x.shape
     Co = weight2.shape[0]
     h1, w1, hp, wp, ho, wo = _sizes(x, weight2)
     xc, w1c, b1c, w2c = _operands(x, weight1, bias1, weight2)
     b2c = bias2.detach().contiguous()
     out = torch.empty(n, Co, hp, wp)  # planar: the dense head flattens it without a copy
-    saved = None
+    kept = None
     if keep:
         lanes = library().lanes()
-        saved = torch.empty(n, C1, h1, w1), torch.empty(n, ho * wo * -(-Co // lanes), dtype=torch.int16)
-    ptrs = (_ptr(saved[0]), _ptr(saved[1])) if saved else (None, None)
+        vectors = -(-w1 // lanes), -(-Co // lanes)  # a row of stage 1's output, a pixel's conv2 channels
+        kept = (torch.empty(n, C1, h1, w1), torch.empty(n, C1 * h1 * vectors[0] * 4, dtype=torch.int16),
+                torch.empty(n, ho * wo * vectors[1], dtype=torch.int16))
     _over_images("features_forward", n, _ptr(xc), H, W, _ptr(w1c), _ptr(b1c), _ptr(w2c), _ptr(b2c), Co, _ptr(out),
-                 *ptrs)
-    return out, saved
+                 *((_ptr(t) for t in kept) if kept else (None,) * 3))
+    return out, kept
 
 
-def features_grads(x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor, weight2: torch.Tensor,
-                   saved: tuple[torch.Tensor, torch.Tensor],
+def features_grads(x: torch.Tensor, weight1: torch.Tensor, weight2: torch.Tensor, kept: Kept,
                    grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gradients of features_forward's conv1 weight and bias, then conv2's, given its output's gradient and what
-    its keep=True forward saved."""
+    its keep=True forward kept."""
     n, _, H, W = x.shape
     Co = weight2.shape[0]
-    xc, w1c, b1c, w2c = _operands(x, weight1, bias1, weight2)
+    xc = x.detach().reshape(n, H, W).contiguous()
+    w2c = weight2.detach().contiguous()
     g = grad.contiguous()
     per_image = C1 * 10 + Co * C1 * 9 + Co
     part = torch.empty(n, per_image)
-    _over_images("features_backward", n, _ptr(xc), H, W, _ptr(w1c), _ptr(b1c), _ptr(w2c), Co, _ptr(saved[0]),
-                 _ptr(saved[1]), _ptr(g), _ptr(part))
+    _over_images("features_backward", n, _ptr(xc), H, W, _ptr(w2c), Co, *(_ptr(t) for t in kept), _ptr(g), _ptr(part))
     total = torch.empty(per_image)
     library().sum_rows(_ptr(part), n, per_image, _ptr(total))
     stage1 = total[: C1 * 10].reshape(C1, 10)
@@ -178,15 +180,15 @@ class Features(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor, weight2: torch.Tensor,  # noqa: D102
                 bias2: torch.Tensor) -> torch.Tensor:
-        out, (h1, a) = features_forward(x, weight1, bias1, weight2, bias2, keep=True)
-        ctx.save_for_backward(x, weight1, bias1, weight2, h1, a)
+        out, kept = features_forward(x, weight1, bias1, weight2, bias2, keep=True)
+        ctx.save_for_backward(x, weight1, weight2, *kept)
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor, torch.Tensor, torch.Tensor,  # noqa: D102
                                                    torch.Tensor]:
-        x, weight1, bias1, weight2, h1, a = ctx.saved_tensors
-        return None, *features_grads(x, weight1, bias1, weight2, (h1, a), grad)
+        x, weight1, weight2, *kept = ctx.saved_tensors
+        return None, *features_grads(x, weight1, weight2, tuple(kept), grad)
 
 
 def features(x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor, weight2: torch.Tensor,

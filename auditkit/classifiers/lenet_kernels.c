@@ -22,12 +22,17 @@
 #define C1 6      /* conv1 filters (Table 3): fixed so the channel loops unroll */
 #define MAXC 256  /* most conv2 filters the kernels take */
 
-/* VW floats per vector: a 512-bit register where the CPU has one, else 256-bit. Loads and stores go through memcpy:
- * unaligned, and no aliasing rules broken. */
+/* VW floats per vector: a 512-bit register where the CPU has one, else 256-bit (-DVW=8 forces the latter, as the
+ * tests do to check it on any machine). Loads and stores go through memcpy: unaligned, no aliasing rules broken. */
+#ifndef VW
 #ifdef __AVX512F__
 #define VW 16
 #else
 #define VW 8
+#endif
+#endif
+#if VW != 8 && VW != 16
+#error "VW must be 8 or 16"
 #endif
 typedef float vec __attribute__((vector_size(VW * sizeof(float))));
 typedef int ivec __attribute__((vector_size(VW * sizeof(int))));
@@ -107,19 +112,23 @@ static inline void transpose_tile(vec r[VW]) {
     SWAP_BIT(r, 1)
 }
 
-/* Lane l's bit: 1 << l */
+/* Lane l's bit (1 << l), and the lane h places further on (an index list for a rotation by h) */
 #define BIT(h, l) (1 << (l))
+#define ROT(h, l) (((l) + (h)) % VW)
 
-/* The lanes of z that are > 0, as bits (lane l -> bit l): a ReLU mask in VW bits instead of VW floats */
+/* The lanes of z that are > 0, as bits (lane l -> bit l): a ReLU mask in VW bits instead of VW floats. OR across
+ * lanes by rotating and halving: a few vector ops (a scalar loop over lanes compiles to dozens). */
 static inline unsigned positive_bits(vec z) {
     const vec zero = {0};
     const ivec bits = {LANES(BIT, 0)};
-    int t[VW];
-    const ivec m = (z > zero) & bits;
-    memcpy(t, &m, sizeof m);
-    for (int w = VW / 2; w >= 1; w /= 2) /* OR by halving: a few vector ops */
-        for (int l = 0; l < w; l++) t[l] |= t[l + w];
-    return (unsigned)t[0];
+    ivec m = (z > zero) & bits;
+#if VW == 16
+    m |= SHUFFLE2(m, m, LANES(ROT, 8));
+#endif
+    m |= SHUFFLE2(m, m, LANES(ROT, 4));
+    m |= SHUFFLE2(m, m, LANES(ROT, 2));
+    m |= SHUFFLE2(m, m, LANES(ROT, 1));
+    return (unsigned)m[0];
 }
 
 /* v where bit l of bits is set, else 0: the ReLU derivative from positive_bits applied to a gradient */
@@ -146,7 +155,8 @@ static void split_columns(const float *xi, int H, int W, float *restrict xe, flo
 }
 
 /* conv1 filter w (9 taps, bias b) at rows y, y + 1 and columns 2q, 2q + 1 for q in [q0, q0 + VW): the four
- * pre-activations under each pooling window. z[0] = (y, even), z[1] = (y, odd), z[2] = (y+1, even), z[3] = (y+1, odd). */
+ * pre-activations under each pooling window. z[0] = (y, even), z[1] = (y, odd), z[2] = (y+1, even),
+ * z[3] = (y+1, odd). */
 static inline void conv_window(const float *xe, const float *xo, ptrdiff_t qs, int y, ptrdiff_t q0, const float *w,
                                float b, vec z[4]) {
     const vec zero = {0};
@@ -177,9 +187,11 @@ static void planes_of(const float *in, int n, int cp, int C, float *out, size_t 
         const int count = n - k0 < VW ? n - k0 : VW, stored = pad == VW ? VW : count;
         for (int b = 0; b < cp / VW; b++) {
             vec r[VW];
-            for (int l = 0; l < VW; l++) r[l] = l < count ? vload(in + (size_t)(k0 + l) * cp + (size_t)b * VW) : (vec){0};
+            for (int l = 0; l < VW; l++)
+                r[l] = l < count ? vload(in + (size_t)(k0 + l) * cp + (size_t)b * VW) : (vec){0};
             transpose_tile(r);
-            for (int l = 0; l < VW && b * VW + l < C; l++) vstore_part(out + (size_t)(b * VW + l) * ld + k0, r[l], stored);
+            for (int l = 0; l < VW && b * VW + l < C; l++)
+                vstore_part(out + (size_t)(b * VW + l) * ld + k0, r[l], stored);
         }
     }
 }
@@ -215,9 +227,10 @@ static int dims_of(int H, int W, int Co, struct dims *d) {
 }
 
 /* Stage 1 for one image: conv1 (C1 filters 3x3, w (C1, 9), bias b) -> ReLU -> 2x2 average pooling into planar h1
- * (C1, h1, w1). xe, xo, rows: scratch of 2 H qs and C1 h1 qpad floats. */
+ * (C1, h1, w1), and when m1 is not NULL conv1's ReLU masks as bits for the backward: m1[((c * h1 + p) * qpad / VW +
+ * q0 / VW) * 4 + k] for window output k of conv_window. xe, xo, rows: scratch of 2 H qs and C1 h1 qpad floats. */
 static void stage1_image(const float *xi, const struct dims *d, const float *w, const float *b, float *xe, float *xo,
-                         float *rows, float *h1) {
+                         float *rows, float *h1, unsigned short *m1) {
     split_columns(xi, d->H, d->W, xe, xo, d->qs);
     for (int c = 0; c < C1; c++)
         for (int p = 0; p < d->h1; p++)
@@ -227,14 +240,19 @@ static void stage1_image(const float *xi, const struct dims *d, const float *w, 
                 const vec s = where_positive(z[0], z[0]) + where_positive(z[1], z[1]) + where_positive(z[2], z[2])
                               + where_positive(z[3], z[3]);
                 vstore(rows + ((size_t)c * d->h1 + p) * d->qpad + q0, 0.25f * s);
+                if (m1) {
+                    unsigned short *mk = m1 + (((size_t)c * d->h1 + p) * (d->qpad / VW) + q0 / VW) * 4;
+                    for (int k = 0; k < 4; k++) mk[k] = (unsigned short)positive_bits(z[k]);
+                }
             }
-    for (int r = 0; r < C1 * d->h1; r++) memcpy(h1 + (size_t)r * d->w1, rows + (size_t)r * d->qpad, sizeof(float) * d->w1);
+    for (int r = 0; r < C1 * d->h1; r++)
+        memcpy(h1 + (size_t)r * d->w1, rows + (size_t)r * d->qpad, sizeof(float) * d->w1);
 }
 
 /* Weight and bias gradients of stage 1 for one image into part[c * 10 + k] (k < 9 the taps, 9 the bias), given the
- * gradient of its output gp (C1 * h1 rows of qpad floats, zero past w1). Recomputes conv1 rather than keeping it;
- * xe, xo must hold the image's split columns. Each filter's ten sums stay in registers over the whole image. */
-static void stage1_grads_image(const float *xe, const float *xo, const struct dims *d, const float *w, const float *b,
+ * gradient of its output gp (C1 * h1 rows of qpad floats, zero past w1) and the forward's ReLU masks m1; xe, xo must
+ * hold the image's split columns. Each filter's ten sums stay in registers over the whole image. */
+static void stage1_grads_image(const float *xe, const float *xo, const struct dims *d, const unsigned short *m1,
                                const float *gp, float *part) {
     const ptrdiff_t qs = d->qs, qpad = d->qpad;
     for (int c = 0; c < C1; c++) {
@@ -243,11 +261,10 @@ static void stage1_grads_image(const float *xe, const float *xo, const struct di
         for (int k = 0; k < 10; k++) a[k] = zero;
         for (ptrdiff_t q0 = 0; q0 < qpad; q0 += VW)
             for (int p = 0; p < d->h1; p++) {
-                vec z[4];
-                conv_window(xe, xo, qs, 2 * p, q0, w + 9 * c, b[c], z);
+                const unsigned short *mk = m1 + (((size_t)c * d->h1 + p) * (qpad / VW) + q0 / VW) * 4;
                 const vec up = 0.25f * vload(gp + ((size_t)c * d->h1 + p) * qpad + q0);
-                const vec d0 = where_positive(z[0], up), d1 = where_positive(z[1], up);
-                const vec d2 = where_positive(z[2], up), d3 = where_positive(z[3], up);
+                const vec d0 = where_bits(mk[0], up), d1 = where_bits(mk[1], up);
+                const vec d2 = where_bits(mk[2], up), d3 = where_bits(mk[3], up);
                 for (int r = 0; r < 4; r++) {
                     const float *e = xe + (size_t)(2 * p + r) * qs + q0, *o = xo + (size_t)(2 * p + r) * qs + q0;
                     const vec E0 = vload(e), O0 = vload(o), E1 = vload(e + 1), O1 = vload(o + 1);
@@ -275,7 +292,8 @@ static void conv2_vectors(const float *w, const float *b, const struct dims *d, 
     for (int co = 0; co < d->Co; co++) {
         const int blk = co / VW, l = co % VW;
         for (int c = 0; c < C1; c++)
-            for (int k = 0; k < 9; k++) wv[(((size_t)blk * C1 + c) * 9 + k) * VW + l] = w[((size_t)co * C1 + c) * 9 + k];
+            for (int k = 0; k < 9; k++)
+                wv[(((size_t)blk * C1 + c) * 9 + k) * VW + l] = w[((size_t)co * C1 + c) * 9 + k];
         wv[(size_t)d->cp * C1 * 9 + co] = b[co];
     }
 }
@@ -309,26 +327,27 @@ static inline __attribute__((always_inline)) void conv2_windows(const float *h1,
 }
 
 /* ReLU and pooling of n windows' conv2 outputs into pooled (wp rows of cp channels-last floats, at q) and, when
- * wanted, their ReLU masks into a (ho x wo pixels of cp / VW bit masks) for the backward: 2 bytes per 16 floats,
+ * wanted, their ReLU masks into m2 (ho x wo pixels of cp / VW bit masks) for the backward: 2 bytes per 16 floats,
  * so the backward reads back almost nothing */
 static inline __attribute__((always_inline)) void relu_pool_windows(vec acc[2][2 * NWIN], const struct dims *d,
                                                                     int blk, int p, int q, int n, float *pooled,
-                                                                    unsigned short *a) {
+                                                                    unsigned short *m2) {
     for (int j = 0; j < n; j++) {
         const vec *t = acc[0] + 2 * j, *u = acc[1] + 2 * j;
         const vec s = where_positive(t[0], t[0]) + where_positive(t[1], t[1]) + where_positive(u[0], u[0])
                       + where_positive(u[1], u[1]);
         vstore(pooled + ((size_t)p * d->wp + q + j) * d->cp + (size_t)blk * VW, 0.25f * s);
     }
-    if (a)
+    if (m2)
         for (int r = 0; r < 2; r++)
             for (int j = 0; j < 2 * n; j++)
-                a[((size_t)(2 * p + r) * d->wo + 2 * q + j) * (d->cp / VW) + blk] = (unsigned short)positive_bits(acc[r][j]);
+                m2[((size_t)(2 * p + r) * d->wo + 2 * q + j) * (d->cp / VW) + blk] =
+                    (unsigned short)positive_bits(acc[r][j]);
 }
 
 /* conv2 (3x3 valid, bias) -> ReLU -> 2x2 average pooling for one image: h1 planar (C1, h1, w1) -> pooled channels-last
- * (hp * wp, cp), and its outputs under the pooling windows into a when a is not NULL */
-static void stage2_image(const float *h1, const struct dims *d, const float *wv, float *pooled, unsigned short *a) {
+ * (hp * wp, cp), and its outputs under the pooling windows into m2 when m2 is not NULL */
+static void stage2_image(const float *h1, const struct dims *d, const float *wv, float *pooled, unsigned short *m2) {
     for (int blk = 0; blk < d->cp / VW; blk++) {
         const float *f = wv + (size_t)blk * C1 * 9 * VW;
         const vec bias = vload(wv + (size_t)d->cp * C1 * 9 + (size_t)blk * VW);
@@ -337,11 +356,11 @@ static void stage2_image(const float *h1, const struct dims *d, const float *wv,
             vec acc[2][2 * NWIN];
             for (; q + NWIN <= d->wp; q += NWIN) {
                 conv2_windows(h1, d, f, bias, p, q, NWIN, acc);
-                relu_pool_windows(acc, d, blk, p, q, NWIN, pooled, a);
+                relu_pool_windows(acc, d, blk, p, q, NWIN, pooled, m2);
             }
             for (; q < d->wp; q++) {
                 conv2_windows(h1, d, f, bias, p, q, 1, acc);
-                relu_pool_windows(acc, d, blk, p, q, 1, pooled, a);
+                relu_pool_windows(acc, d, blk, p, q, 1, pooled, m2);
             }
         }
     }
@@ -349,15 +368,15 @@ static void stage2_image(const float *h1, const struct dims *d, const float *wv,
 
 /* LeNet-5's features for images [i0, i1): conv1 -> ReLU -> pool -> conv2 -> ReLU -> pool, one image at a time so its
  * activations stay in cache. x (n, H, W); w1 (C1, 9), b1 (C1); w2 (Co, C1, 3, 3), b2 (Co); out (n, Co, hp, wp)
- * planar, the order the dense head flattens in. For training, h1 (n, C1, h1, w1) gets stage 1's output and a
- * (n, ho * wo * cp) conv2's output (channels-last, cp lanes), both for features_backward; NULL for both when
- * predicting.
- * Returns 0, -1 for sizes it does not take, -2 out of memory. */
+ * planar, the order the dense head flattens in. For training, what features_backward needs: h1 (n, C1, h1, w1)
+ * stage 1's output, m1 (n, C1 * h1 * qpad / VW * 4) conv1's ReLU masks, m2 (n, ho * wo * cp / VW) conv2's (bits,
+ * lane l -> bit l); NULL for all three when predicting. Returns 0, -1 for sizes it does not take, -2 out of memory. */
 int features_forward(const float *x, int H, int W, const float *w1, const float *b1, const float *w2, const float *b2,
-                     int Co, float *out, float *h1, unsigned short *a, int i0, int i1) {
+                     int Co, float *out, float *h1, unsigned short *m1, unsigned short *m2, int i0, int i1) {
     struct dims d;
     if (dims_of(H, W, Co, &d)) return -1;
     const size_t plane1 = (size_t)C1 * d.h1 * d.w1, npool = (size_t)d.hp * d.wp;
+    const size_t mask1 = (size_t)C1 * d.h1 * (d.qpad / VW) * 4;
     float *xe = malloc(sizeof(float) * (2 * (size_t)H * d.qs + (size_t)C1 * d.h1 * d.qpad + plane1 + npool * d.cp
                                         + (size_t)d.cp * (C1 * 9 + 1)));
     if (!xe) return -2;
@@ -366,8 +385,8 @@ int features_forward(const float *x, int H, int W, const float *w1, const float 
     conv2_vectors(w2, b2, &d, wv);
     for (int i = i0; i < i1; i++) {
         float *hi = h1 ? h1 + i * plane1 : scratch;
-        stage1_image(x + (size_t)i * H * W, &d, w1, b1, xe, xo, rows, hi);
-        stage2_image(hi, &d, wv, pooled, a ? a + (size_t)i * d.ho * d.wo * (d.cp / VW) : NULL);
+        stage1_image(x + (size_t)i * H * W, &d, w1, b1, xe, xo, rows, hi, m1 ? m1 + i * mask1 : NULL);
+        stage2_image(hi, &d, wv, pooled, m2 ? m2 + (size_t)i * d.ho * d.wo * (d.cp / VW) : NULL);
         planes_of(pooled, npool, d.cp, Co, out + (size_t)i * Co * npool, npool, 1);
     }
     free(xe);
@@ -433,18 +452,18 @@ static void weight_grad_block(const float *h1, const struct dims *d, const float
 }
 
 /* Gradients of features_forward's parameters for images [i0, i1), given the gradient g (n, Co, hp, wp) planar of its
- * output and what its training forward kept (h1, a), one image at a time: pooling and ReLU backward, conv2's
+ * output and what its training forward kept (h1, m1, m2), one image at a time: pooling and ReLU backward, conv2's
  * weight, bias and input gradients, then stage 1's weight and bias gradients from that input gradient without it
  * leaving the cache. Writes per image part[i * (C1 * 10 + Co * C1 * 9 + Co) + ...]: stage 1's (filter c: 9 taps then
  * bias), conv2's weight gradient in w2's order, its bias gradient. Returns 0, -1 for sizes it does not take, -2 out
  * of memory. */
-int features_backward(const float *x, int H, int W, const float *w1, const float *b1, const float *w2, int Co,
-                      const float *h1, const unsigned short *a, const float *g, float *part, int i0, int i1) {
+int features_backward(const float *x, int H, int W, const float *w2, int Co, const float *h1,
+                      const unsigned short *m1, const unsigned short *m2, const float *g, float *part, int i0, int i1) {
     struct dims d;
     if (dims_of(H, W, Co, &d)) return -1;
     const int cp = d.cp, hi = d.h1, wi = d.w1, hf = hi - 2; /* hf: conv2's output rows */
     const size_t plane1 = (size_t)C1 * hi * wi, npool = (size_t)d.hp * d.wp, npix = (size_t)d.ho * d.wo;
-    const size_t per_image = (size_t)C1 * 10 + (size_t)Co * C1 * 9 + Co;
+    const size_t per_image = (size_t)C1 * 10 + (size_t)Co * C1 * 9 + Co, mask1 = (size_t)C1 * hi * (d.qpad / VW) * 4;
     const ptrdiff_t wpad = round_up(wi, 2 * VW), gs = wpad + 2 * VW, gh = hf + 4;
     /* dp: conv2's output gradient as zero-bordered planes (for its input gradient); dn: the same channels-last (for
      * its weight gradient); gt: the pooled gradient channels-last; rows: conv2's input gradient; gp: the same as
@@ -461,7 +480,7 @@ int features_backward(const float *x, int H, int W, const float *w1, const float
     for (int i = i0; i < i1; i++) {
         float *pi = part + (size_t)i * per_image, *pw = pi + C1 * 10, *pb = pw + (size_t)Co * C1 * 9;
         const float *hi1 = h1 + i * plane1, *gi = g + (size_t)i * Co * npool;
-        const unsigned short *ai = a + i * npix * (cp / VW);
+        const unsigned short *ai = m2 + i * npix * (cp / VW);
         /* pooling and ReLU backward, channels-last: g / 4 spread over each window where conv2's output is positive */
         channels_last_of(gi, npool, Co, cp, 0.25f, gt);
         for (int b = 0; b < cp / VW; b++) {
@@ -495,13 +514,13 @@ int features_backward(const float *x, int H, int W, const float *w1, const float
         /* stage 1's gradients from conv2's input gradient (rows past wi in gp stay zero) */
         for (int r = 0; r < C1 * hi; r++) memcpy(gp + (size_t)r * d.qpad, rows + (size_t)r * wpad, sizeof(float) * wi);
         split_columns(x + (size_t)i * H * W, H, W, xe, xo, d.qs);
-        stage1_grads_image(xe, xo, &d, w1, b1, gp, pi);
+        stage1_grads_image(xe, xo, &d, m1 + i * mask1, gp, pi);
     }
     free(dp);
     return 0;
 }
 
-/* Floats per vector in this build: features_forward's a holds round_up(Co, lanes()) floats per pixel */
+/* Floats per vector in this build, which sizes features_forward's masks */
 int lanes(void) { return VW; }
 
 /* out[k] = sum over rows r < n of m[r * k_count + k], added in row order (deterministic whatever the split). */
