@@ -147,14 +147,20 @@ def grouped_step(models: int):
     return step
 
 
-def fit_rate(X: np.ndarray, Y: np.ndarray, epochs: int) -> float:
-    """Training images/s of LeNetClassifier.fit, per-epoch validation on 600 images included (best of 2)."""
-    best = 0.0
-    for _ in range(2):
-        start = time.perf_counter()
-        LeNetClassifier(LeNetConfig(epochs=epochs, lr=1e-3, balanced=True)).fit(X, Y, X[:600], Y[:600])
-        best = max(best, len(X) * epochs / (time.perf_counter() - start))
+def fit_rates(X: np.ndarray, Y: np.ndarray, epochs: int, rounds: int = 3) -> dict[str, float]:
+    """Training images/s of LeNetClassifier.fit for each implementation, per-epoch validation on 600 images included:
+    rounds alternate between the implementations (so a drift in this VM's speed touches all alike), best of each."""
+    best = dict.fromkeys(IMPLEMENTATIONS, 0.0)
+    for _ in range(rounds):
+        for name in IMPLEMENTATIONS:
+            with _implementation(name):
+                start = time.perf_counter()
+                LeNetClassifier(LeNetConfig(epochs=epochs, lr=1e-3, balanced=True)).fit(X, Y, X[:600], Y[:600])
+                best[name] = max(best[name], len(X) * epochs / (time.perf_counter() - start))
     return best
+
+
+IMPLEMENTATIONS = ("before", "torch_layers", "now")
 
 
 def _implementation(name: str) -> contextlib.AbstractContextManager:
@@ -177,17 +183,19 @@ def _worker_fit(name: str, images: int, epochs: int, start_at: float) -> tuple[f
         return start, time.time()
 
 
-def workers_rate(name: str, workers: int, images: int, epochs: int, rounds: int = 2) -> float:
-    """Training images/s of `workers` single-thread processes fitting at once, as an audit's workers do (best round)."""
+def workers_rates(workers: int, images: int, epochs: int, rounds: int = 2) -> dict[str, float]:
+    """Training images/s of `workers` single-thread processes fitting at once, as an audit's workers do, for each
+    implementation (rounds alternate between them; best round of each)."""
     import multiprocessing
 
-    best = 0.0
+    best = dict.fromkeys(IMPLEMENTATIONS, 0.0)
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         for _ in range(rounds):
-            start_at = time.time() + 15  # every worker warmed up and waiting by then
-            spans = pool.starmap(_worker_fit, [(name, images, epochs, start_at)] * workers)
-            wall = max(end for _, end in spans) - min(start for start, _ in spans)
-            best = max(best, workers * images * epochs / wall)
+            for name in IMPLEMENTATIONS:
+                start_at = time.time() + 15  # every worker warmed up and waiting by then
+                spans = pool.starmap(_worker_fit, [(name, images, epochs, start_at)] * workers)
+                wall = max(end for _, end in spans) - min(start for start, _ in spans)
+                best[name] = max(best[name], workers * images * epochs / wall)
     return best
 
 
@@ -223,15 +231,10 @@ def main() -> None:
         f"raw_grouped_{args.models}_models": best_rate(grouped_step(args.models), BATCH * args.models,
                                                        max(1, steps // args.models)),
     }
-    with before_implementation():
-        rates["fit_before"] = fit_rate(X, Y, args.epochs)
-    with torch_layers():
-        rates["fit_torch_layers"] = fit_rate(X, Y, args.epochs)
-    rates["fit_now"] = fit_rate(X, Y, args.epochs)
+    rates.update({f"fit_{name}": rate for name, rate in fit_rates(X, Y, args.epochs).items()})
     if args.workers:
-        for name in ("before", "torch_layers", "now"):
-            rates[f"fit_{name}_{args.workers}_workers_1_thread"] = workers_rate(name, args.workers, args.images,
-                                                                                args.epochs)
+        for name, rate in workers_rates(args.workers, args.images, args.epochs).items():
+            rates[f"fit_{name}_{args.workers}_workers_1_thread"] = rate
     print(json.dumps({
         "benchmark": "lenet5-training", "torch": torch.__version__, "threads": args.threads, "images": args.images,
         "epochs": args.epochs, "matmul_peak_gflops": round(peak, 1), "training_mflop_per_image": round(flop / 1e6, 2),

@@ -4,8 +4,8 @@
  * Why: on small convolutions the cost is memory traffic and badly filled vectors, not arithmetic. PyTorch runs each
  * layer as a pass over the whole batch, so every activation leaves the cache between layers, and oneDNN fills its
  * vectors badly with conv2's 6 input channels. Here one call runs all the layers image by image: an image's
- * activations stay in L1/L2, conv1's 6x62x62 output is never written (the backward recomputes it), and conv2's
- * input gradient goes straight into stage 1's weight gradient.
+ * activations stay in L1/L2, conv1's 6x62x62 output is never written (the backward needs only its ReLU masks, kept
+ * as bits like conv2's), and conv2's input gradient goes straight into stage 1's weight gradient.
  *
  * Layouts: images (n, H, W) float32; stage 1's output planar (C1, h1, w1); conv2's outputs and output gradients
  * channels-last, VW output channels per vector (conv2 multiplies broadcast inputs by filter vectors); the features'
@@ -346,7 +346,7 @@ static inline __attribute__((always_inline)) void relu_pool_windows(vec acc[2][2
 }
 
 /* conv2 (3x3 valid, bias) -> ReLU -> 2x2 average pooling for one image: h1 planar (C1, h1, w1) -> pooled channels-last
- * (hp * wp, cp), and its outputs under the pooling windows into m2 when m2 is not NULL */
+ * (hp * wp, cp), and the ReLU masks under the pooling windows into m2 unless NULL */
 static void stage2_image(const float *h1, const struct dims *d, const float *wv, float *pooled, unsigned short *m2) {
     for (int blk = 0; blk < d->cp / VW; blk++) {
         const float *f = wv + (size_t)blk * C1 * 9 * VW;

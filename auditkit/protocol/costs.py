@@ -15,7 +15,7 @@ from auditkit.protocol.runner import AuditPlan, scope_rows
 
 # LeNet-5 training images per second on one thread, per-epoch validation included:
 # `python benchmarks/bench_lenet.py --threads 1` ("fit_now", benchmarks/README.md)
-LENET_IMAGES_PER_CORE_S = 5279.0
+LENET_IMAGES_PER_CORE_S = 7180.0
 # DeepFN seconds per training step on 2 CPU threads: `python benchmarks/bench_deepfn.py steps` (benchmarks/README.md)
 DEEPFN_STEP_S_2_CORES = {"lite": 0.111, "paper": 37.1}
 DEEPFN_BENCH_CORES = 2
