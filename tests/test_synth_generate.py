@@ -38,6 +38,24 @@ def test_same_seed_gives_identical_bytes(tiny_dataset: Path, tmp_path: Path) -> 
     assert _digests(again) == _digests(tiny_dataset)
 
 
+def test_rendering_workers_are_shut_down_before_anything_else_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # left running, their grown memory makes joblib restart them during the audit's trainings, with a warning about
+    # a "memory leak" on a user's first run
+    import auditkit.data.synth.generate as gen
+
+    shut: list[bool] = []
+
+    class Executor:
+        def shutdown(self, wait: bool) -> None:
+            shut.append(wait)
+
+    monkeypatch.setattr(gen, "get_reusable_executor", Executor)
+    generate(tmp_path / "two", TINY, n_jobs=2)
+    assert shut == [True]
+    generate(tmp_path / "one", TINY, n_jobs=1)  # no pool, nothing to shut down
+    assert shut == [True]
+
+
 def test_other_seed_gives_other_faces(tiny_dataset: Path, tmp_path: Path) -> None:
     other = generate(tmp_path / "other", SynthConfig(seed=8, frames_per_subject=24, bp4d_subjects=4, disfa_subjects=2), n_jobs=1)
     assert not np.array_equal(np.load(other / "faces.npy"), np.load(tiny_dataset / "faces.npy"))

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from joblib.externals.loky import get_reusable_executor
 
 from auditkit import __version__
 from auditkit.data.format import (
@@ -200,6 +201,10 @@ def generate(out: str | Path, cfg: SynthConfig = SynthConfig(), n_jobs: int = -1
         results.append(result)
         if progress:
             progress(len(results), len(identities))
+    if workers > 1:
+        # the rendering workers' memory grew with the face file's pages; left running, joblib's leak check restarts
+        # them at the next Parallel call (the audit's trainings) with a "worker stopped ... memory leak" warning
+        get_reusable_executor().shutdown(wait=True)
     labels = pd.concat([r[0] for r in results], ignore_index=True)
     truth = pd.concat([r[1] for r in results], ignore_index=True)
     front = ["subject", "sequence", "frame", "face"]
