@@ -73,7 +73,7 @@ class LeNet5(nn.Module):
         # tracing and compiling see the PyTorch layers (the C kernels are opaque calls to both), as does autocast
         plain = torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.is_autocast_enabled("cpu")
         if self.fused and not plain and lenet_fused.usable(x, conv1.weight, conv2.weight):
-            # same layers, fewer passes over memory: C kernels for what oneDNN runs slowly at this size
+            # same layers, fewer passes over memory: C kernels run the convolutions image by image, in cache
             return self.head(lenet_fused.features(x, conv1.weight, conv1.bias, conv2.weight, conv2.bias))
         return self.head(self.features(x))
 

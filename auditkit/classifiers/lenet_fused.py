@@ -113,7 +113,7 @@ def _over_images(kernel: str, n: int, *args: object) -> None:
         raise MemoryError(f"{SOURCE.name}: {kernel} failed (code {failed[0]}: -1 unsupported size, -2 out of memory)")
 
 
-def _sizes(x: torch.Tensor, weight2: torch.Tensor) -> tuple[int, int, int, int, int, int]:
+def _sizes(x: torch.Tensor) -> tuple[int, int, int, int, int, int]:
     # (h1, w1): stage 1's output; (hp, wp): the features' output; (ho, wo): conv2's pixels under pooling windows
     H, W = x.shape[2:]
     h1, w1 = (H - 2) // 2, (W - 2) // 2
@@ -139,7 +139,7 @@ def features_forward(x: torch.Tensor, weight1: torch.Tensor, bias1: torch.Tensor
     With keep, also what features_grads needs: stage 1's output and both ReLUs' masks (as bits)."""
     n, _, H, W = x.shape
     Co = weight2.shape[0]
-    h1, w1, hp, wp, ho, wo = _sizes(x, weight2)
+    h1, w1, hp, wp, ho, wo = _sizes(x)
     xc, w1c, b1c, w2c = _operands(x, weight1, bias1, weight2)
     b2c = bias2.detach().contiguous()
     out = torch.empty(n, Co, hp, wp)  # planar: the dense head flattens it without a copy
