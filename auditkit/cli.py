@@ -359,15 +359,35 @@ def print_disparities(tables) -> None:
                       f"{100 * r.diff_to_best:+.1f}", f"{r.ratio_to_best:.2f}", f"{r.ratio_to_overall:.2f}")
     console.print(table)
     summary = tables.disparity_summary
-    console.print("Between groups (largest difference, smallest ratio; 95% bootstrap CI):")
+    console.print("Between groups: signed difference A - B of mean subject scores [95% bootstrap CI], permutation p "
+                  "(Holm over the pairs); range and min ratio are descriptive:")
     for r in summary[summary["au"] == ALL_AUS].itertuples():
         flag = f" outside [{RATIO_BAND[0]}, {RATIO_BAND[1]}]" if r.outside_band else ""
-        console.print(f"  {r.normalizer}: difference {100 * r.difference:.1f} "
-                      f"[{100 * r.difference_ci_low:.1f}, {100 * r.difference_ci_high:.1f}] points, ratio {r.ratio:.2f} "
-                      f"[{r.ratio_ci_low:.2f}, {r.ratio_ci_high:.2f}]{flag}")
+        console.print(f"  {r.normalizer}: {r.comparison}: difference {100 * r.difference:+.1f} "
+                      f"[{100 * r.difference_ci_low:+.1f}, {100 * r.difference_ci_high:+.1f}] points, "
+                      f"p = {_fmt_p(r.p)} (Holm {_fmt_p(r.p_holm)}); range {100 * r.range:.1f}, min ratio "
+                      f"{r.min_ratio:.2f}{flag}", markup=False, highlight=False)
+    for r in summary[summary["au"] == ALL_AUS].drop_duplicates("normalizer").itertuples():
         if r.small_groups:
             console.print(f"  warning: {r.small_groups}: fewer than {MIN_SUBJECTS} test subjects; "
-                          "their values are unreliable")
+                          "their values are unreliable", markup=False, highlight=False)
+    changes = tables.disparity_changes
+    for r in changes[changes["au"] == ALL_AUS].itertuples():
+        console.print(f"  {r.normalizer} vs none: {r.comparison} difference {100 * r.difference_baseline:+.1f} -> "
+                      f"{100 * r.difference:+.1f} points (change {100 * r.change:+.1f} [{100 * r.change_ci_low:+.1f}, "
+                      f"{100 * r.change_ci_high:+.1f}], p = {_fmt_p(r.p)}, Holm {_fmt_p(r.p_holm)})",
+                      markup=False, highlight=False)
+
+
+def print_findings(tables, run: dict) -> None:
+    """The report's plain-language findings (with an underpowered run's caveats), as report.html and summary.md say them."""
+    from auditkit.report.findings import summary_sentences
+
+    lines = summary_sentences(tables, run)
+    if lines:
+        console.print("Findings:", style="bold")
+        for line in lines:
+            console.print(f"- {line}", markup=False, highlight=False)
 
 
 def print_coverage(title: str, coverage: dict) -> None:
@@ -380,7 +400,14 @@ def print_coverage(title: str, coverage: dict) -> None:
     console.print(table)
     for t in coverage.get("tests", []):
         console.print(f"  {t['comparison']}: difference {100 * t['diff']:+.1f} points, p = {_fmt_p(t['p'])} "
-                      f"(Holm {_fmt_p(t['p_holm'])})")
+                      f"(Holm {_fmt_p(t['p_holm'])})", markup=False, highlight=False)
+    never = coverage.get("not_run") or {}
+    if never.get("subjects") or never.get("sequences"):
+        console.print(f"warning: no predictions for {never['subjects']} subject(s), {never['sequences']} sequence(s) "
+                      "of tested subjects: never run, so neither scored nor counted as missed", markup=False,
+                      highlight=False)
+    if coverage.get("sources"):
+        console.print(f"  source datasets in scope: {', '.join(coverage['sources'])}", markup=False, highlight=False)
 
 
 @app.command()
@@ -438,9 +465,11 @@ def gap(
     tables = audit_tables(results, seed)
     print_summary(tables)
     print_disparities(tables)
-    losses = AuditDir(out_dir).read_run().get("ingest_losses")
+    run = AuditDir(out_dir).read_run()
+    losses = run.get("ingest_losses")
     if losses:
         print_coverage("Labelled frames lost at ingest (no face found), mean share per subject", losses)
+    print_findings(tables, run)
     report_path = build_report(out_dir, include_faces=include_faces, tables=tables)
     console.print(f"report: {report_path}  (summary.json, summary.md beside it)")
     console.print(f"results: {out_dir / 'results.parquet'}  config: {out_dir / 'run.json'}")
@@ -611,6 +640,7 @@ def audit_predictions_cmd(
     force: bool = typer.Option(False, "--force", help="Discard results of a different audit in --out (the same audit resumes)."),
 ) -> None:
     """Audit a model that already ran (test-only): scores per group, group differences, and the HTML report."""
+    from auditkit.classifiers.prediction_files import describe_offset
     from auditkit.protocol.predictions_audit import audit_predictions
     from auditkit.report.render import build_report
     from auditkit.report.tables import audit_tables
@@ -620,7 +650,7 @@ def audit_predictions_cmd(
     results, run = audit_predictions(predictions, data, attrs, out_dir, fmt=fmt, bins=bins, source=source, force=force,
                                      faces=faces, frame_offset=frame_offset)
     c = run["counts"]
-    console.print(f"frame offset {c['frame_offset']:+d} ({'detected' if c['frame_offset_detected'] else 'given'})")
+    console.print(f"frame offset {describe_offset(c)}", markup=False)
     if c.get("frames_with_several_faces"):
         console.print(f"{c['frames_with_several_faces']} frame(s) had several faces: the one with the highest "
                       "FaceScore was kept (--faces error refuses them)")
@@ -633,6 +663,7 @@ def audit_predictions_cmd(
     print_disparities(tables)
     print_coverage("Frames the tool never served (no face, low confidence, gaps), mean share per subject",
                    run["missed_frames"])
+    print_findings(tables, run)
     console.print(f"report: {build_report(out_dir, tables=tables)}")
 
 
@@ -691,6 +722,10 @@ def audit_model_cmd(
     tables = audit_tables(results)
     _print_test_only(tables)
     print_disparities(tables)
+    if run.get("ingest_losses"):
+        print_coverage("Labelled frames lost at ingest (no face found), mean share per subject", run["ingest_losses"])
+    console.print(f"source datasets scored: {', '.join(run.get('sources') or ['(not recorded)'])}", markup=False)
+    print_findings(tables, run)
     console.print(f"report: {build_report(out_dir, tables=tables)}")
 
 

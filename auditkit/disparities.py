@@ -4,6 +4,12 @@ Each group's score (the paper's mean of F1 and accuracy), F1, accuracy, base rat
 to the best group and to the overall value; fairlearn's bootstrap intervals; a flag where a ratio leaves the
 [0.8, 1.25] band; and a warning for groups too small to compare.
 
+The inferential statistic is the *signed* difference between two named groups (every pair when there are more than
+two), with a bootstrap interval over subjects and a permutation p-value for "no difference", Holm-corrected over
+the pairs of one normalizer (as the gap tests are). The largest-minus-smallest difference (`range`) and the smallest
+ratio (`min_ratio`) stay as descriptive figures only: a max - min is >= 0 by construction, so an interval of it can
+never contain 0 and reads as a disparity on null data.
+
 The unit is the test subject: each subject's metrics are first averaged over every model that tested them (in a
 `gap` audit: the models trained on every pool in every repetition, so no group is scored only by models trained on
 it), and the bootstrap resamples subjects.
@@ -17,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit.metrics import add_score
+from auditkit.stats import bootstrap_diff_ci, holm, permutation_p
 
 ALL_AUS = "all"  # the row averaging every AU
 RATIO_BAND = (0.8, 1.25)  # the four-fifths rule and its inverse, the default band of fairness toolkits (Aequitas)
@@ -27,9 +34,13 @@ METRICS = ("score", "f1", "accuracy")
 GROUP_COLUMNS = ["normalizer", "au", "test_group", "subjects", "frames", "base_rate", "score", "score_ci_low",
                  "score_ci_high", "f1", "accuracy", "diff_to_best", "ratio_to_best", "diff_to_overall",
                  "ratio_to_overall", "outside_band", "small"]
-SUMMARY_COLUMNS = ["normalizer", "au", "groups", "overall", "difference", "difference_ci_low", "difference_ci_high",
-                   "ratio", "ratio_ci_low", "ratio_ci_high", "difference_to_overall", "ratio_to_overall",
-                   "outside_band", "small_groups"]
+# one row per (normalizer, AU, pair of groups): the signed difference group_a - group_b (names sorted, so the same
+# pair reads the same way under every normalizer) with its CI and tests; then the descriptive spread of all groups
+SUMMARY_COLUMNS = ["normalizer", "au", "comparison", "group_a", "group_b", "subjects_a", "subjects_b", "score_a",
+                   "score_b", "difference", "difference_ci_low", "difference_ci_high", "p", "p_holm", "significant",
+                   "groups", "overall", "range", "min_ratio", "outside_band", "small_groups"]
+CHANGE_COLUMNS = ["normalizer", "au", "comparison", "group_a", "group_b", "subjects", "difference_baseline",
+                  "difference", "change", "change_ci_low", "change_ci_high", "p", "p_holm", "significant"]
 
 
 def _mean_of(y_true: np.ndarray, y_pred: np.ndarray, values: np.ndarray) -> float:
@@ -108,19 +119,77 @@ def disparities(results: pd.DataFrame, n_boot: int = 200, seed: int = 0, min_sub
                 "diff_to_overall": values["score"] - overall, "ratio_to_overall": ratio_overall,
                 "outside_band": _outside(ratio_best) or _outside(ratio_overall),
                 "small": int(size["subjects"]) < min_subjects})
-        diff_ci = mf.difference_ci() if boots else None
-        ratio_ci = mf.ratio_ci() if boots else None
         ratio = mf.ratio()["score"]
-        summary_rows.append({
-            "normalizer": normalizer, "au": au, "groups": len(by_group), "overall": overall,
-            "difference": mf.difference()["score"],
-            "difference_ci_low": diff_ci[0]["score"] if diff_ci else float("nan"),
-            "difference_ci_high": diff_ci[1]["score"] if diff_ci else float("nan"),
-            "ratio": ratio,
-            "ratio_ci_low": ratio_ci[0]["score"] if ratio_ci else float("nan"),
-            "ratio_ci_high": ratio_ci[1]["score"] if ratio_ci else float("nan"),
-            "difference_to_overall": mf.difference(method="to_overall")["score"],
-            "ratio_to_overall": mf.ratio(method="to_overall")["score"],
-            "outside_band": _outside(ratio),
-            "small_groups": ",".join(str(g) for g in sizes.index[sizes["subjects"] < min_subjects])})
+        spread = {"groups": len(by_group), "overall": overall, "range": mf.difference()["score"], "min_ratio": ratio,
+                  "outside_band": _outside(ratio),
+                  "small_groups": ",".join(str(g) for g in sizes.index[sizes["subjects"] < min_subjects])}
+        summary_rows += [{"normalizer": normalizer, "au": au, **pair, **spread}
+                         for pair in pairwise(sub, n_boot=boots, seed=seed)]
     return (pd.DataFrame(group_rows, columns=GROUP_COLUMNS), pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS))
+
+
+def _subject_values(sub: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per test group: each subject's score (index: subject)."""
+    return {str(g): part.groupby("subject", observed=True)["score"].mean()
+            for g, part in sub.groupby("test_group", sort=True, observed=True)}
+
+
+def pairwise(sub: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> list[dict]:
+    """Every pair of test groups in `sub` (one row per subject and group, a `score`): the signed difference of their
+    subject means, its percentile bootstrap CI over subjects (stats.N_BOOT resamples; `n_boot` 0: none), a
+    permutation p and Holm over the pairs."""
+    values = _subject_values(sub)
+    names = sorted(values)
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            va, vb = values[a].to_numpy(), values[b].to_numpy()
+            lo, hi = bootstrap_diff_ci(va, vb, seed) if n_boot else (float("nan"), float("nan"))
+            rows.append({"comparison": f"{a} vs {b}", "group_a": a, "group_b": b, "subjects_a": len(va),
+                         "subjects_b": len(vb), "score_a": float(va.mean()), "score_b": float(vb.mean()),
+                         "difference": float(va.mean() - vb.mean()), "difference_ci_low": lo,
+                         "difference_ci_high": hi, "p": permutation_p(va, vb, seed)})
+    _add_holm(rows)
+    return rows
+
+
+def _add_holm(rows: list[dict]) -> None:
+    adjusted = holm(pd.Series([r["p"] for r in rows], dtype=float)).to_numpy() if rows else []
+    for r, p in zip(rows, adjusted):
+        r["p_holm"] = float(p)
+        r["significant"] = bool(p < 0.05)
+
+
+def disparity_changes(results: pd.DataFrame, baseline: str = "none", n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """How each normalizer changes the between-group difference (all AUs), tested on the same subjects.
+
+    Per subject, d = score under the normalizer - score under `baseline`; the change in the signed difference
+    a - b is mean_a(d) - mean_b(d), with a bootstrap CI over subjects and a permutation p (relabelling subjects
+    between the groups). Holm over every (normalizer, pair) row: one family, like the normalizer-vs-none gap tests.
+    """
+    if results.empty:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    subjects = subject_metrics(results)
+    subjects = subjects[subjects["au"] == ALL_AUS]
+    if baseline not in set(subjects["normalizer"]):
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    base = subjects[subjects["normalizer"] == baseline].set_index(["test_group", "subject"])["score"]
+    rows = []
+    for norm in [n for n in dict.fromkeys(subjects["normalizer"]) if n != baseline]:
+        other = subjects[subjects["normalizer"] == norm].set_index(["test_group", "subject"])["score"]
+        common = other.index.intersection(base.index)
+        d = (other[common] - base[common]).rename("score").reset_index()
+        if d["test_group"].nunique() < 2:
+            continue
+        before = {str(g): v for g, v in base[common].groupby(level="test_group", observed=True)}
+        after = {str(g): v for g, v in other[common].groupby(level="test_group", observed=True)}
+        for pair in pairwise(d, n_boot=n_boot, seed=seed):
+            a, b = pair["group_a"], pair["group_b"]
+            rows.append({"normalizer": norm, "au": ALL_AUS, "comparison": pair["comparison"], "group_a": a,
+                         "group_b": b, "subjects": pair["subjects_a"] + pair["subjects_b"],
+                         "difference_baseline": float(before[a].mean() - before[b].mean()),
+                         "difference": float(after[a].mean() - after[b].mean()), "change": pair["difference"],
+                         "change_ci_low": pair["difference_ci_low"], "change_ci_high": pair["difference_ci_high"],
+                         "p": pair["p"]})
+    _add_holm(rows)
+    return pd.DataFrame(rows, columns=CHANGE_COLUMNS)

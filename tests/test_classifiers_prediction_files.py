@@ -90,7 +90,7 @@ def test_test_only_audit_finds_the_worse_group(audit_dataset: Path, tmp_path: Pa
     assert set(results["test_group"]) == {"female", "male"} and (results["condition"] == "test-only").all()
     assert run["counts"]["matched_frames"] == len(ds.frames)
     html = build_report(tmp_path / "audit").read_text()
-    assert "Subjects in female score" in html and "higher than subjects in male" in html
+    assert "Test subjects in female score" in html and "higher than those in male" in html
     again, _ = audit_predictions(preds, audit_dataset, ("gender",), tmp_path / "audit")  # the same audit: redone
     pd.testing.assert_frame_equal(again, results)
     write_generic(ds, preds, {"female": 0.3, "male": 0.3})  # other predictions in the same file: another audit
@@ -205,6 +205,26 @@ def test_frame_numbering_offsets_are_detected_refused_when_ambiguous_or_given(au
     assert join_predictions(frames, same, AUS12, formats=["generic"])[2]["frame_offset"] == 0
 
 
+def test_sequences_starting_mid_video_join_zero_based_tool_output_without_options(audit_dataset: Path) -> None:
+    from auditkit.classifiers.prediction_files import describe_offset, join_predictions
+
+    frames = load_dataset(audit_dataset).frames
+    # BP4D's coded segments start mid-video: here every sequence at 1001, then each at its own first frame
+    first = frames.groupby(["subject", "sequence"]).ngroup()
+    for starts in (np.full(first.max() + 1, 1000), 1000 + 250 * np.arange(first.max() + 1)):
+        moved = frames.assign(frame=frames["frame"] + starts[first.to_numpy()])
+        preds = frames[["subject", "sequence"]].assign(frame=frames["frame"] - 1)  # py-feat: the segment from 0
+        preds[AUS12] = _probabilities(frames, 0.0, 0)
+        rows, proba, counts = join_predictions(moved, preds, AUS12, formats=["pyfeat"])
+        assert counts["matched_frames"] == len(frames) and counts["frame_offset_detected"]
+        np.testing.assert_array_equal(proba, preds[AUS12].to_numpy(np.float32)[rows])  # each row meets its own frame
+        if (starts == 1000).all():
+            assert counts["frame_offset"] == 1001 and describe_offset(counts) == "+1001 (detected)"
+        else:
+            assert counts["frame_offset"] == "per sequence" and counts["frame_offset_range"][0] == 1001
+            assert describe_offset(counts).startswith("per sequence, +1001 to")
+
+
 def test_frames_a_tool_drops_are_reported_per_group(audit_dataset: Path, tmp_path: Path) -> None:
     import json
 
@@ -228,6 +248,39 @@ def test_frames_a_tool_drops_are_reported_per_group(audit_dataset: Path, tmp_pat
     assert test["comparison"] == "female vs male" and test["p"] < 0.001 and test["mean_a"] > 30  # percent
     html = (tmp_path / "a" / "report.html").read_text()
     assert 'id="missed"' in html and "frames of subjects in female" in html
+
+
+def test_subjects_and_sequences_the_tool_never_ran_on_are_not_missed_frames(audit_dataset: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    ds = load_dataset(audit_dataset)
+    root = write_openface(ds, tmp_path / "openface")
+    gender = ds.subjects.set_index("subject")["gender"]
+    kept = [s for g in ("female", "male") for s in sorted(gender.index[gender == g])[:2]]  # 2 people per group
+    for d in root.iterdir():
+        if d.name not in kept:
+            shutil.rmtree(d)  # the tool was never run on them
+    one = sorted((root / kept[0]).glob("*.csv"))
+    one[-1].unlink()  # nor on one sequence of a person it ran on
+    out = tmp_path / "a"
+    res = subprocess.run([sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
+                          "--attr", "gender", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    missed = pd.read_parquet(out / "missed_frames.parquet")
+    assert sorted(missed["subject"]) == sorted(kept)
+    # only each file's first frame (no face) is missed: the absent people and sequence are not detection failures
+    per_file = ds.frames.groupby(["subject", "sequence"]).size()
+    files = {s: len(list((root / s).glob("*.csv"))) for s in kept}
+    for r in missed.itertuples():
+        assert r.missed == files[r.subject] and r.frames == per_file[r.subject].iloc[:files[r.subject]].sum()
+    run = json.loads((out / "run.json").read_text())
+    never = run["missed_frames"]["not_run"]
+    in_scope = len(run["plan"]["scope"])
+    assert never["subjects"] == in_scope - len(kept) and never["sequences"] == 1 and "covered" not in run["counts"]
+    assert "warning: no predictions for" in res.stdout
+    md = (out / "summary.md").read_text()
+    assert f"No predictions at all for {in_scope - len(kept)} subject(s) and 1 further sequence(s)" in md
 
 
 LIBREFACE_DETECTION = [1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24]  # BP4D's 12, as LibreFace's detector outputs them

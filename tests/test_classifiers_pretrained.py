@@ -143,6 +143,14 @@ def test_audit_model_with_and_without_normalizer(audit_dataset: Path, tmp_path: 
     paired = tests[tests["test"] == "subject paired t-test"]
     assert set(paired["comparison"]) == {"histeq vs none (tested on female)", "histeq vs none (tested on male)"}
     assert paired["p"].notna().all()
+    # the report builds with a normalizer in front of the model, and its findings tell both sides of each normalizer
+    from auditkit.report.render import build_report
+
+    html = build_report(out).read_text()
+    md = (out / "summary.md").read_text()
+    assert "histeq raises the model's score" in md or "histeq lowers the model's score" in md
+    assert "the difference between test subjects in female and male" in md and "n/a" not in md.split("## Findings")[1].split("##")[0]
+    assert 'id="disparity-changes"' in html
     # the same audit again resumes with nothing left to do; another one is refused unless forced
     again, _ = audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth")
     pd.testing.assert_frame_equal(again, results)
@@ -151,6 +159,28 @@ def test_audit_model_with_and_without_normalizer(audit_dataset: Path, tmp_path: 
     torch.jit.script(torch.nn.Sequential(Brightness(), torch.nn.Tanh())).save(str(model))  # a new model, same path
     with pytest.raises(AuditkitError, match="holds results of a different audit"):
         audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth")
+
+
+def test_audit_model_reports_frames_lost_at_ingest_and_its_source_scope(audit_dataset: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from auditkit.data import load_dataset
+    from auditkit.data.format import SKIPPED_FILE
+
+    data = tmp_path / "data"
+    shutil.copytree(audit_dataset, data)
+    ds = load_dataset(data)
+    women = ds.subjects.loc[ds.subjects["gender"] == "female", "subject"]
+    rows = [{"subject": s, "sequence": "T1", "frame": 1000 + i, "reason": "no_face"} for s in women for i in range(8)]
+    pd.DataFrame(rows).to_parquet(data / SKIPPED_FILE, index=False)
+    results, run = audit_model(_torchscript(tmp_path), data, ("gender",), tmp_path / "audit")
+    shares = {g["group"]: g["missed_share"] for g in run["ingest_losses"]["groups"]}
+    assert shares["male"] == 0 and shares["female"] > 0  # as `gap` reports them
+    assert run["sources"] == sorted(ds.subjects["dataset"].unique())  # every source scored, and said so
+    from auditkit.report.render import build_report
+
+    build_report(tmp_path / "audit")
+    assert "## Frames lost at ingest (no face found)" in (tmp_path / "audit" / "summary.md").read_text()
 
 
 def test_audit_model_needs_shared_aus(audit_dataset: Path, tmp_path: Path) -> None:

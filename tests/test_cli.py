@@ -70,7 +70,7 @@ def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
     # readable at 80 columns (the width rich assumes without a terminal): nothing cut off, no line too long
     assert "…" not in res.stdout and max(len(line) for line in res.stdout.splitlines()) <= 80
     assert "Generalization gap" in res.stdout and "results.parquet" in res.stdout
-    assert "Disparities between test groups" in res.stdout and "Between groups (largest difference" in res.stdout
+    assert "Disparities between test groups" in res.stdout and "Between groups: signed difference" in res.stdout
     # stderr is not a terminal here: plain progress lines, no live bar
     assert any(line.startswith("trainings: ") and "elapsed" in line for line in res.stderr.splitlines())
     assert "━" not in res.stderr

@@ -38,7 +38,10 @@ def test_group_values_differences_ratios_and_flags() -> None:
     assert g.loc["dark", "small"] and not g.loc["light", "small"]  # 3 subjects < 5
     assert g.loc["dark", "subjects"] == 3 and g.loc["dark", "frames"] == 300 and g.loc["dark", "base_rate"] == 0.2
     s = summary[summary["au"] == ALL_AUS].iloc[0]
-    assert s["difference"] == pytest.approx(0.2) and s["ratio"] == pytest.approx(0.45 / 0.65)
+    assert (s["group_a"], s["group_b"], s["comparison"]) == ("dark", "light", "dark vs light")
+    assert s["difference"] == pytest.approx(-0.2) and s["range"] == pytest.approx(0.2)  # signed a - b; max - min
+    assert s["min_ratio"] == pytest.approx(0.45 / 0.65) and (s["subjects_a"], s["subjects_b"]) == (3, 6)
+    assert s["p"] < 0.05  # light subjects all score above every dark one: 1 of C(9, 3) = 84 relabellings each way
     assert s["outside_band"] and s["small_groups"] == "dark" and s["overall"] == pytest.approx(overall)
     per_au = groups[(groups["au"] == "AU02") & (groups["test_group"] == "light")].iloc[0]
     assert per_au["score"] == pytest.approx(0.7) and per_au["frames"] == 600
@@ -60,7 +63,6 @@ def test_bootstrap_intervals_bracket_the_estimates_and_are_seeded() -> None:
     assert groups.loc[groups["au"] != ALL_AUS, "score_ci_low"].isna().all()  # per-AU bootstrap only on request
     s = summary[summary["au"] == ALL_AUS].iloc[0]
     assert s["difference_ci_low"] < s["difference"] < s["difference_ci_high"]
-    assert s["ratio_ci_low"] < s["ratio"] < s["ratio_ci_high"] <= 1
     again = disparities(res, n_boot=100, seed=1)[1]
     pd.testing.assert_frame_equal(summary, again)
     assert disparities(res, n_boot=20, per_au_boot=True)[0]["score_ci_low"].notna().all()
@@ -71,3 +73,56 @@ def test_nothing_to_compare() -> None:
     assert groups.empty and summary.empty
     groups, summary = disparities(pd.DataFrame(), n_boot=0)
     assert list(groups.columns) == GROUP_COLUMNS and summary.empty
+
+
+def _coin_results(rng: np.random.Generator, subjects: int = 24, effect: float = 0.0, frames: int = 60,
+                  aus: int = 3) -> pd.DataFrame:
+    """results rows scored from simulated predictions: each subject's frames and labels, a tool whose errors are
+    independent of the group (each subject's own error rate) but for `effect` more errors in group `heads`; the
+    group is a coin drawn per subject, as an attribute unrelated to anything would be."""
+    from auditkit.metrics import per_subject_au
+
+    coin = rng.integers(0, 2, subjects)
+    while coin.min() == coin.max():
+        coin = rng.integers(0, 2, subjects)
+    names = [f"s{i:02d}" for i in range(subjects)]
+    Y, P, who = [], [], []
+    for name, heads in zip(names, coin):
+        y = (rng.random((frames, aus)) < rng.uniform(0.1, 0.4, aus)).astype(int)
+        error = np.clip(rng.normal(0.2, 0.05) + effect * heads, 0.01, 0.9)
+        flip = rng.random((frames, aus)) < error
+        Y.append(y)
+        P.append(np.where(flip, 1 - y, y).astype(float))
+        who += [name] * frames
+    rows = per_subject_au(np.vstack(Y), np.vstack(P), np.array(who), [f"AU{k:02d}" for k in range(aus)])
+    group = dict(zip(names, np.where(coin == 1, "heads", "tails")))
+    return rows.assign(normalizer="none", condition="test-only", repetition=0,
+                       test_group=rows["subject"].map(group))
+
+
+@pytest.mark.slow
+def test_between_group_p_is_calibrated_under_a_coin_and_finds_a_planted_disparity() -> None:
+    rng = np.random.default_rng(2026)
+    null = [disparities(_coin_results(rng), n_boot=0)[1].query("au == 'all'").iloc[0] for _ in range(200)]
+    rate = np.mean([r["p"] < 0.05 for r in null])
+    assert 0.02 <= rate <= 0.09, rate  # 5 % expected; binomial(200, 0.05) lies in [0.02, 0.09] 99 % of the time
+    # and the signed difference is centred on 0 (the old max - min was >= 0 every time)
+    assert abs(np.mean([r["difference"] for r in null])) < 0.01 and min(r["difference"] for r in null) < 0
+    planted = [disparities(_coin_results(rng, effect=0.1), n_boot=0)[1].query("au == 'all'").iloc[0]
+               for _ in range(40)]
+    assert np.mean([r["p"] < 0.05 for r in planted]) >= 0.8  # 10 % more errors in one group: about 6 score points
+    assert all(r["difference"] < 0 for r in planted)  # heads vs tails: heads, with more errors, scores lower
+
+
+def test_the_difference_interval_can_contain_zero() -> None:
+    rng = np.random.default_rng(5)
+    s = disparities(_coin_results(rng, subjects=30), n_boot=200, seed=0)[1].query("au == 'all'").iloc[0]
+    assert s["difference_ci_low"] < 0 < s["difference_ci_high"] and s["p"] > 0.05
+
+
+def test_more_than_two_groups_give_every_pair_holm_corrected() -> None:
+    res = _results({"a": {"a1": 0.3, "a2": 0.32, "a3": 0.31}, "b": {"b1": 0.6, "b2": 0.62, "b3": 0.61},
+                    "c": {"c1": 0.6, "c2": 0.59, "c3": 0.62}})
+    s = disparities(res, n_boot=0)[1].query("au == 'all'")
+    assert list(s["comparison"]) == ["a vs b", "a vs c", "b vs c"]
+    assert (s["p_holm"] >= s["p"]).all() and s["range"].nunique() == 1

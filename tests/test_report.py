@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,13 +18,14 @@ from auditkit.report.render import build_report
 from auditkit.report.tables import audit_tables
 
 EVIL = "<script>alert(1)</script>"
+LINK = '<a href="https://example.org/">click</a>'
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-def _fake_audit(out: Path) -> Path:
+def _fake_audit(out: Path, names: tuple[str, str] = ("light", EVIL)) -> Path:
     """A results.parquet + run.json pair in the runner's format: two pools (one with a hostile name), two normalizers."""
     rng = np.random.default_rng(0)
-    pools = {"light": [f"L{i}" for i in range(8)], EVIL: [f"D{i}" for i in range(8)]}
+    pools = {names[0]: [f"L{i}" for i in range(8)], names[1]: [f"D{i}" for i in range(8)]}
     rows = []
     for norm, shift in (("none", 0.0), ("histeq", 0.03)):
         for rep in range(4):
@@ -47,7 +49,7 @@ def _fake_audit(out: Path) -> Path:
            "plan": {"template": "T0", "pools": pools}}
     (out / "run.json").write_text(json.dumps(run))
     (out / "faces").mkdir()
-    np.savez_compressed(out / "faces" / "none.npz", names=np.array(["light", EVIL]),
+    np.savez_compressed(out / "faces" / "none.npz", names=np.array(list(names)),
                         faces=rng.integers(0, 255, (2, 64, 64)).astype(np.float32))
     return out
 
@@ -59,7 +61,7 @@ def test_report_content_and_twins(tmp_path: Path) -> None:
     assert "Generalization audit: skin" in html
     # two normalizers here: the baseline's sentences say which normalizer they describe
     assert "Without normalization (none), testing on light: models trained on other groups score" in html
-    assert "histeq changes the overall gap from" in html
+    assert "the overall generalization gap: " in html and "histeq" in html.split("the overall generalization gap")[0][-40:]
     assert html.count("Plotly.newPlot") == 1 and "fig-faces" in html
     assert "subject t-test" in html and "repetition paired t-test" in html and "p (Holm)" in html
     for s in ("L0", "D4"):
@@ -90,8 +92,15 @@ def test_disparities_in_report_summaries_and_markdown(tmp_path: Path) -> None:
     assert row["score"] == pytest.approx(100 * first["score"]) and row["ratio_to_best"] == pytest.approx(first["ratio_to_best"])
     assert {s["au"] for s in d["summary"]} == {"all", "AU06", "AU12"}
     md = (audit / "summary.md").read_text()
-    assert "## Disparities between test groups (all AUs)" in md and "| normalizer | difference (points) |" in md
-    assert "&lt;script&gt;" in md.split("## Disparities", 1)[1].split("## Tests", 1)[0]  # hostile group name inert
+    assert "## Disparities between test groups (all AUs)" in md
+    assert "| normalizer | comparison | difference [95% CI] | p | p (Holm) |" in md
+    # between-group rows: a signed difference with its interval and a p-value, in percent points like the rest
+    pair = next(s for s in d["summary"] if s["au"] == "all" and s["normalizer"] == "none")
+    ref = tables.disparity_summary.query("au == 'all' and normalizer == 'none'").iloc[0]
+    assert pair["difference"] == pytest.approx(100 * ref["difference"]) and pair["p"] == pytest.approx(ref["p"])
+    assert pair["difference_ci_low"] <= pair["difference"] <= pair["difference_ci_high"]
+    assert {c["normalizer"] for c in d["changes"]} == {"histeq"} and 'id="disparity-tests"' in html
+    assert "\\<script>" in md.split("## Disparities", 1)[1].split("## Tests", 1)[0]  # hostile group name inert
 
 
 def test_user_strings_are_escaped(tmp_path: Path) -> None:
@@ -99,9 +108,15 @@ def test_user_strings_are_escaped(tmp_path: Path) -> None:
     assert EVIL not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown as text in tables and findings
     assert "data/&lt;b&gt;synth&lt;/b&gt;" in html
-    assert "\\u003cscript\\u003ealert(1)" in html  # inside chart data, unable to close the script element
+    assert "\\u0026lt;script\\u0026gt;alert(1)" in html  # chart data: escaped for plotly, unable to close the script
     md = (tmp_path / "audit" / "summary.md").read_text()
-    assert EVIL not in md and "&lt;script&gt;alert(1)&lt;/script&gt;" in md  # inert wherever the markdown is rendered
+    # plain Markdown: no HTML entities for a plain-text reader, and rendered (CommonMark + tables) the hostile group
+    # name is text, never an element
+    assert EVIL not in md and "\\<script>alert(1)\\</script>" in md and "&#" not in md and "&lt;" not in md
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark").enable("table").render(md)
+    assert "<script>" not in rendered and "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
 
 
 def test_missing_or_empty_results_are_one_line_errors(tmp_path: Path) -> None:
@@ -119,7 +134,7 @@ def test_normalizer_settings_are_stated(tmp_path: Path) -> None:
     html = build_report(audit).read_text()
     assert '<span class="pill">histeq</span> tiles 8, clip &lt;script&gt;' in html and EVIL not in html
     md = (audit / "summary.md").read_text()
-    assert "- histeq: tiles 8, clip &lt;script&gt;alert(1)&lt;/script&gt;" in md and "- none" not in md and EVIL not in md
+    assert "- histeq: tiles 8, clip \\<script>alert(1)\\</script>" in md and "- none" not in md and EVIL not in md
     assert json.loads((audit / "summary.json").read_text())["normalizer_settings"]["histeq"]["tiles"] == 8
     (audit / "normalizers.json").write_text("[1, 2]")
     with pytest.raises(AuditkitError, match="normalizers.json: expected an object"):
@@ -140,7 +155,8 @@ def test_report_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")
-    report = build_report(_fake_audit(tmp_path / "audit"))
+    # group names that plotly would turn into bold text and a live link if they reached a chart as markup
+    report = build_report(_fake_audit(tmp_path / "audit", ("<b>bold</b>", LINK)))
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
              "--disable-component-update", "--disable-sync", "--virtual-time-budget=15000",
              f"--user-data-dir={tmp_path / 'profile'}"]
@@ -148,6 +164,12 @@ def test_report_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=180)
     assert 'data-charts-rendered="3"' in dom.stdout, dom.stderr[-2000:]
     assert dom.stdout.count('class="main-svg"') >= 3
+    # every chart shows the names as text: no link element, no bold run created from a user string (the page's
+    # scripts, plotly.js's source among them, are left out of the search)
+    page = re.sub(r"<script\b.*?</script>", "", dom.stdout, flags=re.S)
+    assert not re.search(r"<a\b[^>]*example\.org", page) and not re.search(r"<tspan[^>]*bold[^>]*>bold<", page)
+    assert re.search(r"<text[^>]*>[^<]*&lt;b&gt;bold&lt;/b&gt;", page)  # the chart's tick shows the name as text
+    assert re.search(r"<text[^>]*>[^<]*&lt;a href=\"https://example.org/\"&gt;click", page)
     console_errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "error" in line)]
     assert not console_errors, console_errors
     ARTIFACTS.mkdir(exist_ok=True)

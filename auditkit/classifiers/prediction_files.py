@@ -144,7 +144,8 @@ def read_generic(path: Path) -> tuple[pd.DataFrame, int]:
     out["subject"] = out["subject"].astype(str)
     out["sequence"] = out["sequence"].astype(str)
     out["frame"] = out["frame"].astype(int)
-    return out, int((~ok).sum())
+    covered = df[["subject", "sequence"]].astype(str).drop_duplicates()  # sequences it ran on, frames dropped or not
+    return out, int((~ok).sum()), list(covered.itertuples(index=False, name=None))
 
 
 def detect_format(path: Path) -> str:
@@ -165,7 +166,8 @@ def detect_format(path: Path) -> str:
 
 
 def read_predictions(source: str | Path, fmt: str = "auto", faces: str = "best") -> tuple[pd.DataFrame, dict]:
-    """All predictions under a file or directory, as one table keyed by (subject, sequence, frame), plus counts."""
+    """All predictions under a file or directory, as one table keyed by (subject, sequence, frame), plus counts;
+    counts["covered"] lists the (subject, sequence) pairs the tool ran on (a file or rows for them)."""
     source = Path(source)
     if fmt not in FORMATS:
         raise AuditkitError(f"--format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -176,7 +178,7 @@ def read_predictions(source: str | Path, fmt: str = "auto", faces: str = "best")
     files = sorted(p for p in source.rglob("*") if p.suffix in (".csv", ".parquet")) if source.is_dir() else [source]
     if not files:
         raise AuditkitError(f"{source}: holds no .csv or .parquet predictions")
-    tables, dropped, formats, multi = [], 0, set(), 0
+    tables, dropped, formats, multi, covered = [], 0, set(), 0, set()
     for f in files:
         kind = detect_format(f) if fmt == "auto" else fmt
         formats.add(kind)
@@ -188,7 +190,10 @@ def read_predictions(source: str | Path, fmt: str = "auto", faces: str = "best")
         elif kind == "libreface":
             table, n = read_libreface(f, source)
         else:
-            table, n = read_generic(f)
+            table, n, keys = read_generic(f)
+            covered.update(keys)
+        if kind != "generic":
+            covered.add(_keys_from_path(f, source))  # one file per sequence, even if every frame was dropped
         tables.append(table)
         dropped += n
     # a file without an AU the others give would be NaN there after concatenation, silently scored as "absent"
@@ -206,46 +211,60 @@ def read_predictions(source: str | Path, fmt: str = "auto", faces: str = "best")
         row = preds.loc[dup, KEYS].iloc[0]
         raise AuditkitError(f"{source}: frame {row['frame']} of {row['subject']}/{row['sequence']} is predicted twice")
     return preds, {"files": len(files), "formats": sorted(formats), "frames": len(preds), "dropped_no_face": dropped,
-                   "frames_with_several_faces": multi}
+                   "frames_with_several_faces": multi, "covered": sorted(covered)}
 
 
 OFFSETS = (0, 1, -1)  # candidate frame-number shifts: tools count from 0 (py-feat, LibreFace) or 1 (OpenFace, DISFA)
 AMBIGUOUS = 0.9  # two alignments matching within 10 % of each other cannot be told apart by their counts
 
 
-def _matches(keyed: pd.DataFrame, preds: pd.DataFrame, offset: int) -> int:
-    shifted = preds[KEYS].assign(frame=preds["frame"] + offset)
+def _shifted(preds: pd.DataFrame, offset: int | pd.DataFrame) -> pd.Series:
+    """The predictions' frame numbers moved onto the dataset's numbering (sequences the table lacks stay put)."""
+    if isinstance(offset, pd.DataFrame):
+        shift = preds[["subject", "sequence"]].merge(offset, on=["subject", "sequence"], how="left")["shift"]
+        return preds["frame"] + shift.fillna(0).astype(int).to_numpy()
+    return preds["frame"] + offset
+
+
+def _matches(keyed: pd.DataFrame, preds: pd.DataFrame, offset: int | pd.DataFrame) -> int:
+    shifted = preds[KEYS].assign(frame=_shifted(preds, offset))
     return len(keyed[KEYS].merge(shifted, on=KEYS, how="inner"))
 
 
 FIRST_FRAME = {"openface": 1, "pyfeat": 0, "libreface": 0}  # where each tool starts counting (generic: unknown)
 
 
-def expected_offset(keyed: pd.DataFrame, formats: list[str]) -> int | None:
-    """dataset's first frame number - the tool's, when the tool's convention is known (one format) and the dataset's
-    sequences agree on where they start; else None."""
-    if len(formats) != 1 or formats[0] not in FIRST_FRAME:
+def expected_offset(keyed: pd.DataFrame, formats: list[str]) -> int | pd.DataFrame | None:
+    """Each sequence's first dataset frame - the tool's first frame, when the tool's convention is known (one
+    format): one number when every sequence starts at the same frame, else a (subject, sequence, shift) table
+    (BP4D's coded segments start mid-video, each at its own frame); None without a known convention."""
+    if len(formats) != 1 or formats[0] not in FIRST_FRAME or keyed.empty:
         return None
-    starts = keyed.groupby(["subject", "sequence"])["frame"].min().value_counts()
-    return int(starts.index[0]) - FIRST_FRAME[formats[0]] if len(starts) else None
+    shifts = (keyed.groupby(["subject", "sequence"])["frame"].min() - FIRST_FRAME[formats[0]]).rename("shift")
+    if shifts.nunique() == 1:
+        return int(shifts.iloc[0])
+    return shifts.reset_index()
 
 
-def choose_offset(keyed: pd.DataFrame, preds: pd.DataFrame, expected: int | None = None) -> int:
+def choose_offset(keyed: pd.DataFrame, preds: pd.DataFrame,
+                  expected: int | pd.DataFrame | None = None) -> int | pd.DataFrame:
     """The frame offset to add to predictions so they meet the dataset's numbering, or a one-line error if unclear.
 
     Frame keys alone often cannot tell a shift of one frame (a 0-based file against a 1-based dataset matches almost
     every frame either way, and a tool that dropped its first frame matches completely either way). So: the tool's
-    known convention (`expected`) is used unless its alignment matches clearly fewer frames than another; without a
-    convention, the only alignment under which every prediction finds its frame, or one that matches clearly more
-    than any other; anything else is refused, asking for --frame-offset.
+    known convention against each sequence's first frame (`expected`) is used unless its alignment matches clearly
+    fewer frames than another; without a convention, the only alignment under which every prediction finds its
+    frame, or one that matches clearly more than any other; anything else is refused, asking for --frame-offset.
     """
     counts = {o: _matches(keyed, preds, o) for o in OFFSETS}
     ranked = sorted(counts, key=lambda o: (-counts[o], abs(o)))
     best, second = ranked[0], ranked[1]
+    if expected is not None:
+        found = counts[expected] if isinstance(expected, int) and expected in counts else _matches(keyed, preds, expected)
+        if found > 0 and found >= AMBIGUOUS * counts[best]:
+            return expected
     if counts[best] == 0:
         return 0  # nothing matches at all: join_predictions reports it
-    if expected is not None and counts.get(expected, _matches(keyed, preds, expected)) >= AMBIGUOUS * counts[best]:
-        return expected
     complete = [o for o, n in counts.items() if n == len(preds)]
     if len(complete) == 1:
         return complete[0]
@@ -256,11 +275,22 @@ def choose_offset(keyed: pd.DataFrame, preds: pd.DataFrame, expected: int | None
     return best
 
 
+def describe_offset(counts: dict) -> str:
+    """'+1 (detected)', or 'per sequence, +1000 to +2000 (detected)' when each sequence has its own first frame."""
+    how = "detected" if counts["frame_offset_detected"] else "given"
+    offset = counts["frame_offset"]
+    if isinstance(offset, int):
+        return f"{offset:+d} ({how})"
+    low, high = counts["frame_offset_range"]
+    return f"per sequence, {low:+d} to {high:+d}: each sequence's first dataset frame ({how})"
+
+
 def join_predictions(frames: pd.DataFrame, preds: pd.DataFrame, aus: list[str], frame_offset: int | None = None,
                      formats: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Align predictions to dataset frames on (subject, sequence, frame + offset): (frame rows, probabilities, counts).
 
-    `frame_offset` None detects it (choose_offset); the offset used is always in the counts.
+    `frame_offset` None detects it (choose_offset); the offset used is always in the counts ("per sequence" with
+    its range when each sequence has its own).
     """
     usable = [a for a in aus if a in preds.columns]
     if not usable:
@@ -269,10 +299,13 @@ def join_predictions(frames: pd.DataFrame, preds: pd.DataFrame, aus: list[str], 
     keyed["row"] = np.arange(len(keyed))
     offset = choose_offset(keyed, preds, expected_offset(keyed, formats or [])) if frame_offset is None \
         else int(frame_offset)
-    merged = keyed.merge(preds[KEYS + usable].assign(frame=preds["frame"] + offset), on=KEYS, how="inner")
+    merged = keyed.merge(preds[KEYS + usable].assign(frame=_shifted(preds, offset)), on=KEYS, how="inner")
     counts = {"matched_frames": len(merged), "dataset_frames_without_prediction": len(frames) - len(merged),
-              "predictions_without_dataset_frame": len(preds) - len(merged), "aus": usable, "frame_offset": offset,
+              "predictions_without_dataset_frame": len(preds) - len(merged), "aus": usable,
+              "frame_offset": offset if isinstance(offset, int) else "per sequence",
               "frame_offset_detected": frame_offset is None}
+    if not isinstance(offset, int):
+        counts["frame_offset_range"] = [int(offset["shift"].min()), int(offset["shift"].max())]
     if merged.empty:
         raise AuditkitError("no prediction matches a dataset frame on (subject, sequence, frame); check the file naming")
     return merged["row"].to_numpy(), merged[usable].to_numpy(np.float32), counts

@@ -10,11 +10,35 @@ from auditkit.protocol.groups import Pool
 from auditkit.stats import holm, two_sample
 
 
-def missed_frames(frames: pd.DataFrame, served_rows: np.ndarray, pools: list[Pool]) -> pd.DataFrame:
-    """Per subject of every pool: dataset frames, frames the tool gave no prediction for, and that share."""
+def not_run(frames: pd.DataFrame, covered: list[tuple[str, str]], pools: list[Pool]) -> dict:
+    """The pools' subjects and sequences the tool has no predictions for at all (no file, no rows): never run, so
+    neither scored nor counted as missed."""
+    group_of = {s: p.name for p in pools for s in p.subjects}
+    keys = frames[["subject", "sequence"]].astype(str).drop_duplicates()
+    keys = keys[keys["subject"].isin(list(group_of))]
+    run_on = pd.MultiIndex.from_tuples(covered, names=["subject", "sequence"]) if covered else None
+    present = keys.set_index(["subject", "sequence"]).index.isin(run_on) if run_on is not None else np.zeros(len(keys), bool)
+    absent = keys[~present]
+    subjects_run = set(keys.loc[present, "subject"])
+    no_subject = sorted(set(absent["subject"]) - subjects_run)
+    partial = absent[absent["subject"].isin(subjects_run)]
+    return {"subjects": len(no_subject), "subject_ids": no_subject, "sequences": int(len(partial)),
+            "subjects_by_group": {g: sum(group_of[s] == g for s in no_subject) for g in dict.fromkeys(group_of.values())}}
+
+
+def missed_frames(frames: pd.DataFrame, served_rows: np.ndarray, pools: list[Pool],
+                  covered: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Per subject of every pool: dataset frames, frames the tool gave no prediction for, and that share.
+
+    With `covered` (the (subject, sequence) pairs the tool ran on) only those sequences count: a subject or sequence
+    the tool never ran on is not a detection failure (`not_run` reports them)."""
     served = np.zeros(len(frames), bool)
     served[served_rows] = True
     table = pd.DataFrame({"subject": frames["subject"].to_numpy(), "missed": ~served})
+    if covered is not None:
+        keys = pd.MultiIndex.from_arrays([frames["subject"].astype(str), frames["sequence"].astype(str)])
+        run_on = pd.MultiIndex.from_tuples(covered) if covered else None
+        table = table[keys.isin(run_on) if run_on is not None else np.zeros(len(frames), bool)]
     per = table.groupby("subject")["missed"].agg(["size", "sum"]).rename(columns={"size": "frames", "sum": "missed"})
     group_of = {s: p.name for p in pools for s in p.subjects}
     per = per[per.index.isin(list(group_of))].reset_index()
@@ -58,3 +82,23 @@ def ingest_losses(dataset: object, pools: list[Pool]) -> pd.DataFrame | None:
     per = pd.DataFrame(rows, columns=["group", "subject", "frames", "missed"])
     per["missed_share"] = per["missed"] / per["frames"].clip(lower=1)
     return per.sort_values(["group", "subject"], kind="stable").reset_index(drop=True)
+
+
+def ingest_loss_record(dataset: object, pools: list[Pool], seed: int = 0) -> dict | None:
+    """run.json's `ingest_losses`: per group, the frames the face detector missed at ingest, with the tests between
+    groups; None for datasets that record no losses. Every audit kind reports it, since those frames reach no model."""
+    import json
+
+    losses = ingest_losses(dataset, pools)
+    if losses is None:
+        return None
+    by_group, tests = missed_by_group(losses, seed)
+    return {"groups": json.loads(by_group.to_json(orient="records")), "tests": json.loads(tests.to_json(orient="records"))}
+
+
+def sources_of(dataset: object, subjects: list[str]) -> list[str]:
+    """The source datasets (subjects.parquet's `dataset`) the given subjects come from: the audit's scope, stated."""
+    table = dataset.subjects
+    if "dataset" not in table:
+        return []
+    return sorted(table.loc[table["subject"].isin(list(subjects)), "dataset"].astype(str).unique())

@@ -21,6 +21,7 @@ from auditkit.files import file_digest, package_versions
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import load, make_normalizer
 from auditkit.protocol.audit_dir import AuditDir
+from auditkit.protocol.coverage import ingest_loss_record, sources_of
 from auditkit.protocol.predictions_audit import scope_pools, score_pools
 from auditkit.protocol.results import label_test_only
 
@@ -59,7 +60,10 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
                       "repeats": 1, "seed": seed, "n_train": 0, "n_val": 0, "bins": bins, "source": source,
                       "card": clf.card.to_dict(), **({"normalizer_options": normalizer_options} if normalizer_options else {})},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
-           "versions": package_versions()}
+           "sources": sources_of(ds, scope), "versions": package_versions()}
+    losses = ingest_loss_record(ds, pools, seed)
+    if losses is not None:  # as in `gap`: frames lost at ingest reach no model, whatever model is audited
+        run["ingest_losses"] = losses
     identity = ("fingerprint", "model_sha256", "config", "plan")  # the same audit resumes; another is refused
     audit.open(run, identity, force)
     audit.drop_unreadable_parts()

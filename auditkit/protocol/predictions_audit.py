@@ -14,7 +14,7 @@ from auditkit.errors import AuditkitError
 from auditkit.files import file_digest, package_versions, write_parquet_atomic
 from auditkit.metrics import per_subject_au
 from auditkit.protocol.audit_dir import AuditDir
-from auditkit.protocol.coverage import missed_by_group, missed_frames
+from auditkit.protocol.coverage import missed_by_group, missed_frames, not_run, sources_of
 from auditkit.protocol.groups import Pool, build_pools, resolve_bins
 from auditkit.protocol.results import label_test_only
 
@@ -72,7 +72,9 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
     classifier = f"predictions:{Path(predictions).name}"
     results = label_test_only(score_pools(pools, labels, proba, subject_of, join_counts["aus"]), attrs, "none", classifier)
     # frames the tool dropped (no face, low confidence, gaps) were never served: a bias of their own, per group
-    missed = missed_frames(frames, rows, pools)
+    covered = [tuple(k) for k in read_counts.pop("covered")]
+    missed = missed_frames(frames, rows, pools, covered)
+    never_run = not_run(frames, covered, pools)
     by_group, missed_tests = missed_by_group(missed)
     run = {"data": str(data), "fingerprint": ds.fingerprint, "predictions": str(predictions),
            "predictions_sha256": file_digest(predictions),
@@ -83,7 +85,9 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
                     "aus": join_counts["aus"]},
            "counts": {**read_counts, **join_counts}, "versions": package_versions(),
            "missed_frames": {"groups": json.loads(by_group.to_json(orient="records")),
-                             "tests": json.loads(missed_tests.to_json(orient="records"))}}
+                             "tests": json.loads(missed_tests.to_json(orient="records")), "not_run": never_run,
+                             "sources": sources_of(ds, sorted(set(subject_of)))},
+           "sources": sources_of(ds, sorted(set(subject_of)))}
     # a one-pass audit: the same one again is simply redone (same files); another is refused unless forced
     identity = ("fingerprint", "predictions_sha256", "reading", "config", "plan")
     audit.open(run, identity, force)

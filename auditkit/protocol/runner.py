@@ -25,7 +25,7 @@ from auditkit.metrics import per_subject_au
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import load, make_classifier, make_normalizer, plugin_version
 from auditkit.protocol.audit_dir import AuditDir
-from auditkit.protocol.coverage import ingest_losses, missed_by_group
+from auditkit.protocol.coverage import ingest_loss_record, sources_of
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
 from auditkit.protocol.results import label_rows
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
@@ -291,15 +291,13 @@ def run_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.Da
 def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool, runtime: str | None = None) -> None:
     """Start or resume the audit in `audit` (same config and data resume; anything else is refused unless forced)."""
     record = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint, "data": str(plan.config.data),
-              "plan": plan.summary(), "versions": package_versions(),
+              "plan": plan.summary(), "sources": sources_of(plan.dataset, plan.scope), "versions": package_versions(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
     if runtime is not None:  # as this process runs it (cluster workers build their own)
         record["machine"]["classifier_runtime"] = runtime
-    losses = ingest_losses(plan.dataset, plan.pools)
+    losses = ingest_loss_record(plan.dataset, plan.pools, plan.config.seed)
     if losses is not None:  # frames the face detector missed at ingest never reached any model: a bias of their own
-        by_group, tests = missed_by_group(losses, plan.config.seed)
-        record["ingest_losses"] = {"groups": json.loads(by_group.to_json(orient="records")),
-                                   "tests": json.loads(tests.to_json(orient="records"))}
+        record["ingest_losses"] = losses
     audit.open(record, ("config", "fingerprint"), force)
 
 

@@ -12,14 +12,21 @@ from plotly.subplots import make_subplots
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"]
 
 
+def text(value: object) -> str:
+    """A user string as plotly shows text: its own tags (<b>, <a href>, <br>) escaped to entities, which plotly turns
+    back into the characters. User strings never enter a hovertemplate (its %{...} is live): they travel as data."""
+    return html.escape(str(value), quote=False)
+
+
 def conditions_figure(conditions: pd.DataFrame) -> go.Figure:
     """Mean score ± standard error per train -> test combination, one bar per normalizer (Figures 5-7)."""
     fig = go.Figure()
     order = conditions.sort_values(["condition", "train_group", "test_group"], ascending=[False, True, True])
-    labels = list(dict.fromkeys(f"{r.train_group} → {r.test_group}" for r in order.itertuples()))
+    labels = list(dict.fromkeys(f"{text(r.train_group)} → {text(r.test_group)}" for r in order.itertuples()))
     for i, (norm, grp) in enumerate(order.groupby("normalizer", sort=False)):
-        grp = grp.assign(label=[f"{r.train_group} → {r.test_group}" for r in grp.itertuples()]).set_index("label").reindex(labels)
-        fig.add_bar(name=norm, x=labels, y=100 * grp["score"], error_y={"type": "data", "array": 100 * grp["sem"]},
+        grp = grp.assign(label=[f"{text(r.train_group)} → {text(r.test_group)}" for r in grp.itertuples()])
+        grp = grp.set_index("label").reindex(labels)
+        fig.add_bar(name=text(norm), x=labels, y=100 * grp["score"], error_y={"type": "data", "array": 100 * grp["sem"]},
                     marker_color=PALETTE[i % len(PALETTE)],
                     customdata=np.stack([grp["condition"], grp["subjects"], grp["repetitions"]], axis=1),
                     hovertemplate="%{x}<br>%{customdata[0]}: %{y:.1f} ± %{error_y.array:.1f}"
@@ -36,9 +43,10 @@ def per_au_figure(per_au: pd.DataFrame) -> go.Figure:
                                                                       for c in conditions], shared_yaxes=True)
     for col, cond in enumerate(conditions, start=1):
         for i, (norm, grp) in enumerate(per_au[per_au["condition"] == cond].groupby("normalizer", sort=False)):
-            fig.add_bar(name=norm, x=grp["au"], y=100 * grp["score"], marker_color=PALETTE[i % len(PALETTE)],
-                        showlegend=col == 1, legendgroup=norm,
-                        hovertemplate="%{x}: %{y:.1f}<extra>" + norm + " (" + cond + ")</extra>", row=1, col=col)
+            fig.add_bar(name=text(norm), x=[text(a) for a in grp["au"]], y=100 * grp["score"],
+                        marker_color=PALETTE[i % len(PALETTE)], showlegend=col == 1, legendgroup=text(norm),
+                        meta=[text(norm), cond], hovertemplate="%{x}: %{y:.1f}<extra>%{meta[0]} (%{meta[1]})</extra>",
+                        row=1, col=col)
     fig.update_layout(barmode="group", yaxis_title="score (%)", legend_title="normalizer", margin={"t": 40}, height=380)
     return fig
 
@@ -47,26 +55,27 @@ def faces_figure(faces: dict[str, dict[str, np.ndarray]]) -> go.Figure:
     """Average face of each group per normalizer, with its luminance histogram (Figure 2). faces[group][normalizer]."""
     groups = list(faces)
     norms = list(next(iter(faces.values())))
-    fig = make_subplots(rows=len(norms) + 1, cols=len(groups), subplot_titles=[f"{g}" for g in groups],
+    fig = make_subplots(rows=len(norms) + 1, cols=len(groups), subplot_titles=[text(g) for g in groups],
                         vertical_spacing=0.06, horizontal_spacing=0.03)
     for c, g in enumerate(groups, start=1):
         for r, n in enumerate(norms, start=1):
             img = faces[g][n]
             fig.add_trace(go.Heatmap(z=img[::-1], colorscale="gray", zmin=0, zmax=255, showscale=False,
-                                     hovertemplate=f"{g}, {n}<extra></extra>"), row=r, col=c)
+                                     meta=[text(g), text(n)], hovertemplate="%{meta[0]}, %{meta[1]}<extra></extra>"),
+                          row=r, col=c)
             fig.update_xaxes(visible=False, row=r, col=c)
             fig.update_yaxes(visible=False, scaleanchor=f"x{(r - 1) * len(groups) + c if (r - 1) * len(groups) + c > 1 else ''}",
                              row=r, col=c)
             counts, edges = np.histogram(img, bins=32, range=(0, 256))
-            fig.add_trace(go.Bar(x=edges[:-1], y=counts, name=n, marker_color=PALETTE[(r - 1) % len(PALETTE)], opacity=0.6,
-                                 showlegend=c == 1, legendgroup=n), row=len(norms) + 1, col=c)
+            fig.add_trace(go.Bar(x=edges[:-1], y=counts, name=text(n), marker_color=PALETTE[(r - 1) % len(PALETTE)],
+                                 opacity=0.6, showlegend=c == 1, legendgroup=text(n)), row=len(norms) + 1, col=c)
     for c in range(1, len(groups) + 1):
         fig.update_xaxes(title_text="grey level", row=len(norms) + 1, col=c)
     fig.update_yaxes(title_text="pixels", row=len(norms) + 1, col=1)
     for r, n in enumerate(norms, start=1):
         # a row label on the left: which normalizer produced the average faces of that row
         axis = (r - 1) * len(groups) + 1
-        fig.add_annotation(text=f"<b>{html.escape(n)}</b>", textangle=-90, showarrow=False, xref="paper",
+        fig.add_annotation(text=f"<b>{text(n)}</b>", textangle=-90, showarrow=False, xref="paper",
                            yref=f"y{axis if axis > 1 else ''} domain", x=-0.02, y=0.5, xanchor="right")
     fig.update_layout(barmode="overlay", height=260 * (len(norms) + 1), margin={"t": 40, "l": 60},
                       legend_title="normalizer")

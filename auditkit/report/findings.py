@@ -1,10 +1,73 @@
-"""The report's plain-language findings: each tested group's gap, what each normalizer changes, the ceiling's share."""
+"""The report's plain-language findings: each tested group's gap, the disparity between test groups, what each
+normalizer changes in both (saying so when it narrows one and widens the other), the ceiling's share, and the
+caveats of an underpowered run. The terminal, report.html and summary.md print these same sentences."""
 
 from __future__ import annotations
 
+import pandas as pd
+
+from auditkit.disparities import ALL_AUS
 from auditkit.normalizers.base import BASELINE
-from auditkit.report.tables import CEILING, AuditTables, ceiling_shares, condition_means, format_share, headline
-from auditkit.stats import format_p
+from auditkit.report.power import Power, power_of, power_sentences
+from auditkit.report.tables import CEILING, AuditTables, ceiling_shares, condition_means, headline
+from auditkit.stats import SUBJECT_PAIRED_TEST, format_p
+
+
+def _evidence(p: float, p_holm: float | None, power: Power) -> str:
+    """The test clause of a sentence: 'p = 0.012, Holm 0.036', or why there is no test."""
+    if not power.testable:
+        return f"not tested: {power.repetitions} repetition{'s' if power.repetitions != 1 else ''}"
+    if p != p:
+        return "not testable: too few subjects or no variation"
+    holm = "" if p_holm is None or p_holm != p_holm else f", Holm {format_p(p_holm)}"
+    return f"p {_p(p)}{holm}"
+
+
+def _p(p: float) -> str:
+    """'= 0.012' or '< 0.001', to follow a 'p' in a sentence."""
+    text = format_p(p)
+    return text if text.startswith("<") else f"= {text}"
+
+
+def _points(value: float) -> str:
+    return f"{abs(100 * value):.1f} points"
+
+
+def _pair_sentence(r: pd.Series, who: str, power: Power) -> str:
+    """'Test subjects in A score 4.3 points lower than in B (...)' for one pair of groups."""
+    word = "higher" if r["difference"] >= 0 else "lower"
+    return (f"{who}test subjects in {r['group_a']} score {_points(r['difference'])} {word} than those in "
+            f"{r['group_b']} ({100 * r['score_a']:.1f} vs {100 * r['score_b']:.1f}; difference "
+            f"{100 * r['difference']:+.1f}, 95% CI {100 * r['difference_ci_low']:+.1f} to "
+            f"{100 * r['difference_ci_high']:+.1f}; permutation {_evidence(r['p'], r['p_holm'], power)}).")
+
+
+def _disparity_sentences(tables: AuditTables, norm: str, who: str, power: Power) -> list[str]:
+    pairs = tables.disparity_summary
+    pairs = pairs[(pairs["normalizer"] == norm) & (pairs["au"] == ALL_AUS)]
+    return [_pair_sentence(r, who, power) for _, r in pairs.iterrows()]
+
+
+def _direction(old: float, new: float) -> str:
+    """'narrows' or 'widens' by magnitude; a difference whose sign flips is also said to reverse."""
+    word = "narrows" if abs(new) < abs(old) else ("widens" if abs(new) > abs(old) else "leaves unchanged")
+    return f"{word} and reverses" if old * new < 0 else word
+
+
+def _change_sentences(tables: AuditTables, norm: str, label: str, power: Power) -> tuple[list[str], list[str]]:
+    """Sentences on how `norm` changes each between-group difference, and the direction word of each pair."""
+    ch = tables.disparity_changes
+    ch = ch[(ch["normalizer"] == norm) & (ch["au"] == ALL_AUS)]
+    lines, directions = [], []
+    for _, c in ch.iterrows():
+        d = _direction(c["difference_baseline"], c["difference"])
+        directions.append(d)
+        lines.append(f"{label} {d} the difference between test subjects in {c['group_a']} and {c['group_b']}: "
+                     f"{100 * c['difference_baseline']:+.1f} points without normalization, "
+                     f"{100 * c['difference']:+.1f} with it (change {100 * c['change']:+.1f}, 95% CI "
+                     f"{100 * c['change_ci_low']:+.1f} to {100 * c['change_ci_high']:+.1f}; permutation "
+                     f"{_evidence(c['p'], c['p_holm'], power)}).")
+    return lines, directions
 
 
 def _missed_sentences(run: dict) -> list[str]:
@@ -20,48 +83,104 @@ def _missed_sentences(run: dict) -> list[str]:
     return lines
 
 
-def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
-    """Plain-language findings: each tested group's gap, and how each normalizer changes it."""
-    lines = []
-    if (tables.conditions["condition"] == "test-only").all():
-        means = tables.conditions.set_index("test_group")["score"]
-        for r in tables.tests.itertuples():
-            a, b = r.comparison.split(" vs ", 1)
-            word = "higher" if r.diff >= 0 else "lower"
-            lines.append(f"Subjects in {a} score {abs(100 * r.diff):.1f} points {word} than subjects in {b} "
-                         f"({100 * means[a]:.1f} vs {100 * means[b]:.1f}; p = {format_p(r.p)}, Holm {format_p(r.p_holm)}; "
-                         f"Hedges' g = {r.hedges_g:.2f}).")
-        return lines + _missed_sentences(run)
+def _label(norm: str) -> str:
+    return f"{norm} (the ceiling: a perfect normalizer from the synthetic ground truth)" if norm == CEILING else norm
+
+
+def _normalizers(tables: AuditTables) -> list[str]:
+    """The audit's normalizers, the baseline first (its sentences are what the others are compared with)."""
     norms = list(dict.fromkeys(tables.conditions["normalizer"]))
+    return sorted(norms, key=lambda n: n != BASELINE)
+
+
+def _test_only_sentences(tables: AuditTables, power: Power) -> list[str]:
+    norms = _normalizers(tables)
+    lines = []
+    for norm in norms:
+        who = "" if len(norms) == 1 else ("Without normalization (none), " if norm == BASELINE else f"With {norm}, ")
+        lines += [s[0].upper() + s[1:] for s in _disparity_sentences(tables, norm, who, power)]
+    cond = tables.conditions.set_index(["normalizer", "test_group"])["score"]
+    tests = tables.tests
+    for norm in norms:
+        if norm == BASELINE or BASELINE not in norms:
+            continue
+        paired = tests[(tests["normalizer"] == norm) & (tests["test"] == SUBJECT_PAIRED_TEST)]
+        for _, t in paired.iterrows():
+            g = t["test_group"]
+            word = "raises" if t["diff"] >= 0 else "lowers"
+            lines.append(f"{norm} {word} the model's score on test subjects in {g} from {100 * cond[(BASELINE, g)]:.1f} "
+                         f"to {100 * cond[(norm, g)]:.1f} (paired on the same subjects; "
+                         f"{_evidence(t['p'], t['p_holm'], power)}).")
+        changes, directions = _change_sentences(tables, norm, norm, power)
+        lines += changes
+        mean_change = paired["diff"].mean() if len(paired) else float("nan")
+        if any(d.startswith("widens") for d in directions) and mean_change > 0:
+            lines.append(f"So {norm} raises the scores but widens the difference between groups: a higher mean is not "
+                         "a fairer model.")
+    return lines
+
+
+def _trained_sentences(tables: AuditTables, power: Power) -> list[str]:
+    norms = _normalizers(tables)
+    several = len(norms) > 1
     base = headline(tables, BASELINE) if BASELINE in norms else None
-    # with several normalizers, say which one the baseline sentences describe
-    who = "Without normalization (none), t" if len(norms) > 1 else "T"
+    lines = []
     if base is not None:
+        who = "Without normalization (none), t" if several else "T"
         for r in base.itertuples():
             if r.test_group == "all":
                 continue
             direction = "lower" if r.gap >= 0 else "higher"
-            lines.append(f"{who}esting on {r.test_group}: models trained on other groups score {abs(100 * r.gap):.1f} points "
-                         f"{direction} than models trained within {r.test_group} (p = {format_p(r.p)}, "
-                         f"Holm {format_p(r.p_holm)}; Hedges' g = {r.hedges_g:.2f}).")
+            lines.append(f"{who}esting on {r.test_group}: models trained on other groups score {_points(r.gap)} "
+                         f"{direction} than models trained within {r.test_group} (gap {100 * r.gap:+.1f}; "
+                         f"{_evidence(r.p, r.p_holm, power)}; Hedges' g = {r.hedges_g:.2f}).")
         overall = base[base["test_group"] == "all"]
         if len(overall):
             o = overall.iloc[0]
-            lines.append(f"{'Without normalization (none), o' if len(norms) > 1 else 'O'}verall, within-group models score "
-                         f"{100 * o.gap:+.1f} points relative to cross-group models "
-                         f"(95% CI {100 * o.ci_low:+.1f} to {100 * o.ci_high:+.1f}; p = {format_p(o.p)}).")
+            word = "higher" if o.gap >= 0 else "lower"
+            lines.append(f"{'Without normalization (none), o' if several else 'O'}verall, within-group models score "
+                         f"{_points(o.gap)} {word} than cross-group models (gap {100 * o.gap:+.1f}, 95% CI "
+                         f"{100 * o.ci_low:+.1f} to {100 * o.ci_high:+.1f}; {_evidence(o.p, o.p_holm, power)}).")
+        who = "Without normalization (none), " if several else ""
+        lines += [s[0].upper() + s[1:] for s in _disparity_sentences(tables, BASELINE, who, power)]
     means = condition_means(tables.conditions)
     for norm in norms:
         if norm == BASELINE or base is None:
             continue
+        label = _label(norm)
         h = headline(tables, norm)
         o_new, o_old = h[h["test_group"] == "all"], base[base["test_group"] == "all"]
-        if len(o_new) and len(o_old):
-            label = f"{norm} (the ceiling: a perfect normalizer from the synthetic ground truth)" if norm == CEILING else norm
-            lines.append(f"{label} changes the overall gap from {100 * o_old.iloc[0].gap:+.1f} to "
-                         f"{100 * o_new.iloc[0].gap:+.1f} points, and the mean score over all conditions from "
-                         f"{100 * means.loc[BASELINE, 'all']:.1f} to {100 * means.loc[norm, 'all']:.1f}.")
+        if not (len(o_new) and len(o_old)):
+            continue
+        old, new = o_old.iloc[0], o_new.iloc[0]
+        gap_word = _direction(old.gap, new.gap)
+        lines.append(f"{label} {gap_word} the overall generalization gap: {100 * old.gap:+.1f} points without "
+                     f"normalization, {100 * new.gap:+.1f} with it (its own gap test: "
+                     f"{_evidence(new.p, new.p_holm, power)}); the mean score over all conditions goes from "
+                     f"{100 * means.loc[BASELINE, 'all']:.1f} to {100 * means.loc[norm, 'all']:.1f}.")
+        changes, directions = _change_sentences(tables, norm, norm, power)
+        lines += changes
+        widens = any(d.startswith("widens") for d in directions)
+        narrows = any(d.startswith("narrows") for d in directions)
+        if gap_word.startswith("narrows") and widens:
+            lines.append(f"So {norm} narrows the generalization gap but widens the difference between test groups: "
+                         "it does not make the model fairer to the group that scores lower.")
+        elif gap_word.startswith("widens") and narrows:
+            lines.append(f"So {norm} narrows the difference between test groups but widens the generalization gap.")
     for r in ceiling_shares(tables.conditions).itertuples():
-        lines.append(f"{r.normalizer} reaches {format_share(r.share_cross)} of the oracle's gain in cross-group score "
-                     f"and {format_share(r.share_all)} of its gain in the mean over all conditions.")
+        if r.share_cross != r.share_cross or r.share_all != r.share_all:
+            lines.append(f"The oracle gains nothing over none here, so no share of its gain can be given for "
+                         f"{r.normalizer}.")
+            continue
+        lines.append(f"{r.normalizer} reaches {100 * r.share_cross:.0f} % of the oracle's gain in cross-group score "
+                     f"and {100 * r.share_all:.0f} % of its gain in the mean over all conditions.")
     return lines
+
+
+def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
+    """Plain-language findings: the run's caveats, then gaps, disparities and what each normalizer changes in both."""
+    power = power_of(tables, run)
+    lines = power_sentences(power)
+    test_only = bool(len(tables.conditions)) and bool((tables.conditions["condition"] == "test-only").all())
+    lines += _test_only_sentences(tables, power) if test_only else _trained_sentences(tables, power)
+    return lines + _missed_sentences(run)

@@ -20,7 +20,7 @@ from auditkit.report import sections as report_sections
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
 from auditkit.report.sections import ReportContext, Section, percent_fields
 from auditkit.report.tables import AuditTables, audit_tables
-from auditkit.report.text import md, num, pct, settings_line
+from auditkit.report.text import md, num, pct, settings_line, signed
 from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
 
 # auditkit/report/templates links to the top-level reports/templates; wheels carry the files themselves
@@ -155,6 +155,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     env.filters["p"] = format_p
     env.filters["settings"] = settings_line
     env.filters["num"] = num
+    env.filters["signed"] = signed
     import plotly.offline
 
     html = env.get_template("report.html.j2").render(

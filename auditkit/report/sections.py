@@ -117,6 +117,12 @@ def _coverage_md(title: str) -> Callable[[dict], list[str]]:
                   for g in coverage["groups"]]
         lines += [f"- {md(t['comparison'])}: difference {pct(t['diff'])} points, p = {format_p(t['p'])}"
                   for t in coverage.get("tests", [])]
+        never = coverage.get("not_run") or {}
+        if never.get("subjects") or never.get("sequences"):
+            lines.append(f"- No predictions at all for {never['subjects']} subject(s) and {never['sequences']} further "
+                         "sequence(s): never run, so neither scored nor counted as missed.")
+        if coverage.get("sources"):
+            lines.append(f"- Source datasets in scope: {', '.join(md(s) for s in coverage['sources'])}.")
         return lines
     return lines_of
 
@@ -150,25 +156,40 @@ def _disparities_md(disparities: dict) -> list[str]:
                      f"[{pct(g['score_ci_low'])}, {pct(g['score_ci_high'])}] | {pct(g['f1'])} | "
                      f"{pct(g['accuracy'])} | {pct(g['base_rate'])} % | {signed(g['diff_to_best'])} | "
                      f"{num(g['ratio_to_best'])} | {num(g['ratio_to_overall'])} |")
-    lines += ["", "Between groups (largest difference, smallest ratio of the score; 95% bootstrap CI):", "",
-              "| normalizer | difference (points) | ratio | flag |", "|---|---|---|---|"]
+    lines += ["", f"Between groups: the signed difference of the two groups' mean subject scores (points), its 95% "
+              f"bootstrap CI over subjects, and a permutation p for no difference (Holm over the pairs of one "
+              f"normalizer). Range (largest - smallest group) and min ratio are descriptive only.", "",
+              "| normalizer | comparison | difference [95% CI] | p | p (Holm) | range | min ratio |",
+              "|---|---|---|---|---|---|---|"]
     for r in disparities["summary"]:
         if r["au"] != ALL_AUS:
             continue
-        lines.append(f"| {md(r['normalizer'])} | {pct(r['difference'])} [{pct(r['difference_ci_low'])}, "
-                     f"{pct(r['difference_ci_high'])}] | {num(r['ratio'])} [{num(r['ratio_ci_low'])}, "
-                     f"{num(r['ratio_ci_high'])}] | {f'outside [{low}, {high}]' if r['outside_band'] else ''} |")
+        flag = f" (outside [{low}, {high}])" if r["outside_band"] else ""
+        lines.append(f"| {md(r['normalizer'])} | {md(r['comparison'])} | {signed(r['difference'])} "
+                     f"[{signed(r['difference_ci_low'])}, {signed(r['difference_ci_high'])}] | {format_p(r['p'])} | "
+                     f"{format_p(r['p_holm'])} | {pct(r['range'])} | {num(r['min_ratio'])}{flag} |")
+    changes = [c for c in disparities.get("changes", []) if c["au"] == ALL_AUS]
+    if changes:
+        lines += ["", "How each normalizer changes the difference (same subjects, permutation p; Holm over all rows):",
+                  "", "| normalizer | comparison | none | with normalizer | change [95% CI] | p | p (Holm) |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {md(c['normalizer'])} | {md(c['comparison'])} | {signed(c['difference_baseline'])} | "
+                  f"{signed(c['difference'])} | {signed(c['change'])} [{signed(c['change_ci_low'])}, "
+                  f"{signed(c['change_ci_high'])}] | {format_p(c['p'])} | {format_p(c['p_holm'])} |" for c in changes]
     return lines
 
 
 @register_section("disparities", markdown=_disparities_md,
                   percent={"groups": ("base_rate", "score", "score_ci_low", "score_ci_high", "f1", "accuracy",
                                       "diff_to_best", "diff_to_overall"),
-                           "summary": ("overall", "difference", "difference_ci_low", "difference_ci_high",
-                                       "difference_to_overall")})
+                           "summary": ("overall", "score_a", "score_b", "difference", "difference_ci_low",
+                                       "difference_ci_high", "range"),
+                           "changes": ("difference_baseline", "difference", "change", "change_ci_low",
+                                       "change_ci_high")})
 def disparities(ctx: ReportContext) -> dict:
-    """fairlearn-style disparities between test groups, per normalizer and AU (and all AUs)."""
+    """fairlearn-style disparities between test groups, per normalizer and AU (and all AUs), and each pair's test."""
     return {"groups": records(ctx.tables.disparity_groups), "summary": records(ctx.tables.disparity_summary),
+            "changes": records(ctx.tables.disparity_changes),
             "ratio_band": list(RATIO_BAND), "min_subjects": MIN_SUBJECTS}
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from auditkit.disparities import disparities
+from auditkit.disparities import CHANGE_COLUMNS, disparities, disparity_changes
 from auditkit.metrics import add_score, subject_scores
 from auditkit.normalizers.base import BASELINE
 from auditkit.stats import REPETITION_TEST, SUBJECT_TEST, condition_table, gap_tests
@@ -24,7 +24,8 @@ class AuditTables:
     tests: pd.DataFrame
     scores: pd.DataFrame
     disparity_groups: pd.DataFrame  # per normalizer, AU (and `all`) and test group: auditkit.disparities
-    disparity_summary: pd.DataFrame  # per normalizer and AU: difference and ratio between groups, with CIs
+    disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, permutation p
+    disparity_changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))  # vs none
 
 
 def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
@@ -33,7 +34,8 @@ def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
     per_au = add_score(results).groupby(
         ["normalizer", "condition", "au"], sort=True)[["score", "f1", "accuracy"]].mean().reset_index()
     groups, summary = disparities(results, seed=seed)
-    return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary)
+    return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary,
+                       disparity_changes(results, BASELINE, seed=seed))
 
 
 def headline(tables: AuditTables, normalizer: str) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import html
+import re
 
 
 def settings_line(settings: dict) -> str:
@@ -15,9 +15,16 @@ def pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None or value != value else f"{100 * value:.{digits}f}"
 
 
+# CommonMark's backslash escapes, for what can start markup inside a line: emphasis, code, links, table cells,
+# strikethrough always; '<' only before what opens a tag or autolink, '&' only before what forms an entity (so a
+# plain-text reader of summary.md sees "p < 0.001", not an escape). Line starts are never user text here.
+MD_SPECIAL = re.compile(r"[\\`*_\[\]|~]|<(?=[A-Za-z/!?])|&(?=[A-Za-z#])")
+
+
 def md(value: object) -> str:
     """A user string (group, subject, column, plugin name) made inert in markdown: no HTML, no table or code breaks."""
-    return html.escape(str(value), quote=True).replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    return MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
 def num(value: float | None, digits: int = 2) -> str:

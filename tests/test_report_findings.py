@@ -1,0 +1,58 @@
+"""The findings tell both sides of each normalizer (gap and disparity), and carry an underpowered run's caveats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from auditkit.report.findings import summary_sentences
+from auditkit.report.tables import audit_tables
+
+
+def _results(reps: int = 6, seed: int = 0, subjects: int = 8) -> pd.DataFrame:
+    """A gap audit where `norm` closes the within/cross gap but lowers every `dark` test subject by 8 points."""
+    rng = np.random.default_rng(seed)
+    pools = {"dark": [f"D{i}" for i in range(subjects)], "light": [f"L{i}" for i in range(subjects)]}
+    rows = []
+    for norm in ("none", "norm"):
+        for rep in range(reps):
+            for train in pools:
+                for test, members in pools.items():
+                    for s in members:
+                        within = train == test
+                        value = 0.6 if within else (0.5 if norm == "none" else 0.59)
+                        value -= 0.08 if (norm == "norm" and test == "dark") else 0.0
+                        for au in ("AU06", "AU12"):
+                            v = float(np.clip(value + rng.normal(0, 0.02), 0, 1))
+                            rows.append({"normalizer": norm, "repetition": rep, "condition": "within" if within else "cross",
+                                         "train_group": train, "test_group": test, "subject": s, "au": au, "f1": v,
+                                         "accuracy": v, "support": 30, "positives": 6})
+    return pd.DataFrame(rows)
+
+
+def _run(preset: str = "default") -> dict:
+    return {"config": {"preset": preset}}
+
+
+def test_a_normalizer_that_narrows_the_gap_but_widens_the_disparity_is_called_out() -> None:
+    lines = summary_sentences(audit_tables(_results()), _run())
+    text = "\n".join(lines)
+    assert "norm narrows the overall generalization gap" in text
+    assert "norm widens and reverses the difference between test subjects in dark and light" in text
+    assert "So norm narrows the generalization gap but widens the difference between test groups" in text
+    assert not any(line.startswith("Caution") for line in lines)  # 6 repetitions, 8 subjects a group: no caveat
+    assert "n/a" not in text
+
+
+def test_underpowered_runs_say_so_and_show_no_test_with_two_repetitions() -> None:
+    lines = summary_sentences(audit_tables(_results(reps=2, subjects=4)), _run("smoke"))
+    cautions = [line for line in lines if line.startswith("Caution")]
+    assert len(cautions) == 3 and "smoke run" in cautions[0] and "only 2 repetitions" in cautions[1]
+    assert "dark (4), light (4)" in cautions[2]
+    findings = [line for line in lines if not line.startswith("Caution")]
+    assert findings and not any("p =" in line or "p <" in line for line in findings)
+    assert all("not tested: 2 repetitions" in line for line in findings if "(" in line and "gap" in line)
+    tables = audit_tables(_results(reps=2, subjects=4))
+    assert tables.tests.query("test == 'repetition paired t-test'")["p"].isna().all()  # 1 dof: not run
+    four = summary_sentences(audit_tables(_results(reps=4)), _run())
+    assert sum(line.startswith("Caution") for line in four) == 1 and "only 4 repetitions" in four[0]
