@@ -43,13 +43,14 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     """Run (or resume) `auditkit gap` from Python: `auditkit.gap(data, attr="fitzpatrick", normalizers=["deepfn"])`.
 
     `data` None uses the synthetic default (rendered once); `out` None writes to a temporary directory. Other
-    keyword arguments are the protocol's (n_train, n_val, bins, source, template, epochs), validated like the CLI's.
+    keyword arguments are the protocol's (n_train, n_val, bins, source, template, epochs, f1_rule), validated like
+    the CLI's.
     """
     from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.runner import AuditConfig, run_audit
 
     attrs = tuple([attr] if isinstance(attr, str) else attr)
-    allowed = {"n_train", "n_val", "bins", "source", "template", "epochs"}
+    allowed = {"n_train", "n_val", "bins", "source", "template", "epochs", "f1_rule"}
     unknown = sorted(set(protocol) - allowed)
     if unknown:
         raise AuditkitError(f"gap: unknown argument {unknown[0]!r} (protocol arguments: {', '.join(sorted(allowed))})")
@@ -88,7 +89,7 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
 
 def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,
                       fmt: str = "auto", bins: str | None = None, source: str | None = None, faces: str = "best",
-                      frame_offset: int | None = None, force: bool = False) -> AuditResult:
+                      frame_offset: int | None = None, force: bool = False, f1_rule: str = "exclude") -> AuditResult:
     """`auditkit audit-predictions` from Python: score a tool's saved outputs per group (test-only).
 
     `predictions` is a file or a folder of them (OpenFace 2.0, py-feat, LibreFace or generic CSVs); `out` None
@@ -102,7 +103,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
         raise AuditkitError(f"audit_predictions: faces must be 'best' or 'error', got {faces!r}")
     out = _out(out)
     results, _ = run_predictions(predictions, data, attrs, out, fmt=fmt, bins=bins, source=source, force=force,
-                                 faces=faces, frame_offset=frame_offset)
+                                 faces=faces, frame_offset=frame_offset, f1_rule=f1_rule)
     missed_file = AuditDir(out).missed
     missed = pd.read_parquet(missed_file) if missed_file.is_file() else pd.DataFrame()
     return _result(out, results, missed=missed)
@@ -112,7 +113,7 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
                 normalizers: list[str] | tuple[str, ...] = ("none",), out: str | Path | None = None,
                 card: str | Path | None = None, bins: str | None = None, source: str | None = None,
                 template: str | None = None, normalizer_options: dict[str, dict] | None = None, seed: int = 0,
-                force: bool = False, cluster: str | None = None) -> AuditResult:
+                force: bool = False, cluster: str | None = None, f1_rule: str = "exclude") -> AuditResult:
     """`auditkit audit-model` from Python: a pretrained model file (TorchScript, torch.export, ONNX) tested per group,
     with and without normalizers in front of it."""
     from auditkit.plugins import parse_normalizer_options
@@ -125,5 +126,5 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     out = _out(out)
     results, _ = run_model(model, data, attrs, out, normalizers=norms, card=card, bins=bins, source=source,
                            template=template, seed=seed, force=force, normalizer_options=normalizer_options,
-                           cluster=cluster)
+                           cluster=cluster, f1_rule=f1_rule)
     return _result(out, results, seed)

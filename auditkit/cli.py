@@ -437,6 +437,8 @@ def gap(
     force: bool = typer.Option(False, "--force", help="Discard results of a different audit in --out."),
     include_faces: bool = typer.Option(False, "--include-faces", help="Show individual faces in the report "
                                                                       "(default: group averages of >= 5 people only)."),
+    f1_no_positives: str = typer.Option("exclude", "--f1-no-positives", help="F1 of a subject who neither shows "
+                                        "nor is predicted to show an AU: exclude (left out; default), one (1.0), zero (0.0)."),
 ) -> None:
     """Train within-group and cross-group AU models and report the generalization gap with significance tests."""
     from auditkit.normalizers.base import with_baseline
@@ -452,7 +454,7 @@ def gap(
     options = parse_normalizer_options(normalizer_option, with_baseline(norms))
     cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, classifier=classifier,
                                   repeats=repeats, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
-                                  epochs=epochs, seed=seed, normalizer_options=options)
+                                  epochs=epochs, seed=seed, normalizer_options=options, f1_rule=f1_no_positives)
     with _lazy_progress() as report:
         try:
             results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=report, cluster=cluster_spec(cluster))
@@ -503,16 +505,20 @@ def plan(
     cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, repeats=repeats,
                                   n_train=n_train, n_val=n_val, bins=bins, source=source, normalizer_options=options)
     ds = load_dataset(cfg.data)
-    lines = estimate(make_plan(cfg, ds))
-    table = _compact(f"auditkit gap --attr {attr} --preset {preset}: {len(ds.subjects)} subjects, {len(ds.frames):,} "
-                     "frames", [("work", "left"), ("count", "right"), ("CPU core-h", "right"), ("GPU h", "right")])
+    audit_plan = make_plan(cfg, ds)
+    lines = estimate(audit_plan)
+    in_scope = ds.frames["subject"].isin(audit_plan.scope).sum()
+    table = _compact(f"auditkit gap --attr {attr} --preset {preset}: {len(audit_plan.scope)} of {len(ds.subjects)} "
+                     f"subjects in scope (source {audit_plan.source}), {in_scope:,} frames",
+                     [("work", "left"), ("count", "right"), ("CPU core-h", "right"), ("GPU h", "right")])
     for line in lines:
         table.add_row(line.what, f"{line.count:,}", f"{line.cpu_core_hours:,.2f}",
                       "not measured" if line.gpu_hours is None else f"{line.gpu_hours:,.2f}")
     console.print(table)
     total = sum(line.cpu_core_hours for line in lines)
-    console.print(f"total {total:,.2f} CPU core-hours: ~{total / max(cores, 1):,.2f} h on {cores} cores "
-                  "(an upper bound for trainings: early stopping ends many sooner)")
+    stopping = ("an upper bound for trainings: early stopping ends many sooner" if cfg.patience is not None
+                else f"every training runs all {cfg.epochs} epochs: this preset has no early stopping")
+    console.print(f"total {total:,.2f} CPU core-hours: ~{total / max(cores, 1):,.2f} h on {cores} cores ({stopping})")
     gpu = [line for line in lines if line.gpu_hours is not None]
     if gpu:
         console.print(f"on GPUs instead: {sum(line.gpu_hours for line in gpu):,.2f} GPU-hours for the "
@@ -638,6 +644,8 @@ def audit_predictions_cmd(
     source: str | None = typer.Option(None, "--source", help="Restrict to one source dataset."),
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/predictions-<attr>)."),
     force: bool = typer.Option(False, "--force", help="Discard results of a different audit in --out (the same audit resumes)."),
+    f1_no_positives: str = typer.Option("exclude", "--f1-no-positives", help="F1 of a subject who neither shows "
+                                        "nor is predicted to show an AU: exclude (left out; default), one (1.0), zero (0.0)."),
 ) -> None:
     """Audit a model that already ran (test-only): scores per group, group differences, and the HTML report."""
     from auditkit.classifiers.prediction_files import describe_offset
@@ -648,7 +656,7 @@ def audit_predictions_cmd(
     attrs = _attrs(attr)
     out_dir = out if out is not None else Path("audits") / ("predictions-" + "-".join(attrs))
     results, run = audit_predictions(predictions, data, attrs, out_dir, fmt=fmt, bins=bins, source=source, force=force,
-                                     faces=faces, frame_offset=frame_offset)
+                                     faces=faces, frame_offset=frame_offset, f1_rule=f1_no_positives)
     c = run["counts"]
     console.print(f"frame offset {describe_offset(c)}", markup=False)
     if c.get("frames_with_several_faces"):
@@ -700,6 +708,8 @@ def audit_model_cmd(
     cluster: str | None = typer.Option(None, "--cluster", help="Run each normalizer's fit and predictions on a Dask "
                                        "cluster: tcp://host:8786 or local:N (default $AUDITKIT_CLUSTER)."),
     force: bool = typer.Option(False, "--force", help="Discard results of a different audit in --out (the same audit resumes)."),
+    f1_no_positives: str = typer.Option("exclude", "--f1-no-positives", help="F1 of a subject who neither shows "
+                                        "nor is predicted to show an AU: exclude (left out; default), one (1.0), zero (0.0)."),
 ) -> None:
     """Audit a pretrained model file test-only per group, with and without normalizers in front of it."""
     from auditkit.normalizers.base import with_baseline
@@ -716,7 +726,7 @@ def audit_model_cmd(
     with _lazy_progress() as report:
         results, run = audit_model(model, data, attrs, out_dir, normalizers=norms, card=card, bins=bins, source=source,
                                    template=template, force=force, progress=report, normalizer_options=options,
-                                   cluster=cluster_spec(cluster))
+                                   cluster=cluster_spec(cluster), f1_rule=f1_no_positives)
     console.print(f"{Path(model).name}: AUs {', '.join(run['plan']['aus'])}; "
                   f"{len(run['plan']['scope'])} subjects tested under {', '.join(run['config']['normalizers'])}")
     tables = audit_tables(results)

@@ -45,7 +45,7 @@ CHANGE_COLUMNS = ["normalizer", "au", "comparison", "group_a", "group_b", "subje
 
 def _mean_of(y_true: np.ndarray, y_pred: np.ndarray, values: np.ndarray) -> float:
     """A MetricFrame metric: the mean of a per-subject value (y_true / y_pred are placeholders)."""
-    return float(np.mean(values))
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")  # `exclude` F1 rule: NaN skipped
 
 
 def subject_metrics(results: pd.DataFrame) -> pd.DataFrame:

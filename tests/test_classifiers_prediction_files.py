@@ -283,6 +283,23 @@ def test_subjects_and_sequences_the_tool_never_ran_on_are_not_missed_frames(audi
     assert f"No predictions at all for {in_scope - len(kept)} subject(s) and 1 further sequence(s)" in md
 
 
+def test_the_f1_rule_is_settable_recorded_and_stated(audit_dataset: Path, tmp_path: Path) -> None:
+    ds = load_dataset(audit_dataset)
+    preds = write_generic(ds, tmp_path / "preds.parquet", {"female": 0.1, "male": 0.1})
+    base = ["audit-predictions", str(preds), "--data", str(audit_dataset), "--attr", "gender"]
+    res = subprocess.run([sys.executable, "-m", "auditkit", *base, "--out", str(tmp_path / "a"), "--f1-no-positives",
+                          "exclude"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    results = pd.read_parquet(tmp_path / "a" / "results.parquet")
+    assert results.loc[results["f1"].isna(), "positives"].eq(0).all()
+    assert "f1_rule" in (tmp_path / "a" / "run.json").read_text()
+    assert "rule 'exclude'" in (tmp_path / "a" / "summary.md").read_text()
+    bad = subprocess.run([sys.executable, "-m", "auditkit", *base, "--out", str(tmp_path / "b"), "--f1-no-positives",
+                          "half"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--f1-no-positives: unknown rule 'half'" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "b" / "results.parquet").exists()
+
+
 LIBREFACE_DETECTION = [1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24]  # BP4D's 12, as LibreFace's detector outputs them
 LIBREFACE_INTENSITY = [1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26]  # DISFA's 12
 

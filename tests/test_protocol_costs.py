@@ -47,6 +47,17 @@ def test_plan_command(audit_dataset: Path) -> None:
     out = " ".join(res.stdout.split())
     assert "LeNet-5 trainings 8" in out and "DeepFN fits 1" in out and "CPU core-hours" in out
     assert "bench_lenet.py --threads 1" in out and "GPU not measured" in out and "GPU-hours" not in out
+    # the header counts the subjects the plan covers (one source), not the whole dataset; smoke has no early stopping
+    from auditkit.data import load_dataset
+
+    ds = load_dataset(audit_dataset)
+    largest = ds.subjects["dataset"].value_counts()
+    # (the template subject is in no group)
+    assert f"{largest.iloc[0] - 1} of {len(ds.subjects)} subjects in scope (source {largest.index[0]})" in out
+    assert "this preset has no early stopping" in out and "early stopping ends many sooner" not in out
+    default = " ".join(run("plan", "--attr", "gender", "--data", str(audit_dataset), "--train", "2", "--val",
+                           "1").stdout.split())
+    assert "early stopping ends many sooner" in default
     paper = run("plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val",
                 "1", "--normalizer", "deepfn", "--normalizer-option", "deepfn.mode=per-subject",
                 "--normalizer-option", "deepfn.preset=paper")

@@ -18,6 +18,7 @@ from auditkit.data.dataset import load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.files import file_digest, package_versions
+from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import load, make_normalizer
 from auditkit.protocol.audit_dir import AuditDir
@@ -31,11 +32,12 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
                 source: str | None = None, template: str | None = None, seed: int = 0, force: bool = False,
                 progress: Callable[[str, int, int], None] | None = None,
                 normalizer_options: dict[str, dict] | None = None,
-                cluster: str | None = None) -> tuple[pd.DataFrame, dict]:
+                cluster: str | None = None, f1_rule: str = DEFAULT_F1_RULE) -> tuple[pd.DataFrame, dict]:
     """Score `model` per group under each normalizer; write results.parquet and run.json to `out`.
 
     With `cluster` (a Dask scheduler address or local:N) each normalizer's fit and predictions run on a worker.
     """
+    check_f1_rule(f1_rule)
     audit = AuditDir(out)
     normalizers = with_baseline(normalizers)
     classes = [load("normalizer", n) for n in normalizers]  # an unknown plugin fails before any work
@@ -58,7 +60,8 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
     run = {"data": str(data), "fingerprint": ds.fingerprint, "model": str(model), "model_sha256": file_digest(model),
            "config": {"attr": attrs, "normalizers": list(normalizers), "classifier": classifier, "preset": "test-only",
                       "repeats": 1, "seed": seed, "n_train": 0, "n_val": 0, "bins": bins, "source": source,
-                      "card": clf.card.to_dict(), **({"normalizer_options": normalizer_options} if normalizer_options else {})},
+                      "card": clf.card.to_dict(), **({"normalizer_options": normalizer_options} if normalizer_options else {}),
+                      **({"f1_rule": f1_rule} if f1_rule != LEGACY_F1_RULE else {})},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
            "sources": sources_of(ds, scope), "versions": package_versions()}
     losses = ingest_loss_record(ds, pools, seed)
@@ -69,7 +72,8 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
     audit.drop_unreadable_parts()
     pending = [(i, n) for i, n in enumerate(normalizers) if not audit.part(n).exists()]
     job = {"model": str(model), "card": str(card) if card else None, "data": str(data), "seed": seed,
-           "template": template, "scope": scope, "pools": pools, "aus": aus, "attrs": attrs, "classifier": classifier}
+           "template": template, "scope": scope, "pools": pools, "aus": aus, "attrs": attrs, "classifier": classifier,
+           "f1_rule": f1_rule}
 
     def store(name: str, results: pd.DataFrame, settings: dict) -> None:
         audit.record_normalizer(name, settings)
@@ -120,6 +124,6 @@ def score_under_normalizer(job: dict, name: str, options: dict,
     for s in scope:
         idx = np.flatnonzero(subject_of == s)
         proba[idx] = clf.predict_proba(norm.transform(s, by_subject[s]))[:, cols]
-    results = label_test_only(score_pools(job["pools"], labels, proba, subject_of, aus), job["attrs"], name,
-                              job["classifier"])
+    results = label_test_only(score_pools(job["pools"], labels, proba, subject_of, aus,
+                                          job.get("f1_rule", LEGACY_F1_RULE)), job["attrs"], name, job["classifier"])
     return results, params_of(norm)

@@ -12,7 +12,7 @@ from auditkit.classifiers.prediction_files import join_predictions, read_predict
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.files import file_digest, package_versions, write_parquet_atomic
-from auditkit.metrics import per_subject_au
+from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
 from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.coverage import missed_by_group, missed_frames, not_run, sources_of
 from auditkit.protocol.groups import Pool, build_pools, resolve_bins
@@ -33,14 +33,14 @@ def scope_pools(ds: Dataset, attrs: list[str], bins: str | None, source: str | N
 
 
 def score_pools(pools: list[Pool], labels: np.ndarray, proba: np.ndarray, subject_of: np.ndarray,
-                aus: list[str]) -> pd.DataFrame:
+                aus: list[str], f1_rule: str = DEFAULT_F1_RULE) -> pd.DataFrame:
     """Per (test group, subject, AU) scores of test-only predictions; a group needs at least 2 tested subjects."""
     parts = []
     for pool in pools:
         mask = pd.Series(subject_of).isin(pool.subjects).to_numpy()
         if mask.sum() == 0:
             continue
-        table = per_subject_au(labels[mask], proba[mask], subject_of[mask], aus)
+        table = per_subject_au(labels[mask], proba[mask], subject_of[mask], aus, f1_rule=f1_rule)
         table.insert(0, "test_group", pool.name)
         parts.append(table)
     if not parts:
@@ -57,8 +57,9 @@ def score_pools(pools: list[Pool], labels: np.ndarray, proba: np.ndarray, subjec
 def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
                       fmt: str = "auto", bins: str | None = None, source: str | None = None,
                       force: bool = False, faces: str = "best",
-                      frame_offset: int | None = None) -> tuple[pd.DataFrame, dict]:
+                      frame_offset: int | None = None, f1_rule: str = DEFAULT_F1_RULE) -> tuple[pd.DataFrame, dict]:
     """Score predictions per test subject and AU within each group; write results.parquet and run.json to `out`."""
+    check_f1_rule(f1_rule)
     audit = AuditDir(out)
     ds = load_dataset(data)
     preds, read_counts = read_predictions(predictions, fmt, faces)
@@ -70,7 +71,8 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
     labels = frames[join_counts["aus"]].to_numpy("int8")[rows]
     subject_of = frames["subject"].to_numpy()[rows]
     classifier = f"predictions:{Path(predictions).name}"
-    results = label_test_only(score_pools(pools, labels, proba, subject_of, join_counts["aus"]), attrs, "none", classifier)
+    results = label_test_only(score_pools(pools, labels, proba, subject_of, join_counts["aus"], f1_rule), attrs, "none",
+                              classifier)
     # frames the tool dropped (no face, low confidence, gaps) were never served: a bias of their own, per group
     covered = [tuple(k) for k in read_counts.pop("covered")]
     missed = missed_frames(frames, rows, pools, covered)
@@ -80,7 +82,8 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
            "predictions_sha256": file_digest(predictions),
            "reading": {"format": fmt, "faces": faces, "frame_offset": frame_offset},
            "config": {"attr": attrs, "normalizers": ["none"], "classifier": classifier, "preset": "test-only",
-                      "repeats": 1, "seed": 0, "n_train": 0, "n_val": 0, "bins": bins, "source": source},
+                      "repeats": 1, "seed": 0, "n_train": 0, "n_val": 0, "bins": bins, "source": source,
+                      **({"f1_rule": f1_rule} if f1_rule != LEGACY_F1_RULE else {})},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": None, "scope": scope,
                     "aus": join_counts["aus"]},
            "counts": {**read_counts, **join_counts}, "versions": package_versions(),

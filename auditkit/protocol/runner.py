@@ -21,7 +21,7 @@ from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.files import atomic_path, package_versions
-from auditkit.metrics import per_subject_au
+from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import load, make_classifier, make_normalizer, plugin_version
 from auditkit.protocol.audit_dir import AuditDir
@@ -63,6 +63,7 @@ class AuditConfig:
     batch_size: int = 64
     person_dependent: int = 6
     normalizer_options: dict = field(default_factory=dict)  # {normalizer: {setting: value}} (--normalizer-option)
+    f1_rule: str = DEFAULT_F1_RULE  # F1 of a subject with no positives and none predicted (metrics.F1_RULES)
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> AuditConfig:
@@ -72,6 +73,7 @@ class AuditConfig:
         values = {**AUDIT_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
         if "normalizers" in values:
             values["normalizers"] = with_baseline(values["normalizers"])
+        check_f1_rule(values.get("f1_rule", DEFAULT_F1_RULE))
         return cls(preset=preset, **values)
 
     def identity(self) -> dict:
@@ -80,6 +82,8 @@ class AuditConfig:
         d.pop("data")
         if not d["normalizer_options"]:
             d.pop("normalizer_options")  # audits from before the option existed still resume
+        if d["f1_rule"] == LEGACY_F1_RULE:
+            d.pop("f1_rule")  # audits from before the option were scored under the legacy rule: they still resume
         return d
 
 
@@ -247,6 +251,7 @@ class TaskData:
     classifier: str
     options: dict = field(default_factory=dict)
     channels: int = 1
+    f1_rule: str = DEFAULT_F1_RULE
 
 
 def _select(data: TaskData, subjects: tuple[str, ...], sequences: tuple[str, ...] | None = None) -> np.ndarray:
@@ -273,7 +278,7 @@ def run_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.Da
     for test_group, subjects in task.tests:
         te = _select(data, subjects, seqs.get("test"))
         proba = model.predict_proba(with_channels(np.asarray(X[te]), data.channels))
-        rows = per_subject_au(data.labels[te], proba, data.subjects[te], data.aus)
+        rows = per_subject_au(data.labels[te], proba, data.subjects[te], data.aus, f1_rule=data.f1_rule)
         if task.kind == "group":
             condition = "within" if test_group == task.train_pool else "cross"
             train_group = task.train_pool
@@ -376,7 +381,7 @@ def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str
             save_group_faces(plan, n, inputs, audit)
             data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
                                        frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options,
-                                       channels=channels)
+                                       channels=channels, f1_rule=cfg.f1_rule)
     if client is not None:
         # one thread per training, as locally with one job per core: the same arithmetic, so the same results
         shared = {n: client.scatter(d, broadcast=True) for n, d in data_by_norm.items()}

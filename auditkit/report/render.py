@@ -20,6 +20,7 @@ from auditkit.report import sections as report_sections
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
 from auditkit.report.sections import ReportContext, Section, percent_fields
 from auditkit.report.tables import AuditTables, audit_tables
+from auditkit.report.methods import is_test_only
 from auditkit.report.text import md, num, pct, settings_line, signed
 from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
 
@@ -147,7 +148,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         **{s.key: values[s.key] for s in registered if s.in_summary},
     }
     write_text_atomic(json.dumps(_in_percent(summary), indent=2, default=_json_default) + "\n", out / SUMMARY_JSON)
-    write_text_atomic(_markdown(summary, shown, values), out / SUMMARY_MD)
+    write_text_atomic(_markdown(summary, shown, values, is_test_only(tables)), out / SUMMARY_MD)
     inline = DictLoader({f"sections/{s.key}.html.j2": s.html for s in shown if s.html is not None})
     env = Environment(loader=ChoiceLoader([inline, PackageLoader("auditkit.report", TEMPLATES)]),
                       autoescape=select_autoescape(["html", "j2"]))
@@ -161,6 +162,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     html = env.get_template("report.html.j2").render(
         summary=summary, run=run, config=config, plan=plan, sections=shown, values=values,
         test_descriptions=test_descriptions(), holm_note=HOLM_NOTE, ci_note=CI_NOTE, all_aus=ALL_AUS,
+        test_only=is_test_only(tables),
         figures={k: _safe_json(json.loads(f.to_json())) for k, f in figures.items()},
         plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}), include_faces=include_faces,
     )
@@ -169,11 +171,13 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     return path
 
 
-def _markdown(summary: dict, sections: list[Section], values: dict) -> str:
-    lines = [f"# auditkit report: {md(', '.join(summary['attribute'] or []))}", "",
+def _markdown(summary: dict, sections: list[Section], values: dict, test_only: bool = False) -> str:
+    kind = "test-only audit" if test_only else "report"
+    protocol = ("every subject tested once, nothing trained" if test_only else
+                f"{summary['repetitions']} repetitions (preset {md(summary['preset'])}, seed {md(summary['seed'])})")
+    lines = [f"# auditkit {kind}: {md(', '.join(summary['attribute'] or []))}", "",
              f"Dataset fingerprint `{summary['dataset']['fingerprint']}`, classifier {md(summary['classifier'])}, "
-             f"normalizers {md(', '.join(summary['normalizers'] or []))}, "
-             f"{summary['repetitions']} repetitions (preset {md(summary['preset'])}, seed {md(summary['seed'])}).", ""]
+             f"normalizers {md(', '.join(summary['normalizers'] or []))}, {protocol}.", ""]
     described = [f"- {md(name)}: {md(settings_line(v))}" for name, v in summary["normalizer_settings"].items() if v]
     lines += described + ([""] if described else [])
     for section in sections:

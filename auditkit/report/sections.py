@@ -17,6 +17,7 @@ import pandas as pd
 
 from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 from auditkit.report.findings import summary_sentences
+from auditkit.report.methods import methods as methods_of
 from auditkit.report.tables import AuditTables, ceiling_shares
 from auditkit.report.text import md, num, pct, signed
 from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
@@ -80,6 +81,16 @@ def _findings_md(lines: list[str]) -> list[str]:
 def findings(ctx: ReportContext) -> list[str]:
     """Plain-language findings (report/findings.py)."""
     return summary_sentences(ctx.tables, ctx.run)
+
+
+def _methods_md(items: list[dict]) -> list[str]:
+    return ["## Methods and limitations", ""] + [f"- **{item['topic']}**: {md(item['text'])}" for item in items]
+
+
+@register_section("methods", markdown=_methods_md)
+def methods(ctx: ReportContext) -> list[dict]:
+    """What was audited, on which data and groups, how it was scored and tested, and what it cannot show."""
+    return methods_of(ctx.run, ctx.tables)
 
 
 @register_section("charts", in_summary=False)

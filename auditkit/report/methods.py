@@ -1,0 +1,149 @@
+"""The report's methods and limitations, written from the run itself: what was audited, on which data and groups,
+how it was scored and tested, and what its numbers cannot show. A reader of report.html or summary.md alone needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from auditkit.data.format import TRUTH_DIR
+from auditkit.disparities import MIN_SUBJECTS
+from auditkit.metrics import F1_RULE_TEXT, LEGACY_F1_RULE, THRESHOLD
+from auditkit.report.power import MIN_TESTED_REPETITIONS
+from auditkit.report.tables import AuditTables
+
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
+# what each attribute the paper uses means; any other subjects.parquet column is described by its name
+ATTRIBUTES = {
+    "fitzpatrick": "Fitzpatrick skin phototype (I–VI, a dermatological scale of how skin reacts to sun)",
+    "gender": "gender as recorded in the dataset's subjects.parquet",
+    "dataset": "the source dataset each subject was recorded in (capture setup, population and coding differ)",
+    "person": "each person as their own group: person-dependent (trained and tested on the same person) against "
+              "person-independent models",
+}
+PAPER_BINS = "lighter = types I–II and darker = types V–VI (III–IV left out to amplify differences, as in the paper)"
+
+
+def is_test_only(tables: AuditTables) -> bool:
+    """True for audits of a pretrained model or of saved predictions (nothing trained, no within/cross)."""
+    cond = tables.conditions
+    return bool(len(cond)) and bool((cond["condition"] == "test-only").all())
+
+
+def _range_text(lo: float, hi: float, roman: bool) -> str:
+    name = (lambda v: ROMAN.get(int(v), f"{v:g}")) if roman else (lambda v: f"{v:g}")
+    return name(lo) if lo == hi else f"{name(lo)}–{name(hi)}"
+
+
+def group_definition(config: dict) -> str:
+    """What the groups are: the attribute(s) and, for binned ones, each bin's range."""
+    from auditkit.protocol.groups import parse_bins
+
+    parts = []
+    for attr in config.get("attr") or []:
+        meaning = ATTRIBUTES.get(attr, f"the subjects.parquet column '{attr}'")
+        if config.get("bins"):
+            try:
+                bins = parse_bins(config["bins"])
+            except Exception:  # an old run.json with a bins string this version reads differently: show it as given
+                bins = None
+            if bins:
+                ranges = ", ".join(f"{name} = {_range_text(lo, hi, attr == 'fitzpatrick')}" for lo, hi, name in bins)
+                meaning += f"; groups {ranges} (--bins)"
+        elif attr == "fitzpatrick":
+            meaning += f"; {PAPER_BINS}"
+        parts.append(f"{attr}: {meaning}")
+    return "; ".join(parts) if parts else "not recorded"
+
+
+def _synthetic(run: dict) -> bool:
+    data = run.get("data")
+    return bool(data) and (Path(data) / TRUTH_DIR).is_dir()
+
+
+def _sizes(run: dict) -> str:
+    pools = (run.get("plan") or {}).get("pools") or {}
+    return ", ".join(f"{name} ({len(members)} subjects)" for name, members in pools.items())
+
+
+def _audited(run: dict, tables: AuditTables) -> str:
+    config = run.get("config", {})
+    if is_test_only(tables):
+        if run.get("predictions"):
+            return (f"Saved predictions of a tool ({Path(run['predictions']).name}), scored once on every subject of "
+                    "every group; nothing is trained, so there is no within/cross gap: the audit compares groups of "
+                    "test subjects.")
+        return (f"A pretrained model ({config.get('classifier')}), run once on every subject of every group, without "
+                f"and with the normalizers {', '.join(n for n in config.get('normalizers', []) if n != 'none') or '(none)'} "
+                "in front of it; nothing is trained, so there is no within/cross gap: the audit compares groups of "
+                "test subjects.")
+    epochs, patience = config.get("epochs"), config.get("patience")
+    stop = f", early stopping after {patience} epochs without validation gain" if patience else ", no early stopping"
+    return (f"Within- against cross-group generalization of the {config.get('classifier')} AU classifier (the DeepFN "
+            f"paper's protocol): each repetition draws {config.get('n_train')} training and {config.get('n_val')} "
+            "validation subjects from one group, tests on that group's remaining subjects (within) and on the other "
+            f"groups' subjects (cross). {config.get('repeats')} repetitions, preset {config.get('preset')} ({epochs} "
+            f"epochs{stop}); normalizers: {', '.join(config.get('normalizers', []))}.")
+
+
+def _provenance(run: dict) -> str | None:
+    """Predictions audits: how the tool's files were read and matched."""
+    counts = run.get("counts")
+    if not counts:
+        return None
+    from auditkit.classifiers.prediction_files import describe_offset
+
+    return (f"{counts.get('files')} file(s), format {', '.join(counts.get('formats', []))}; frame offset "
+            f"{describe_offset(counts)}; {counts.get('matched_frames')} frames matched, "
+            f"{counts.get('dataset_frames_without_prediction')} dataset frames without a prediction, "
+            f"{counts.get('predictions_without_dataset_frame')} predictions without a dataset frame, "
+            f"{counts.get('dropped_no_face')} dropped (no face or low confidence), "
+            f"{counts.get('frames_with_several_faces', 0)} frame(s) with several faces (the most confident kept).")
+
+
+def methods(run: dict, tables: AuditTables) -> list[dict]:
+    """(topic, text) items of the methods-and-limitations section, from run.json and the audit's tables."""
+    config = run.get("config", {})
+    synthetic = _synthetic(run)
+    sources = ", ".join(run.get("sources") or []) or "not recorded"
+    items = [{"topic": "What was audited", "text": _audited(run, tables)}]
+    provenance = _provenance(run)
+    if provenance:
+        items.append({"topic": "Predictions read", "text": provenance})
+    data = (f"{run.get('data')} (fingerprint {run.get('fingerprint')}); source datasets scored: {sources}.")
+    data += (" Synthetic: faces rendered by auditkit with a known ground truth, so the numbers show how the method "
+             "behaves, not how any real model treats real people." if synthetic else "")
+    items.append({"topic": "Data", "text": data})
+    template = (run.get("plan") or {}).get("template")
+    groups = f"{group_definition(config)}. Groups: {_sizes(run)}."
+    if template:
+        groups += f" The normalizers' template subject ({template}) is in no group."
+    items.append({"topic": "Groups", "text": groups})
+    rule = config.get("f1_rule", LEGACY_F1_RULE)  # a run that recorded no rule was scored under the legacy one
+    items.append({"topic": "Scores", "text": (
+        f"Per test subject and AU: F1 and accuracy at threshold {THRESHOLD} on the frames coded for that AU; their "
+        "mean is the score (the paper's). AUs are averaged per subject, and every subject counts once (averaged over "
+        "every model that tested them). F1 of a subject who neither shows nor is predicted to show an AU: "
+        f"{F1_RULE_TEXT[rule]} (rule '{rule}', --f1-no-positives).")})
+    tests = ("Between groups: the signed difference of two groups' mean subject scores, a 95% percentile bootstrap "
+             "interval over subjects and a permutation p-value (subjects relabelled between the groups); how a "
+             "normalizer changes that difference is tested the same way on each subject's change. ")
+    if not is_test_only(tables):
+        tests = ("Gap (within − cross): the paper's Student two-sample t-test on subject means, and a paired t-test on "
+                 f"repetition means (not run under {MIN_TESTED_REPETITIONS} repetitions). ") + tests
+    tests += "p-values are Holm-corrected within each family of tests; significance at 0.05 after correction."
+    items.append({"topic": "Tests", "text": tests})
+    limits = ["A gap or a difference between groups measures performance, not its cause: the groups can differ in "
+              "more than the attribute (how expressive the people are, how often each AU occurs, capture conditions)."]
+    sizes = [len(m) for m in ((run.get("plan") or {}).get("pools") or {}).values()]
+    if sizes:
+        limits.append(f"Groups hold {min(sizes)} to {max(sizes)} subjects: a difference that is not significant is not "
+                      "evidence of no difference, and the intervals show the differences the data cannot rule out"
+                      + (f"; below {MIN_SUBJECTS} subjects a group's values are unreliable." if min(sizes) < MIN_SUBJECTS
+                         else "."))
+    if synthetic:
+        limits.append("Synthetic data: the attribute's effect on the faces is whatever the renderer gives it; a real "
+                      "audit needs a real, consented dataset.")
+    limits.append("One model (or one architecture) is audited; others may treat the same groups differently. Group "
+                  "labels come from the dataset's metadata, and binned attributes leave the middle of the scale out.")
+    items.append({"topic": "Limitations", "text": " ".join(limits)})
+    return items
