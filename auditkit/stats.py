@@ -9,7 +9,9 @@ one function here plus, if the report should single it out, its template block.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,8 +76,10 @@ def bootstrap_diff_ci(a: np.ndarray, b: np.ndarray, seed: int = 0, level: float 
     a, b = np.asarray(a, float), np.asarray(b, float)
     if len(a) < 2 or len(b) < 2:
         return float("nan"), float("nan")
-    res = sps.bootstrap((a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis), vectorized=True, paired=False,
-                        n_resamples=N_BOOT, confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
+    with quiet():  # scipy warns on a degenerate (all-equal) resample distribution; the interval is then a point
+        res = sps.bootstrap((a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis), vectorized=True, paired=False,
+                            n_resamples=N_BOOT, confidence_level=level, method="percentile",
+                            rng=np.random.default_rng(seed))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -91,9 +95,10 @@ def permutation_p(a: np.ndarray, b: np.ndarray, seed: int = 0, n_resamples: int 
     a, b = np.asarray(a, float), np.asarray(b, float)
     if len(a) < 2 or len(b) < 2 or np.ptp(np.concatenate([a, b])) == 0:
         return float("nan")
-    res = sps.permutation_test((a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis), vectorized=True,
-                               permutation_type="independent", alternative="two-sided", n_resamples=n_resamples,
-                               rng=np.random.default_rng(seed))
+    with quiet():
+        res = sps.permutation_test((a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis), vectorized=True,
+                                   permutation_type="independent", alternative="two-sided", n_resamples=n_resamples,
+                                   rng=np.random.default_rng(seed))
     return float(min(1.0, res.pvalue))
 
 
@@ -106,14 +111,30 @@ def two_sample(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
     row = {"test": SUBJECT_TEST, "n_a": len(a), "n_b": len(b), "mean_a": a.mean() if len(a) else np.nan,
            "mean_b": b.mean() if len(b) else np.nan}
     row["diff"] = row["mean_a"] - row["mean_b"]
-    if len(a) < 2 or len(b) < 2:
+    # no spread within either sample (every subject scored alike): t is 0/0 or x/0, so no test, whatever the means
+    if len(a) < 2 or len(b) < 2 or (_flat(a) and _flat(b)):
         return {**row, "statistic": np.nan, "dof": np.nan, "p": np.nan, "cohen_d": np.nan, "hedges_g": np.nan,
                 "ci_low": np.nan, "ci_high": np.nan}
-    t = pg.ttest(a, b, paired=False, correction=False)
-    lo, hi = bootstrap_diff_ci(a, b, seed)
+    with quiet():
+        t = pg.ttest(a, b, paired=False, correction=False)
+        lo, hi = bootstrap_diff_ci(a, b, seed)
+        cohen = float(pg.compute_effsize(a, b, paired=False, eftype="cohen"))
+        hedges = float(pg.compute_effsize(a, b, paired=False, eftype="hedges"))
     return {**row, "statistic": float(t["T"].iloc[0]), "dof": float(t["dof"].iloc[0]), "p": float(t["p_val"].iloc[0]),
-            "cohen_d": float(pg.compute_effsize(a, b, paired=False, eftype="cohen")),
-            "hedges_g": float(pg.compute_effsize(a, b, paired=False, eftype="hedges")), "ci_low": lo, "ci_high": hi}
+            "cohen_d": cohen, "hedges_g": hedges, "ci_low": lo, "ci_high": hi}
+
+
+def _flat(x: np.ndarray) -> bool:
+    return bool(np.ptp(x) <= 1e-12 * max(1.0, float(np.abs(x).max())))
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Ignore RuntimeWarnings only: degenerate inputs are handled before each test, so scipy/pingouin's warnings on
+    near-ties (precision loss, 0/0 in an effect size) are noise that would otherwise leak to a user's terminal."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 @register_test(REPETITION_TEST, "Paired t-test on per-repetition mean scores (within vs cross of the same repetition "
@@ -130,8 +151,9 @@ def paired(a: np.ndarray, b: np.ndarray, test: str = REPETITION_TEST) -> dict:
     if len(a) < (3 if test == REPETITION_TEST else 2) or np.allclose(d, d[0]):
         return {**row, "statistic": np.nan, "dof": np.nan, "p": np.nan, "cohen_d": np.nan, "hedges_g": np.nan,
                 "ci_low": np.nan, "ci_high": np.nan}
-    t = pg.ttest(a, b, paired=True)
-    lo, hi = sps.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
+    with quiet():
+        t = pg.ttest(a, b, paired=True)
+        lo, hi = sps.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
     return {**row, "statistic": float(t["T"].iloc[0]), "dof": float(t["dof"].iloc[0]), "p": float(t["p_val"].iloc[0]),
             "cohen_d": float(d.mean() / d.std(ddof=1)), "hedges_g": np.nan, "ci_low": float(lo), "ci_high": float(hi)}
 

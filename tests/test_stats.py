@@ -142,3 +142,19 @@ def test_a_registered_test_and_comparison_join_every_audit_table(monkeypatch: py
     assert len(row) == 1 and row["family"].iloc[0] == "ranks" and row["p_holm"].iloc[0] == row["p"].iloc[0]
     assert {"subject t-test", "repetition paired t-test"} <= set(t["test"])  # the built-in ones still run
     assert stats.test_descriptions()["subject Mann-Whitney U"] == "Rank test on per-subject scores."
+
+
+def test_flat_samples_are_not_testable_the_same_way_and_warn_nothing() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy/pingouin RuntimeWarnings must not reach a user's terminal
+        same = two_sample(np.full(4, 0.5), np.full(3, 0.5))
+        apart = two_sample(np.full(4, 0.5), np.full(3, 0.6))
+        assert np.isnan(same["p"]) and np.isnan(apart["p"])  # one rule for both zero-variance cases
+        assert apart["diff"] == pytest.approx(-0.1)
+        near = two_sample(np.array([0.5, 0.5 + 1e-9, 0.5]), np.full(3, 0.6))
+        assert near["p"] < 1e-6
+        assert np.isnan(paired(np.array([0.5, 0.6, 0.7]), np.array([0.4, 0.5, 0.6]))["p"])
+        lo, hi = bootstrap_diff_ci(np.full(5, 0.5), np.full(5, 0.4))
+        assert lo == pytest.approx(0.1) and hi == pytest.approx(0.1)

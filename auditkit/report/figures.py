@@ -27,6 +27,7 @@ def conditions_figure(conditions: pd.DataFrame) -> go.Figure:
         grp = grp.assign(label=[f"{text(r.train_group)} → {text(r.test_group)}" for r in grp.itertuples()])
         grp = grp.set_index("label").reindex(labels)
         fig.add_bar(name=text(norm), x=labels, y=100 * grp["score"], error_y={"type": "data", "array": 100 * grp["sem"]},
+                    texttemplate="%{y:.1f}", textposition="inside", insidetextanchor="start",
                     marker_color=PALETTE[i % len(PALETTE)],
                     customdata=np.stack([grp["condition"], grp["subjects"], grp["repetitions"]], axis=1),
                     hovertemplate="%{x}<br>%{customdata[0]}: %{y:.1f} ± %{error_y.array:.1f}"

@@ -29,6 +29,12 @@ def _p(p: float) -> str:
     return text if text.startswith("<") else f"= {text}"
 
 
+def _pts(value: float) -> str:
+    """Signed points at one decimal, without a '-0.0'."""
+    shown = round(100 * value, 1)
+    return f"{shown + 0.0:+.1f}" if shown != 0 else "0.0"
+
+
 def _points(value: float) -> str:
     return f"{abs(100 * value):.1f} points"
 
@@ -38,8 +44,8 @@ def _pair_sentence(r: pd.Series, who: str, power: Power) -> str:
     word = "higher" if r["difference"] >= 0 else "lower"
     return (f"{who}test subjects in {r['group_a']} score {_points(r['difference'])} {word} than those in "
             f"{r['group_b']} ({100 * r['score_a']:.1f} vs {100 * r['score_b']:.1f}; difference "
-            f"{100 * r['difference']:+.1f}, 95% CI {100 * r['difference_ci_low']:+.1f} to "
-            f"{100 * r['difference_ci_high']:+.1f}; permutation {_evidence(r['p'], r['p_holm'], power)}).")
+            f"{_pts(r['difference'])}, 95% CI {_pts(r['difference_ci_low'])} to "
+            f"{_pts(r['difference_ci_high'])}; permutation {_evidence(r['p'], r['p_holm'], power)}).")
 
 
 def _disparity_sentences(tables: AuditTables, norm: str, who: str, power: Power) -> list[str]:
@@ -51,7 +57,9 @@ def _disparity_sentences(tables: AuditTables, norm: str, who: str, power: Power)
 def _direction(old: float, new: float) -> str:
     """'narrows' or 'widens' by magnitude; a difference whose sign flips is also said to reverse."""
     word = "narrows" if abs(new) < abs(old) else ("widens" if abs(new) > abs(old) else "leaves unchanged")
-    return f"{word} and reverses" if old * new < 0 else word
+    # a sign flip counts only where both values show a sign at the printed precision (0.1 point)
+    flips = round(100 * old, 1) * round(100 * new, 1) < 0
+    return f"{word} and reverses" if flips else word
 
 
 def _change_sentences(tables: AuditTables, norm: str, label: str, power: Power) -> tuple[list[str], list[str]]:
@@ -63,9 +71,9 @@ def _change_sentences(tables: AuditTables, norm: str, label: str, power: Power) 
         d = _direction(c["difference_baseline"], c["difference"])
         directions.append(d)
         lines.append(f"{label} {d} the difference between test subjects in {c['group_a']} and {c['group_b']}: "
-                     f"{100 * c['difference_baseline']:+.1f} points without normalization, "
-                     f"{100 * c['difference']:+.1f} with it (change {100 * c['change']:+.1f}, 95% CI "
-                     f"{100 * c['change_ci_low']:+.1f} to {100 * c['change_ci_high']:+.1f}; permutation "
+                     f"{_pts(c['difference_baseline'])} points without normalization, "
+                     f"{_pts(c['difference'])} with it (change {_pts(c['change'])}, 95% CI "
+                     f"{_pts(c['change_ci_low'])} to {_pts(c['change_ci_high'])}; permutation "
                      f"{_evidence(c['p'], c['p_holm'], power)}).")
     return lines, directions
 
@@ -132,15 +140,15 @@ def _trained_sentences(tables: AuditTables, power: Power) -> list[str]:
                 continue
             direction = "lower" if r.gap >= 0 else "higher"
             lines.append(f"{who}esting on {r.test_group}: models trained on other groups score {_points(r.gap)} "
-                         f"{direction} than models trained within {r.test_group} (gap {100 * r.gap:+.1f}; "
+                         f"{direction} than models trained within {r.test_group} (gap {_pts(r.gap)}; "
                          f"{_evidence(r.p, r.p_holm, power)}; Hedges' g = {r.hedges_g:.2f}).")
         overall = base[base["test_group"] == "all"]
         if len(overall):
             o = overall.iloc[0]
             word = "higher" if o.gap >= 0 else "lower"
             lines.append(f"{'Without normalization (none), o' if several else 'O'}verall, within-group models score "
-                         f"{_points(o.gap)} {word} than cross-group models (gap {100 * o.gap:+.1f}, 95% CI "
-                         f"{100 * o.ci_low:+.1f} to {100 * o.ci_high:+.1f}; {_evidence(o.p, o.p_holm, power)}).")
+                         f"{_points(o.gap)} {word} than cross-group models (gap {_pts(o.gap)}, 95% CI "
+                         f"{_pts(o.ci_low)} to {_pts(o.ci_high)}; {_evidence(o.p, o.p_holm, power)}).")
         who = "Without normalization (none), " if several else ""
         lines += [s[0].upper() + s[1:] for s in _disparity_sentences(tables, BASELINE, who, power)]
     means = condition_means(tables.conditions)
@@ -154,8 +162,8 @@ def _trained_sentences(tables: AuditTables, power: Power) -> list[str]:
             continue
         old, new = o_old.iloc[0], o_new.iloc[0]
         gap_word = _direction(old.gap, new.gap)
-        lines.append(f"{label} {gap_word} the overall generalization gap: {100 * old.gap:+.1f} points without "
-                     f"normalization, {100 * new.gap:+.1f} with it (its own gap test: "
+        lines.append(f"{label} {gap_word} the overall generalization gap: {_pts(old.gap)} points without "
+                     f"normalization, {_pts(new.gap)} with it (its own gap test: "
                      f"{_evidence(new.p, new.p_holm, power)}); the mean score over all conditions goes from "
                      f"{100 * means.loc[BASELINE, 'all']:.1f} to {100 * means.loc[norm, 'all']:.1f}.")
         changes, directions = _change_sentences(tables, norm, norm, power)
