@@ -7,6 +7,8 @@
    benchmark's finished audits (`benchmarks/bench_replication.py`) into the README's `replication-short` block.
 3. docs/report.png: the replication's fitzpatrick report (none, histeq, deepfn, oracle) in headless Chromium.
 4. The DeepFN audit's wall time and memory on a fresh cache (its DeepFN fit included): the `deepfn-timing` block.
+5. docs/report-smoke.png: the report of a smoke run (`auditkit gap --attr fitzpatrick --preset smoke --normalizer
+   oracle`), to show what an underpowered run says about itself.
 
 Run:  python benchmarks/readme_figures.py [--replication audits/replication] [--skip-quickstart]
 Re-run it (and the replication benchmark) whenever results change.
@@ -112,10 +114,18 @@ def screenshot(audit: Path, png: Path) -> None:
     report = build_report(audit)
     with tempfile.TemporaryDirectory() as profile:
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-                 "--virtual-time-budget=15000", f"--user-data-dir={profile}", "--window-size=1200,2400"]
+                 "--virtual-time-budget=15000", f"--user-data-dir={profile}", "--window-size=1200,3200"]
         subprocess.run([chromium, *flags, f"--screenshot={png}", report.as_uri()], capture_output=True, timeout=300,
                        check=True)
     print(f"wrote {png}", file=sys.stderr)
+
+
+def smoke_report(out: Path) -> Path:
+    """Run the smoke audit a new user tries first (resumable) and return its directory."""
+    cmd = [sys.executable, "-m", "auditkit", "gap", "--attr", "fitzpatrick", "--preset", "smoke", "--normalizer",
+           "oracle", "--out", str(out)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return out
 
 
 def main() -> None:
@@ -125,6 +135,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "audits" / "readme-quickstart")
     parser.add_argument("--skip-quickstart", action="store_true")
     parser.add_argument("--skip-deepfn-timing", action="store_true")
+    parser.add_argument("--skip-smoke", action="store_true")
     args = parser.parse_args()
     text = README.read_text()
     if not args.skip_quickstart:
@@ -136,6 +147,8 @@ def main() -> None:
     text = replace_block(text, "replication-short", replication_short(args.replication))
     README.write_text(text)
     screenshot(args.replication / "fitzpatrick", ROOT / "docs" / "report.png")
+    if not args.skip_smoke:
+        screenshot(smoke_report(args.out.with_name("readme-smoke")), ROOT / "docs" / "report-smoke.png")
     print(f"updated {README}", file=sys.stderr)
 
 

@@ -51,7 +51,7 @@ def test_underpowered_runs_say_so_and_show_no_test_with_two_repetitions() -> Non
     assert "dark (4), light (4)" in cautions[2]
     findings = [line for line in lines if not line.startswith("Caution")]
     assert findings and not any("p =" in line or "p <" in line for line in findings)
-    assert all("not tested: 2 repetitions" in line for line in findings if "(" in line and "gap" in line)
+    assert all("not tested with 2 repetitions" in line for line in findings if "(" in line and "gap" in line)
     tables = audit_tables(_results(reps=2, subjects=4))
     assert tables.tests.query("test == 'repetition paired t-test'")["p"].isna().all()  # 1 dof: not run
     four = summary_sentences(audit_tables(_results(reps=4)), _run())

@@ -13,14 +13,14 @@ from auditkit.report.tables import CEILING, AuditTables, ceiling_shares, conditi
 from auditkit.stats import SUBJECT_PAIRED_TEST, format_p
 
 
-def _evidence(p: float, p_holm: float | None, power: Power) -> str:
-    """The test clause of a sentence: 'p = 0.012, Holm 0.036', or why there is no test."""
+def _evidence(p: float, p_holm: float | None, power: Power, test: str = "") -> str:
+    """The test clause of a sentence: '[test] p = 0.012, Holm 0.036', or why there is no test."""
     if not power.testable:
-        return f"not tested: {power.repetitions} repetition{'s' if power.repetitions != 1 else ''}"
+        return f"not tested with {power.repetitions} repetition{'s' if power.repetitions != 1 else ''}"
     if p != p:
         return "not testable: too few subjects or no variation"
     holm = "" if p_holm is None or p_holm != p_holm else f", Holm {format_p(p_holm)}"
-    return f"p {_p(p)}{holm}"
+    return f"{test + ' ' if test else ''}p {_p(p)}{holm}"
 
 
 def _p(p: float) -> str:
@@ -45,7 +45,7 @@ def _pair_sentence(r: pd.Series, who: str, power: Power) -> str:
     return (f"{who}test subjects in {r['group_a']} score {_points(r['difference'])} {word} than those in "
             f"{r['group_b']} ({100 * r['score_a']:.1f} vs {100 * r['score_b']:.1f}; difference "
             f"{_pts(r['difference'])}, 95% CI {_pts(r['difference_ci_low'])} to "
-            f"{_pts(r['difference_ci_high'])}; permutation {_evidence(r['p'], r['p_holm'], power)}).")
+            f"{_pts(r['difference_ci_high'])}; {_evidence(r['p'], r['p_holm'], power, 'permutation')}).")
 
 
 def _disparity_sentences(tables: AuditTables, norm: str, who: str, power: Power) -> list[str]:
@@ -73,8 +73,8 @@ def _change_sentences(tables: AuditTables, norm: str, label: str, power: Power) 
         lines.append(f"{label} {d} the difference between test subjects in {c['group_a']} and {c['group_b']}: "
                      f"{_pts(c['difference_baseline'])} points without normalization, "
                      f"{_pts(c['difference'])} with it (change {_pts(c['change'])}, 95% CI "
-                     f"{_pts(c['change_ci_low'])} to {_pts(c['change_ci_high'])}; permutation "
-                     f"{_evidence(c['p'], c['p_holm'], power)}).")
+                     f"{_pts(c['change_ci_low'])} to {_pts(c['change_ci_high'])}; "
+                     f"{_evidence(c['p'], c['p_holm'], power, 'permutation')}).")
     return lines, directions
 
 
@@ -163,9 +163,9 @@ def _trained_sentences(tables: AuditTables, power: Power) -> list[str]:
         old, new = o_old.iloc[0], o_new.iloc[0]
         gap_word = _direction(old.gap, new.gap)
         lines.append(f"{label} {gap_word} the overall generalization gap: {_pts(old.gap)} points without "
-                     f"normalization, {_pts(new.gap)} with it (its own gap test: "
-                     f"{_evidence(new.p, new.p_holm, power)}); the mean score over all conditions goes from "
-                     f"{100 * means.loc[BASELINE, 'all']:.1f} to {100 * means.loc[norm, 'all']:.1f}.")
+                     f"normalization, {_pts(new.gap)} with it ({_evidence(new.p, new.p_holm, power, 'its gap test')}); "
+                     f"the mean score over all conditions goes from {100 * means.loc[BASELINE, 'all']:.1f} to "
+                     f"{100 * means.loc[norm, 'all']:.1f}.")
         changes, directions = _change_sentences(tables, norm, norm, power)
         lines += changes
         widens = any(d.startswith("widens") for d in directions)
