@@ -24,10 +24,11 @@ class AuditResult:
     tests: pd.DataFrame  # every test of the audit (gaps and normalizer-vs-none), Holm-corrected per family
     ceiling: pd.DataFrame  # share of the oracle's gain per normalizer (empty without `oracle`)
     disparities: pd.DataFrame  # per normalizer, AU (`all`: every AU) and test group: auditkit.disparities.GROUP_COLUMNS
-    disparity_summary: pd.DataFrame  # per normalizer and AU: difference and ratio between groups, with bootstrap CIs
+    disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, permutation p
     missed_frames: pd.DataFrame = field(default_factory=pd.DataFrame)  # predictions audits: per subject, frames
     # the tool gave no prediction for (empty for other audits)
     run: dict = field(default_factory=dict)  # the audit's run.json (config, plan, counts of matched frames, ...)
+    disparity_changes: pd.DataFrame = field(default_factory=pd.DataFrame)  # how each normalizer changes each difference
 
     def to_html(self, path: str | Path | None = None) -> Path:
         """Write the self-contained report (and summary.json, summary.md beside the audit); returns its path."""
@@ -84,7 +85,7 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
     run = AuditDir(out).read_run(missing_ok=True)
     return AuditResult(out, results, tables.scores, tables.conditions, gaps, tables.tests,
                        ceiling_shares(tables.conditions), tables.disparity_groups, tables.disparity_summary,
-                       missed if missed is not None else pd.DataFrame(), run)
+                       missed if missed is not None else pd.DataFrame(), run, tables.disparity_changes)
 
 
 def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,

@@ -21,6 +21,7 @@ def test_gap_from_python_returns_tidy_tables(audit_dataset: Path, tmp_path: Path
     assert set(overall["test_group"]) == {"female", "male"} and set(overall["normalizer"]) == {"none", "histeq"}
     assert (overall["ratio_to_best"] <= 1).all() and overall["score_ci_low"].notna().all()
     assert set(result.disparity_summary["normalizer"]) == {"none", "histeq"}
+    assert set(result.disparity_changes["normalizer"]) == {"histeq"} and result.disparity_summary["p"].notna().any()
     html = result.to_html()
     assert html.name == "report.html" and html.exists()
 
