@@ -103,8 +103,9 @@ def permutation_p(a: np.ndarray, b: np.ndarray, seed: int = 0, n_resamples: int 
 
 
 @register_test(SUBJECT_TEST, "Student's two-sample t-test on per-subject scores (each subject averaged over "
-               "repetitions), as in the paper. It treats the two conditions as independent samples although they "
-               "test the same people, which makes it conservative (in simulated null audits it rejects well under 5%).")
+               "repetitions), as in the paper. For a gap, within and cross test the same people, which the test "
+               "treats as independent samples: that makes it conservative (in simulated null audits it rejects well "
+               "under 5%). Between groups of test subjects the two samples are different people.")
 def two_sample(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
     """Student's two-sample t-test of a vs b (pingouin) with Cohen's d, Hedges' g and a bootstrap CI of the difference."""
     a, b = np.asarray(a, float), np.asarray(b, float)
