@@ -26,6 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # help texts are plain text: "auditkit[cluster]" must show its brackets, not be read as a markup tag
+    rich_markup_mode=None,
 )
 # markup off: subject ids, group values, paths and messages are user strings, and "[/]" or "[bold]" in one of them
 # must print as written, not style (or crash) the output; styling is explicit, through _styled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -298,3 +299,25 @@ def test_normalize_reports_the_transfer_error_on_synthetic_data(tiny_dataset: Pa
     shutil.rmtree(dataset_copy / "synthetic")  # now like an ingested dataset: no ideal face to compare with
     bad = run("normalize", str(dataset_copy), "--normalizer", "histeq", "--quality", "--out", str(tmp_path / "x"))
     assert "synthetic" in _one_line(bad) and not (tmp_path / "x").exists()
+
+
+def test_every_help_text_keeps_its_brackets() -> None:
+    import re
+
+    import typer.main
+
+    from auditkit.cli import app
+
+    source = Path(__file__).resolve().parents[1].joinpath("auditkit", "cli.py").read_text()
+    extras = set(re.findall(r"auditkit\[\w+\]", source))
+    assert extras >= {"auditkit[cluster]", "auditkit[dlib]"}
+    group = typer.main.get_command(app)
+    shown = ""
+    for name in group.commands:
+        res = subprocess.run([sys.executable, "-m", "auditkit", name, "--help"], capture_output=True, text=True,
+                             timeout=120, env={**os.environ, "COLUMNS": "400"})
+        assert res.returncode == 0, (name, res.stderr)
+        shown += res.stdout
+    for extra in extras:  # rich markup once swallowed "[cluster]", leaving "Needs auditkit."
+        assert extra in shown, extra
+    assert "Needs auditkit." not in shown and "needs auditkit)" not in shown
