@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -22,16 +24,24 @@ def test_wheel_installed_in_a_fresh_virtualenv_runs_an_audit_and_writes_the_repo
                             "-w", str(dist)], capture_output=True, text=True, cwd=tmp_path)
     assert build.returncode == 0, build.stderr
     wheel = next(dist.glob("auditkit-*.whl"))
-    # the dependencies come from this interpreter (no download); auditkit itself only from the wheel
+    # the dependencies come from this interpreter's environment, wherever it is (a virtualenv, the system Python, a
+    # user site): a .pth in the new venv lists its package folders after the venv's own (a path line does not run
+    # the .pth files there, so the checkout's editable install stays out); auditkit itself only from the wheel
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheel)],
-                             capture_output=True, text=True, cwd=tmp_path)
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    paths = sysconfig.get_paths()
+    deps = dict.fromkeys(d for d in [*site.getsitepackages(), paths["purelib"], paths["platlib"],
+                                     site.getusersitepackages()] if Path(d).is_dir())
+    Path(own, "_test_dependencies.pth").write_text("\n".join(deps) + "\n")
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-compile", "-q", "--target",
+                              own, str(wheel)], capture_output=True, text=True, cwd=tmp_path)
     assert install.returncode == 0, install.stderr
     where = subprocess.run([str(python), "-c", "import auditkit, sys; print(auditkit.__file__)"],
                            capture_output=True, text=True, cwd=tmp_path)
-    assert Path(where.stdout.strip()).is_relative_to(env_dir), where.stdout  # not the checkout
+    assert Path(where.stdout.strip()).is_relative_to(env_dir), where.stdout + where.stderr  # not the checkout
     out = tmp_path / "audit"
     audit = subprocess.run([str(python), "-m", "auditkit", "gap", "--attr", "gender", "--data", str(audit_dataset),
                             "--out", str(out), "--preset", "smoke", "--repeats", "1", "--train", "2", "--val", "1",
