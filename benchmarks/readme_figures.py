@@ -4,7 +4,8 @@
    synthetic default first) — measuring wall time and peak memory, and pastes its terminal summary and timing into
    the README's `quickstart` block.
 2. DeepFN: copies the short Table 5 (fitzpatrick and gender rows of none, deepfn and oracle) from the replication
-   benchmark's finished audits (`benchmarks/bench_replication.py`) into the README's `replication-short` block.
+   benchmark's finished audits (`benchmarks/bench_replication.py`) into the README's `replication-short` block, and
+   writes its plain reading (shares, gaps, the darker/lighter difference) into the `deepfn-verdict` block.
 3. docs/report.png: the replication's fitzpatrick report (none, histeq, deepfn, oracle) in headless Chromium.
 4. The DeepFN audit's wall time and memory on a fresh cache (its DeepFN fit included): the `deepfn-timing` block.
 5. docs/report-smoke.png: the report of a smoke run (`auditkit gap --attr fitzpatrick --preset smoke --normalizer
@@ -102,6 +103,69 @@ def replication_short(audits: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _split_facts(audit: Path) -> dict:
+    """DeepFN against none and the oracle on one split: shares, within change, gaps, the between-group difference."""
+    from auditkit.disparities import ALL_AUS
+    from auditkit.report.render import load_run
+    from auditkit.report.tables import audit_tables, ceiling_shares, condition_means, headline
+
+    results, run = load_run(audit)
+    tables = audit_tables(results, int(run["config"]["seed"]))
+    means = condition_means(tables.conditions)
+    share = ceiling_shares(tables.conditions).set_index("normalizer")
+    gaps = {n: headline(tables, n).set_index("test_group").loc["all"] for n in ("none", "deepfn", "oracle")}
+    pairs = tables.disparity_summary.query("au == @ALL_AUS").set_index("normalizer")
+    change = tables.disparity_changes.query("au == @ALL_AUS").set_index("normalizer")
+    return {"share": share.loc["deepfn", "share_cross"], "within": (means.loc["none", "within"],
+            means.loc["deepfn", "within"]), "gaps": gaps, "pair": pairs.loc["deepfn", "comparison"],
+            "difference": {n: pairs.loc[n, "difference"] for n in ("none", "deepfn", "oracle")},
+            "change": change.loc["deepfn"]}
+
+
+def deepfn_verdict(audits: Path) -> str:
+    """The README's plain reading of the replication table, written from the same audits (never by hand)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_replication import _p
+
+    skin, gender = _split_facts(audits / "fitzpatrick"), _split_facts(audits / "gender")
+
+    def pts(x: float) -> str:
+        return f"{100 * x:+.1f}"
+
+    lines = ["What the table shows, plainly (written by `benchmarks/readme_figures.py` from the replication audits):", ""]
+    lines.append("- **The ceiling is far above everything.** A perfect normalizer (the oracle, from the synthetic "
+                 f"ground truth) closes the skin-type gap ({pts(skin['gaps']['none']['gap'])} → "
+                 f"{pts(skin['gaps']['oracle']['gap'])} points) and the gender gap "
+                 f"({pts(gender['gaps']['none']['gap'])} → {pts(gender['gaps']['oracle']['gap'])}).")
+    lines.append(f"- **DeepFN closes part of the distance.** Its cross-group gain is {100 * skin['share']:.0f} % of the "
+                 f"oracle's on skin type and {100 * gender['share']:.0f} % on gender; within-group scores go from "
+                 f"{100 * skin['within'][0]:.1f} to {100 * skin['within'][1]:.1f} (skin type) and "
+                 f"{100 * gender['within'][0]:.1f} to {100 * gender['within'][1]:.1f} (gender). The skin-type gap goes "
+                 f"from {pts(skin['gaps']['none']['gap'])} (p = {_p(skin['gaps']['none']['p'])}) to "
+                 f"{pts(skin['gaps']['deepfn']['gap'])} (p = {_p(skin['gaps']['deepfn']['p'])}).")
+    c = skin["change"]
+    wider = abs(skin["difference"]["deepfn"]) > abs(skin["difference"]["none"])
+    lines.append(f"- **But look at the disparity too.** Between darker- and lighter-skinned test subjects "
+                 f"({skin['pair']}) the difference is {pts(skin['difference']['none'])} points without normalization, "
+                 f"{pts(skin['difference']['deepfn'])} with DeepFN and {pts(skin['difference']['oracle'])} with the "
+                 f"oracle (DeepFN's change {pts(c['change'])}, 95% CI {pts(c['change_ci_low'])} to "
+                 f"{pts(c['change_ci_high'])}, permutation p = {_p(c['p'])}). "
+                 + ("A smaller gap is not a fairer model here: DeepFN widens the difference between the groups."
+                    if wider else "DeepFN narrows it as well."))
+    lines += ["- **What got DeepFN there**, each step measured against the oracle in "
+              "[benchmarks](benchmarks/README.md#deepfn-against-the-ceiling): centered training (identity out of the "
+              "code), a gradient loss, BatchNorm statistics taken from each person's own frames, the paper's random "
+              "grid warp off in the CPU default, and 3,000 training iterations.",
+              "- The person split behaves differently from the paper's: person-dependent models here train on one "
+              "person's few sequences and score *below* person-independent ones for every normalizer (the oracle "
+              "included), so that gap is negative; the paper's per-person budget was larger.", "",
+              "Reproducing the paper's own procedure needs its preset and training budget on a GPU "
+              "(`--normalizer-option deepfn.preset=paper --normalizer-option deepfn.mode=per-subject`; timings in "
+              "[benchmarks](benchmarks/README.md#the-paper-preset-on-a-gpu--bench_deepfn_gpupy)). Look at "
+              "`auditkit normalize --preview` before trusting a normalizer, as any audit of it should."]
+    return "\n".join(lines) + "\n"
+
+
 def screenshot(audit: Path, png: Path) -> None:
     """docs/report.png: the audit's report.html rendered by headless Chromium (rebuilt from its results first)."""
     import shutil
@@ -145,6 +209,7 @@ def main() -> None:
         text = replace_block(text, "deepfn-timing", deepfn_timing(args.out.with_name("readme-deepfn")))
         README.write_text(text)
     text = replace_block(text, "replication-short", replication_short(args.replication))
+    text = replace_block(text, "deepfn-verdict", deepfn_verdict(args.replication))
     README.write_text(text)
     screenshot(args.replication / "fitzpatrick", ROOT / "docs" / "report.png")
     if not args.skip_smoke:

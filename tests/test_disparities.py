@@ -126,3 +126,35 @@ def test_more_than_two_groups_give_every_pair_holm_corrected() -> None:
     s = disparities(res, n_boot=0)[1].query("au == 'all'")
     assert list(s["comparison"]) == ["a vs b", "a vs c", "b vs c"]
     assert (s["p_holm"] >= s["p"]).all() and s["range"].nunique() == 1
+
+
+def _two_normalizers(rng: np.random.Generator, effect: float = 0.0, subjects: int = 24) -> pd.DataFrame:
+    """Each subject scored under none and under a normalizer whose per-subject change is independent of a coin
+    group, except `effect` more (or less) for group `heads`."""
+    coin = rng.permutation(np.arange(subjects) % 2)
+    rows = []
+    for i, heads in enumerate(coin):
+        base = rng.normal(0.5, 0.06)
+        change = rng.normal(0.05, 0.04) + effect * heads
+        for norm, value in (("none", base), ("norm", base + change)):
+            for au in ("AU01", "AU02"):
+                v = float(value + rng.normal(0, 0.02))
+                rows.append({"normalizer": norm, "condition": "test-only", "test_group": "heads" if heads else "tails",
+                             "repetition": 0, "subject": f"s{i:02d}", "au": au, "f1": v, "accuracy": v,
+                             "support": 50, "positives": 10})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.slow
+def test_the_change_in_a_disparity_is_calibrated_and_finds_a_normalizer_that_hurts_one_group() -> None:
+    from auditkit.disparities import disparity_changes
+
+    rng = np.random.default_rng(7)
+    null = [disparity_changes(_two_normalizers(rng), n_boot=0).iloc[0]["p"] for _ in range(200)]
+    assert 0.02 <= np.mean(np.array(null) < 0.05) <= 0.09
+    planted = [disparity_changes(_two_normalizers(rng, effect=-0.08), n_boot=0).iloc[0] for _ in range(40)]
+    assert np.mean([r["p"] < 0.05 for r in planted]) >= 0.8
+    assert all(r["change"] < 0 for r in planted)  # heads vs tails: the normalizer lowers heads by 8 points more
+    one = disparity_changes(_two_normalizers(rng, effect=-0.05), n_boot=200).iloc[0]
+    assert one["change_ci_low"] < one["change"] < one["change_ci_high"]
+    assert one["change"] == pytest.approx(one["difference"] - one["difference_baseline"])
