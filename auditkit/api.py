@@ -51,6 +51,8 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     from auditkit.protocol.runner import AuditConfig, run_audit
 
     attrs = tuple([attr] if isinstance(attr, str) else attr)
+    if isinstance(normalizers, str):  # "histeq,deepfn" as the CLI takes it, not the letters of one name
+        normalizers = [n.strip() for n in normalizers.split(",") if n.strip()]
     allowed = {"n_train", "n_val", "bins", "source", "template", "epochs", "f1_rule"}
     unknown = sorted(set(protocol) - allowed)
     if unknown:

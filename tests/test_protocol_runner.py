@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -203,3 +204,20 @@ def test_frames_lost_at_ingest_are_reported_per_group(audit_dataset: Path, tmp_p
     assert {g["group"]: g["missed_share"] for g in summary["ingest_losses"]["groups"]}["male"] == pytest.approx(25.0)
     assert "## Frames lost at ingest (no face found)" in (out / "summary.md").read_text()
     assert ingest_losses(load_dataset(audit_dataset), []) is None  # no skipped-frames file: nothing to report
+
+
+def test_settings_that_would_train_nothing_or_crash_are_refused_before_any_work(tmp_path: Path) -> None:
+    from auditkit.errors import AuditkitError
+    from auditkit.protocol.runner import AuditConfig, run_audit
+
+    for key, value, message in (("epochs", 0, "--epochs (epochs): must be at least 1, got 0"),
+                                ("repeats", -1, "--repeats (repeats): must be at least 1"),
+                                ("seed", -3, "--seed (seed): must be at least 0"),
+                                ("n_train", "4", "--train (n_train): expected a whole number, got '4'")):
+        with pytest.raises(AuditkitError, match=re.escape(message)):
+            AuditConfig.from_preset("smoke", data="d", attr=("gender",), **{key: value})
+    cfg = AuditConfig.from_preset("smoke", data="d", attr=("gender",))
+    for jobs in (0, "two", -2):
+        with pytest.raises(AuditkitError, match="--jobs \\(jobs\\): expected a positive whole number or -1"):
+            run_audit(cfg, tmp_path / "a", jobs=jobs)
+    assert not (tmp_path / "a").exists()  # nothing written

@@ -74,7 +74,21 @@ class AuditConfig:
         if "normalizers" in values:
             values["normalizers"] = with_baseline(values["normalizers"])
         check_f1_rule(values.get("f1_rule", DEFAULT_F1_RULE))
-        return cls(preset=preset, **values)
+        config = cls(preset=preset, **values)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """One-line errors for settings that would train nothing or crash later (each names its CLI flag and its
+        Python keyword), checked before any work."""
+        limits = {"repeats": ("--repeats", 1), "n_train": ("--train", 1), "n_val": ("--val", 1),
+                  "epochs": ("--epochs", 1), "seed": ("--seed", 0)}
+        for key, (flag, least) in limits.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise AuditkitError(f"{flag} ({key}): expected a whole number, got {value!r}")
+            if value < least:
+                raise AuditkitError(f"{flag} ({key}): must be at least {least}, got {value}")
 
     def identity(self) -> dict:
         """The fields that must match for a re-run to resume (paths may move; the data fingerprint is checked instead)."""
@@ -313,6 +327,9 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     `cluster` (a Dask scheduler address or `local:N`) runs the trainings and normalizer fits on its workers instead
     of `jobs` local processes; the results are the same.
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or (jobs < 1 and jobs != -1):
+        raise AuditkitError(f"--jobs (jobs): expected a positive whole number or -1 (every core), got {jobs!r}")
+    cfg.check()
     out = Path(out)
     classes = {n: load("normalizer", n) for n in cfg.normalizers}  # an unknown plugin fails before anything is written
     classifier = load("classifier", cfg.classifier)
