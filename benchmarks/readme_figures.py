@@ -107,17 +107,18 @@ def _split_facts(audit: Path) -> dict:
     """DeepFN against none and the oracle on one split: shares, within change, gaps, the between-group difference."""
     from auditkit.disparities import ALL_AUS
     from auditkit.report.render import load_run
-    from auditkit.report.tables import audit_tables, ceiling_shares, condition_means, headline
+    from auditkit.report.tables import audit_tables, ceiling_shares, headline
+    from bench_replication import split_rows
 
     results, run = load_run(audit)
     tables = audit_tables(results, int(run["config"]["seed"]))
-    means = condition_means(tables.conditions)
+    rows = {r["normalizer"]: r for r in split_rows(audit.name, audit)}  # the same figures as the table above it
     share = ceiling_shares(tables.conditions).set_index("normalizer")
     gaps = {n: headline(tables, n).set_index("test_group").loc["all"] for n in ("none", "deepfn", "oracle")}
     pairs = tables.disparity_summary.query("au == @ALL_AUS").set_index("normalizer")
     change = tables.disparity_changes.query("au == @ALL_AUS").set_index("normalizer")
-    return {"share": share.loc["deepfn", "share_cross"], "within": (means.loc["none", "within"],
-            means.loc["deepfn", "within"]), "gaps": gaps, "pair": pairs.loc["deepfn", "comparison"],
+    return {"share": share.loc["deepfn", "share_cross"], "within": (rows["none"]["within"], rows["deepfn"]["within"]),
+            "gaps": gaps, "pair": pairs.loc["deepfn", "comparison"],
             "difference": {n: pairs.loc[n, "difference"] for n in ("none", "deepfn", "oracle")},
             "change": change.loc["deepfn"]}
 
@@ -130,7 +131,8 @@ def deepfn_verdict(audits: Path) -> str:
     skin, gender = _split_facts(audits / "fitzpatrick"), _split_facts(audits / "gender")
 
     def pts(x: float) -> str:
-        return f"{100 * x:+.1f}"
+        shown = round(100 * x, 1)
+        return f"{shown + 0.0:+.1f}" if shown != 0 else "0.0"
 
     lines = ["What the table shows, plainly (written by `benchmarks/readme_figures.py` from the replication audits):", ""]
     lines.append("- **The ceiling is far above everything.** A perfect normalizer (the oracle, from the synthetic "
