@@ -49,11 +49,15 @@ def test_test_only_reports_have_their_own_title_and_text(tmp_path: Path) -> None
     rows.to_parquet(out / "results.parquet", index=False)
     run = _run(tmp_path, classifier="pretrained:tiny.onnx", preset="test-only", repeats=1, n_train=0, n_val=0)
     run["plan"]["template"] = None
+    # the results' groups; D99 is in the group, but the tool never ran on them: not scored
+    run["plan"]["pools"] = {"dark": [f"D{i}" for i in range(8)] + ["D99"], "light": [f"L{i}" for i in range(8)]}
     (out / "run.json").write_text(json.dumps(run))
     html = build_report(out).read_text()
     assert "Test-only audit of pretrained:tiny.onnx across fitzpatrick groups" in html
     assert "Generalization audit" not in html and "Gap = within" not in html and "0 training" not in html
     assert "template subject" not in html and 'id="methods"' in html and "nothing is trained" in html
+    assert "dark (9 subjects, 8 scored), light (8 subjects)" in html and "Tested groups hold 8 to 8" in html
+    assert '"tested group"' in html and "pretrained \\u2192" not in html and "- \\u2192" not in html  # chart axis
     md = (out / "summary.md").read_text()
     assert md.startswith("# auditkit test-only audit: fitzpatrick") and "## Methods and limitations" in md
     assert "every subject tested once" in md and "1 repetitions" not in md

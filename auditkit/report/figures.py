@@ -22,9 +22,14 @@ def conditions_figure(conditions: pd.DataFrame) -> go.Figure:
     """Mean score ± standard error per train -> test combination, one bar per normalizer (Figures 5-7)."""
     fig = go.Figure()
     order = conditions.sort_values(["condition", "train_group", "test_group"], ascending=[False, True, True])
-    labels = list(dict.fromkeys(f"{text(r.train_group)} → {text(r.test_group)}" for r in order.itertuples()))
+    test_only = bool(len(order)) and bool((order["condition"] == "test-only").all())
+
+    def label(r: object) -> str:  # a test-only audit trained nothing: its bars are the tested groups alone
+        return text(r.test_group) if test_only else f"{text(r.train_group)} → {text(r.test_group)}"
+
+    labels = list(dict.fromkeys(label(r) for r in order.itertuples()))
     for i, (norm, grp) in enumerate(order.groupby("normalizer", sort=False)):
-        grp = grp.assign(label=[f"{text(r.train_group)} → {text(r.test_group)}" for r in grp.itertuples()])
+        grp = grp.assign(label=[label(r) for r in grp.itertuples()])
         grp = grp.set_index("label").reindex(labels)
         fig.add_bar(name=text(norm), x=labels, y=100 * grp["score"], error_y={"type": "data", "array": 100 * grp["sem"]},
                     texttemplate="%{y:.1f}", textposition="inside", insidetextanchor="start",
@@ -32,7 +37,8 @@ def conditions_figure(conditions: pd.DataFrame) -> go.Figure:
                     customdata=np.stack([grp["condition"], grp["subjects"], grp["repetitions"]], axis=1),
                     hovertemplate="%{x}<br>%{customdata[0]}: %{y:.1f} ± %{error_y.array:.1f}"
                                   "<br>%{customdata[1]} subjects, %{customdata[2]} repetitions<extra>%{fullData.name}</extra>")
-    fig.update_layout(barmode="group", yaxis_title="score (mean of F1 and accuracy, %)", xaxis_title="train → test group",
+    fig.update_layout(barmode="group", yaxis_title="score (mean of F1 and accuracy, %)",
+                      xaxis_title="tested group" if test_only else "train → test group",
                       legend_title="normalizer", margin={"t": 30}, height=420)
     return fig
 

@@ -60,9 +60,21 @@ def _synthetic(run: dict) -> bool:
     return bool(data) and (Path(data) / TRUTH_DIR).is_dir()
 
 
-def _sizes(run: dict) -> str:
+def _tested(tables: AuditTables) -> dict[str, int]:
+    """Per test group: the subjects actually scored (a predictions audit scores only those the tool ran on)."""
+    cond = tables.conditions
+    return {str(g): int(n) for g, n in cond.groupby("test_group", observed=True)["subjects"].max().items()}
+
+
+def _sizes(run: dict, tables: AuditTables) -> str:
     pools = (run.get("plan") or {}).get("pools") or {}
-    return ", ".join(f"{name} ({len(members)} subjects)" for name, members in pools.items())
+    tested = _tested(tables)
+    parts = []
+    for name, members in pools.items():
+        n = tested.get(str(name))
+        scored = "" if n is None or n == len(members) or not is_test_only(tables) else f", {n} scored"
+        parts.append(f"{name} ({len(members)} subjects{scored})")
+    return ", ".join(parts)
 
 
 def _audited(run: dict, tables: AuditTables) -> str:
@@ -114,7 +126,7 @@ def methods(run: dict, tables: AuditTables) -> list[dict]:
              "behaves, not how any real model treats real people." if synthetic else "")
     items.append({"topic": "Data", "text": data})
     template = (run.get("plan") or {}).get("template")
-    groups = f"{group_definition(config)}. Groups: {_sizes(run)}."
+    groups = f"{group_definition(config)}. Groups: {_sizes(run, tables)}."
     if template:
         groups += f" The normalizers' template subject ({template}) is in no group."
     items.append({"topic": "Groups", "text": groups})
@@ -134,9 +146,11 @@ def methods(run: dict, tables: AuditTables) -> list[dict]:
     items.append({"topic": "Tests", "text": tests})
     limits = ["A gap or a difference between groups measures performance, not its cause: the groups can differ in "
               "more than the attribute (how expressive the people are, how often each AU occurs, capture conditions)."]
-    sizes = [len(m) for m in ((run.get("plan") or {}).get("pools") or {}).values()]
+    sizes = list(_tested(tables).values()) if is_test_only(tables) else \
+        [len(m) for m in ((run.get("plan") or {}).get("pools") or {}).values()]
     if sizes:
-        limits.append(f"Groups hold {min(sizes)} to {max(sizes)} subjects: a difference that is not significant is not "
+        held = "Tested groups hold" if is_test_only(tables) else "Groups hold"
+        limits.append(f"{held} {min(sizes)} to {max(sizes)} subjects: a difference that is not significant is not "
                       "evidence of no difference, and the intervals show the differences the data cannot rule out"
                       + (f"; below {MIN_SUBJECTS} subjects a group's values are unreliable." if min(sizes) < MIN_SUBJECTS
                          else "."))
