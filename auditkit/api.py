@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,13 +69,23 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     parse_normalizer_options(items, norms)  # the same checks as --normalizer-option (values keep their types)
     cfg = AuditConfig.from_preset(preset, data=str(data), attr=attrs, normalizers=norms, classifier=classifier,
                                   repeats=repeats, seed=seed, normalizer_options=normalizer_options or {}, **protocol)
-    out = _out(out)
-    results = run_audit(cfg, out, jobs=jobs, force=force, cluster=cluster)
+    with _out(out) as out:
+        results = run_audit(cfg, out, jobs=jobs, force=force, cluster=cluster)
     return _result(out, results, seed)
 
 
-def _out(out: str | Path | None) -> Path:
-    return Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="auditkit-"))
+@contextmanager
+def _out(out: str | Path | None) -> Iterator[Path]:
+    """The audit directory: `out`, or a new temporary one that a failed call removes again (no empty leftovers)."""
+    if out is not None:
+        yield Path(out)
+        return
+    made = Path(tempfile.mkdtemp(prefix="auditkit-"))
+    try:
+        yield made
+    except BaseException:
+        shutil.rmtree(made, ignore_errors=True)
+        raise
 
 
 def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFrame | None = None) -> AuditResult:
@@ -91,12 +104,14 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
 
 
 def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,
-                      fmt: str = "auto", bins: str | None = None, source: str | None = None, faces: str = "best",
-                      frame_offset: int | None = None, force: bool = False, f1_rule: str = "exclude") -> AuditResult:
+                      format: str = "auto", bins: str | None = None, source: str | None = None, faces: str = "best",
+                      frame_offset: int | None = None, force: bool = False, f1_rule: str = "exclude",
+                      fmt: str | None = None) -> AuditResult:
     """`auditkit audit-predictions` from Python: score a tool's saved outputs per group (test-only).
 
     `predictions` is a file or a folder of them (OpenFace 2.0, py-feat, LibreFace or generic CSVs); `out` None
-    writes to a temporary directory. The result's `missed_frames` lists the frames the tool never served.
+    writes to a temporary directory. The result's `missed_frames` lists the frames the tool never served. Keywords
+    mirror the CLI's options (`format` for --format; `fmt` is its older spelling).
     """
     from auditkit.protocol.audit_dir import AuditDir
     from auditkit.protocol.predictions_audit import audit_predictions as run_predictions
@@ -104,9 +119,9 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
     attrs = tuple([attr] if isinstance(attr, str) else attr)
     if faces not in ("best", "error"):
         raise AuditkitError(f"audit_predictions: faces must be 'best' or 'error', got {faces!r}")
-    out = _out(out)
-    results, _ = run_predictions(predictions, data, attrs, out, fmt=fmt, bins=bins, source=source, force=force,
-                                 faces=faces, frame_offset=frame_offset, f1_rule=f1_rule)
+    with _out(out) as out:
+        results, _ = run_predictions(predictions, data, attrs, out, fmt=fmt or format, bins=bins, source=source,
+                                     force=force, faces=faces, frame_offset=frame_offset, f1_rule=f1_rule)
     missed_file = AuditDir(out).missed
     missed = pd.read_parquet(missed_file) if missed_file.is_file() else pd.DataFrame()
     return _result(out, results, missed=missed)
@@ -126,8 +141,8 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     norms = with_baseline(normalizers)
     items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
     parse_normalizer_options(items, norms)  # the same checks as --normalizer-option
-    out = _out(out)
-    results, _ = run_model(model, data, attrs, out, normalizers=norms, card=card, bins=bins, source=source,
-                           template=template, seed=seed, force=force, normalizer_options=normalizer_options,
-                           cluster=cluster, f1_rule=f1_rule)
+    with _out(out) as out:
+        results, _ = run_model(model, data, attrs, out, normalizers=norms, card=card, bins=bins, source=source,
+                               template=template, seed=seed, force=force, normalizer_options=normalizer_options,
+                               cluster=cluster, f1_rule=f1_rule)
     return _result(out, results, seed)

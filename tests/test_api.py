@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import auditkit
@@ -47,6 +48,16 @@ def test_predictions_and_model_audits_from_python(audit_dataset: Path, tmp_path:
     assert result.to_html().exists()
     with pytest.raises(AuditkitError, match="faces must be"):
         auditkit.audit_predictions(preds, audit_dataset, attr="gender", faces="all")
+    # keywords mirror the CLI's options: format as --format
+    again = auditkit.audit_predictions(preds, audit_dataset, attr="gender", out=tmp_path / "p2", format="generic")
+    pd.testing.assert_frame_equal(again.results, result.results)
+    # a failed call into a temporary directory leaves none behind
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("auditkit-*"))
+    with pytest.raises(AuditkitError):
+        auditkit.audit_predictions(preds, audit_dataset, attr="gender", format="openface")
+    assert set(Path(tempfile.gettempdir()).glob("auditkit-*")) == before
     model = auditkit.audit_model(_torchscript(tmp_path), audit_dataset, attr="gender", normalizers=["histeq"],
                                  source="bp4d-synth", out=tmp_path / "m")
     assert set(model.conditions["normalizer"]) == {"none", "histeq"} and model.missed_frames.empty
