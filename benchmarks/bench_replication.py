@@ -128,7 +128,7 @@ def _share(norm: str, value: float) -> str:
 
 def markdown(rows: list[dict], timings: dict, preset: str) -> str:
     """The Table 5-shaped markdown, with the paper's numbers beside ours and how long each split took."""
-    lines = [f"Synthetic default (68 subjects × 300 frames), preset `{preset}`, 2 CPU cores. Score = mean of F1 and "
+    lines = [f"Synthetic default (68 subjects × 300 frames), preset `{preset}`, {os.cpu_count()} CPU cores. Score = mean of F1 and "
              "accuracy (%); within / cross = mean ± std over test subjects; gap = within − cross; p = the paper's "
              "two-sample t-test on subjects / the repetition-level paired test; share = (N − none) / (oracle − none) "
              "in cross-group score / in the mean over all train → test rows. Paper: Table 5 and section 5 "

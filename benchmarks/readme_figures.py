@@ -70,7 +70,7 @@ def deepfn_timing(out: Path) -> str:
     """The DeepFN audit a user runs first, timed on a fresh cache (its DeepFN fit included), as markdown."""
     _, wall, peak = timed(["gap", "--attr", "fitzpatrick", "--normalizer", "deepfn"], out)
     return (f"`auditkit gap --attr fitzpatrick --normalizer deepfn` on a fresh cache (rendering the dataset and fitting "
-            f"DeepFN included): **{duration(wall)}** on 2 CPU cores, peak memory {peak:.1f} GiB "
+            f"DeepFN included): **{duration(wall)}** on {os.cpu_count()} CPU cores, peak memory {peak:.1f} GiB "
             "(`python benchmarks/readme_figures.py`).\n")
 
 
@@ -79,7 +79,7 @@ def quickstart(out: Path) -> str:
     stdout, wall, peak = timed(["gap", "--attr", "fitzpatrick"], out)
     summary = stdout.split("report:")[0].rstrip()
     summary = "\n".join(line.rstrip() for line in summary.splitlines())
-    return (f"On 2 CPU cores this took **{duration(wall)}** in all, peak memory "
+    return (f"On {os.cpu_count()} CPU cores this took **{duration(wall)}** in all, peak memory "
             f"{peak:.1f} GiB (`python benchmarks/readme_figures.py`, fresh cache: it includes "
             f"rendering the dataset). The terminal summary:\n\n```\n{summary}\n```\n")
 
