@@ -33,7 +33,9 @@ def test_gender_audit_rows_and_run_json(audit_dataset: Path, tmp_path: Path) -> 
                       ("male", "female", "cross")}
     assert set(res["au"]) == {f"AU{a:02d}" for a in (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)}
     assert res["repetition"].nunique() == 2
-    assert ((res["f1"] >= 0) & (res["f1"] <= 1) & (res["support"] > 0)).all()
+    # F1 lies in [0, 1], or is left out (NaN, the default rule) exactly where the subject shows no positives
+    assert ((res["f1"].isna() | res["f1"].between(0, 1)) & (res["support"] > 0)).all()
+    assert (res.loc[res["f1"].isna(), "positives"] == 0).all()
     on_disk = pd.read_parquet(tmp_path / "a" / "results.parquet")
     pd.testing.assert_frame_equal(on_disk, res)
     run = json.loads((tmp_path / "a" / "run.json").read_text())
