@@ -23,6 +23,20 @@ def test_parse_bins() -> None:
     for bad in ("1-2,x", "4-1", ""):
         with pytest.raises(AuditkitError, match="--bins"):
             parse_bins(bad)
+    # overlapping ranges would put types 3-4 in both groups: refused; a shared end point stays allowed
+    with pytest.raises(AuditkitError, match="--bins: ranges 1-4 and 3-6 overlap \\(3 to 4 would be in both\\)"):
+        parse_bins("1-4,3-6")
+    assert parse_bins("1-2,2-3") == [(1, 2, "1-2"), (2, 3, "2-3")]
+
+
+def test_an_empty_group_value_is_named_not_printed_as_a_blank(ds) -> None:
+    table = ds.subjects.copy()
+    table["site"] = "lab"
+    table.loc[table.index[3], "site"] = "  "
+    with pytest.raises(DatasetError, match=r"subjects.parquet: column 'site': subject '.+' has an empty value"):
+        attribute_labels(table, "site", None)
+    table.loc[table.index[3], "site"] = None  # missing is allowed: that subject is in no group
+    assert attribute_labels(table, "site", None).isna().sum() == 1
 
 
 def test_fitzpatrick_default_bins_leave_out_middle_types(ds) -> None:

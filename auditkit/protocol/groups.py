@@ -39,6 +39,11 @@ def parse_bins(text: str) -> list[tuple[float, float, str]]:
         bins.append((lo, hi, name))
     if not bins:
         raise AuditkitError("--bins: no ranges given")
+    ordered = sorted(bins)
+    for (lo_a, hi_a, a), (lo_b, hi_b, b) in zip(ordered, ordered[1:]):
+        if lo_b < hi_a:  # a shared end point is allowed (the later range takes it); more would label twice
+            raise AuditkitError(f"--bins: ranges {a} and {b} overlap ({lo_b:g} to {min(hi_a, hi_b):g} would be in "
+                                "both); make them disjoint, e.g. 1-2,3-4")
     return bins
 
 
@@ -78,7 +83,13 @@ def attribute_labels(subjects: pd.DataFrame, attr: str, bins: list[tuple[float, 
         med = float(values.median())
         return pd.Series(np.where(values.isna(), None, np.where(values <= med, f"{attr}<={med:g}", f"{attr}>{med:g}")),
                          index=subjects.index, dtype="string")
-    return values.astype("string")
+    labels = values.astype("string")
+    blank = labels.notna() & (labels.str.strip() == "")
+    if blank.any():
+        who = subjects.loc[blank, "subject"].iloc[0] if "subject" in subjects.columns else blank.idxmax()
+        raise DatasetError(path, f"column '{attr}'", f"subject {who!r} has an empty value (leave it missing, NA, "
+                           "to keep the subject out of every group, or fill it in)")
+    return labels
 
 
 def build_pools(ds: Dataset, attrs: list[str], subjects: list[str], bins: dict[str, list] | None = None) -> list[Pool]:
