@@ -82,16 +82,17 @@ def _outside(ratio: float) -> bool:
 
 
 def disparities(results: pd.DataFrame, n_boot: int = 200, seed: int = 0, min_subjects: int = MIN_SUBJECTS,
-                per_au_boot: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+                per_au_boot: bool = False, subjects: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-group rows and per-(normalizer, AU) summaries of disparities between test groups.
 
     Returns (groups, summary); see GROUP_COLUMNS and SUMMARY_COLUMNS. Differences and ratios are of the score.
     Bootstrap intervals (`n_boot` resamples of subjects; 0: none, CI columns NaN) are computed for the all-AU rows,
     and for every AU only with `per_au_boot` (fairlearn's bootstrap costs ~1 s per table of 200 resamples).
+    `subjects`: subject_metrics(results) when the caller has it already (audit_tables shares it).
     """
     if results.empty:
         return pd.DataFrame(columns=GROUP_COLUMNS), pd.DataFrame(columns=SUMMARY_COLUMNS)
-    subjects = subject_metrics(results)
+    subjects = subject_metrics(results) if subjects is None else subjects
     group_rows, summary_rows = [], []
     for (normalizer, au), sub in subjects.groupby(["normalizer", "au"], sort=False, observed=True):
         if sub["test_group"].nunique() < 2:
@@ -160,16 +161,18 @@ def _add_holm(rows: list[dict]) -> None:
         r["significant"] = bool(p < 0.05)
 
 
-def disparity_changes(results: pd.DataFrame, baseline: str = "none", n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def disparity_changes(results: pd.DataFrame, baseline: str = "none", n_boot: int = 2000, seed: int = 0,
+                      subjects: pd.DataFrame | None = None) -> pd.DataFrame:
     """How each normalizer changes the between-group difference (all AUs), tested on the same subjects.
 
     Per subject, d = score under the normalizer - score under `baseline`; the change in the signed difference
     a - b is mean_a(d) - mean_b(d), with a bootstrap CI over subjects and a permutation p (relabelling subjects
     between the groups). Holm over every (normalizer, pair) row: one family, like the normalizer-vs-none gap tests.
+    `subjects`: subject_metrics(results) when the caller has it already.
     """
     if results.empty:
         return pd.DataFrame(columns=CHANGE_COLUMNS)
-    subjects = subject_metrics(results)
+    subjects = subject_metrics(results) if subjects is None else subjects
     subjects = subjects[subjects["au"] == ALL_AUS]
     if baseline not in set(subjects["normalizer"]):
         return pd.DataFrame(columns=CHANGE_COLUMNS)

@@ -35,9 +35,8 @@ def check_f1_rule(rule: str) -> None:
 
 
 def f1_rule_value(rule: str) -> float:
-    """The F1 given to a subject with no positives and no predicted positives under `rule`; ValueError if unknown."""
-    if rule not in F1_RULES:
-        raise ValueError(f"unknown F1 rule {rule!r} (choose from {', '.join(F1_RULES)})")
+    """The F1 given to a subject with no positives and no predicted positives under `rule` (checked)."""
+    check_f1_rule(rule)
     return F1_RULES[rule]
 
 

@@ -12,14 +12,19 @@ from auditkit.stats import holm, permutation_p, two_sample
 MISSED_TEST = "permutation test on per-subject missed shares"
 
 
+def _run_on(keys: pd.DataFrame, covered: list[tuple[str, str]]) -> np.ndarray:
+    """Which rows of a (subject, sequence) table the tool ran on (`covered`: its (subject, sequence) pairs)."""
+    pairs = pd.MultiIndex.from_arrays([keys["subject"].astype(str), keys["sequence"].astype(str)])
+    return pairs.isin(pd.MultiIndex.from_tuples(covered)) if covered else np.zeros(len(keys), bool)
+
+
 def not_run(frames: pd.DataFrame, covered: list[tuple[str, str]], pools: list[Pool]) -> dict:
     """The pools' subjects and sequences the tool has no predictions for at all (no file, no rows): never run, so
     neither scored nor counted as missed."""
     group_of = {s: p.name for p in pools for s in p.subjects}
     keys = frames[["subject", "sequence"]].astype(str).drop_duplicates()
     keys = keys[keys["subject"].isin(list(group_of))]
-    run_on = pd.MultiIndex.from_tuples(covered, names=["subject", "sequence"]) if covered else None
-    present = keys.set_index(["subject", "sequence"]).index.isin(run_on) if run_on is not None else np.zeros(len(keys), bool)
+    present = _run_on(keys, covered)
     absent = keys[~present]
     subjects_run = set(keys.loc[present, "subject"])
     no_subject = sorted(set(absent["subject"]) - subjects_run)
@@ -38,9 +43,7 @@ def missed_frames(frames: pd.DataFrame, served_rows: np.ndarray, pools: list[Poo
     served[served_rows] = True
     table = pd.DataFrame({"subject": frames["subject"].to_numpy(), "missed": ~served})
     if covered is not None:
-        keys = pd.MultiIndex.from_arrays([frames["subject"].astype(str), frames["sequence"].astype(str)])
-        run_on = pd.MultiIndex.from_tuples(covered) if covered else None
-        table = table[keys.isin(run_on) if run_on is not None else np.zeros(len(frames), bool)]
+        table = table[_run_on(frames, covered)]
     per = table.groupby("subject")["missed"].agg(["size", "sum"]).rename(columns={"size": "frames", "sum": "missed"})
     group_of = {s: p.name for p in pools for s in p.subjects}
     per = per[per.index.isin(list(group_of))].reset_index()

@@ -125,5 +125,5 @@ def score_under_normalizer(job: dict, name: str, options: dict,
         idx = np.flatnonzero(subject_of == s)
         proba[idx] = clf.predict_proba(norm.transform(s, by_subject[s]))[:, cols]
     results = label_test_only(score_pools(job["pools"], labels, proba, subject_of, aus,
-                                          job.get("f1_rule", LEGACY_F1_RULE)), job["attrs"], name, job["classifier"])
+                                          job["f1_rule"]), job["attrs"], name, job["classifier"])
     return results, params_of(norm)

@@ -78,6 +78,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
     missed = missed_frames(frames, rows, pools, covered)
     never_run = not_run(frames, covered, pools)
     by_group, missed_tests = missed_by_group(missed)
+    scored_sources = sources_of(ds, sorted(set(subject_of)))
     run = {"data": str(data), "fingerprint": ds.fingerprint, "predictions": str(predictions),
            "predictions_sha256": file_digest(predictions),
            "reading": {"format": fmt, "faces": faces, "frame_offset": frame_offset},
@@ -89,8 +90,8 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
            "counts": {**read_counts, **join_counts}, "versions": package_versions(),
            "missed_frames": {"groups": json.loads(by_group.to_json(orient="records")),
                              "tests": json.loads(missed_tests.to_json(orient="records")), "not_run": never_run,
-                             "sources": sources_of(ds, sorted(set(subject_of)))},
-           "sources": sources_of(ds, sorted(set(subject_of)))}
+                             "sources": scored_sources},
+           "sources": scored_sources}
     # a one-pass audit: the same one again is simply redone (same files); another is refused unless forced
     identity = ("fingerprint", "predictions_sha256", "reading", "config", "plan")
     audit.open(run, identity, force)

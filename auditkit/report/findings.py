@@ -9,7 +9,7 @@ import pandas as pd
 from auditkit.disparities import ALL_AUS
 from auditkit.normalizers.base import BASELINE
 from auditkit.report.power import Power, power_of, power_sentences
-from auditkit.report.tables import CEILING, AuditTables, ceiling_shares, condition_means, headline
+from auditkit.report.tables import CEILING, AuditTables, ceiling_shares, condition_means, headline, is_test_only
 from auditkit.stats import SUBJECT_PAIRED_TEST, format_p
 
 
@@ -189,6 +189,5 @@ def summary_sentences(tables: AuditTables, run: dict) -> list[str]:
     """Plain-language findings: the run's caveats, then gaps, disparities and what each normalizer changes in both."""
     power = power_of(tables, run)
     lines = power_sentences(power)
-    test_only = bool(len(tables.conditions)) and bool((tables.conditions["condition"] == "test-only").all())
-    lines += _test_only_sentences(tables, power) if test_only else _trained_sentences(tables, power)
+    lines += _test_only_sentences(tables, power) if is_test_only(tables) else _trained_sentences(tables, power)
     return lines + _missed_sentences(run)

@@ -9,7 +9,7 @@ from auditkit.data.format import TRUTH_DIR
 from auditkit.disparities import MIN_SUBJECTS
 from auditkit.metrics import F1_RULE_TEXT, LEGACY_F1_RULE, THRESHOLD
 from auditkit.report.power import MIN_TESTED_REPETITIONS
-from auditkit.report.tables import AuditTables
+from auditkit.report.tables import AuditTables, is_test_only
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
 # what each attribute the paper uses means; any other subjects.parquet column is described by its name
@@ -21,12 +21,6 @@ ATTRIBUTES = {
               "person-independent models",
 }
 PAPER_BINS = "lighter = types I–II and darker = types V–VI (III–IV left out to amplify differences, as in the paper)"
-
-
-def is_test_only(tables: AuditTables) -> bool:
-    """True for audits of a pretrained model or of saved predictions (nothing trained, no within/cross)."""
-    cond = tables.conditions
-    return bool(len(cond)) and bool((cond["condition"] == "test-only").all())
 
 
 def _range_text(lo: float, hi: float, roman: bool) -> str:

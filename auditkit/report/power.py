@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditkit.disparities import ALL_AUS, MIN_SUBJECTS
-from auditkit.report.tables import AuditTables
+from auditkit.report.tables import AuditTables, is_test_only
 
 DEFAULT_REPETITIONS = 5  # below this many repetitions a trained audit's estimates are flagged as noisy
 MIN_TESTED_REPETITIONS = 3  # below this many, no test of a trained audit is presented as a finding
@@ -34,8 +34,7 @@ class Power:
 def power_of(tables: AuditTables, run: dict) -> Power:
     """The audit's power limits, from its tables (repetitions, group sizes) and run.json (preset)."""
     cond = tables.conditions
-    test_only = bool(len(cond)) and bool((cond["condition"] == "test-only").all())
-    reps = None if test_only or cond.empty else int(cond["repetitions"].min())
+    reps = None if is_test_only(tables) or cond.empty else int(cond["repetitions"].min())
     groups = tables.disparity_groups
     groups = groups[groups["au"] == ALL_AUS]
     if len(groups):

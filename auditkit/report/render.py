@@ -19,8 +19,7 @@ from auditkit.protocol.audit_dir import REPORT_FILE, SUMMARY_JSON, SUMMARY_MD, A
 from auditkit.report import sections as report_sections
 from auditkit.report.figures import conditions_figure, faces_figure, per_au_figure
 from auditkit.report.sections import ReportContext, Section, percent_fields
-from auditkit.report.tables import AuditTables, audit_tables
-from auditkit.report.methods import is_test_only
+from auditkit.report.tables import AuditTables, audit_tables, is_test_only
 from auditkit.report.text import md, num, pct, settings_line, signed
 from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from auditkit.disparities import CHANGE_COLUMNS, disparities, disparity_changes
+from auditkit.disparities import CHANGE_COLUMNS, disparities, disparity_changes, subject_metrics
 from auditkit.metrics import add_score, subject_scores
 from auditkit.normalizers.base import BASELINE
 from auditkit.stats import REPETITION_TEST, SUBJECT_TEST, condition_table, gap_tests
@@ -33,9 +33,16 @@ def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
     scores = subject_scores(results, SCORE_KEYS)
     per_au = add_score(results).groupby(
         ["normalizer", "condition", "au"], sort=True)[["score", "f1", "accuracy"]].mean().reset_index()
-    groups, summary = disparities(results, seed=seed)
+    subjects = subject_metrics(results) if len(results) else None  # per-subject values, shared by both tables
+    groups, summary = disparities(results, seed=seed, subjects=subjects)
     return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary,
-                       disparity_changes(results, BASELINE, seed=seed))
+                       disparity_changes(results, BASELINE, seed=seed, subjects=subjects))
+
+
+def is_test_only(tables: AuditTables) -> bool:
+    """True for audits of a pretrained model or of saved predictions (nothing trained, no within/cross)."""
+    cond = tables.conditions
+    return bool(len(cond)) and bool((cond["condition"] == "test-only").all())
 
 
 def headline(tables: AuditTables, normalizer: str) -> pd.DataFrame:
