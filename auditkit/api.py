@@ -43,7 +43,8 @@ class AuditResult:
 def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: list[str] | tuple[str, ...] = ("none",),
         preset: str = "default", out: str | Path | None = None, classifier: str = "lenet5",
         normalizer_options: dict[str, dict] | None = None, repeats: int | None = None, seed: int = 0,
-        jobs: int = -1, force: bool = False, cluster: str | None = None, **protocol: object) -> AuditResult:
+        jobs: int = -1, force: bool = False, cluster: str | None = None, strict_reproducibility: bool = False,
+        **protocol: object) -> AuditResult:
     """Run (or resume) `auditkit gap` from Python: `auditkit.gap(data, attr="fitzpatrick", normalizers=["deepfn"])`.
 
     `data` None uses the synthetic default (rendered once); `out` None writes to a temporary directory. Other
@@ -70,7 +71,8 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     cfg = AuditConfig.from_preset(preset, data=str(data), attr=attrs, normalizers=norms, classifier=classifier,
                                   repeats=repeats, seed=seed, normalizer_options=normalizer_options or {}, **protocol)
     with _out(out) as out:
-        results = run_audit(cfg, out, jobs=jobs, force=force, cluster=cluster)
+        results = run_audit(cfg, out, jobs=jobs, force=force, cluster=cluster,
+                            strict_reproducibility=strict_reproducibility)
     return _result(out, results, seed)
 
 

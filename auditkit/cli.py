@@ -441,6 +441,10 @@ def gap(
                                                                       "(default: group averages of >= 5 people only)."),
     f1_no_positives: str = typer.Option("exclude", "--f1-no-positives", help="F1 of a subject who neither shows "
                                         "nor is predicted to show an AU: exclude (left out; default), one (1.0), zero (0.0)."),
+    strict_reproducibility: bool = typer.Option(False, "--strict-reproducibility", help="Refuse to resume work made "
+                                                "in another environment (CPU, classifier runtime, library versions, "
+                                                "revision) or to use cluster workers that differ; by default such a "
+                                                "resume warns and records both."),
 ) -> None:
     """Train within-group and cross-group AU models and report the generalization gap with significance tests."""
     from auditkit.normalizers.base import with_baseline
@@ -459,7 +463,8 @@ def gap(
                                   epochs=epochs, seed=seed, normalizer_options=options, f1_rule=f1_no_positives)
     with _lazy_progress() as report:
         try:
-            results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=report, cluster=cluster_spec(cluster))
+            results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=report, cluster=cluster_spec(cluster),
+                                strict_reproducibility=strict_reproducibility)
         except KeyboardInterrupt:
             raise AuditkitError(
                 f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None

@@ -7,6 +7,10 @@ import pandas as pd
 
 from auditkit.errors import AuditkitError
 
+# bump when a change here can change a results row's scores
+# (tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)
+CACHE_VERSION = 1
+
 THRESHOLD = 0.5
 # F1 is undefined when a subject neither shows nor is predicted to show an AU (no positives, no predicted positives).
 # The rules an audit can score that case by (--f1-no-positives); the report's method text states the one used.

@@ -34,6 +34,13 @@ def plugin_version(kind: str, name: str) -> str | None:
     return getattr(dist, "version", None)
 
 
+def code_version(kind: str, name: str) -> str | None:
+    """The version of the code behind a plugin's outputs: its `cache_version` attribute (the built-ins bump theirs
+    when their code changes), else the version of the package that installs it."""
+    version = getattr(load(kind, name), "cache_version", None)
+    return str(version) if version is not None else plugin_version(kind, name)
+
+
 def make_normalizer(name: str, **options: Any) -> Any:
     """Instantiate a normalizer plugin; a setting it does not take is a one-line error listing those it does."""
     cls = load("normalizer", name)

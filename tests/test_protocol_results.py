@@ -13,13 +13,14 @@ METRICS = pd.DataFrame({"subject": ["s1"], "au": ["AU01"], "f1": [0.5], "accurac
 def test_trained_rows_put_the_run_columns_first_in_order() -> None:
     rows = label_rows(METRICS.assign(test_group="male", condition="within", train_group="male"), attr="gender",
                       kind="group", normalizer="none", classifier="lenet5", repetition=0, seed=1, task="male-r00",
-                      epochs_run=3, best_epoch=2)
+                      epochs_run=3, best_epoch=2, classifier_runtime="C kernels", environment="0123456789ab")
     assert list(rows.columns) == [*RUN_COLUMNS, "subject", "au", "f1", "accuracy"]
 
 
 def test_test_only_rows_have_the_same_columns_without_training_ones() -> None:
     rows = label_test_only(METRICS.assign(test_group="male"), ["gender"], "none", "predictions:p.csv")
-    assert list(rows.columns) == [c for c in RUN_COLUMNS if c not in ("epochs_run", "best_epoch")] + \
+    assert list(rows.columns) == [c for c in RUN_COLUMNS if c not in ("epochs_run", "best_epoch",
+                                                                      "classifier_runtime", "environment")] + \
         ["subject", "au", "f1", "accuracy"]
     assert rows.loc[0, "condition"] == "test-only" and rows.loc[0, "classifier"] == "predictions:p.csv"
 

@@ -223,3 +223,73 @@ def test_settings_that_would_train_nothing_or_crash_are_refused_before_any_work(
         with pytest.raises(AuditkitError, match="--jobs \\(jobs\\): expected a positive whole number or -1"):
             run_audit(cfg, tmp_path / "a", jobs=jobs)
     assert not (tmp_path / "a").exists()  # nothing written
+
+
+def test_every_row_says_what_made_it_and_run_json_records_the_environment(audit_dataset: Path, tmp_path: Path) -> None:
+    res = run_audit(_cfg(audit_dataset, ("gender",), repeats=1), tmp_path / "a", jobs=1)
+    assert set(res["classifier_runtime"]) == {lenet_fused.describe()}
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    [env_id] = set(res["environment"])
+    env = run["environments"][env_id]
+    assert env["cpu"] and env["cpus"] >= 1 and env["classifier_runtime"] == lenet_fused.describe()
+    assert {"python", "torch", "numpy", "scikit-learn", "auditkit"} <= set(env["versions"])
+    if lenet_fused.available():  # the compiler that built the kernels, and with which flags
+        assert env["compiler"] and "-march=native" in env["build_flags"]
+    assert env["git"] is None or len(env["git"]["revision"]) == 40
+    assert run["code"]["classifier:lenet5"] and run["code"]["scoring"]
+
+
+def _resume_elsewhere(audit_dataset: Path, out: Path, monkeypatch: pytest.MonkeyPatch, **kw) -> pd.DataFrame:
+    """Run a small audit, drop one finished training, and resume it as if on a CPU with other instruction sets."""
+    from auditkit.protocol import runner
+
+    cfg = _cfg(audit_dataset, ("gender",), repeats=1)
+    run_audit(cfg, out, jobs=1)
+    sorted((out / "parts" / "none").glob("*.parquet"))[0].unlink()
+    real = runner.environment
+
+    def elsewhere(runtime: str | None = None) -> dict:
+        env = {**real(runtime), "cpu_flags": "0000other000"}
+        return {**env, "id": "elsewhere0001"}
+
+    monkeypatch.setattr(runner, "environment", elsewhere)
+    return run_audit(cfg, out, jobs=1, **kw)
+
+
+def test_a_resume_in_another_environment_says_so_and_records_both(audit_dataset: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    res = _resume_elsewhere(audit_dataset, tmp_path / "a", monkeypatch)
+    err = capsys.readouterr().err
+    assert "resuming in another environment (cpu flags" in err and "-> 0000other000" in err
+    assert len(set(res["environment"])) == 2 and "elsewhere0001" in set(res["environment"])
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert set(res["environment"]) <= set(run["environments"])
+
+
+def test_strict_reproducibility_refuses_to_mix_environments(audit_dataset: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(AuditkitError, match="another environment .*--strict-reproducibility refuses to mix"):
+        _resume_elsewhere(audit_dataset, tmp_path / "a", monkeypatch, strict_reproducibility=True)
+    assert len(list((tmp_path / "a" / "parts" / "none").glob("*.parquet"))) == 1  # nothing ran
+
+
+def test_an_upgrade_that_changed_the_classifier_code_does_not_resume_old_trainings(
+        audit_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditkit.classifiers import lenet
+
+    cfg = _cfg(audit_dataset, ("gender",), repeats=1)
+    run_audit(cfg, tmp_path / "a", jobs=1)
+    monkeypatch.setattr(lenet.make_lenet, "cache_version", lenet.CACHE_VERSION + 1)
+    with pytest.raises(AuditkitError, match=r"made by other code \(classifier:lenet5 1 -> 2\).*--force"):
+        run_audit(cfg, tmp_path / "a", jobs=1)
+
+
+def test_results_parquet_is_written_once_per_normalizer_not_per_training(audit_dataset: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    writes = []
+    real = AuditDir.write_results
+    monkeypatch.setattr(AuditDir, "write_results", lambda self, r: (writes.append(len(r)), real(self, r)))
+    res = run_audit(_cfg(audit_dataset, ("gender",), normalizers=("histeq",)), tmp_path / "a", jobs=1)
+    assert res["task"].nunique() * 2 == 8  # 8 trainings
+    assert len(writes) == 2 and writes[-1] == len(res)  # after 'none' finished, and at the end

@@ -12,7 +12,11 @@ from torch import nn
 from auditkit.classifiers import lenet_fused
 from auditkit.errors import AuditkitError
 from auditkit.metrics import macro_f1
+from auditkit.process_state import preserved
 
+# bump when a change here can change a trained model's predictions
+# (tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)
+CACHE_VERSION = 1
 INPUT_SIZE = 64
 INFER_BATCH = 64
 
@@ -123,7 +127,14 @@ class LeNetClassifier:
         self.history: list[dict] = []
 
     def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> LeNetClassifier:
-        """Train for config.epochs (or until patience runs out) and restore the best-validation weights."""
+        """Train for config.epochs (or until patience runs out) and restore the best-validation weights.
+
+        The global torch seed and thread count it sets (the model's initial weights come from the global stream)
+        are the caller's again afterwards."""
+        with preserved():
+            return self._fit(X, Y, X_val, Y_val)
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> LeNetClassifier:
         cfg = self.config
         if X.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
             raise ValueError(f"LeNet-5 takes {INPUT_SIZE}x{INPUT_SIZE} faces, got {X.shape[1:]}")
@@ -189,5 +200,7 @@ def make_lenet(seed: int = 0, threads: int | None = None, **options: object) -> 
     return LeNetClassifier(LeNetConfig(seed=seed, threads=threads, **fields))
 
 
+# in every audit identity: an upgrade never resumes trainings made by older code
+make_lenet.cache_version = CACHE_VERSION  # type: ignore[attr-defined]
 make_lenet.input_size = INPUT_SIZE  # type: ignore[attr-defined]  # the runner prepares faces at this size
 make_lenet.runtime = lenet_fused.describe  # type: ignore[attr-defined]  # recorded in run.json (classifiers.base.runtime_of)

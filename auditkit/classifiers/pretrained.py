@@ -19,6 +19,10 @@ from auditkit.data.format import au_name
 from auditkit.errors import AuditkitError, ModelFileError
 from auditkit.files import read_json_object, validation_problem
 
+# bump when a change here can change the predictions it reads from a model file
+# (tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)
+CACHE_VERSION = 1
+
 SCALES = ("unit", "byte", "standard")  # x/255, raw 0-255, (x/255 - mean) / std
 OUTPUTS = ("probabilities", "logits")
 TORCH_SUFFIXES = {".pt", ".pth", ".ts", ".torchscript", ".jit", ".pt2"}
@@ -151,6 +155,7 @@ class PretrainedClassifier:
     """predict_proba of a TorchScript (.pt/.ts), torch.export (.pt2) or ONNX (.onnx) model on (n, H, W) faces."""
 
     test_only = True  # `auditkit gap` refuses it up front; `auditkit audit-model` runs it
+    cache_version = CACHE_VERSION  # in the audit identity
 
     def __init__(self, model: str | Path | None = None, card: ModelCard | str | Path | None = None,
                  batch_size: int = 256, threads: int | None = None, seed: int | None = None, **options: Any) -> None:

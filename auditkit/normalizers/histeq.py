@@ -5,6 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+# bump when a change here can change the faces it returns
+# (tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)
+CACHE_VERSION = 1
+
 
 def equalize(faces: np.ndarray) -> np.ndarray:
     """Histogram-equalize each (H, W) uint8 face of an (n, H, W) stack."""
@@ -17,6 +21,7 @@ class HistEqNormalizer:
 
     name = "histeq"
 
+    cache_version = CACHE_VERSION  # part of every cache key and audit identity that holds its output
     def __init__(self, seed: int = 0, progress: object = None) -> None:
         """Takes no settings of its own; `seed` and `progress`, which the runner passes every normalizer, are unused."""
 

@@ -8,6 +8,10 @@ from auditkit.data.dataset import Dataset
 from auditkit.errors import AuditkitError, DatasetError
 from auditkit.normalizers.histeq import equalize
 
+# bump when a change here can change the faces it returns (synthetic rendering included)
+# (tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)
+CACHE_VERSION = 1
+
 
 class OracleNormalizer:
     """Re-renders each frame's expression and head pose on the template identity under the template's capture.
@@ -20,6 +24,7 @@ class OracleNormalizer:
 
     name = "oracle"
 
+    cache_version = CACHE_VERSION  # part of every cache key and audit identity that holds its output
     def __init__(self, seed: int = 0, progress: object = None) -> None:
         """Takes no settings of its own; `seed` and `progress`, which the runner passes every normalizer, are unused."""
         self.truth = None

@@ -18,6 +18,8 @@ import pandas as pd
 
 from auditkit.errors import AuditkitError
 from auditkit.files import write_json_atomic, write_parquet_atomic
+from auditkit.plugins import code_version
+from auditkit.provenance import differences
 
 RESULTS_FILE = "results.parquet"  # one row per (training, test subject, AU): the audit's results
 RUN_FILE = "run.json"  # what ran: identity (configuration, dataset fingerprint, ...), plan, versions
@@ -37,6 +39,30 @@ AUDIT_DIRS = (PARTS_DIR, CACHE_DIR, FACES_DIR)
 def _canonical(obj: object) -> object:
     """A value as it reads back from JSON (tuples become lists), so a stored identity compares equal to a new one."""
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _what_differs(previous: dict, run: dict, identity: tuple[str, ...]) -> str:
+    """Why an existing audit is another one, in words: other code (which families), or other settings or data."""
+    others = [k for k in identity if k != "code" and previous.get(k) != _canonical(run[k])]
+    if previous and not others and "code" in identity:
+        old, new = previous.get("code"), _canonical(run["code"])
+        if not isinstance(old, dict):
+            return "made by an earlier auditkit that recorded no code versions"
+        changed = [f"{name} {old.get(name)} -> {new.get(name)}" for name in sorted(set(old) | set(new))
+                   if old.get(name) != new.get(name)]
+        return f"made by other code ({', '.join(changed)}), which this version would not reproduce"
+    return f"of a different audit (other settings or data, or no readable {RUN_FILE})"
+
+
+def code_versions(classifier: str | None, normalizers: list[str] | tuple[str, ...]) -> dict[str, str | None]:
+    """The code versions behind an audit's results (plugins.code_version and the scoring's), flat by role:name."""
+    from auditkit.metrics import CACHE_VERSION as SCORING
+
+    record: dict[str, str | None] = {f"normalizer:{n}": code_version("normalizer", n) for n in normalizers}
+    if classifier is not None:
+        record[f"classifier:{classifier}"] = code_version("classifier", classifier)
+    record["scoring"] = str(SCORING)
+    return record
 
 
 def settings_key(settings: dict) -> str:
@@ -66,23 +92,50 @@ class AuditDir:
         return self.parts / normalizer / f"{key}.parquet" if key is not None else self.parts / f"{normalizer}.parquet"
 
     # -- identity and resume -------------------------------------------------------------------------------------
-    def open(self, run: dict, identity: tuple[str, ...], force: bool = False) -> bool:
+    def open(self, run: dict, identity: tuple[str, ...], force: bool = False, strict: bool = False) -> bool:
         """Start or resume the audit whose run record is `run`; write it as run.json; True if resuming.
 
         The `identity` keys of `run` say which audit it is: the same values there resume, whatever the rest holds.
         Resuming keeps every finished part. Another audit's files are refused (one-line error) unless `force`, which
-        removes them first.
+        removes them first. `run["environments"]` ({id: record}, provenance.environment) is added to those recorded
+        before; resuming finished work in another environment warns in one line, or with `strict` is refused.
         """
         previous = self.read_run(missing_ok=True, corrupt_ok=True)
         same = bool(previous) and all(previous.get(k) == _canonical(run[k]) for k in identity)
         if not same:
             if any((self.root / name).exists() for name in (RUN_FILE, RESULTS_FILE, PARTS_DIR)) and not force:
-                raise AuditkitError(f"{self.root}: holds results of a different audit (other settings or data, or "
-                                    f"no readable {RUN_FILE}); use another --out, or --force to discard them")
+                raise AuditkitError(f"{self.root}: holds results {_what_differs(previous, run, identity)}; use "
+                                    "another --out, or --force to discard them")
             self.discard()
+        elif "environments" in run:
+            run["environments"] = self._merge_environments(previous.get("environments") or {}, run["environments"],
+                                                           strict)
         self.root.mkdir(parents=True, exist_ok=True)
         write_json_atomic(run, self.run_file)
         return same
+
+    def _merge_environments(self, before: dict, now: dict, strict: bool) -> dict:
+        """Environments recorded so far plus this run's; says so (or refuses) when finished work came from others."""
+        new = [env for key, env in now.items() if key not in before]
+        if before and new and self.finished_parts():
+            last = list(before.values())[-1]
+            diffs = "; ".join(differences(last, new[0])) or "another environment id"
+            if strict:
+                raise AuditkitError(f"{self.root}: its finished results were made in another environment ({diffs}); "
+                                    "--strict-reproducibility refuses to mix them: resume where they were made, or "
+                                    "--force to redo them here")
+            print(f"warning: {self.root}: resuming in another environment ({diffs}); results will mix both (the "
+                  "`environment` column of results.parquet says which made each row; run.json records both)",
+                  file=sys.stderr)
+        return {**before, **now}
+
+    def add_environments(self, environments: dict) -> None:
+        """Record environments that made results (e.g. cluster workers') in run.json beside those already there."""
+        run = self.read_run()
+        known = run.get("environments") or {}
+        if set(environments) - set(known):
+            run["environments"] = {**known, **environments}
+            write_json_atomic(run, self.run_file)
 
     def discard(self) -> None:
         """Remove every file and folder an audit writes here, and nothing else."""

@@ -169,6 +169,19 @@ def worker_map(threads: int | None, gpu: bool = True) -> Callable[[Callable[...,
     return map_on_cluster
 
 
+def _environment_here(classifier: str) -> dict:
+    from auditkit.classifiers.base import runtime_of
+    from auditkit.plugins import load
+    from auditkit.provenance import environment
+
+    return environment(runtime_of(load("classifier", classifier)))
+
+
+def worker_environments(client: Any, classifier: str) -> dict[str, dict]:
+    """Every worker's environment record (provenance.environment, with the classifier's runtime there), by id."""
+    return {env["id"]: env for env in client.run(_environment_here, classifier).values()}
+
+
 def as_completed(client: Any, fn: Callable[..., Any], calls: list[tuple]) -> Iterator[tuple[tuple, Any]]:
     """Submit fn(*call) for every call; yield (call, result) as each finishes, in completion order."""
     return _completed(lambda call: client.submit(_on_worker, fn, None, *call, retries=RETRIES, pure=False), calls)

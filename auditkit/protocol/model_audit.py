@@ -17,14 +17,16 @@ from auditkit.classifiers.pretrained import PretrainedClassifier
 from auditkit.data.dataset import load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
-from auditkit.files import file_digest, package_versions
+from auditkit.files import file_digest
 from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import load, make_normalizer
-from auditkit.protocol.audit_dir import AuditDir
+from auditkit.process_state import preserved
+from auditkit.protocol.audit_dir import AuditDir, code_versions
 from auditkit.protocol.coverage import ingest_loss_record, sources_of
 from auditkit.protocol.predictions_audit import scope_pools, score_pools
 from auditkit.protocol.results import label_test_only
+from auditkit.provenance import environment
 
 
 def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
@@ -63,11 +65,15 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
                       "card": clf.card.to_dict(), **({"normalizer_options": normalizer_options} if normalizer_options else {}),
                       **({"f1_rule": f1_rule} if f1_rule != LEGACY_F1_RULE else {})},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
-           "sources": sources_of(ds, scope), "versions": package_versions()}
+           "sources": sources_of(ds, scope), "code": {**code_versions(None, normalizers), "classifier:pretrained":
+                                                      str(PretrainedClassifier.cache_version)}}
+    env = environment(None)
+    run.update(versions=env["versions"], machine={k: v for k, v in env.items() if k != "versions"},
+               environments={env["id"]: env})
     losses = ingest_loss_record(ds, pools, seed)
     if losses is not None:  # as in `gap`: frames lost at ingest reach no model, whatever model is audited
         run["ingest_losses"] = losses
-    identity = ("fingerprint", "model_sha256", "config", "plan")  # the same audit resumes; another is refused
+    identity = ("fingerprint", "model_sha256", "config", "plan", "code")  # the same audit resumes; another is refused
     audit.open(run, identity, force)
     audit.drop_unreadable_parts()
     pending = [(i, n) for i, n in enumerate(normalizers) if not audit.part(n).exists()]
@@ -106,6 +112,12 @@ def score_under_normalizer(job: dict, name: str, options: dict,
 
     Takes paths and names only (the dataset and model are opened here), so it runs as well on a cluster worker.
     """
+    with preserved():  # its thread count is the caller's again afterwards
+        return _score(job, name, options, progress)
+
+
+def _score(job: dict, name: str, options: dict,
+           progress: Callable[[str, int, int], None] | None = None) -> tuple[pd.DataFrame, dict]:
     if job.get("threads"):
         import torch
 
@@ -126,4 +138,5 @@ def score_under_normalizer(job: dict, name: str, options: dict,
         proba[idx] = clf.predict_proba(norm.transform(s, by_subject[s]))[:, cols]
     results = label_test_only(score_pools(job["pools"], labels, proba, subject_of, aus,
                                           job["f1_rule"]), job["attrs"], name, job["classifier"])
+    results["environment"] = environment(None)["id"]  # where the model ran (a cluster worker, perhaps)
     return results, params_of(norm)

@@ -11,12 +11,13 @@ import pandas as pd
 from auditkit.classifiers.prediction_files import join_predictions, read_predictions
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
-from auditkit.files import file_digest, package_versions, write_parquet_atomic
+from auditkit.files import file_digest, write_parquet_atomic
 from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
-from auditkit.protocol.audit_dir import AuditDir
+from auditkit.protocol.audit_dir import AuditDir, code_versions
 from auditkit.protocol.coverage import missed_by_group, missed_frames, not_run, sources_of
 from auditkit.protocol.groups import Pool, build_pools, resolve_bins
 from auditkit.protocol.results import label_test_only
+from auditkit.provenance import environment
 
 
 def scope_pools(ds: Dataset, attrs: list[str], bins: str | None, source: str | None,
@@ -87,12 +88,16 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
                       **({"f1_rule": f1_rule} if f1_rule != LEGACY_F1_RULE else {})},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": None, "scope": scope,
                     "aus": join_counts["aus"]},
-           "counts": {**read_counts, **join_counts}, "versions": package_versions(),
+           "counts": {**read_counts, **join_counts}, "code": code_versions(None, []),
            "missed_frames": {"groups": json.loads(by_group.to_json(orient="records")),
                              "tests": json.loads(missed_tests.to_json(orient="records")), "not_run": never_run,
                              "sources": scored_sources},
            "sources": scored_sources}
-    # a one-pass audit: the same one again is simply redone (same files); another is refused unless forced
+    env = environment(None)  # where the scoring ran (the predictions themselves were made by the tool)
+    run.update(versions=env["versions"], machine={k: v for k, v in env.items() if k != "versions"},
+               environments={env["id"]: env})
+    # a one-pass audit: the same one again is simply redone (same files, so its code version is no part of identity);
+    # another is refused unless forced
     identity = ("fingerprint", "predictions_sha256", "reading", "config", "plan")
     audit.open(run, identity, force)
     audit.write_results(results)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-# what every row carries, in this order; `epochs_run` and `best_epoch` only where a model was trained
+# what every row carries, in this order; `epochs_run` and `best_epoch` only where a model was trained;
+# `classifier_runtime` (how the classifier computed, e.g. "C kernels") and `environment` (provenance.environment's id,
+# whose record run.json keeps) say what made the row
 RUN_COLUMNS = ("attr", "kind", "normalizer", "classifier", "repetition", "seed", "task", "epochs_run", "best_epoch",
-               "condition", "train_group", "test_group")
-REQUIRED = tuple(c for c in RUN_COLUMNS if c not in ("epochs_run", "best_epoch"))
+               "condition", "train_group", "test_group", "classifier_runtime", "environment")
+REQUIRED = tuple(c for c in RUN_COLUMNS if c not in ("epochs_run", "best_epoch", "classifier_runtime", "environment"))
 # a test-only audit trains nothing: these fill the columns a trained audit fills per task
 TEST_ONLY = {"kind": "test-only", "repetition": 0, "seed": 0, "task": "test-only", "condition": "test-only",
              "train_group": "pretrained"}

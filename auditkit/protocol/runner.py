@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,11 +20,13 @@ from auditkit.classifiers.base import DEFAULT_INPUT_SIZE, channels_of, input_siz
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
-from auditkit.files import atomic_path, package_versions
+from auditkit.files import atomic_path
 from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
-from auditkit.plugins import load, make_classifier, make_normalizer, plugin_version
-from auditkit.protocol.audit_dir import AuditDir
+from auditkit.plugins import code_version, load, make_classifier, make_normalizer, plugin_version
+from auditkit.process_state import preserved
+from auditkit.protocol.audit_dir import AuditDir, code_versions
+from auditkit.provenance import differences, environment
 from auditkit.protocol.coverage import ingest_loss_record, sources_of
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
 from auditkit.protocol.results import label_rows
@@ -178,15 +180,15 @@ def normalize_faces(plan: AuditPlan, normalizer: str, audit: AuditDir,
                     parallel_map: Callable | None = None) -> tuple[Path, dict | None]:
     """Fit the normalizer and write the cached inputs file; (its path, the fitted settings or None if cached).
 
-    The cache is keyed by the normalizer's settings before fitting, its plugin's version and the dataset, so a
-    resumed audit never reuses faces that the current settings (or a changed default) would not produce.
+    The cache is keyed by the normalizer's settings before fitting, its plugin's and code's versions and the dataset,
+    so a resumed audit never reuses faces that the current settings (or a changed default) would not produce.
     `parallel_map` goes to a normalizer that can spread its fit (DeepFN's per-subject models), e.g. over a cluster.
     """
     ds = plan.dataset
     norm = make_normalizer(normalizer, seed=plan.config.seed, progress=progress,
                            **plan.config.normalizer_options.get(normalizer, {}))
     key = {"settings": params_of(norm), "version": plugin_version("normalizer", normalizer),
-           "fingerprint": ds.fingerprint}
+           "code": code_version("normalizer", normalizer), "fingerprint": ds.fingerprint}
     path = audit.inputs_file(normalizer, key, size)
     if path.exists():
         return path, None
@@ -276,7 +278,15 @@ def _select(data: TaskData, subjects: tuple[str, ...], sequences: tuple[str, ...
 
 
 def run_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.DataFrame:
-    """Train one classifier and score it on every test group of the task: rows of (subject, AU) metrics."""
+    """Train one classifier and score it on every test group of the task: rows of (subject, AU) metrics.
+
+    The thread counts and global random states it sets are restored afterwards (with one job it runs in the caller's
+    process, a notebook's perhaps)."""
+    with preserved():
+        return _train_and_score(task, normalizer, data, threads)
+
+
+def _train_and_score(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.DataFrame:
     import torch
 
     torch.set_num_threads(threads)
@@ -303,29 +313,37 @@ def run_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.Da
     out = pd.concat(frames, ignore_index=True)
     history = getattr(model, "history", None) or []
     best = max(history, key=lambda h: h["val_f1"])["epoch"] if history else -1
+    # how this process computed (C kernels or PyTorch layers, and why) and where: a resumed or clustered audit that
+    # mixed machines or runtimes shows it row by row
+    runtime = runtime_of(model) or runtime_of(load("classifier", data.classifier))
     return label_rows(out, attr=data.attr, kind=task.kind, normalizer=normalizer, classifier=data.classifier,
-                      repetition=task.repetition, seed=task.seed, task=task.key, epochs_run=len(history), best_epoch=best)
+                      repetition=task.repetition, seed=task.seed, task=task.key, epochs_run=len(history),
+                      best_epoch=best, classifier_runtime=runtime, environment=environment(runtime)["id"])
 
 
-def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool, runtime: str | None = None) -> None:
-    """Start or resume the audit in `audit` (same config and data resume; anything else is refused unless forced)."""
-    record = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint, "data": str(plan.config.data),
-              "plan": plan.summary(), "sources": sources_of(plan.dataset, plan.scope), "versions": package_versions(),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
-    if runtime is not None:  # as this process runs it (cluster workers build their own)
-        record["machine"]["classifier_runtime"] = runtime
+def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool, runtime: str | None = None,
+                strict: bool = False) -> None:
+    """Start or resume the audit in `audit` (same config, data and code resume; anything else is refused unless
+    forced); this process's environment is recorded beside those of earlier runs."""
+    env = environment(runtime)  # as this process runs it (workers record their own on every results row)
+    record = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint,
+              "code": code_versions(plan.config.classifier, plan.config.normalizers), "data": str(plan.config.data),
+              "plan": plan.summary(), "sources": sources_of(plan.dataset, plan.scope), "versions": env["versions"],
+              "machine": {k: v for k, v in env.items() if k != "versions"}, "environments": {env["id"]: env}}
     losses = ingest_loss_record(plan.dataset, plan.pools, plan.config.seed)
     if losses is not None:  # frames the face detector missed at ingest never reached any model: a bias of their own
         record["ingest_losses"] = losses
-    audit.open(record, ("config", "fingerprint"), force)
+    audit.open(record, ("config", "fingerprint", "code"), force, strict)
 
 
 def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = False,
-              progress: Callable[[str, int, int], None] | None = None, cluster: str | None = None) -> pd.DataFrame:
+              progress: Callable[[str, int, int], None] | None = None, cluster: str | None = None,
+              strict_reproducibility: bool = False) -> pd.DataFrame:
     """Run (or resume) an audit into `out`; returns the full results table.
 
     `cluster` (a Dask scheduler address or `local:N`) runs the trainings and normalizer fits on its workers instead
-    of `jobs` local processes; the results are the same.
+    of `jobs` local processes; the results are the same. `strict_reproducibility` refuses to resume work made in
+    another environment (machine, runtime, library versions, revision), or to run on a cluster whose workers differ.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or (jobs < 1 and jobs != -1):
         raise AuditkitError(f"--jobs (jobs): expected a positive whole number or -1 (every core), got {jobs!r}")
@@ -357,17 +375,19 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
         connection = contextlib.nullcontext(None)
     audit = AuditDir(out)
     with connection as client:
-        _open_audit(audit, plan, force, runtime_of(classifier))
+        _open_audit(audit, plan, force, runtime_of(classifier), strict_reproducibility)
         audit.drop_unreadable_parts()
         pending = [(t, n) for n in cfg.normalizers for t in plan.tasks if not audit.part(n, t.key).exists()]
-        _run_pending(plan, audit, pending, size=size, channels=channels, jobs=jobs, progress=progress, client=client)
+        _run_pending(plan, audit, pending, size=size, channels=channels, jobs=jobs, progress=progress, client=client,
+                     strict=strict_reproducibility)
     results = audit.collect_results()
     audit.write_results(results)
     return results
 
 
 def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str]], *, size: int, channels: int,
-                 jobs: int, progress: Callable[[str, int, int], None] | None, client: object | None) -> None:
+                 jobs: int, progress: Callable[[str, int, int], None] | None, client: object | None,
+                 strict: bool = False) -> None:
     """Normalize what the pending trainings need, run them (local processes or cluster), store each part as it ends."""
     cfg = plan.config
     frames = plan.dataset.frames.iloc[scope_rows(plan)]
@@ -400,11 +420,17 @@ def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str
                                        frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options,
                                        channels=channels, f1_rule=cfg.f1_rule)
     if client is not None:
+        if strict and pending:
+            _refuse_mixed(audit, cluster.worker_environments(client, cfg.classifier))
         # one thread per training, as locally with one job per core: the same arithmetic, so the same results
         shared = {n: client.scatter(d, broadcast=True) for n, d in data_by_norm.items()}
         calls = [(t, n, shared[n], 1) for t, n in pending]
-        stream = (audit.store_part(rows, call[1], call[0].key)
-                  for call, rows in cluster.as_completed(client, timed_task, calls))
+
+        def store(call: tuple, result: tuple[pd.DataFrame, dict]) -> tuple[str, dict]:
+            audit.store_part(result[0], call[1], call[0].key)
+            return call[1], result[1]
+
+        stream = (store(call, result) for call, result in cluster.as_completed(client, timed_task, calls))
     else:
         workers = max(1, min(jobs if jobs > 0 else (os.cpu_count() or 1), len(pending) or 1))
         threads = max(1, (os.cpu_count() or 1) // workers)
@@ -414,20 +440,46 @@ def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str
                 delayed(_run_and_store)(audit, *c) for c in calls)
         else:
             stream = (_run_and_store(audit, *c) for c in calls)
-    for _ in stream:
-        done += 1
-        audit.write_results(audit.collect_results())
-        if progress:
-            progress("trainings", done, total)
+    # results.parquet is rewritten when a normalizer's trainings are all in (and by the caller at the end), not after
+    # each training: the parts are the resumable state, and rereading them all each time grew as trainings squared
+    remaining = Counter(n for _, n in pending)
+    environments: dict[str, dict] = {}
+    try:
+        for normalizer, env in stream:
+            done += 1
+            environments[env["id"]] = env
+            remaining[normalizer] -= 1
+            if not remaining[normalizer] and sum(remaining.values()):
+                audit.write_results(audit.collect_results())
+            if progress:
+                progress("trainings", done, total)
+    finally:  # an interrupted run still records where its finished trainings ran
+        if environments:
+            audit.add_environments(environments)
 
 
-def timed_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.DataFrame:
-    """run_task plus its wall-clock seconds column (what a cluster worker returns)."""
+def _refuse_mixed(audit: AuditDir, workers: dict[str, dict]) -> None:
+    """--strict-reproducibility on a cluster: every worker, and every finished training, in one environment."""
+    finished = audit.collect_results()
+    made = set(finished["environment"].dropna()) if "environment" in finished else set()
+    ids = set(workers) | made
+    if len(ids) > 1:
+        records = {**(audit.read_run().get("environments") or {}), **workers}
+        a, b = (records.get(i, {}) for i in sorted(ids)[:2])
+        raise AuditkitError(f"{audit.root}: the cluster's workers (or this audit's finished trainings) span "
+                            f"{len(ids)} environments ({'; '.join(differences(a, b)) or 'different ids'}); "
+                            "--strict-reproducibility refuses to mix them")
+
+
+def timed_task(task: Task, normalizer: str, data: TaskData, threads: int) -> tuple[pd.DataFrame, dict]:
+    """run_task plus its wall-clock seconds column, and the environment record that made it (what a worker returns)."""
     start = time.perf_counter()
     rows = run_task(task, normalizer, data, threads)
     rows["seconds"] = round(time.perf_counter() - start, 3)
-    return rows
+    return rows, environment(rows["classifier_runtime"].iloc[0] if len(rows) else None)
 
 
-def _run_and_store(audit: AuditDir, task: Task, normalizer: str, data: TaskData, threads: int) -> Path:
-    return audit.store_part(timed_task(task, normalizer, data, threads), normalizer, task.key)
+def _run_and_store(audit: AuditDir, task: Task, normalizer: str, data: TaskData, threads: int) -> tuple[str, dict]:
+    rows, env = timed_task(task, normalizer, data, threads)
+    audit.store_part(rows, normalizer, task.key)
+    return normalizer, env

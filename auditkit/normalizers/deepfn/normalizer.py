@@ -14,18 +14,23 @@ from auditkit.normalizers.deepfn.augment import preprocess
 from auditkit.normalizers.deepfn.model import DeepFN
 from auditkit.normalizers.deepfn.person_stats import PersonStats, person_stats, using_stats
 from auditkit.normalizers.deepfn.presets import PRESETS
+from auditkit.normalizers.deepfn.train import CACHE_VERSION as WEIGHTS_VERSION
 from auditkit.normalizers.deepfn.train import (
     TrainConfig,
     cache_key,
     default_cache_dir,
     faces_digest,
     fine_tune,
+    load_state,
     mean_code,
     normalize_faces,
     save_atomic,
     train,
 )
 
+# bump when a change here can change the faces it returns from given weights (the weights have their own version,
+# train.CACHE_VERSION; tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)
+CACHE_VERSION = 1
 MODES = ("amortized", "per-subject")
 # the CPU default's departures from Eq. 1 (benchmarks/README.md measures them against the oracle's ceiling)
 # warp 0: with centered training the grid warp no longer guards against identity leaking through, and reconstructing
@@ -53,6 +58,7 @@ class DeepFNNormalizer:
     """
 
     name = "deepfn"
+    cache_version = f"{WEIGHTS_VERSION}.{CACHE_VERSION}"  # weights, then transform: in the input cache key
     # training settings passed through **train_options (validated by `--normalizer-option deepfn.KEY=VALUE`)
     extra_options = ("batch_size", "lr", "lr_schedule", "warp", "center", "people_per_batch", "gradient_weight",
                      "checkpoint_every")
@@ -128,8 +134,8 @@ class DeepFNNormalizer:
     def _fit_one(self, key: str, template: torch.Tensor, subjects: list[torch.Tensor], label: str) -> DeepFN:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         final = self.cache_dir / f"{key}.pt"
-        if final.exists():
-            state = torch.load(final, map_location="cpu", weights_only=False)
+        state = load_state(final) if final.exists() else None
+        if state is not None:
             model = DeepFN(PRESETS[state["preset"]], n_subjects=state["n_subjects"])
             model.load_state_dict(state["model"])
             model.eval()

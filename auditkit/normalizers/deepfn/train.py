@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +18,11 @@ from auditkit.files import atomic_path, cache_root
 from auditkit.normalizers.deepfn.augment import augment, preprocess
 from auditkit.normalizers.deepfn.model import ConditionedDecoder, DeepFN
 from auditkit.normalizers.deepfn.presets import PRESETS, DeepFNPreset
+from auditkit.process_state import preserved
+
+# bump when a change here can change the weights it trains (part of the weight cache key)
+# (tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)
+CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,14 @@ def faces_digest(*arrays: np.ndarray) -> str:
 
 
 def cache_key(kind: str, config: TrainConfig, template_digest: str, subject_digests: dict[str, str]) -> str:
-    """Key of (data, subjects, template, preset, seed, iterations, mode)."""
+    """Key of (data, subjects, template, preset, seed, iterations, mode, training-code version)."""
     # the model's sizes too: a preset whose definition changed must not load weights of its old shape
     settings = asdict(config)
     if settings["lr_schedule"] == "constant":
         del settings["lr_schedule"]  # added later: weights trained before it existed keep their key
-    payload = json.dumps({"kind": kind, "config": settings, "model": asdict(config.model_preset),
+    # the code version: weights trained by older code are not reused by newer code (tests/test_cache_versions.py)
+    payload = json.dumps({"kind": kind, "version": CACHE_VERSION, "config": settings,
+                          "model": asdict(config.model_preset),
                           "template": template_digest,
                           "subjects": sorted(subject_digests.items())}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
@@ -97,6 +105,21 @@ def to_device(t: torch.Tensor, dev: torch.device) -> torch.Tensor:
     return t.contiguous(memory_format=torch.channels_last) if dev.type == "cuda" else t
 
 
+def load_state(path: Path, map_location: str | torch.device = "cpu") -> dict | None:
+    """A cached weights or checkpoint file as plain data (weights_only: a shared cache cannot run code on load);
+    None, with a one-line warning, when it is unreadable, so that the caller trains again."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for damaged or unsafe files
+        print(f"warning: {path}: unreadable or not plain weights ({exc.__class__.__name__}); training again",
+              file=sys.stderr)
+        return None
+    if not isinstance(state, dict) or "model" not in state:
+        print(f"warning: {path}: not a DeepFN weights file; training again", file=sys.stderr)
+        return None
+    return state
+
+
 def save_atomic(obj: dict, path: Path) -> None:
     """torch.save, all or nothing (checkpoints and cached weights)."""
     with atomic_path(path) as tmp:
@@ -110,11 +133,12 @@ def train(template: torch.Tensor, subjects: list[torch.Tensor], config: TrainCon
     Each iteration takes a batch of template images and a batch of subject images (a random subject per image in
     amortized mode), warps the inputs, and reconstructs the unwarped targets through D^y and D^x respectively.
     """
-    torch.manual_seed(config.seed)
-    amortized = len(subjects) > 1
-    model = DeepFN(config.model_preset, n_subjects=len(subjects) if amortized else None).to(_device())
-    rows = torch.arange(len(subjects)) if amortized else None
-    return fit_model(model, template, subjects, rows, config, config.iterations, checkpoint, progress)
+    with preserved():  # seeded globally (the initial weights), the caller's stream restored after
+        torch.manual_seed(config.seed)
+        amortized = len(subjects) > 1
+        model = DeepFN(config.model_preset, n_subjects=len(subjects) if amortized else None).to(_device())
+        rows = torch.arange(len(subjects)) if amortized else None
+        return fit_model(model, template, subjects, rows, config, config.iterations, checkpoint, progress)
 
 
 def fine_tune(model: DeepFN, template: torch.Tensor, subject: torch.Tensor, config: TrainConfig, iterations: int,
@@ -128,8 +152,9 @@ def fine_tune(model: DeepFN, template: torch.Tensor, subject: torch.Tensor, conf
     grown.weight.data[:-1] = old
     grown.weight.data[-1] = old.mean(0)  # start from the average person
     decoder.embedding = grown
-    torch.manual_seed(config.seed + old.shape[0])
-    return fit_model(model, template, [subject], torch.tensor([old.shape[0]]), config, iterations, None, progress)
+    with preserved():
+        torch.manual_seed(config.seed + old.shape[0])
+        return fit_model(model, template, [subject], torch.tensor([old.shape[0]]), config, iterations, None, progress)
 
 
 def image_gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -179,8 +204,8 @@ def fit_model(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
     losses: list[float] = []
     start = 0
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=dev, weights_only=False)
+    state = load_state(checkpoint, dev) if checkpoint is not None and checkpoint.exists() else None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
