@@ -797,10 +797,44 @@ def plugins() -> None:
     console.print(table)
 
 
+def _usage_line(exc: Exception) -> str:
+    """A usage error in one line: the option, the value given (the framework's message leaves it out) and the help."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.info_name if ctx is not None and ctx.parent is not None else ""
+    more = f" (see `auditkit {command} --help`)" if command else " (see `auditkit --help`)"
+    param = getattr(exc, "param", None)
+    if isinstance(exc, typer.BadParameter) and param is not None and getattr(param, "opts", None):
+        args = sys.argv[1:]
+        given = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in param.opts), None)
+        given = given if given is not None else next((a.split("=", 1)[1] for a in args
+                                                      if a.split("=", 1)[0] in param.opts and "=" in a), None)
+        kind = {"integer": "a whole number", "float": "a number"}.get(getattr(getattr(param, "type", None), "name", ""))
+        kind = kind or ("a whole number" if "valid integer" in exc.message else None)
+        if given is not None and kind:
+            return f"{param.opts[-1]}: expected {kind}, got {given!r}{more}"
+        if given is not None:
+            return f"{param.opts[-1]}: invalid value {given!r}: {exc.message}{more}"
+    return f"{exc.format_message()}{more}"
+
+
 def main() -> None:
     """Console-script entry: run the app, turning user-facing errors into one line and a non-zero exit."""
+    from typer.exceptions import TyperException
+
     try:
-        app()  # standalone mode: Typer reports usage errors itself (exit 2)
+        code = app(standalone_mode=False)  # usage errors come here, to be said in one line with the value given
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except typer.Abort:
+        err_console.print("interrupted", highlight=False)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except TyperException as exc:  # the command line itself: an unknown option, a missing or unreadable value
+        if not hasattr(exc, "format_message"):
+            raise
+        err_console.print(_styled("error:", "red", f" {_usage_line(exc)}"), highlight=False, soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
     except AuditkitError as exc:
         err_console.print(_styled("error:", "red", f" {exc}"), highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -809,7 +843,8 @@ def main() -> None:
         sys.exit(130)
     except OSError as exc:  # an unwritable --out, a full disk, a vanished file: the user's path, not a bug
         where = exc.filename if exc.filename is not None else "a file"
-        err_console.print(_styled("error:", "red", f" {where}: {exc.strerror or exc}"), highlight=False, soft_wrap=True)
+        why = exc.strerror or (exc.args[0] if exc.args else exc.__class__.__name__)
+        err_console.print(_styled("error:", "red", f" {where}: {why}"), highlight=False, soft_wrap=True)
         sys.exit(2)
     except Exception as exc:  # a bug, not bad input: still one line unless the user asks for the traceback
         if os.environ.get("AUDITKIT_DEBUG"):

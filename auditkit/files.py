@@ -28,11 +28,18 @@ def cache_root() -> Path:
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; it replaces `path` only if the block completes."""
+    """Yield a temporary path beside `path`; it replaces `path` only if the block completes.
+
+    An OSError that names no file (a full disk as numpy reports it: "9830400 requested and 196480 written") is given
+    `path`, so the one-line error says which file could not be written."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

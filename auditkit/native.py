@@ -19,9 +19,17 @@ from pathlib import Path
 
 from auditkit.files import cache_root
 
-# -ffp-contract=fast: fused multiply-adds, which ISO C mode (-std=c11) otherwise turns off
-FLAGS = ("-O3", "-march=native", "-std=c11", "-ffp-contract=fast", "-shared", "-fPIC")
 DISABLE_ENV = "AUDITKIT_NATIVE"  # "0" turns every native kernel off (the PyTorch paths run instead)
+# the instruction set to build for: "native" (this CPU's best) unless set, e.g. to x86-64-v3 so that machines with
+# and without AVX-512 run the same arithmetic (benchmarks/bench_runtime_drift.py measures what that changes)
+MARCH_ENV = "AUDITKIT_MARCH"
+
+
+def flags() -> tuple[str, ...]:
+    """The compiler flags (-ffp-contract=fast: fused multiply-adds, which ISO C mode (-std=c11) otherwise turns off)."""
+    march = os.environ.get(MARCH_ENV, "").strip() or "native"
+    return ("-O3", f"-march={march}", "-std=c11", "-ffp-contract=fast", "-shared", "-fPIC")
+
 
 
 class NativeUnavailable(RuntimeError):
@@ -54,7 +62,7 @@ def _cpu_signature() -> str:
 
 
 def _flags(defines: dict[str, str]) -> list[str]:
-    return [*FLAGS, *(f"-D{name}={value}" for name, value in sorted(defines.items()))]
+    return [*flags(), *(f"-D{name}={value}" for name, value in sorted(defines.items()))]
 
 
 def library_path(source: Path, cc: str, defines: dict[str, str] | None = None) -> Path:

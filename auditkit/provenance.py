@@ -136,7 +136,7 @@ def _environment(runtime: str | None) -> dict:
     record = {"cpu": cpu()["model"], "cpu_flags": cpu()["flags"], "cpus": os.cpu_count(),
               "platform": platform.platform(), "machine": platform.machine(),
               "compiler": compiler_version(cc) if uses_kernels else None,
-              "build_flags": " ".join(native.FLAGS) if uses_kernels else None,
+              "build_flags": " ".join(native.flags()) if uses_kernels else None,
               "classifier_runtime": runtime, "versions": package_versions(), "git": git_revision()}
     return {"id": _short(record), **record}
 

@@ -1,4 +1,4 @@
-"""Benchmark: how the rule for an undefined per-subject F1 moves an audit's numbers (#26 item 5).
+"""Benchmark: how the rule for an undefined per-subject F1 moves an audit's numbers.
 
 A subject who neither shows nor is predicted to show an AU has no F1. auditkit can score that case 1.0 (`one`),
 leave it out (`exclude`: F1 and score not averaged, accuracy kept) or score it 0.0 (`zero`). This script runs the real

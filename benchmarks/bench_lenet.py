@@ -1,11 +1,11 @@
-"""Benchmark: LeNet-5 training throughput (images/s) on CPU against the machine's matmul peak, before and after #17.
+"""Benchmark: LeNet-5 training throughput (images/s) on CPU against the machine's matmul peak, before and after the fused C kernels.
 
 Three implementations, all rebuilt here in the same process so they run on the same machine in the same run:
 "before" is the code up to commit ae99db1 (nn.AvgPool2d pooling, out-of-place ReLU, validation predicted 512 images
-at a time); "torch_layers" is #17's first round (a05d49b: pooling as a depthwise convolution, in-place ReLU, the
+at a time); "torch_layers" is the first optimization round (a05d49b: pooling as a depthwise convolution, in-place ReLU, the
 PyTorch path auditkit still runs where no C compiler is found, AUDITKIT_NATIVE=0); "now" is auditkit's LeNet-5 on
 the fused C kernels (lenet_fused.py). Also measured, to record why they are not used: several models trained as one
-grouped-convolution model (the batching #17 proposed) and bf16 autocast.
+grouped-convolution model (the batching once proposed) and bf16 autocast.
 
 With --workers N it also measures N single-thread processes fitting at once (the audit's configuration: one worker
 per core) for all three implementations: the images/s of all workers together, whose fraction of peak is against the
@@ -56,7 +56,7 @@ def matmul_peak_gflops(seconds: float = 2.0) -> float:
 
 
 class BeforeLeNet5(LeNet5):
-    """LeNet-5 as it was built before #17: nn.AvgPool2d and out-of-place ReLU (same parameters, same arithmetic)."""
+    """LeNet-5 as it was built before the C kernels: nn.AvgPool2d and out-of-place ReLU (same parameters, same arithmetic)."""
 
     def __init__(self, n_aus: int = N_AUS) -> None:
         super().__init__(n_aus, fused=False)
@@ -66,7 +66,7 @@ class BeforeLeNet5(LeNet5):
 
 @contextlib.contextmanager
 def before_implementation() -> Iterator[None]:
-    """Within this block LeNetClassifier builds BeforeLeNet5 and predicts 512 images per chunk, as before #17."""
+    """Within this block LeNetClassifier builds BeforeLeNet5 and predicts 512 images per chunk, as before the C kernels."""
     saved = lenet.LeNet5, lenet.INFER_BATCH
     lenet.LeNet5, lenet.INFER_BATCH = BeforeLeNet5, 512
     try:
@@ -77,7 +77,7 @@ def before_implementation() -> Iterator[None]:
 
 @contextlib.contextmanager
 def torch_layers() -> Iterator[None]:
-    """Within this block LeNet-5 runs its PyTorch layers (#17's first round), as where no C compiler is found."""
+    """Within this block LeNet-5 runs its PyTorch layers (the first optimization round), as where no C compiler is found."""
     saved = os.environ.get(native.DISABLE_ENV)
     os.environ[native.DISABLE_ENV] = "0"
     try:

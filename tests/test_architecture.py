@@ -10,10 +10,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "auditkit"
 
 # from the ground up: data -> normalizers and classifiers (with the metrics and statistics they share) -> protocol
-# -> report -> the notebook API and the CLI; errors, files, native (C builds) and the plugin registry sit under
-# everything
+# -> report -> the notebook API and the CLI; errors, files, native (C builds), provenance, process state and the
+# plugin registry sit under everything
 LAYERS = {
-    "auditkit": 0, "auditkit.errors": 0, "auditkit.files": 0, "auditkit.native": 0,
+    "auditkit": 0, "auditkit.errors": 0, "auditkit.files": 0, "auditkit.native": 0, "auditkit.provenance": 0,
+    "auditkit.process_state": 0,
     "auditkit.plugins": 1, "auditkit.data": 1,
     "auditkit.normalizers": 2, "auditkit.classifiers": 2, "auditkit.metrics": 2, "auditkit.stats": 2,
     "auditkit.disparities": 2,

@@ -68,6 +68,21 @@ def test_openface_reader(audit_dataset: Path, tmp_path: Path) -> None:
     assert counts["formats"] == ["openface"] and counts["dropped_no_face"] == ds.frames.groupby(["subject", "sequence"]).ngroups
 
 
+
+def test_openface_garbage_in_rows_without_a_face_is_dropped_with_them(audit_dataset: Path, tmp_path: Path) -> None:
+    root = write_openface(load_dataset(audit_dataset), tmp_path / "openface")
+    first = sorted(root.rglob("*.csv"))[0]
+    df = pd.read_csv(first, dtype=str)
+    df.loc[0, " AU01_c"] = "-nan(ind)"  # OpenFace on Windows, where success is 0
+    df.to_csv(first, index=False)
+    table, dropped = read_openface(first, root)
+    assert dropped == 1 and table["AU01"].dtype == float and table["AU01"].notna().all()
+    df.loc[0, " success"] = "1"  # the same garbage on a row that claims a face: refused, naming value and frame
+    df.to_csv(first, index=False)
+    with pytest.raises(AuditkitError, match=r"column 'AU01_c': must hold probabilities \(numbers\), found "
+                                            r"'-nan\(ind\)' at frame"):
+        read_openface(first, root)
+
 def test_pyfeat_reader(audit_dataset: Path, tmp_path: Path) -> None:
     ds = load_dataset(audit_dataset)
     grp = ds.subject_frames(ds.subjects["subject"].iloc[0])

@@ -321,3 +321,25 @@ def test_every_help_text_keeps_its_brackets() -> None:
     for extra in extras:  # rich markup once swallowed "[cluster]", leaving "Needs auditkit."
         assert extra in shown, extra
     assert "Needs auditkit." not in shown and "needs auditkit)" not in shown
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["gap", "--attr", "gender", "--repeats", "abc"],
+     "error: --repeats: expected a whole number, got 'abc' (see `auditkit gap --help`)"),
+    (["gap", "--attr", "gender", "--seed=x1"], "error: --seed: expected a whole number, got 'x1' (see `auditkit gap --help`)"),
+    (["gap"], "error: Missing option '--attr'. (see `auditkit gap --help`)"),
+    (["gapp"], "error: No such command 'gapp'. Did you mean 'gap'? (see `auditkit --help`)"),
+])
+def test_command_line_mistakes_are_one_line_naming_the_value(args: list[str], line: str, tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "auditkit", *args], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+    assert res.returncode == 2 and res.stderr.strip() == line and not list(tmp_path.iterdir())
+
+
+def test_a_write_error_without_a_file_name_is_given_the_file(tmp_path: Path) -> None:
+    from auditkit.files import atomic_path
+
+    target = tmp_path / "faces.npy"
+    with pytest.raises(OSError) as info, atomic_path(target):
+        raise OSError("9830400 requested and 196480 written")  # numpy's report of a full disk names no file
+    assert info.value.filename == str(target)

@@ -72,3 +72,12 @@ def test_switched_off(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         native.load(tmp_path / "k.c")
     monkeypatch.setenv(native.DISABLE_ENV, "1")
     assert not native.disabled()
+
+
+def test_the_instruction_set_target_can_be_chosen_and_keys_the_build(monkeypatch, tmp_path) -> None:
+    source = tmp_path / "k.c"
+    source.write_text("int f(void) { return 1; }\n")
+    native_path = native.library_path(source, "cc")
+    monkeypatch.setenv(native.MARCH_ENV, "x86-64-v3")
+    assert "-march=x86-64-v3" in native.flags()
+    assert native.library_path(source, "cc") != native_path  # another target, another library in the cache

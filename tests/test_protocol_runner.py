@@ -293,3 +293,14 @@ def test_results_parquet_is_written_once_per_normalizer_not_per_training(audit_d
     res = run_audit(_cfg(audit_dataset, ("gender",), normalizers=("histeq",)), tmp_path / "a", jobs=1)
     assert res["task"].nunique() * 2 == 8  # 8 trainings
     assert len(writes) == 2 and writes[-1] == len(res)  # after 'none' finished, and at the end
+
+
+def test_the_fallback_to_pytorch_layers_is_said_in_one_line(audit_dataset: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("AUDITKIT_NATIVE", "0")
+    res = run_audit(_cfg(audit_dataset, ("gender",), repeats=1), tmp_path / "a", jobs=1)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "PyTorch layers" in line]
+    assert notes == ["note: LeNet-5 runs on its PyTorch layers here (turned off by AUDITKIT_NATIVE=0): about 2x "
+                     "slower, and its scores differ from the C kernels' by float rounding carried through training"]
+    assert set(res["classifier_runtime"]) == {"PyTorch layers (turned off by AUDITKIT_NATIVE=0)"}

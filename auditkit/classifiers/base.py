@@ -48,6 +48,12 @@ def with_channels(faces: np.ndarray, channels: int) -> np.ndarray:
     return faces if channels == 1 else np.repeat(faces[..., None], channels, axis=-1)
 
 
+def runtime_note_of(plugin: object) -> str | None:
+    """A line a classifier plugin wants printed about how it runs here (e.g. a slower fallback and why), if any."""
+    note = getattr(plugin, "runtime_note", None)
+    return note() if callable(note) else None
+
+
 def runtime_of(plugin: object) -> str | None:
     """How a classifier plugin computes on this machine, for the audit's record: its `runtime()`, if it has one.
 

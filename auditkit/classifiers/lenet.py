@@ -203,4 +203,5 @@ def make_lenet(seed: int = 0, threads: int | None = None, **options: object) -> 
 # in every audit identity: an upgrade never resumes trainings made by older code
 make_lenet.cache_version = CACHE_VERSION  # type: ignore[attr-defined]
 make_lenet.input_size = INPUT_SIZE  # type: ignore[attr-defined]  # the runner prepares faces at this size
+make_lenet.runtime_note = lenet_fused.fallback_note  # type: ignore[attr-defined]  # printed once per audit
 make_lenet.runtime = lenet_fused.describe  # type: ignore[attr-defined]  # recorded in run.json (classifiers.base.runtime_of)

@@ -76,6 +76,15 @@ def describe() -> str:
     return "C kernels" if reason is None else f"PyTorch layers ({reason})"
 
 
+def fallback_note() -> str | None:
+    """One line saying why LeNet-5 runs on its PyTorch layers here (None on the kernels): audits print it."""
+    reason = unavailable_reason()
+    if reason is None:
+        return None
+    return (f"note: LeNet-5 runs on its PyTorch layers here ({reason}): about 2x slower, and its scores differ from "
+            "the C kernels' by float rounding carried through training")
+
+
 def usable(x: torch.Tensor, weight1: torch.Tensor, weight2: torch.Tensor) -> bool:
     """Whether this forward can run fused: float32 CPU tensors, one input channel, the kernels' filter counts and
     sizes (6 then 6 -> any, 3x3), images the kernels hold, and no gradient wanted for the input."""

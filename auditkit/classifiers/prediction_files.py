@@ -62,12 +62,24 @@ def read_openface(path: Path, root: Path, min_confidence: float = 0.75) -> tuple
     aus = {f"AU{m.group(1)}": c for c in df.columns if (m := _OPENFACE_C.match(c))}
     if not aus:
         raise AuditkitError(f"{path}: no AUxx_c occurrence columns (is this an OpenFace 2.0 FeatureExtraction CSV?)")
-    check_probabilities(df, path, list(aus.values()))
-    ok = (df["success"] == 1) & (df["confidence"] >= min_confidence)
+    ok = ((pd.to_numeric(df["success"], errors="coerce") == 1)
+          & (pd.to_numeric(df["confidence"], errors="coerce") >= min_confidence))
+    # only the rows kept are read as predictions: OpenFace writes garbage such as -nan(ind) where it found no face
+    kept = df.loc[ok, ["frame", *aus.values()]].copy()
+    for col in aus.values():
+        if not pd.api.types.is_numeric_dtype(kept[col]):
+            parsed = pd.to_numeric(kept[col], errors="coerce")
+            bad = kept[col].notna() & parsed.isna()
+            if bad.any():
+                raise AuditkitError(f"{path}: column '{col}': must hold probabilities (numbers), found "
+                                    f"{kept.loc[bad, col].iloc[0]!r} at frame {kept.loc[bad, 'frame'].iloc[0]} (a row "
+                                    "with success 1)")
+            kept[col] = parsed
+    check_probabilities(kept, path, list(aus.values()))
     subject, sequence = _keys_from_path(path, root)
-    out = pd.DataFrame({"subject": subject, "sequence": sequence, "frame": df.loc[ok, "frame"].astype(int)})
+    out = pd.DataFrame({"subject": subject, "sequence": sequence, "frame": kept["frame"].astype(int)})
     for au, col in aus.items():
-        out[au] = df.loc[ok, col].astype(float)
+        out[au] = kept[col].astype(float)
     return out, int((~ok).sum())
 
 

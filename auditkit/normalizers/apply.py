@@ -34,7 +34,7 @@ def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, *, template
     subjects = list(ds.subjects["subject"])
     template = template or select_template(ds)
     if template not in subjects:
-        raise AuditkitError(f"--template: unknown subject {template!r}")
+        raise AuditkitError(f"--template (template): unknown subject {template!r}")
     check_dataset(load("normalizer", normalizer), ds)
     norm = make_normalizer(normalizer, progress=progress, **(options or {}))
     prepare(norm, ds, template)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.errors import AuditkitError
+from auditkit.process_state import exit_with
 
 ENV_VAR = "AUDITKIT_CLUSTER"
 TIMEOUT_VAR = "AUDITKIT_CLUSTER_TIMEOUT"  # seconds to wait for a scheduler (default 10)
@@ -55,6 +56,7 @@ def open_client(spec: str) -> Iterator[Any]:
                                            dashboard_address=None, silence_logs=40)
         client = distributed.Client(cluster)
         try:
+            client.run(exit_with, os.getpid())  # the workers are this process's children: they end with it
             yield client
         finally:
             client.close()

@@ -50,7 +50,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
     attrs = list(attr)
     template = (template or select_template(ds)) if len(normalizers) > 1 else None
     if template is not None and template not in set(ds.subjects["subject"]):
-        raise AuditkitError(f"--template: unknown subject {template!r}")
+        raise AuditkitError(f"--template (template): unknown subject {template!r}")
     # the template is the normalizers' target identity, so it is tested under no normalizer (as in `gap`)
     pools, scope = scope_pools(ds, attrs, bins, source, exclude=(template,) if template else ())
     frames = ds.frames[ds.frames["subject"].isin(scope)]

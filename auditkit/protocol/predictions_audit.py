@@ -25,7 +25,7 @@ def scope_pools(ds: Dataset, attrs: list[str], bins: str | None, source: str | N
     """The groups a test-only audit compares and the subjects in them (optionally without e.g. the template)."""
     subjects = ds.subjects if source in (None, "all") else ds.subjects[ds.subjects["dataset"] == source]
     if subjects.empty:
-        raise AuditkitError(f"--source: no subjects from {source!r}")
+        raise AuditkitError(f"--source (source): no subjects from {source!r}")
     if attrs == ["person"]:
         raise AuditkitError("--attr person needs training (person-dependent models); use `auditkit gap` for it")
     ids = [s for s in subjects["subject"] if s not in exclude]

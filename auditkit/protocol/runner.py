@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,7 +17,14 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from auditkit.classifiers.base import DEFAULT_INPUT_SIZE, channels_of, input_size_of, runtime_of, with_channels
+from auditkit.classifiers.base import (
+    DEFAULT_INPUT_SIZE,
+    channels_of,
+    input_size_of,
+    runtime_note_of,
+    runtime_of,
+    with_channels,
+)
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
@@ -24,7 +32,7 @@ from auditkit.files import atomic_path
 from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import code_version, load, make_classifier, make_normalizer, plugin_version
-from auditkit.process_state import preserved
+from auditkit.process_state import exit_with, preserved
 from auditkit.protocol.audit_dir import AuditDir, code_versions
 from auditkit.provenance import differences, environment
 from auditkit.protocol.coverage import ingest_loss_record, sources_of
@@ -71,7 +79,7 @@ class AuditConfig:
     def from_preset(cls, preset: str, **overrides) -> AuditConfig:
         """A config from a named preset, with explicit (non-None) overrides applied."""
         if preset not in AUDIT_PRESETS:
-            raise AuditkitError(f"--preset: unknown preset {preset!r} (choose from {', '.join(AUDIT_PRESETS)})")
+            raise AuditkitError(f"--preset (preset): unknown preset {preset!r} (choose from {', '.join(AUDIT_PRESETS)})")
         values = {**AUDIT_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
         if "normalizers" in values:
             values["normalizers"] = with_baseline(values["normalizers"])
@@ -134,7 +142,7 @@ def make_plan(cfg: AuditConfig, ds: Dataset) -> AuditPlan:
         source, scope = "all", list(ds.subjects["subject"])
     elif cfg.source is not None:
         if cfg.source not in sources.index:
-            raise AuditkitError(f"--source: no subjects from {cfg.source!r} (sources here: {', '.join(sorted(sources.index))})")
+            raise AuditkitError(f"--source (source): no subjects from {cfg.source!r} (sources here: {', '.join(sorted(sources.index))})")
         source, scope = cfg.source, list(ds.subjects.loc[ds.subjects["dataset"] == cfg.source, "subject"])
     else:
         # like the paper, group audits default to the largest single source so capture conditions do not confound them
@@ -142,7 +150,7 @@ def make_plan(cfg: AuditConfig, ds: Dataset) -> AuditPlan:
         scope = list(ds.subjects.loc[ds.subjects["dataset"] == source, "subject"])
     if cfg.template is not None:
         if cfg.template not in set(ds.subjects["subject"]):
-            raise AuditkitError(f"--template: unknown subject {cfg.template!r}")
+            raise AuditkitError(f"--template (template): unknown subject {cfg.template!r}")
         template = cfg.template
     else:
         template = select_template(ds, scope)
@@ -376,6 +384,9 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     audit = AuditDir(out)
     with connection as client:
         _open_audit(audit, plan, force, runtime_of(classifier), strict_reproducibility)
+        note = runtime_note_of(classifier)
+        if note:
+            print(note, file=sys.stderr)
         audit.drop_unreadable_parts()
         pending = [(t, n) for n in cfg.normalizers for t in plan.tasks if not audit.part(n, t.key).exists()]
         _run_pending(plan, audit, pending, size=size, channels=channels, jobs=jobs, progress=progress, client=client,
@@ -437,7 +448,7 @@ def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str
         calls = [(t, n, data_by_norm[n], threads) for t, n in pending]
         if workers > 1:
             stream = Parallel(n_jobs=workers, return_as="generator_unordered")(
-                delayed(_run_and_store)(audit, *c) for c in calls)
+                delayed(_run_and_store)(audit, *c, parent=os.getpid()) for c in calls)
         else:
             stream = (_run_and_store(audit, *c) for c in calls)
     # results.parquet is rewritten when a normalizer's trainings are all in (and by the caller at the end), not after
@@ -479,7 +490,10 @@ def timed_task(task: Task, normalizer: str, data: TaskData, threads: int) -> tup
     return rows, environment(rows["classifier_runtime"].iloc[0] if len(rows) else None)
 
 
-def _run_and_store(audit: AuditDir, task: Task, normalizer: str, data: TaskData, threads: int) -> tuple[str, dict]:
+def _run_and_store(audit: AuditDir, task: Task, normalizer: str, data: TaskData, threads: int,
+                   parent: int | None = None) -> tuple[str, dict]:
+    if parent is not None:  # a worker process: it ends with the audit, not minutes after a kill -9
+        exit_with(parent)
     rows, env = timed_task(task, normalizer, data, threads)
     audit.store_part(rows, normalizer, task.key)
     return normalizer, env

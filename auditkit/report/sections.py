@@ -18,6 +18,7 @@ import pandas as pd
 from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 from auditkit.report.findings import summary_sentences
 from auditkit.report.methods import methods as methods_of
+from auditkit.report.provenance import provenance as provenance_of
 from auditkit.report.tables import AuditTables, ceiling_shares
 from auditkit.report.text import md, num, pct, signed
 from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
@@ -245,6 +246,31 @@ def per_subject(ctx: ReportContext) -> list[dict]:
     keys = ["subject", "normalizer", "condition", "train_group", "test_group"]
     table = ctx.tables.scores.groupby(keys)["score"].agg(["mean", "count"]).reset_index().sort_values("mean")
     return table.to_dict("records")
+
+
+def _provenance_md(value: dict) -> list[str]:
+    lines = ["## Provenance", ""]
+    if value["note"]:
+        lines += [f"Caution: {md(value['note'])}", ""]
+    for env in value["environments"]:
+        made = f" ({env['trainings']} {value['unit']})" if env["trainings"] is not None else ""
+        lines += [f"- **Environment {env['id']}**{made}: auditkit {md(env['auditkit'])}, revision "
+                  f"{md(env['revision'])}; {md(env['libraries'])}; CPU {md(env['cpu'])} ({env['cpus']} cores, "
+                  f"instruction-set digest {env['cpu_flags'] or 'unknown'}), {md(env['platform'])}; classifier "
+                  f"runtime: {md(env['classifier_runtime'] or 'not applicable')}"
+                  + (f"; kernels built by {md(env['compiler'])} with `{env['build_flags']}`" if env["compiler"] else "")]
+    if value["unrecorded"]:
+        lines.append(f"- Results rows name environments run.json does not describe: {', '.join(value['unrecorded'])}.")
+    if value["code"]:
+        lines.append("- Code versions (bumped whenever a change can change results): "
+                     + ", ".join(f"{md(k)} {v}" for k, v in value["code"].items()) + ".")
+    return lines
+
+
+@register_section("provenance", markdown=_provenance_md)
+def provenance(ctx: ReportContext) -> dict:
+    """What made the numbers: versions, revision, code versions and every environment (machine, runtime) used."""
+    return provenance_of(ctx.run, ctx.tables.made_by)
 
 
 def percent_fields() -> dict[str, tuple[str, ...]]:

@@ -10,6 +10,7 @@ from auditkit.disparities import CHANGE_COLUMNS, disparities, disparity_changes,
 from auditkit.metrics import add_score, subject_scores
 from auditkit.normalizers.base import BASELINE
 from auditkit.stats import REPETITION_TEST, SUBJECT_TEST, condition_table, gap_tests
+from auditkit.report.provenance import made_by
 
 SCORE_KEYS = ["normalizer", "condition", "train_group", "test_group", "repetition"]
 CEILING = "oracle"  # the normalizer whose gain over `none` is the attainable one (synthetic data only)
@@ -26,6 +27,7 @@ class AuditTables:
     disparity_groups: pd.DataFrame  # per normalizer, AU (and `all`) and test group: auditkit.disparities
     disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, permutation p
     disparity_changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))  # vs none
+    made_by: pd.DataFrame = field(default_factory=pd.DataFrame)  # trainings per environment and runtime (provenance)
 
 
 def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
@@ -36,7 +38,7 @@ def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
     subjects = subject_metrics(results) if len(results) else None  # per-subject values, shared by both tables
     groups, summary = disparities(results, seed=seed, subjects=subjects)
     return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary,
-                       disparity_changes(results, BASELINE, seed=seed, subjects=subjects))
+                       disparity_changes(results, BASELINE, seed=seed, subjects=subjects), made_by(results))
 
 
 def is_test_only(tables: AuditTables) -> bool:
