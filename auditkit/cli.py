@@ -247,10 +247,20 @@ def merge(
 
 @app.command()
 def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None:
-    """Validate a dataset directory and print who is in it and how often each AU occurs."""
+    """Validate a dataset directory (every problem, not only the first), print who is in it, how often each AU
+    occurs, and which of the paper's splits the default protocol can run on it."""
     from auditkit.data import load_dataset
     from auditkit.data.inspect import summarize
+    from auditkit.data.validate import diagnose
+    from auditkit.protocol.feasibility import feasibility
 
+    problems = diagnose(data)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        for problem in problems:
+            err_console.print(_styled("error:", "red", f" {problem}"), highlight=False, soft_wrap=True)
+        raise AuditkitError(f"{data}: {len(problems)} problem{'s' if len(problems) > 1 else ''} found (listed above)")
     ds = load_dataset(data)
     summary = summarize(ds)
     h, w = ds.image_size
@@ -274,6 +284,12 @@ def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None
             cells.append("not coded" if r["coded"] == 0 else f"{r['base_rate']:.1%} ({r['coded']:.0%})")
         aus.add_row(au, *cells)
     console.print(aus)
+    splits = Table(title="Can the default protocol run? (4 train + 2 validation subjects per group, test on the rest)")
+    for col in ("split", "runs", "groups (subjects)"):
+        splits.add_column(col)
+    for row in feasibility(ds).itertuples(index=False):
+        splits.add_row(row.attr, "yes" if row.runs else "no", row.groups if row.runs else row.why)
+    console.print(splits)
 
 
 def _ensure_default_data() -> Path:

@@ -38,6 +38,26 @@ def test_inspect_bad_dataset_is_one_line(dataset_copy: Path) -> None:
     assert len(lines) == 1 and "frames.parquet" in lines[0] and "not a readable Parquet" in lines[0]
 
 
+def test_inspect_lists_every_problem_then_a_count(dataset_copy: Path) -> None:
+    import pandas as pd
+
+    frames = pd.read_parquet(dataset_copy / "frames.parquet")
+    frames.loc[0, "AU12"] = 7
+    frames.loc[1, "AU04"] = 8
+    frames.to_parquet(dataset_copy / "frames.parquet", index=False)
+    (dataset_copy / "faces.npy").unlink()
+    res = run("inspect", str(dataset_copy))
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2 and len(lines) == 4, res.stderr
+    assert "faces.npy: file is missing" in lines[0] and "'AU04': value 8" in lines[1] and "'AU12': value 7" in lines[2]
+    assert lines[3].endswith("3 problems found (listed above)")
+
+
+def test_inspect_shows_which_splits_can_run(tiny_dataset: Path) -> None:
+    res = run("inspect", str(tiny_dataset))
+    assert "Can the default protocol run?" in res.stdout and "fitzpatrick" in res.stdout
+
+
 def test_synth_needs_a_target() -> None:
     res = run("synth")
     assert res.returncode == 2 and "--out" in res.stderr
