@@ -47,7 +47,8 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
         **protocol: object) -> AuditResult:
     """Run (or resume) `auditkit gap` from Python: `auditkit.gap(data, attr="fitzpatrick", normalizers=["deepfn"])`.
 
-    `data` None uses the synthetic default (rendered once); `out` None writes to a temporary directory. Other
+    `data` None uses the synthetic default (rendered once; the person split has its own, with more frames per
+    person: data/synth/default.py); `out` None writes to a temporary directory. Other
     keyword arguments are the protocol's (n_train, n_val, bins, source, template, epochs, f1_rule), validated like
     the CLI's.
     """
@@ -64,7 +65,7 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     if data is None:
         from auditkit.data.synth.default import ensure_default_dataset
 
-        data = ensure_default_dataset()
+        data = ensure_default_dataset(attrs=attrs)
     norms = with_baseline(normalizers)
     items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
     parse_normalizer_options(items, norms)  # the same checks as --normalizer-option (values keep their types)

@@ -292,16 +292,18 @@ def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None
     console.print(splits)
 
 
-def _ensure_default_data() -> Path:
+def _ensure_default_data(attrs: tuple[str, ...] = ()) -> Path:
     from auditkit.data.format import META_FILE
     from auditkit.data.synth.default import default_data_dir, ensure_default_dataset
 
-    path = default_data_dir()
+    path = default_data_dir(attrs)
     if (path / META_FILE).exists():
         return path
-    err_console.print(f"no --data given: generating the synthetic default into {path} (once)")
+    what = ("the person split's synthetic default (more frames per person)" if path.name == "synth-person"
+            else "the synthetic default")
+    err_console.print(f"no --data given: generating {what} into {path} (once)")
     with _lazy_progress() as report:
-        return ensure_default_dataset(progress=lambda d, t: report("rendering subjects", d, t))
+        return ensure_default_dataset(progress=lambda d, t: report("rendering subjects", d, t), attrs=attrs)
 
 
 def _fmt_p(p: float) -> str:
@@ -470,7 +472,7 @@ def gap(
     from auditkit.report.tables import audit_tables
 
     attrs = _attrs(attr)
-    data_dir = data if data is not None else _ensure_default_data()
+    data_dir = data if data is not None else _ensure_default_data(attrs)
     out_dir = out if out is not None else Path("audits") / "-".join(attrs)
     norms = _names(normalizer)
     options = parse_normalizer_options(normalizer_option, with_baseline(norms))
@@ -522,7 +524,7 @@ def plan(
     from auditkit.protocol.runner import AuditConfig, make_plan
 
     attrs = _attrs(attr)
-    data_dir = data if data is not None else _ensure_default_data()
+    data_dir = data if data is not None else _ensure_default_data(attrs)
     norms = _names(normalizer)
     options = parse_normalizer_options(normalizer_option, with_baseline(norms))
     cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, repeats=repeats,

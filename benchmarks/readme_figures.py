@@ -123,6 +123,34 @@ def _split_facts(audit: Path) -> dict:
             "change": change.loc["deepfn"]}
 
 
+def person_bullet(audit: Path) -> str:
+    """The person split in one sentence, from its replication audit: its direction without normalization, and what
+    DeepFN and the oracle do to person-independent models."""
+    from bench_replication import _p, split_rows
+
+    from auditkit.data.synth.default import PERSON_FRAMES
+
+    def p_of(value: float) -> str:
+        text = _p(value)
+        return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+    rows = {r["normalizer"]: r for r in split_rows(audit.name, audit)}
+    none = rows["none"]
+    direction = ("the paper's direction (60.3 vs 55.0)" if none["within"] > none["cross"]
+                 else "the reverse of the paper's direction (60.3 vs 55.0)")
+    deepfn, oracle = rows.get("deepfn"), rows.get("oracle")
+    after = ""
+    if deepfn is not None and oracle is not None:
+        after = (f" DeepFN lifts person-independent models to {100 * deepfn['cross']:.1f} (dependent "
+                 f"{100 * deepfn['within']:.1f}, gap {100 * deepfn['gap']:+.1f}, {p_of(deepfn['p'])}); the oracle "
+                 f"to {100 * oracle['cross']:.1f} (dependent {100 * oracle['within']:.1f}).")
+    return (f"- **The person split** (its own default: 41 BP4D-like people × {PERSON_FRAMES:,} frames, because "
+            "person-dependent models learn from one person's frames; [why](benchmarks/README.md#the-person-split-and-"
+            f"frames-per-person--bench_person_splitpy)): person-dependent {100 * none['within']:.1f} vs "
+            f"person-independent {100 * none['cross']:.1f} without normalization (gap {100 * none['gap']:+.1f}, "
+            f"{p_of(none['p'])}), {direction}.{after}")
+
+
 def deepfn_verdict(audits: Path) -> str:
     """The README's plain reading of the replication table, written from the same audits (never by hand)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -158,9 +186,7 @@ def deepfn_verdict(audits: Path) -> str:
               "[benchmarks](benchmarks/README.md#deepfn-against-the-ceiling): centered training (identity out of the "
               "code), a gradient loss, BatchNorm statistics taken from each person's own frames, the paper's random "
               "grid warp off in the CPU default, and 3,000 training iterations.",
-              "- The person split behaves differently from the paper's: person-dependent models here train on one "
-              "person's few sequences and score *below* person-independent ones for every normalizer (the oracle "
-              "included), so that gap is negative; the paper's per-person budget was larger.", "",
+              person_bullet(audits / "person"), "",
               "Reproducing the paper's own procedure needs its preset and training budget on a GPU "
               "(`--normalizer-option deepfn.preset=paper --normalizer-option deepfn.mode=per-subject`; timings in "
               "[benchmarks](benchmarks/README.md#the-paper-preset-on-a-gpu--bench_deepfn_gpupy)). Look at "

@@ -208,6 +208,33 @@ def test_share_of_the_ceiling_arithmetic() -> None:
     assert ceiling_shares(pd.DataFrame(rows[:4])).empty  # no oracle in the audit: no ceiling to share
 
 
+def test_share_of_the_ceiling_per_test_group_shows_a_group_served_worse() -> None:
+    from auditkit.report.sections import _ceiling_groups_md
+    from auditkit.report.tables import group_ceiling_shares
+
+    rows = []
+    # deepfn reaches 80 % of the oracle's gain on lighter test subjects but 20 % on darker ones
+    for norm, dark, light in (("none", 0.30, 0.40), ("deepfn", 0.38, 0.64), ("oracle", 0.70, 0.70)):
+        rows += [{"normalizer": norm, "condition": "cross", "train_group": "lighter", "test_group": "darker", "score": dark},
+                 {"normalizer": norm, "condition": "cross", "train_group": "darker", "test_group": "lighter",
+                  "score": light},
+                 {"normalizer": norm, "condition": "within", "train_group": "darker", "test_group": "darker",
+                  "score": 0.9}]
+    shares = group_ceiling_shares(pd.DataFrame(rows)).set_index("test_group")
+    assert list(shares["normalizer"]) == ["deepfn", "deepfn"]
+    assert shares.loc["darker", "share_cross"] == pytest.approx(0.2) and shares.loc["lighter", "share_cross"] == pytest.approx(0.8)
+    assert shares.loc["darker", "none"] == pytest.approx(0.30) and shares.loc["darker", "oracle"] == pytest.approx(0.70)
+    text = "\n".join(_ceiling_groups_md(json.loads(shares.reset_index().to_json(orient="records"))))
+    assert "| deepfn | darker | 30.0 | 38.0 | 70.0 | 20 % |" in text
+    assert group_ceiling_shares(pd.DataFrame(rows[:6])).empty  # no oracle: nothing to share
+
+
+def test_percentages_never_read_minus_zero() -> None:
+    from auditkit.report.text import pct
+
+    assert pct(-0.001, 0) == "0" and pct(-0.0004) == "0.0" and pct(-0.02) == "-2.0" and pct(float("nan")) == "n/a"
+
+
 def test_summary_json_has_ceiling_only_with_oracle(tmp_path: Path) -> None:
     audit = _fake_audit(tmp_path / "audit")
     build_report(audit)

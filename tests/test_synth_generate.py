@@ -119,3 +119,25 @@ def test_the_default_dataset_is_rendered_once_into_the_cache(tmp_path, monkeypat
     assert default.ensure_default_dataset() == tmp_path / "synth-default"
     assert default.ensure_default_dataset() == tmp_path / "synth-default"
     assert calls == [tmp_path / "synth-default"]  # rendered once, found the second time
+
+
+def test_the_person_split_defaults_to_more_frames_per_person(tmp_path, monkeypatch) -> None:
+    from auditkit.cli import _ensure_default_data
+    from auditkit.data.synth import default
+    from auditkit.data.synth import generate as gen
+
+    made = {}
+
+    def fake_generate(path, cfg, force=False, progress=None):
+        made[path.name] = cfg
+        path.mkdir(parents=True)
+        (path / "dataset.json").write_text("{}")
+
+    monkeypatch.setenv("AUDITKIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(gen, "generate", fake_generate)
+    assert _ensure_default_data(("person",)) == tmp_path / "synth-person"
+    assert _ensure_default_data(("gender",)) == tmp_path / "synth-default"
+    assert _ensure_default_data(("person", "gender")) == tmp_path / "synth-default"  # an intersection: not the person split
+    person, general = made["synth-person"], made["synth-default"]
+    assert (person.frames_per_subject, person.disfa_subjects) == (default.PERSON_FRAMES, 0)
+    assert (general.frames_per_subject, general.disfa_subjects) == (300, None)

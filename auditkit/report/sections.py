@@ -19,7 +19,7 @@ from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 from auditkit.report.findings import summary_sentences
 from auditkit.report.methods import methods as methods_of
 from auditkit.report.provenance import provenance as provenance_of
-from auditkit.report.tables import AuditTables, ceiling_shares
+from auditkit.report.tables import AuditTables, ceiling_shares, group_ceiling_shares
 from auditkit.report.text import md, num, pct, signed
 from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
 
@@ -222,6 +222,24 @@ def _ceiling_md(rows: list[dict]) -> list[str]:
 def ceiling(ctx: ReportContext) -> list[dict]:
     """Each normalizer's share of the oracle's gain (synthetic data with `oracle` and `none` in the audit)."""
     return records(ceiling_shares(ctx.tables.conditions))
+
+
+def _ceiling_groups_md(rows: list[dict]) -> list[str]:
+    lines = ["## Share of the ceiling per test group", "",
+             "Cross-group score on each test group under none, the normalizer and the oracle, and the normalizer's "
+             "share of the oracle's gain on that group: a normalizer can serve one group far better than another.", "",
+             "| normalizer | test group | none | normalizer | oracle | share |", "|---|---|---|---|---|---|"]
+    lines += [f"| {md(r['normalizer'])} | {md(r['test_group'])} | {pct(r['none'])} | {pct(r['cross'])} | "
+              f"{pct(r['oracle'])} | {pct(r['share_cross'], 0)} % |" for r in rows]
+    return lines
+
+
+@register_section("ceiling_groups", markdown=_ceiling_groups_md,
+                  percent={"": ("cross", "none", "oracle", "share_cross")})
+def ceiling_groups(ctx: ReportContext) -> list[dict]:
+    """Each normalizer's share of the oracle's cross-group gain per test group (group splits with none and oracle)."""
+    rows = group_ceiling_shares(ctx.tables.conditions)
+    return records(rows) if rows["test_group"].nunique() > 1 else []
 
 
 def _tests_md(rows: list[dict]) -> list[str]:

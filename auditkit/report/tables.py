@@ -93,3 +93,21 @@ def ceiling_shares(conditions: pd.DataFrame) -> pd.DataFrame:
              "share_all": share(m["all"], base["all"], top["all"])}
             for n, m in means.iterrows() if n not in (BASELINE, CEILING)]
     return pd.DataFrame(rows, columns=columns)
+
+
+def group_ceiling_shares(conditions: pd.DataFrame) -> pd.DataFrame:
+    """Per normalizer and test group: the cross-group score on that group and its share of the oracle's gain there,
+    so a normalizer that serves one group far better than another shows it (the overall share averages them)."""
+    columns = ["normalizer", "test_group", "cross", "none", "oracle", "share_cross"]
+    cross = conditions[conditions["condition"] == "cross"]
+    if not {BASELINE, CEILING} <= set(cross["normalizer"]):
+        return pd.DataFrame(columns=columns)
+    by = cross.groupby(["normalizer", "test_group"], sort=True)["score"].mean()
+    rows = []
+    for (norm, group), score in by.items():
+        if norm in (BASELINE, CEILING) or (BASELINE, group) not in by or (CEILING, group) not in by:
+            continue
+        base, top = by[(BASELINE, group)], by[(CEILING, group)]
+        rows.append({"normalizer": norm, "test_group": group, "cross": score, "none": base, "oracle": top,
+                     "share_cross": share(score, base, top)})
+    return pd.DataFrame(rows, columns=columns)

@@ -11,8 +11,11 @@ def settings_line(settings: dict) -> str:
 
 
 def pct(value: float | None, digits: int = 1) -> str:
-    """A fraction as percentage points ('n/a' for missing or NaN)."""
-    return "n/a" if value is None or value != value else f"{100 * value:.{digits}f}"
+    """A fraction as percentage points ('n/a' for missing or NaN; never '-0')."""
+    if value is None or value != value:
+        return "n/a"
+    text = f"{100 * value:.{digits}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 # CommonMark's backslash escapes, for what can start markup inside a line: emphasis, code, links, table cells,
