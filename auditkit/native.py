@@ -49,9 +49,9 @@ def compiler() -> str | None:
     return None
 
 
-def _cpu_signature() -> str:
-    # -march=native code may not run on another CPU: a cache shared between machines (a cluster's home directory)
-    # keeps one library per instruction set
+def cpu_signature() -> str:
+    """The CPU's instruction-set flags line (/proc/cpuinfo), else the processor name: -march=native code may not run
+    on another CPU, so a cache shared between machines (a cluster's home directory) keeps one library per set."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags") or line.startswith("Features"):
@@ -69,7 +69,7 @@ def library_path(source: Path, cc: str, defines: dict[str, str] | None = None) -
     """Where the library built from `source` with `cc` (and preprocessor `defines`) on this CPU lives in the cache."""
     h = hashlib.sha256()
     for part in (source.read_bytes(), cc.encode(), " ".join(_flags(defines or {})).encode(),
-                 platform.machine().encode(), _cpu_signature().encode()):
+                 platform.machine().encode(), cpu_signature().encode()):
         h.update(part)
         h.update(b"\0")
     return cache_root() / "native" / f"{source.stem}-{h.hexdigest()[:16]}.so"

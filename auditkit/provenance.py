@@ -78,19 +78,19 @@ def _short(obj: object) -> str:
 
 @functools.cache
 def cpu() -> dict[str, str]:
-    """The CPU's model name and a digest of its instruction-set flags (what -march=native compiles for)."""
-    model, flags = platform.processor() or platform.machine(), ""
+    """The CPU's model name and a digest of its instruction-set flags (native.cpu_signature: what -march=native
+    compiles for)."""
+    model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            key = key.strip()
-            if key in ("model name", "Model", "Hardware") and model in ("", platform.machine(), platform.processor()):
+            if key.strip() in ("model name", "Model", "Hardware"):
                 model = value.strip()
-            elif key in ("flags", "Features") and not flags:
-                flags = " ".join(sorted(value.split()))
+                break
     except OSError:
         pass
-    return {"model": model, "flags": _short(flags) if flags else ""}
+    flags = native.cpu_signature().partition(":")[2].split()
+    return {"model": model, "flags": _short(" ".join(sorted(flags))) if flags else ""}
 
 
 @functools.cache
@@ -139,6 +139,13 @@ def _environment(runtime: str | None) -> dict:
               "build_flags": " ".join(native.flags()) if uses_kernels else None,
               "classifier_runtime": runtime, "versions": package_versions(), "git": git_revision()}
     return {"id": _short(record), **record}
+
+
+def run_record(env: dict) -> dict:
+    """run.json's provenance keys for a run in environment `env`: `versions`, `machine` (this run's environment) and
+    `environments` (every one that made results, by id; AuditDir.open adds earlier runs')."""
+    return {"versions": env["versions"], "machine": {k: v for k, v in env.items() if k != "versions"},
+            "environments": {env["id"]: env}}
 
 
 # what a reader needs to tell two environments apart, in the order a warning names them

@@ -19,10 +19,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_replication import log  # noqa: E402
-
-README = Path(__file__).resolve().parent / "README.md"
-BEGIN, END = "<!-- person-split:begin -->", "<!-- person-split:end -->"
+from bench_replication import README, log  # noqa: E402  (benchmarks/README.md)
+from readme_figures import replace_block  # noqa: E402
 
 
 def dataset(frames: int, root: Path) -> Path:
@@ -88,12 +86,8 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.update_readme:
-        body = README.read_text()
-        if BEGIN not in body or END not in body:
-            raise SystemExit(f"{README}: no {BEGIN} ... {END} block to update")
         command = f"python benchmarks/bench_person_split.py --frames {args.frames} ({os.cpu_count()} CPU cores)"
-        head, rest = body.split(BEGIN, 1)
-        README.write_text(f"{head}{BEGIN}\n`{command}`\n\n{text}{END}{rest.split(END, 1)[1]}")
+        README.write_text(replace_block(README.read_text(), "person-split", f"`{command}`\n\n{text}"))
 
 
 if __name__ == "__main__":

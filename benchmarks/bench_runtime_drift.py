@@ -6,6 +6,8 @@ on LeNet-5's PyTorch layers (AUDITKIT_NATIVE=0, what a machine without a C compi
 rounding, which training carries into different models; this script measures what that does to the published
 numbers: the gap, within/cross, the darker - lighter difference, next to their 95% confidence intervals.
 
+Each run starts afresh (OUT is emptied first), so the wall times are whole audits, never resumes.
+
 Run:  python benchmarks/bench_runtime_drift.py [--attr fitzpatrick] [--out audits/drift] [--update-readme]
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,9 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_replication import log  # noqa: E402
-
-README = Path(__file__).resolve().parents[1] / "README.md"
-BEGIN, END = "<!-- runtime-drift:begin -->", "<!-- runtime-drift:end -->"
+from readme_figures import README, replace_block  # noqa: E402
 VARIANTS = {  # name -> environment for the run
     "C kernels, -march=native": {},
     "C kernels, -march=x86-64-v3": {"AUDITKIT_MARCH": "x86-64-v3"},
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("audits/drift"))
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
+    shutil.rmtree(args.out, ignore_errors=True)  # whole audits, so that the wall column is comparable
     rows, seconds = {}, {}
     for i, (name, env) in enumerate(VARIANTS.items()):
         seconds[name] = run_variant(name, env, args.attr, args.out / f"v{i}")
@@ -91,11 +93,7 @@ def main() -> None:
     command = f"python benchmarks/bench_runtime_drift.py --attr {args.attr} ({os.cpu_count()} CPU cores)"
     print(text)
     if args.update_readme:
-        body = README.read_text()
-        if BEGIN not in body or END not in body:
-            raise SystemExit(f"{README}: no {BEGIN} ... {END} block to update")
-        head, rest = body.split(BEGIN, 1)
-        README.write_text(f"{head}{BEGIN}\n`{command}`\n\n{text}{END}{rest.split(END, 1)[1]}")
+        README.write_text(replace_block(README.read_text(), "runtime-drift", f"`{command}`\n\n{text}"))
 
 
 if __name__ == "__main__":

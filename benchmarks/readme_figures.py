@@ -35,7 +35,7 @@ def replace_block(text: str, name: str, body: str) -> str:
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
-        raise SystemExit(f"{README}: no {begin} ... {end} block")
+        raise SystemExit(f"no {begin} ... {end} block to replace")
     return pattern.sub(lambda _: f"{begin}\n{body}{end}", text)
 
 

@@ -26,7 +26,7 @@ from auditkit.protocol.audit_dir import AuditDir, code_versions
 from auditkit.protocol.coverage import ingest_loss_record, sources_of
 from auditkit.protocol.predictions_audit import scope_pools, score_pools
 from auditkit.protocol.results import label_test_only
-from auditkit.provenance import environment
+from auditkit.provenance import environment, run_record
 
 
 def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
@@ -67,9 +67,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
            "sources": sources_of(ds, scope), "code": {**code_versions(None, normalizers), "classifier:pretrained":
                                                       str(PretrainedClassifier.cache_version)}}
-    env = environment(None)
-    run.update(versions=env["versions"], machine={k: v for k, v in env.items() if k != "versions"},
-               environments={env["id"]: env})
+    run.update(run_record(environment(None)))
     losses = ingest_loss_record(ds, pools, seed)
     if losses is not None:  # as in `gap`: frames lost at ingest reach no model, whatever model is audited
         run["ingest_losses"] = losses

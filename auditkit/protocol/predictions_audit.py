@@ -17,7 +17,7 @@ from auditkit.protocol.audit_dir import AuditDir, code_versions
 from auditkit.protocol.coverage import missed_by_group, missed_frames, not_run, sources_of
 from auditkit.protocol.groups import Pool, build_pools, resolve_bins
 from auditkit.protocol.results import label_test_only
-from auditkit.provenance import environment
+from auditkit.provenance import environment, run_record
 
 
 def scope_pools(ds: Dataset, attrs: list[str], bins: str | None, source: str | None,
@@ -93,9 +93,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
                              "tests": json.loads(missed_tests.to_json(orient="records")), "not_run": never_run,
                              "sources": scored_sources},
            "sources": scored_sources}
-    env = environment(None)  # where the scoring ran (the predictions themselves were made by the tool)
-    run.update(versions=env["versions"], machine={k: v for k, v in env.items() if k != "versions"},
-               environments={env["id"]: env})
+    run.update(run_record(environment(None)))  # where the scoring ran (the tool made the predictions elsewhere)
     # a one-pass audit: the same one again is simply redone (same files, so its code version is no part of identity);
     # another is refused unless forced
     identity = ("fingerprint", "predictions_sha256", "reading", "config", "plan")

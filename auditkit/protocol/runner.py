@@ -34,11 +34,11 @@ from auditkit.normalizers.base import check_dataset, params_of, prepare, with_ba
 from auditkit.plugins import code_version, load, make_classifier, make_normalizer, plugin_version
 from auditkit.process_state import exit_with, preserved
 from auditkit.protocol.audit_dir import AuditDir, code_versions
-from auditkit.provenance import differences, environment
 from auditkit.protocol.coverage import ingest_loss_record, sources_of
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
 from auditkit.protocol.results import label_rows
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
+from auditkit.provenance import differences, environment, run_record
 
 AUDIT_PRESETS: dict[str, dict] = {
     # the paper's protocol: 50 epochs, 20 repetitions, every person-independent test subject also gets a dependent model
@@ -336,8 +336,7 @@ def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool, runtime: str | No
     env = environment(runtime)  # as this process runs it (workers record their own on every results row)
     record = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint,
               "code": code_versions(plan.config.classifier, plan.config.normalizers), "data": str(plan.config.data),
-              "plan": plan.summary(), "sources": sources_of(plan.dataset, plan.scope), "versions": env["versions"],
-              "machine": {k: v for k, v in env.items() if k != "versions"}, "environments": {env["id"]: env}}
+              "plan": plan.summary(), "sources": sources_of(plan.dataset, plan.scope), **run_record(env)}
     losses = ingest_loss_record(plan.dataset, plan.pools, plan.config.seed)
     if losses is not None:  # frames the face detector missed at ingest never reached any model: a bias of their own
         record["ingest_losses"] = losses
