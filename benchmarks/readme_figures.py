@@ -213,9 +213,10 @@ def screenshot(audit: Path, png: Path) -> None:
 
 
 def smoke_report(out: Path) -> Path:
-    """Run the smoke audit a new user tries first (resumable) and return its directory."""
+    """Run the smoke audit a new user tries first (afresh: seconds, and never an older version's results) and return
+    its directory."""
     cmd = [sys.executable, "-m", "auditkit", "gap", "--attr", "fitzpatrick", "--preset", "smoke", "--normalizer",
-           "oracle", "--out", str(out)]
+           "oracle", "--out", str(out), "--force"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return out
 
