@@ -7,7 +7,8 @@ The stable public API, by concept (imported lazily, so `import auditkit` stays f
   pretrained model file needs beside it)
 - normalizers: `DeepFNNormalizer`, `OracleNormalizer`, `normalize_dataset`
 - audits, for notebooks (each returns an `AuditResult` of tidy tables): `gap`, `audit_predictions`, `audit_model`;
-  the runner underneath: `AuditConfig`, `run_audit`
+  the runner underneath: `AuditConfig`, `run_audit`; several audited models side by side: `compare` (a
+  `ComparisonResult`)
 - results: `AuditDir` (an audit directory: its files, resume rule and results), `audit_tables`, `build_report`
 - extending the statistics and the report: `register_test`, `register_comparison` (stats), `register_section`
 """
@@ -38,6 +39,8 @@ _EXPORTS = {
     "run_audit": "auditkit.protocol.runner",
     "audit_predictions": "auditkit.api",
     "audit_model": "auditkit.api",
+    "compare": "auditkit.api",
+    "ComparisonResult": "auditkit.api",
     "ModelCard": "auditkit.classifiers.pretrained",
     "AuditDir": "auditkit.protocol.audit_dir",
     "register_test": "auditkit.stats",

@@ -149,3 +149,47 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
                                template=template, seed=seed, force=force, normalizer_options=normalizer_options,
                                cluster=cluster, f1_rule=f1_rule)
     return _result(out, results, seed)
+
+
+@dataclass
+class ComparisonResult:
+    """Several models compared on shared subjects, as tidy DataFrames (scores in fractions 0-1), and the output folder."""
+
+    out: Path
+    models: pd.DataFrame  # per model: overall score, bootstrap CI, rank (auditkit.model_comparison.MODEL_COLUMNS)
+    groups: pd.DataFrame  # per model and test group: score and CI
+    disparities: pd.DataFrame  # per model and pair of groups: signed difference, CI, permutation p, Holm
+    pairs: pd.DataFrame  # per pair of models: overall and disparity differences, paired CI, p, Holm across pairs
+    subjects: pd.DataFrame  # per model and shared test subject: the score every table is computed from
+    counts: pd.DataFrame  # per model: subjects and AUs scored, and how many all models share
+    missed_frames: pd.DataFrame  # per model and group (predictions audits): frames the tool never served
+    comparison: object = field(repr=False, default=None)  # the auditkit.protocol.compare.Comparison behind it
+
+    def to_html(self, path: str | Path | None = None) -> Path:
+        """Write report.html (and summary.json, summary.md) into the output folder, or the report to `path`."""
+        from auditkit.report.compare import build_comparison_report
+
+        return build_comparison_report(self.comparison, self.out, path)
+
+
+def compare(audits: list[str | Path], *, names: dict[str | Path, str] | None = None, out: str | Path | None = None,
+            seed: int = 0) -> ComparisonResult:
+    """`auditkit compare` from Python: several finished audits of one dataset and grouping, side by side.
+
+    `names` maps an audit directory to its label (default: the directory's name); `out` None writes the report to a
+    temporary directory. Refusals (one audit, different datasets or groups, unfinished audits, duplicate labels)
+    raise AuditkitError before anything is written.
+    """
+    from auditkit.protocol.compare import build_comparison, check_names, load_models
+    from auditkit.report.compare import build_comparison_report, check_out
+
+    paths = [Path(a) for a in audits]
+    labels = check_names(names or {}, paths)
+    if out is not None:
+        check_out(Path(out))
+    comparison = build_comparison(load_models(paths, labels), seed)
+    with _out(out) as folder:
+        build_comparison_report(comparison, folder)
+    tables = comparison.tables
+    return ComparisonResult(folder, tables.models, tables.groups, tables.disparities, tables.pairs,
+                            comparison.subjects, pd.DataFrame(comparison.counts), comparison.missed, comparison)

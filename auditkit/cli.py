@@ -765,6 +765,59 @@ def audit_model_cmd(
 
 
 @app.command()
+def compare(
+    audits: list[Path] = typer.Argument(..., help="Two or more finished audit directories of one dataset and grouping "
+                                               "(audit-predictions, audit-model or gap audits)."),
+    out: Path = typer.Option(Path("audits") / "compare", "--out", help="Where report.html, summary.json and "
+                                                                        "summary.md go (not an audit directory)."),
+    name: list[str] = typer.Option([], "--name", help="A model's label, DIR=LABEL (repeatable; default: the "
+                                                      "directory's name)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and permutation resampling."),
+) -> None:
+    """Compare AU models side by side on the subjects they share: scores, disparities, paired tests between models."""
+    from auditkit.protocol.compare import build_comparison, load_models, parse_names
+    from auditkit.report.compare import build_comparison_report, check_out, sentences
+
+    check_out(out)
+    comparison = build_comparison(load_models(audits, parse_names(name, audits)), seed)
+    print_leaderboard(comparison)
+    console.print("Models compared in pairs (same subjects; Holm across pairs of models):", style="bold")
+    for line in sentences(comparison):
+        console.print(f"- {line}", markup=False, highlight=False)
+    console.print(f"report: {build_comparison_report(comparison, out)}", markup=False, highlight=False)
+
+
+def print_leaderboard(comparison) -> None:
+    """The comparison's leaderboard at 80 columns, and what the models were paired on."""
+    from auditkit.report.compare import leaderboard
+
+    rows = leaderboard(comparison)
+    pair = rows[0]["comparison"]
+    columns = [("#", "right"), ("model", "left"), ("score", "right"), ("95% CI", "right")]
+    if pair:
+        columns += [(pair, "right"), ("95% CI", "right"), ("p", "right")]
+    columns.append(("missed", "right"))
+    c = comparison.counts[0]
+    table = _compact(f"{len(rows)} models on {c['shared_subjects']} shared subjects and {c['shared_aus']} shared AUs "
+                     "(score: mean of F1 and accuracy, %; difference in points; 95% bootstrap CIs over subjects)",
+                     columns)
+    for r in rows:
+        cells = [str(r["rank"]), r["model"], f"{100 * r['score']:.1f}",
+                 f"{100 * r['score_ci_low']:.1f}..{100 * r['score_ci_high']:.1f}"]
+        if pair:
+            cells += [f"{100 * r['difference']:+.1f}",
+                      f"{100 * r['difference_ci_low']:+.1f}..{100 * r['difference_ci_high']:+.1f}", _fmt_p(r["p"])]
+        cells.append(f"{100 * r['missed_share']:.1f} %" if r["missed_share"] is not None else "-")
+        table.add_row(*cells)
+    console.print(table)
+    for c in comparison.counts:
+        if c["subjects"] != c["shared_subjects"] or c["aus_left_out"]:
+            left = f"; AUs left out: {', '.join(c['aus_left_out'])}" if c["aus_left_out"] else ""
+            console.print(f"  {c['model']}: scored {c['subjects']} subjects, {c['shared_subjects']} shared{left}",
+                          markup=False, highlight=False)
+
+
+@app.command()
 def report(
     audit: Path = typer.Argument(..., help="Audit directory (holds results.parquet and run.json)."),
     out: Path | None = typer.Option(None, "--out", help="Report path (default: AUDIT/report.html)."),

@@ -87,3 +87,44 @@ def faces_figure(faces: dict[str, dict[str, np.ndarray]]) -> go.Figure:
     fig.update_layout(barmode="overlay", height=260 * (len(norms) + 1), margin={"t": 40, "l": 60},
                       legend_title="normalizer")
     return fig
+
+
+def score_disparity_figure(models: pd.DataFrame, disparities: pd.DataFrame, pair: tuple[str, str] | None) -> go.Figure:
+    """Compared models: overall score against the signed difference between two groups, both with their 95% CIs."""
+    fig = go.Figure()
+    for i, m in enumerate(models.itertuples()):
+        if pair is not None:
+            d = disparities[(disparities["model"] == m.model) & (disparities["group_a"] == pair[0])
+                            & (disparities["group_b"] == pair[1])].iloc[0]
+            x, lo, hi = 100 * d["difference"], 100 * d["difference_ci_low"], 100 * d["difference_ci_high"]
+        else:
+            x = lo = hi = 0.0
+        y = 100 * m.score
+        fig.add_scatter(x=[x], y=[y], mode="markers+text", name=text(m.model), text=[text(m.model)],
+                        textposition="top center", marker={"size": 12, "color": PALETTE[i % len(PALETTE)]},
+                        error_x={"type": "data", "symmetric": False, "array": [hi - x], "arrayminus": [x - lo]},
+                        error_y={"type": "data", "symmetric": False, "array": [100 * m.score_ci_high - y],
+                                 "arrayminus": [y - 100 * m.score_ci_low]},
+                        meta=[text(m.model)],
+                        hovertemplate="%{meta[0]}<br>difference %{x:+.1f} points<br>score %{y:.1f}<extra></extra>")
+    fig.add_vline(x=0, line_dash="dot", line_color="#888")
+    title = f"{text(pair[0])} − {text(pair[1])} (points)" if pair is not None else "no second group"
+    fig.update_layout(xaxis_title=title, yaxis_title="overall score (mean of F1 and accuracy, %)",
+                      legend_title="model", margin={"t": 30}, height=420)
+    return fig
+
+
+def group_scores_figure(groups: pd.DataFrame) -> go.Figure:
+    """Compared models: mean score per test group, one bar per model, with 95% bootstrap intervals."""
+    fig = go.Figure()
+    labels = [text(g) for g in sorted(groups["test_group"].unique())]
+    for i, (model, grp) in enumerate(groups.groupby("model", sort=False)):
+        grp = grp.assign(label=[text(g) for g in grp["test_group"]]).set_index("label").reindex(labels)
+        fig.add_bar(name=text(model), x=labels, y=100 * grp["score"], marker_color=PALETTE[i % len(PALETTE)],
+                    error_y={"type": "data", "symmetric": False, "array": 100 * (grp["score_ci_high"] - grp["score"]),
+                             "arrayminus": 100 * (grp["score"] - grp["score_ci_low"])},
+                    texttemplate="%{y:.1f}", textposition="inside", insidetextanchor="start",
+                    meta=[text(model)], hovertemplate="%{x}: %{y:.1f}<extra>%{meta[0]}</extra>")
+    fig.update_layout(barmode="group", yaxis_title="score (%)", xaxis_title="test group", legend_title="model",
+                      margin={"t": 30}, height=400)
+    return fig

@@ -49,7 +49,8 @@ def group_definition(config: dict) -> str:
     return "; ".join(parts) if parts else "not recorded"
 
 
-def _synthetic(run: dict) -> bool:
+def is_synthetic(run: dict) -> bool:
+    """True when the audited dataset carries synthetic ground truth (rendered by auditkit)."""
     data = run.get("data")
     return bool(data) and (Path(data) / TRUTH_DIR).is_dir()
 
@@ -109,7 +110,7 @@ def _provenance(run: dict) -> str | None:
 def methods(run: dict, tables: AuditTables) -> list[dict]:
     """(topic, text) items of the methods-and-limitations section, from run.json and the audit's tables."""
     config = run.get("config", {})
-    synthetic = _synthetic(run)
+    synthetic = is_synthetic(run)
     sources = ", ".join(run.get("sources") or []) or "not recorded"
     items = [{"topic": "What was audited", "text": _audited(run, tables)}]
     provenance = _provenance(run)

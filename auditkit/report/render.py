@@ -94,10 +94,10 @@ UNITS = ("scores, their std, differences, confidence intervals, shares of the ce
          "disparity ratios are unitless")
 
 
-def _in_percent(summary: dict) -> dict:
+def in_percent(summary: dict, report: str = "audit", units: str = UNITS) -> dict:
     """A copy of the summary with score-like fields scaled to percent and the units stated."""
-    out = {**summary, "units": UNITS}
-    for path, fields in percent_fields().items():
+    out = {**summary, "units": units}
+    for path, fields in percent_fields(report).items():
         *parents, key = path.split(".")
         holder = out
         for name in parents:  # copy each enclosing dict so the caller's summary is left as it was
@@ -111,6 +111,24 @@ def _in_percent(summary: dict) -> dict:
             holder[key] = [{k: (100 * v if k in fields and isinstance(v, (int, float)) else v) for k, v in row.items()}
                            for row in holder.get(key, [])]
     return out
+
+
+def template_environment(shown: list[Section]) -> Environment:
+    """The Jinja environment of every report: the shipped templates, sections' inline blocks, escaping, filters."""
+    inline = DictLoader({f"sections/{s.key}.html.j2": s.html for s in shown if s.html is not None})
+    env = Environment(loader=ChoiceLoader([inline, PackageLoader("auditkit.report", TEMPLATES)]),
+                      autoescape=select_autoescape(["html", "j2"]))
+    env.filters["pct"] = pct
+    env.filters["p"] = format_p
+    env.filters["settings"] = settings_line
+    env.filters["num"] = num
+    env.filters["signed"] = signed
+    return env
+
+
+def figure_json(fig: object) -> str:
+    """A plotly figure as JSON that can sit inside the page's <script>."""
+    return _safe_json(json.loads(fig.to_json()))
 
 
 def build_report(out: str | Path, report: str | Path | None = None, include_faces: bool = False,
@@ -134,7 +152,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     plan = run.get("plan", {})
     config = run.get("config", {})
     context = ReportContext(out, run, tables)
-    registered = list(report_sections.SECTIONS)  # read at call time: sections registered after import count too
+    registered = report_sections.sections_of("audit")
     values = {s.key: s.build(context) for s in registered}
     shown = [s for s in registered if values[s.key]]
     summary = {
@@ -146,23 +164,15 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
         "normalizer_settings": AuditDir(out).normalizer_settings(),
         **{s.key: values[s.key] for s in registered if s.in_summary},
     }
-    write_text_atomic(json.dumps(_in_percent(summary), indent=2, default=_json_default) + "\n", out / SUMMARY_JSON)
+    write_text_atomic(json.dumps(in_percent(summary), indent=2, default=_json_default) + "\n", out / SUMMARY_JSON)
     write_text_atomic(_markdown(summary, shown, values, is_test_only(tables)), out / SUMMARY_MD)
-    inline = DictLoader({f"sections/{s.key}.html.j2": s.html for s in shown if s.html is not None})
-    env = Environment(loader=ChoiceLoader([inline, PackageLoader("auditkit.report", TEMPLATES)]),
-                      autoescape=select_autoescape(["html", "j2"]))
-    env.filters["pct"] = pct
-    env.filters["p"] = format_p
-    env.filters["settings"] = settings_line
-    env.filters["num"] = num
-    env.filters["signed"] = signed
     import plotly.offline
 
-    html = env.get_template("report.html.j2").render(
+    html = template_environment(shown).get_template("report.html.j2").render(
         summary=summary, run=run, config=config, plan=plan, sections=shown, values=values,
         test_descriptions=test_descriptions(), holm_note=HOLM_NOTE, ci_note=CI_NOTE, all_aus=ALL_AUS,
         test_only=is_test_only(tables),
-        figures={k: _safe_json(json.loads(f.to_json())) for k, f in figures.items()},
+        figures={k: figure_json(f) for k, f in figures.items()},
         plotly_js=plotly.offline.get_plotlyjs(), versions=run.get("versions", {}), include_faces=include_faces,
     )
     path = Path(report) if report else out / REPORT_FILE

@@ -3,6 +3,8 @@
 block, which sees the value as `value`. A new section is one function here plus that block.
 
 Sections appear in registration order in report.html and summary.md; a section whose value is empty is left out.
+Each section belongs to one kind of report: `audit` (every audit kind's report.html) or `compare` (`auditkit
+compare`, report/compare.py), which share this mechanism and its three outputs.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Section:
     percent: dict[str, tuple[str, ...]] = field(default_factory=dict)
     in_summary: bool = True
     html: str | None = None
+    report: str = "audit"
 
 
 SECTIONS: list[Section] = []
@@ -58,13 +61,15 @@ SECTIONS: list[Section] = []
 
 def register_section(key: str, markdown: Callable[[Any], list[str]] | None = None,
                      percent: dict[str, tuple[str, ...]] | None = None,
-                     in_summary: bool = True, html: str | None = None) -> Callable[[Callable[[ReportContext], Any]], Callable]:
-    """Decorator: register `build(context) -> value` as the section `key` (its HTML block: sections/<key>.html.j2)."""
+                     in_summary: bool = True, html: str | None = None,
+                     report: str = "audit") -> Callable[[Callable[[Any], Any]], Callable]:
+    """Decorator: register `build(context) -> value` as the section `key` of the `report` kind ("audit" or
+    "compare"; its HTML block: sections/<key>.html.j2)."""
     if any(s.key == key for s in SECTIONS):
         raise ValueError(f"a report section {key!r} is already registered")
 
     def add(build: Callable[[ReportContext], Any]) -> Callable[[ReportContext], Any]:
-        SECTIONS.append(Section(key, build, markdown, percent or {}, in_summary, html))
+        SECTIONS.append(Section(key, build, markdown, percent or {}, in_summary, html, report))
         return build
     return add
 
@@ -291,7 +296,12 @@ def provenance(ctx: ReportContext) -> dict:
     return provenance_of(ctx.run, ctx.tables.made_by)
 
 
-def percent_fields() -> dict[str, tuple[str, ...]]:
+def sections_of(report: str = "audit") -> list[Section]:
+    """The sections of one kind of report, in registration order (read at call time: later registrations count)."""
+    return [s for s in SECTIONS if s.report == report]
+
+
+def percent_fields(report: str = "audit") -> dict[str, tuple[str, ...]]:
     """summary.json's fields in percent, as paths into the summary ("a.b": the list at summary["a"]["b"])."""
-    return {(s.key if rel == "" else f"{s.key}.{rel}"): fields for s in SECTIONS if s.in_summary
+    return {(s.key if rel == "" else f"{s.key}.{rel}"): fields for s in sections_of(report) if s.in_summary
             for rel, fields in s.percent.items()}

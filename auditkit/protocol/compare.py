@@ -1,0 +1,212 @@
+"""The inputs of `auditkit compare`: finished audits of one dataset and one grouping, each model's per-subject scores
+on the subjects and AUs every model scored, and what was left out to make them comparable.
+
+A test-only audit (`audit-predictions`, `audit-model`) gives one model per normalizer; a `gap` audit gives one per
+normalizer too, scored on its cross-group rows (models tested on groups they were not trained on). Everything is
+checked before anything is written: a refusal is one line naming the audit and what differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from auditkit.disparities import ALL_AUS, subject_metrics
+from auditkit.errors import AuditkitError
+from auditkit.metrics import LEGACY_F1_RULE
+from auditkit.model_comparison import ModelComparisonTables, compare_models
+from auditkit.protocol.audit_dir import RESULTS_FILE, RUN_FILE, AuditDir
+
+# what two audits must share to be compared, as run.json holds it: (what it is called in an error, where it is)
+SAME = (("dataset", ("fingerprint",)), ("attribute", ("config", "attr")), ("bins", ("config", "bins")),
+        ("source", ("config", "source")), ("F1 rule for subjects without positives", ("config", "f1_rule")))
+CROSS = "cross"  # the rows of a gap audit that say how a model serves people it was not trained on
+
+
+@dataclass
+class ModelEntry:
+    """One compared model: its label, the audit it comes from and its per-subject rows."""
+
+    label: str
+    audit: Path
+    normalizer: str
+    kind: str  # "test-only" or "gap"
+    run: dict
+    results: pd.DataFrame  # the audit's results rows of this model (cross-group rows for a gap audit)
+    missed: pd.DataFrame | None  # per subject: frames the tool never served (predictions audits), else None
+
+
+@dataclass
+class Comparison:
+    """Compared models, their shared subjects and AUs, the tables, and what had to be left out (said in reports)."""
+
+    entries: list[ModelEntry]
+    subjects: pd.DataFrame  # model, test_group, subject, score on the shared subjects and AUs
+    aus: list[str]  # the AUs every model scored
+    tables: ModelComparisonTables
+    counts: list[dict]  # per model: subjects and AUs it scored, and how many are shared
+    attr: list[str]
+    fingerprint: str
+    data: str
+    seed: int = 0
+    missed: pd.DataFrame = field(default_factory=pd.DataFrame)  # per model and group, on the shared subjects
+
+
+def _value(run: dict, path: tuple[str, ...]) -> object:
+    value: object = run
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    if path == ("config", "f1_rule") and value is None:
+        return LEGACY_F1_RULE  # audits that recorded no rule were scored under the old one
+    return value
+
+
+def parse_names(items: list[str], audits: list[Path]) -> dict[Path, str]:
+    """--name DIR=LABEL items as {resolved audit dir: label}; each DIR must be one of the compared audits (a label
+    may hold '=' itself: the DIR is the part before the first '=' that names a compared audit)."""
+    known = {p.resolve() for p in audits}
+    labels: dict[str | Path, str] = {}
+    for item in items:
+        cuts = [i for i, ch in enumerate(item) if ch == "="]
+        where = next((item[:i] for i in cuts if i and Path(item[:i]).resolve() in known), None)
+        if where is None:
+            if not cuts or not cuts[0]:
+                raise AuditkitError(f"--name: expected DIR=LABEL, got {item!r}")
+            raise AuditkitError(f"--name: {item[:cuts[0]]!r} is not one of the compared audits")
+        labels[where] = item[len(where) + 1:]
+    return check_names(labels, audits)
+
+
+def check_names(names: dict[str | Path, str], audits: list[Path]) -> dict[Path, str]:
+    """{audit dir: label} keyed by resolved path; every dir one of the compared audits, every label non-empty."""
+    known = {p.resolve() for p in audits}
+    out: dict[Path, str] = {}
+    for where, label in names.items():
+        if Path(where).resolve() not in known:
+            raise AuditkitError(f"--name: {str(where)!r} is not one of the compared audits")
+        if not str(label).strip():
+            raise AuditkitError(f"--name: the label of {str(where)!r} is empty")
+        out[Path(where).resolve()] = str(label).strip()
+    return out
+
+
+def _read(path: Path) -> tuple[dict, pd.DataFrame]:
+    """run.json and results.parquet of a finished audit, or a one-line refusal naming what is wrong."""
+    if not path.is_dir():
+        raise AuditkitError(f"{path}: not a directory (compare takes audit directories)")
+    audit = AuditDir(path)
+    if not audit.run_file.is_file():
+        raise AuditkitError(f"{path}: not an audit directory (no {RUN_FILE})")
+    run = audit.read_run()
+    if not audit.results.is_file():
+        raise AuditkitError(f"{path}: unfinished audit (no {RESULTS_FILE}: still running, or cut; finish it by running "
+                            "the same command again)")
+    results = audit.read_results()
+    tasks = (run.get("plan") or {}).get("tasks")
+    if tasks and "task" in results:  # a gap audit: every training of every normalizer must be in
+        expected = len(tasks) * len(run["config"]["normalizers"])
+        done = len(results[["normalizer", "task"]].drop_duplicates())
+        if done < expected:
+            raise AuditkitError(f"{path}: unfinished audit ({done} of {expected} trainings in {RESULTS_FILE}; finish it "
+                                "by running the same command again)")
+    return run, results
+
+
+def _entries(path: Path, run: dict, results: pd.DataFrame, label: str) -> list[ModelEntry]:
+    """One entry per normalizer of an audit: its test-only rows, or a gap audit's cross-group rows."""
+    test_only = (run.get("config") or {}).get("preset") == "test-only" or (results["condition"] == "test-only").all()
+    missed = None
+    audit = AuditDir(path)
+    if audit.missed.is_file():
+        missed = pd.read_parquet(audit.missed)
+    present = set(results["normalizer"])  # in the audit's order (results rows are sorted by name)
+    norms = [n for n in (run.get("config") or {}).get("normalizers") or [] if n in present]
+    norms += sorted(present - set(norms))
+    entries = []
+    for norm in norms:
+        rows = results[results["normalizer"] == norm]
+        if not test_only:
+            rows = rows[rows["condition"] == CROSS]
+        name = label if len(norms) == 1 else f"{label} ({norm})"
+        entries.append(ModelEntry(name, path, norm, "test-only" if test_only else "gap", run, rows, missed))
+    return entries
+
+
+def load_models(audits: list[str | Path], names: dict[Path, str] | None = None) -> list[ModelEntry]:
+    """Read and check the audits: at least two, each finished, of one dataset and grouping; labels unique."""
+    paths = [Path(a) for a in audits]
+    if len(paths) < 2:
+        raise AuditkitError("compare: give at least two audit directories (one audit has nothing to compare with)")
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        if p.resolve() in seen:
+            raise AuditkitError(f"{p}: given twice (the same audit as {seen[p.resolve()]})")
+        seen[p.resolve()] = p
+    names = names or {}
+    loaded = [(p, *_read(p)) for p in paths]
+    first_path, first_run, _ = loaded[0]
+    for path, run, _ in loaded[1:]:
+        for what, where in SAME:
+            mine, theirs = _value(first_run, where), _value(run, where)
+            if mine != theirs:
+                raise AuditkitError(f"{path}: cannot be compared with {first_path}: different {what} "
+                                    f"({theirs!r} vs {mine!r})")
+    entries = [e for path, run, results in loaded
+               for e in _entries(path, run, results, names.get(path.resolve(), path.resolve().name))]
+    labels: dict[str, Path] = {}
+    for e in entries:
+        if e.label in labels:
+            raise AuditkitError(f"--name: two models are labelled {e.label!r} ({labels[e.label]} and {e.audit}); give "
+                                "each its own label with --name DIR=LABEL")
+        labels[e.label] = e.audit
+    return entries
+
+
+def _per_subject(entry: ModelEntry, aus: list[str]) -> pd.DataFrame:
+    """The model's score per test subject (mean over `aus`, each AU averaged over the models that tested them)."""
+    rows = entry.results[entry.results["au"].isin(aus)]
+    table = subject_metrics(rows)
+    table = table[table["au"] == ALL_AUS]
+    return table.assign(model=entry.label)[["model", "test_group", "subject", "score"]]
+
+
+def _missed_on(entry: ModelEntry, shared: set[str]) -> pd.DataFrame | None:
+    if entry.missed is None:
+        return None
+    m = entry.missed[entry.missed["subject"].astype(str).isin(shared)]
+    per = m.groupby("group", sort=True).agg(subjects=("subject", "size"), frames=("frames", "sum"),
+                                            missed=("missed", "sum"), missed_share=("missed_share", "mean"))
+    return per.reset_index().rename(columns={"group": "test_group"}).assign(model=entry.label)
+
+
+def build_comparison(entries: list[ModelEntry], seed: int = 0) -> Comparison:
+    """Restrict every model to the AUs and subjects all of them scored, then compute the comparison's tables."""
+    au_sets = [set(e.results["au"]) for e in entries]
+    aus = sorted(set.intersection(*au_sets))
+    if not aus:
+        raise AuditkitError(f"{entries[1].audit}: shares no scored AU with {entries[0].audit}; nothing to compare")
+    per_model = [_per_subject(e, aus).dropna(subset=["score"]) for e in entries]
+    keyed = [set(zip(t["test_group"].astype(str), t["subject"].astype(str))) for t in per_model]
+    shared = set.intersection(*keyed)
+    counts = [{"model": e.label, "audit": str(e.audit), "kind": e.kind, "normalizer": e.normalizer,
+               "subjects": len(k), "shared_subjects": len(shared), "aus": len(s), "shared_aus": len(aus),
+               "aus_left_out": sorted(s - set(aus))}
+              for e, k, s in zip(entries, keyed, au_sets)]
+    groups = sorted({g for t in per_model for g in t["test_group"].astype(str)})
+    for g in groups:
+        n = sum(1 for key in shared if key[0] == g)
+        if n < 2:
+            raise AuditkitError(f"group {g!r}: only {n} subject(s) scored by every model (comparing models needs at "
+                                "least 2 per group)")
+    subjects = pd.concat([t[[k in shared for k in zip(t["test_group"].astype(str), t["subject"].astype(str))]]
+                          for t in per_model], ignore_index=True)
+    subjects["test_group"] = subjects["test_group"].astype(str)
+    subjects["subject"] = subjects["subject"].astype(str)
+    shared_ids = {s for _, s in shared}
+    missed = [m for e in entries if (m := _missed_on(e, shared_ids)) is not None]
+    run = entries[0].run
+    return Comparison(entries, subjects, aus, compare_models(subjects, seed), counts,
+                      list((run.get("config") or {}).get("attr") or []), str(run.get("fingerprint")),
+                      str(run.get("data")), seed, pd.concat(missed, ignore_index=True) if missed else pd.DataFrame())
