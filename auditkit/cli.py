@@ -793,28 +793,31 @@ def print_leaderboard(comparison) -> None:
 
     rows = leaderboard(comparison)
     pair = rows[0]["comparison"]
-    columns = [("#", "right"), ("model", "left"), ("score", "right"), ("95% CI", "right")]
+    columns = [("#", "right"), ("model", "left"), ("score", "right")]
     if pair:
-        columns += [(pair, "right"), ("95% CI", "right"), ("p", "right")]
+        columns += [(pair, "right"), ("p", "right")]
     columns.append(("missed", "right"))
     c = comparison.counts[0]
-    table = _compact(f"{len(rows)} models on {c['shared_subjects']} shared subjects and {c['shared_aus']} shared AUs "
-                     "(score: mean of F1 and accuracy, %; difference in points; 95% bootstrap CIs over subjects)",
-                     columns)
+    table = _compact(f"{len(rows)} models on {c['shared_subjects']} shared subjects and {c['shared_aus']} shared AUs. "
+                     "Score: mean of F1 and accuracy (%); difference between groups (points); [95% bootstrap CI over "
+                     "subjects]; p: permutation test of the difference", columns)
     for r in rows:
-        cells = [str(r["rank"]), r["model"], f"{100 * r['score']:.1f}",
-                 f"{100 * r['score_ci_low']:.1f}..{100 * r['score_ci_high']:.1f}"]
+        cells = [str(r["rank"]), r["model"],
+                 f"{100 * r['score']:.1f} [{100 * r['score_ci_low']:.1f}, {100 * r['score_ci_high']:.1f}]"]
         if pair:
-            cells += [f"{100 * r['difference']:+.1f}",
-                      f"{100 * r['difference_ci_low']:+.1f}..{100 * r['difference_ci_high']:+.1f}", _fmt_p(r["p"])]
+            cells += [f"{100 * r['difference']:+.1f} [{100 * r['difference_ci_low']:+.1f}, "
+                      f"{100 * r['difference_ci_high']:+.1f}]", _fmt_p(r["p"])]
         cells.append(f"{100 * r['missed_share']:.1f} %" if r["missed_share"] is not None else "-")
         table.add_row(*cells)
     console.print(table)
     for c in comparison.counts:
-        if c["subjects"] != c["shared_subjects"] or c["aus_left_out"]:
-            left = f"; AUs left out: {', '.join(c['aus_left_out'])}" if c["aus_left_out"] else ""
-            console.print(f"  {c['model']}: scored {c['subjects']} subjects, {c['shared_subjects']} shared{left}",
-                          markup=False, highlight=False)
+        if c["subjects"] != c["shared_subjects"]:
+            console.print(f"  {c['model']}: {c['subjects']} subjects scored, {c['shared_subjects']} shared by every "
+                          "model", markup=False, highlight=False)
+    scored = {c["model"]: set(comparison.aus) | set(c["aus_left_out"]) for c in comparison.counts}
+    for au in sorted(set().union(*scored.values()) - set(comparison.aus)):
+        lacking = [m for m, aus in scored.items() if au not in aus]
+        console.print(f"  {au} left out: not scored by {', '.join(lacking)}", markup=False, highlight=False)
 
 
 @app.command()

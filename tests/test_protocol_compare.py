@@ -132,6 +132,15 @@ def test_unfinished_gap_audit_is_refused(audit_dataset: Path, audits: dict[str, 
         load_models([audits["fair"], gap_dir])
 
 
+def test_a_test_only_audit_missing_a_normalizer_is_unfinished(audits: dict[str, Path], tmp_path: Path) -> None:
+    cut = Path(shutil.copytree(audits["third"], tmp_path / "cut"))
+    run = json.loads((cut / "run.json").read_text())
+    run["config"]["normalizers"] = ["none", "histeq"]  # as audit-model records them; histeq never finished
+    (cut / "run.json").write_text(json.dumps(run))
+    with pytest.raises(AuditkitError, match="unfinished audit .no results yet for normalizer 'histeq'"):
+        load_models([audits["fair"], cut])
+
+
 def test_api_returns_tables_and_writes_the_three_outputs(audits: dict[str, Path], tmp_path: Path) -> None:
     result = auditkit.compare([audits["fair"], audits["unfair"]], names={audits["unfair"]: "skewed"},
                               out=tmp_path / "cmp")

@@ -104,6 +104,10 @@ def _read(path: Path) -> tuple[dict, pd.DataFrame]:
         raise AuditkitError(f"{path}: unfinished audit (no {RESULTS_FILE}: still running, or cut; finish it by running "
                             "the same command again)")
     results = audit.read_results()
+    missing = [n for n in (run.get("config") or {}).get("normalizers") or [] if n not in set(results["normalizer"])]
+    if missing:  # an audit with normalizers writes results.parquet after each one (audit-model, gap)
+        raise AuditkitError(f"{path}: unfinished audit (no results yet for normalizer {missing[0]!r}; finish it by "
+                            "running the same command again)")
     tasks = (run.get("plan") or {}).get("tasks")
     if tasks and "task" in results:  # a gap audit: every training of every normalizer must be in
         expected = len(tasks) * len(run["config"]["normalizers"])
