@@ -3,8 +3,9 @@
 The stable public API, by concept (imported lazily, so `import auditkit` stays fast and torch-free until used):
 
 - data: `Dataset`, `load_dataset`, `SynthConfig`, `generate` (the synthetic benchmark)
-- interfaces for plugins: `Normalizer`, `AUClassifier`, `make_normalizer`, `make_classifier`, `ModelCard` (what a
-  pretrained model file needs beside it)
+- plugins: the typed bases `Normalizer`, `Classifier` (`AUClassifier`, its earlier name) and `DatasetSource`, whose
+  hooks `auditkit.contract.HOOKS` lists; `auditkit.testing.check_plugin` (the checks a plugin must pass);
+  `make_normalizer`, `make_classifier`; `ModelCard` (what a pretrained model file needs beside it)
 - normalizers: `DeepFNNormalizer`, `OracleNormalizer`, `normalize_dataset`
 - audits, for notebooks (each returns an `AuditResult` of tidy tables): `gap`, `audit_predictions`, `audit_model`;
   the runner underneath: `AuditConfig`, `run_audit`; several audited models side by side: `compare` (a
@@ -26,7 +27,9 @@ _EXPORTS = {
     "load_dataset": "auditkit.data.dataset",
     "SynthConfig": "auditkit.data.synth.generate",
     "generate": "auditkit.data.synth.generate",
-    "Normalizer": "auditkit.normalizers.base",
+    "Normalizer": "auditkit.contract",
+    "Classifier": "auditkit.contract",
+    "DatasetSource": "auditkit.contract",
     "AUClassifier": "auditkit.classifiers.base",
     "make_normalizer": "auditkit.plugins",
     "make_classifier": "auditkit.plugins",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from auditkit import contract
+from auditkit.contract import RESERVED_OPTIONS
 from auditkit.errors import AuditkitError
 
 GROUPS = {"normalizer": "auditkit.normalizers", "classifier": "auditkit.classifiers", "dataset": "auditkit.datasets"}
@@ -22,9 +24,11 @@ def load(kind: str, name: str) -> Any:
         known = ", ".join(sorted(eps)) or "none installed"
         raise AuditkitError(f"unknown {kind} {name!r} (installed: {known}; `auditkit plugins` lists them)")
     try:
-        return eps[name].load()
+        plugin = eps[name].load()
     except Exception as exc:  # a broken third-party package must not take the CLI down with a traceback
         raise AuditkitError(f"{kind} plugin {name!r} ({eps[name].value}) failed to load: {exc}") from None
+    contract.check(kind, name, plugin, on="class", origin=eps[name].value)  # class-level hooks, before any use
+    return plugin
 
 
 def plugin_version(kind: str, name: str) -> str | None:
@@ -37,7 +41,7 @@ def plugin_version(kind: str, name: str) -> str | None:
 def code_version(kind: str, name: str) -> str | None:
     """The version of the code behind a plugin's outputs: its `cache_version` attribute (the built-ins bump theirs
     when their code changes), else the version of the package that installs it."""
-    version = getattr(load(kind, name), "cache_version", None)
+    version = contract.read(load(kind, name), kind, "cache_version", name)
     return str(version) if version is not None else plugin_version(kind, name)
 
 
@@ -53,9 +57,6 @@ def make_normalizer(name: str, **options: Any) -> Any:
     return normalizer
 
 
-# what the runner itself passes to every normalizer: not for users to set
-RESERVED_OPTIONS = ("seed", "progress")
-
 
 def normalizer_options(name: str) -> list[str]:
     """The settings a normalizer plugin accepts: its constructor's keywords plus any it lists in `extra_options`."""
@@ -64,12 +65,12 @@ def normalizer_options(name: str) -> list[str]:
     cls = load("normalizer", name)
     params = inspect.signature(cls).parameters.values()
     named = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    extra = list(getattr(cls, "extra_options", ()))
+    extra = list(contract.read(cls, "normalizer", "extra_options", name))
     return [o for o in dict.fromkeys(named + extra) if o not in RESERVED_OPTIONS]
 
 
-def _value(text: str) -> Any:
-    """An option value from the command line: true/false, an integer, a float, or else the text itself."""
+def _guess(text: str) -> Any:
+    """An option value without a type to read: true/false, an integer, a float, or else the text itself."""
     low = text.strip().lower()
     if low in ("true", "false"):
         return low == "true"
@@ -79,6 +80,64 @@ def _value(text: str) -> Any:
         except ValueError:
             pass
     return text
+
+
+def _convert(hint: Any, text: str) -> Any:
+    """`text` as the annotated type `hint` (int, float, bool, str, Path, Literal choices, X | None); ValueError
+    naming what it takes otherwise."""
+    import typing
+    from pathlib import Path
+
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        by_text = {str(c): c for c in typing.get_args(hint)}
+        if text.strip() not in by_text:
+            raise ValueError(f"one of {', '.join(by_text)}")
+        return by_text[text.strip()]
+    if args and origin is not typing.Literal and hint not in (int, float, bool, str):  # a union: the first that fits
+        if text.strip().lower() == "none" and type(None) in typing.get_args(hint):
+            return None
+        problems = []
+        for arg in args:
+            try:
+                return _convert(arg, text)
+            except ValueError as exc:
+                problems.append(str(exc))
+        raise ValueError(" or ".join(dict.fromkeys(problems)))
+    if hint is bool:
+        low = text.strip().lower()
+        if low not in ("true", "false"):
+            raise ValueError("true or false")
+        return low == "true"
+    if hint is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError("a whole number") from None
+    if hint is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError("a number") from None
+    if hint in (str, Path):
+        return hint(text)
+    return _guess(text)
+
+
+def option_value(name: str, key: str, text: str) -> Any:
+    """A --normalizer-option value converted with the annotation of the normalizer's constructor keyword (settings
+    taken through **kwargs, without one, are read as true/false, numbers or text)."""
+    import typing
+
+    cls = load("normalizer", name)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # an annotation that does not resolve here: read the value as before
+        hints = {}
+    if key not in hints:
+        return _guess(text)
+    return _convert(hints[key], text)
 
 
 def parse_normalizer_options(items: list[str], normalizers: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -96,21 +155,18 @@ def parse_normalizer_options(items: list[str], normalizers: tuple[str, ...]) -> 
         if key not in valid:
             raise AuditkitError(f"--normalizer-option {item!r}: {name} has no setting {key!r} "
                                 f"(valid: {', '.join(valid) or 'none'})")
-        out.setdefault(name, {})[key] = _value(text)
+        try:
+            out.setdefault(name, {})[key] = option_value(name, key, text)
+        except ValueError as exc:
+            raise AuditkitError(f"--normalizer-option {item!r}: {name}.{key} takes {exc}, got {text!r}") from None
     return out
 
 
 def check_contract(kind: str, name: str, plugin: object) -> None:
-    """A one-line error naming the plugin when an instance lacks a method its kind's interface promises.
-
-    The interfaces are `normalizers.base.Normalizer` and `classifiers.base.AUClassifier`; only the methods are checked
-    (a runtime Protocol check would also demand optional attributes such as `name`).
-    """
-    needed = {"normalizer": ("fit", "transform"), "classifier": ("fit", "predict_proba")}[kind]
-    missing = [m for m in needed if not callable(getattr(plugin, m, None))]
-    if missing:
-        raise AuditkitError(f"{kind} plugin {name!r} ({available(kind)[name].value}) does not implement the {kind} "
-                            f"interface: no {' or '.join(missing)} method")
+    """A one-line error naming the plugin when an instance breaks its kind's contract (auditkit.contract.HOOKS):
+    a required method missing, a hook that cannot be called as auditkit calls it, a value of the wrong type."""
+    ep = available(kind).get(name)
+    contract.check(kind, name, plugin, origin=ep.value if ep is not None else "")
 
 
 def make_classifier(name: str, **options: Any) -> Any:

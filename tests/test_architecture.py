@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "auditkit"
 LAYERS = {
     "auditkit": 0, "auditkit.errors": 0, "auditkit.files": 0, "auditkit.native": 0, "auditkit.provenance": 0,
     "auditkit.process_state": 0,
-    "auditkit.plugins": 1, "auditkit.data": 1,
+    "auditkit.plugins": 1, "auditkit.contract": 1, "auditkit.testing": 1, "auditkit.data": 1,
     "auditkit.normalizers": 2, "auditkit.classifiers": 2, "auditkit.metrics": 2, "auditkit.stats": 2,
     "auditkit.disparities": 2, "auditkit.model_comparison": 2,
     "auditkit.protocol": 3, "auditkit.layers": 3,

@@ -166,7 +166,7 @@ def test_normalize_dataset_writes_a_valid_dataset(tiny_dataset: Path, tmp_path: 
     assert result.frames.equals(ds.frames)
     assert result.meta["provenance"]["normalizer"] == "deepfn"
     assert result.meta["provenance"]["normalized_from"]["fingerprint"] == ds.fingerprint
-    # the same record of settings as the audits' normalizers.json (get_params), not the model's internals
+    # the same record of settings as the audits' normalizers.json (fitted_settings), not the model's internals
     assert result.meta["provenance"]["normalizer_config"]["iterations"] == TINY["iterations"]
     assert {"mode", "preset", "recenter", "person_norm"} <= set(result.meta["provenance"]["normalizer_config"])
     assert not np.array_equal(np.asarray(result.faces[:5]), np.asarray(ds.faces[:5]))
@@ -296,7 +296,7 @@ def test_cpu_default_trains_centered_with_a_gradient_term_and_the_paper_mode_doe
     assert not paper.config.center and paper.config.gradient_weight == 0 and not paper.recenter
     assert amortized.config.warp == 0.0 and paper.config.warp == 0.04  # the paper keeps faceswap's random warp
     assert amortized.config.iterations == 3000
-    assert {"center", "people_per_batch", "gradient_weight", "warp"} <= set(amortized.get_params())
+    assert {"center", "people_per_batch", "gradient_weight", "warp"} <= set(amortized.fitted_settings())
 
 
 def test_centered_training_batches_people_in_blocks_and_learns(tmp_path: Path) -> None:

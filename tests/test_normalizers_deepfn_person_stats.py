@@ -70,7 +70,7 @@ def test_person_norm_is_the_amortized_default_and_is_validated(tmp_path: Path) -
         DeepFNNormalizer(mode="per-subject", preset="paper", recenter=True, person_norm=True)
     with pytest.raises(AuditkitError, match="recenter=False"):
         DeepFNNormalizer(mode="per-subject", preset="lite", person_norm=True)
-    assert DeepFNNormalizer(mode="amortized", preset="lite").get_params()["person_norm"] is True
+    assert DeepFNNormalizer(mode="amortized", preset="lite").fitted_settings()["person_norm"] is True
 
 
 def test_person_norm_changes_the_output_not_the_weights(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_oracle_output_is_the_truth_rendered_on_the_template_and_equalized(tiny_
         np.testing.assert_array_equal(out, expected)
         # the identity is gone: another subject's same-numbered frame differs only by expression and pose
         assert not np.array_equal(out, ds.faces_of(subject))
-    assert norm.get_params()["template"] == template
+    assert norm.fitted_settings()["template"] == template
 
 
 def test_oracle_needs_every_frame_of_the_subject(tiny_dataset: Path) -> None:

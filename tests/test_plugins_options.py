@@ -39,7 +39,7 @@ def test_gap_passes_settings_to_the_normalizer_and_refuses_bad_ones(audit_datase
             "--val", "1", "--jobs", "1", "--normalizer", "deepfn"]
     bad = run(*base, "--out", str(tmp_path / "bad"), "--normalizer-option", "deepfn.iterations=3",
               "--normalizer-option", "deepfn.mode=sideways")
-    assert "unknown mode 'sideways'" in _one_line(bad) and not (tmp_path / "bad").exists()
+    assert "deepfn.mode takes one of amortized, per-subject, got 'sideways'" in _one_line(bad) and not (tmp_path / "bad").exists()
     ok = run(*base, "--out", str(tmp_path / "ok"), "--normalizer-option", "deepfn.iterations=3",
              "--normalizer-option", "deepfn.batch_size=8")
     assert ok.returncode == 0, ok.stderr

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from auditkit.classifiers import lenet_fused
+from auditkit.contract import Classifier
 from auditkit.errors import AuditkitError
 from auditkit.metrics import macro_f1
 from auditkit.process_state import preserved
@@ -116,7 +117,7 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y:
     return loss.item()
 
 
-class LeNetClassifier:
+class LeNetClassifier(Classifier):
     """AUClassifier around LeNet5: masked BCE, Adam, keeps the epoch with the best validation macro F1."""
 
     name = "lenet5"

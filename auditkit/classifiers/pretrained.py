@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, ValidationInfo, field_validator
 
+from auditkit.contract import Classifier
 from auditkit.data.format import au_name
 from auditkit.errors import AuditkitError, ModelFileError
 from auditkit.files import read_json_object, validation_problem
@@ -151,7 +152,7 @@ class _Onnx:
         return np.asarray(self.session.run(None, {self.input: x})[0], np.float32)
 
 
-class PretrainedClassifier:
+class PretrainedClassifier(Classifier):
     """predict_proba of a TorchScript (.pt/.ts), torch.export (.pt2) or ONNX (.onnx) model on (n, H, W) faces."""
 
     test_only = True  # `auditkit gap` refuses it up front; `auditkit audit-model` runs it
@@ -166,6 +167,7 @@ class PretrainedClassifier:
         if model is None:  # e.g. `auditkit gap --classifier pretrained`, which would need to train it
             raise AuditkitError("pretrained: needs a model file and cannot be trained; "
                                 "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")
+        self.model, self.threads, self.seed = model, threads, seed  # as given (get_params)
         self.path = Path(model)
         if not self.path.is_file():
             raise ModelFileError(self.path, None, "model file not found")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from auditkit.contract import checked_transform
 from auditkit.data.dataset import Dataset
 from auditkit.data.format import (
     FACES_FILE,
@@ -47,7 +48,7 @@ def normalize_dataset(ds: Dataset, normalizer: str, out: str | Path, *, template
     faces = open_faces_for_writing(tmp / FACES_FILE, len(ds.faces), h, w)
     for i, s in enumerate(subjects):
         rows = ds.subject_frames(s)["face"].to_numpy()
-        faces[rows] = norm.transform(s, np.asarray(ds.faces[rows]))
+        faces[rows] = checked_transform(norm, normalizer, s, np.asarray(ds.faces[rows]))
         if progress:
             progress("writing normalized faces", i + 1, len(subjects))
     faces.flush()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from auditkit.contract import Normalizer
+
 # bump when a change here can change the faces it returns
 # (tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)
 CACHE_VERSION = 1
@@ -16,14 +18,16 @@ def equalize(faces: np.ndarray) -> np.ndarray:
     return np.stack([cv2.equalizeHist(f) for f in faces]) if len(faces) else faces.copy()
 
 
-class HistEqNormalizer:
+class HistEqNormalizer(Normalizer):
     """Equalizes each face's grey-level histogram (removes global skin-tone and illumination level differences)."""
 
     name = "histeq"
 
     cache_version = CACHE_VERSION  # part of every cache key and audit identity that holds its output
+
     def __init__(self, seed: int = 0, progress: object = None) -> None:
         """Takes no settings of its own; `seed` and `progress`, which the runner passes every normalizer, are unused."""
+        self.seed = seed
 
     def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> HistEqNormalizer:
         """Nothing to learn."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from auditkit.contract import Normalizer
 from auditkit.data.dataset import Dataset
 from auditkit.errors import AuditkitError, DatasetError
 from auditkit.normalizers.histeq import equalize
@@ -13,7 +14,7 @@ from auditkit.normalizers.histeq import equalize
 CACHE_VERSION = 1
 
 
-class OracleNormalizer:
+class OracleNormalizer(Normalizer):
     """Re-renders each frame's expression and head pose on the template identity under the template's capture.
 
     Only datasets written by `auditkit synth` know what that face looks like (their `synthetic/` ground truth), so
@@ -25,8 +26,10 @@ class OracleNormalizer:
     name = "oracle"
 
     cache_version = CACHE_VERSION  # part of every cache key and audit identity that holds its output
+
     def __init__(self, seed: int = 0, progress: object = None) -> None:
         """Takes no settings of its own; `seed` and `progress`, which the runner passes every normalizer, are unused."""
+        self.seed = seed
         self.truth = None
         self.template: str | None = None
         self.rows: dict[str, np.ndarray] = {}
@@ -55,7 +58,7 @@ class OracleNormalizer:
         subjects = dataset.frames["subject"].to_numpy()
         self.rows = {s: np.flatnonzero(subjects == s) for s in np.unique(subjects)}
 
-    def get_params(self, deep: bool = True) -> dict:
+    def fitted_settings(self) -> dict:
         """What the report states: the rendered identity and the post-processing."""
         return {"template": self.template, "capture": "template's, noise-free", "output": "histogram-equalized",
                 "ground_truth": "synthetic/"}

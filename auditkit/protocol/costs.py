@@ -57,7 +57,7 @@ def deepfn_fits(plan: AuditPlan, options: dict) -> tuple[int, int, str]:
     on a machine without a GPU (the submitting machine decides its defaults)."""
     from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 
-    params = DeepFNNormalizer(**options).get_params()
+    params = DeepFNNormalizer(**options).fitted_settings()
     fits = 1 if params["mode"] == "amortized" else len(plan.scope)  # per subject: one template + person model each
     return fits, params["iterations"], params["preset"]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from auditkit.contract import checked_transform
 from auditkit.classifiers.pretrained import PretrainedClassifier
 from auditkit.data.dataset import load_dataset
 from auditkit.data.template import select_template
@@ -133,7 +134,7 @@ def _score(job: dict, name: str, options: dict,
     proba = np.zeros((len(frames), len(aus)), np.float32)
     for s in scope:
         idx = np.flatnonzero(subject_of == s)
-        proba[idx] = clf.predict_proba(norm.transform(s, by_subject[s]))[:, cols]
+        proba[idx] = clf.predict_proba(checked_transform(norm, name, s, by_subject[s]))[:, cols]
     results = label_test_only(score_pools(job["pools"], labels, proba, subject_of, aus,
                                           job["f1_rule"]), job["attrs"], name, job["classifier"])
     results["environment"] = environment(None)["id"]  # where the model ran (a cluster worker, perhaps)

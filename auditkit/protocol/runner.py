@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from auditkit import contract
+from auditkit.contract import checked_proba, checked_transform
 from auditkit.classifiers.base import (
     DEFAULT_INPUT_SIZE,
     channels_of,
@@ -205,13 +207,13 @@ def normalize_faces(plan: AuditPlan, normalizer: str, audit: AuditDir,
     subjects = ds.frames["subject"].to_numpy()[rows]
     by_subject = {s: ds.faces_of(s) for s in plan.scope}
     prepare(norm, ds, plan.template)
-    if parallel_map is not None and hasattr(norm, "parallel_map"):
+    if parallel_map is not None and contract.has(norm, "normalizer", "parallel_map"):
         norm.parallel_map = parallel_map
     norm.fit(ds.faces_of(plan.template), by_subject)
     out = np.empty((len(rows), size, size), np.uint8)
     for s in plan.scope:
         idx = np.flatnonzero(subjects == s)
-        faces = norm.transform(s, by_subject[s])
+        faces = checked_transform(norm, normalizer, s, by_subject[s])
         out[idx] = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces])
     with atomic_path(path) as tmp:
         np.save(tmp, out)
@@ -309,7 +311,7 @@ def _train_and_score(task: Task, normalizer: str, data: TaskData, threads: int) 
     frames = []
     for test_group, subjects in task.tests:
         te = _select(data, subjects, seqs.get("test"))
-        proba = model.predict_proba(with_channels(np.asarray(X[te]), data.channels))
+        proba = checked_proba(model, data.classifier, with_channels(np.asarray(X[te]), data.channels), len(data.aus))
         rows = per_subject_au(data.labels[te], proba, data.subjects[te], data.aus, f1_rule=data.f1_rule)
         if task.kind == "group":
             condition = "within" if test_group == task.train_pool else "cross"
@@ -319,7 +321,7 @@ def _train_and_score(task: Task, normalizer: str, data: TaskData, threads: int) 
             train_group, test_group = ("same person", "person") if condition == "within" else ("other people", "person")
         frames.append(rows.assign(condition=condition, train_group=train_group, test_group=test_group))
     out = pd.concat(frames, ignore_index=True)
-    history = getattr(model, "history", None) or []
+    history = contract.read(model, "classifier", "history", data.classifier) or []
     best = max(history, key=lambda h: h["val_f1"])["epoch"] if history else -1
     # how this process computed (C kernels or PyTorch layers, and why) and where: a resumed or clustered audit that
     # mixed machines or runtimes shows it row by row
@@ -362,7 +364,7 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
         size, channels = input_size_of(classifier), channels_of(classifier)
     except ValueError as exc:
         raise AuditkitError(f"classifier {cfg.classifier!r}: {exc}") from None
-    if getattr(classifier, "test_only", False):
+    if contract.read(classifier, "classifier", "test_only", cfg.classifier):
         raise AuditkitError(f"classifier {cfg.classifier!r} is pretrained and cannot be trained per split; "
                             "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")
     for n in cfg.normalizers:  # settings are checked before any work (constructing a normalizer is cheap)

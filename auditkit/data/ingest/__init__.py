@@ -21,15 +21,14 @@ def ingest_with_plugin(name: str, root: str | Path, out: str | Path, demographic
     """Ingest through an installed `auditkit.datasets` plugin, a source auditkit does not ship: its
     `load(out, root=..., demographics=..., n_jobs=...)` writes the dataset directory, which must then load cleanly."""
     from auditkit.data.dataset import load_dataset
-    from auditkit.plugins import available, load
+    from auditkit.plugins import available, check_contract, load
 
     if name not in available("dataset"):
         known = ", ".join(dict.fromkeys([*SOURCES, *sorted(available("dataset"))]))
         raise AuditkitError(f"ingest: unknown source {name!r} (choose from {known}; `auditkit plugins` lists plugins)")
     source = load("dataset", name)
     source = source() if isinstance(source, type) else source
-    if not callable(getattr(source, "load", None)):
-        raise AuditkitError(f"dataset plugin {name!r} has no load(out, root=..., ...) method")
+    check_contract("dataset", name, source)
     try:
         written = source.load(out, root=root, demographics=demographics, n_jobs=n_jobs)
     except AuditkitError:

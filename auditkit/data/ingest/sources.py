@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from auditkit.contract import DatasetSource
 from auditkit.data.format import META_FILE
 from auditkit.data.ingest import build_job, run_ingest
 
 
-class _IngestedSource:
+class _IngestedSource(DatasetSource):
     name = ""
 
     def load(self, out: str | Path, root: str | Path, demographics: str | Path | None = None, n_jobs: int = -1,

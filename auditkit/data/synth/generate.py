@@ -15,6 +15,7 @@ from joblib import Parallel, delayed
 from joblib.externals.loky import get_reusable_executor
 
 from auditkit import __version__
+from auditkit.contract import DatasetSource
 from auditkit.data.format import (
     FACES_FILE,
     FORMAT_VERSION,
@@ -218,7 +219,7 @@ def generate(out: str | Path, cfg: SynthConfig = SynthConfig(), n_jobs: int = -1
     return out
 
 
-class SyntheticSource:
+class SyntheticSource(DatasetSource):
     """Dataset source plugin (`auditkit.datasets` entry point): builds the synthetic benchmark on demand."""
 
     name = "synthetic"

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 
+from auditkit.contract import Normalizer
 from auditkit.errors import AuditkitError
 from auditkit.normalizers.deepfn.augment import preprocess
 from auditkit.normalizers.deepfn.model import DeepFN
@@ -43,7 +45,7 @@ PAPER_TRAINING = {"iterations": 50_000, "batch_size": 64, "lr": 5e-5, "checkpoin
 MIN_RECENTER_FRAMES = 10  # fewer frames give too noisy a mean code to recenter a person on
 
 
-class DeepFNNormalizer:
+class DeepFNNormalizer(Normalizer):
     """Normalizer interface around DeepFN; trained weights are cached on disk, so re-runs cost nothing.
 
     With `recenter` (the amortized default) a person's mean shared code is swapped for the template's before D^y:
@@ -63,11 +65,15 @@ class DeepFNNormalizer:
     extra_options = ("batch_size", "lr", "lr_schedule", "warp", "center", "people_per_batch", "gradient_weight",
                      "checkpoint_every")
 
-    def __init__(self, mode: str | None = None, preset: str | None = None, iterations: int | None = None,
+    def __init__(self, mode: Literal["amortized", "per-subject"] | None = None,
+                 preset: Literal["paper", "lite"] | None = None, iterations: int | None = None,
                  seed: int = 0, cache_dir: str | Path | None = None, max_frames: int | None = None,
                  recenter: bool | None = None, person_norm: bool | None = None,
                  progress: Callable[[str, int, int], None] | None = None,
                  **train_options: object) -> None:
+        # the keywords as given, for get_params (scikit-learn's contract); what they resolve to: fitted_settings
+        self._params = {"mode": mode, "preset": preset, "iterations": iterations, "seed": seed, "cache_dir": cache_dir,
+                        "max_frames": max_frames, "recenter": recenter, "person_norm": person_norm, **train_options}
         gpu = torch.cuda.is_available()
         self.mode = mode or ("per-subject" if gpu else "amortized")
         if self.mode not in MODES:
@@ -116,6 +122,11 @@ class DeepFNNormalizer:
         self.subject_stats: dict[str, PersonStats] = {}  # subject -> its BatchNorm statistics (person_norm)
 
     def get_params(self, deep: bool = True) -> dict:
+        """The constructor's keywords as given (training settings included): DeepFNNormalizer(**p.get_params())
+        makes the same normalizer."""
+        return dict(self._params)
+
+    def fitted_settings(self) -> dict:
         """Mode, preset, training config and recentering, resolved: what a report needs to reproduce this normalization."""
         c = self.config
         return {"mode": self.mode, "preset": c.preset, "iterations": c.iterations, "batch_size": c.batch_size,
