@@ -9,7 +9,7 @@ The stable public API, by concept (imported lazily, so `import auditkit` stays f
 - normalizers: `DeepFNNormalizer`, `OracleNormalizer`, `normalize_dataset`
 - audits, for notebooks (each returns an `AuditResult` of tidy tables): `gap`, `audit_predictions`, `audit_model`;
   the runner underneath: `AuditConfig`, `run_audit`; several audited models side by side: `compare` (a
-  `ComparisonResult`)
+  `ComparisonResult`); a normalized copy of a dataset: `normalize` (a `NormalizeResult`)
 - results: `AuditDir` (an audit directory: its files, resume rule and results), `audit_tables`, `build_report`
 - extending the statistics and the report: `register_test`, `register_comparison` (stats), `register_section`
 """
@@ -43,6 +43,8 @@ _EXPORTS = {
     "audit_predictions": "auditkit.api",
     "audit_model": "auditkit.api",
     "compare": "auditkit.api",
+    "normalize": "auditkit.api",
+    "NormalizeResult": "auditkit.api",
     "ComparisonResult": "auditkit.api",
     "ModelCard": "auditkit.classifiers.pretrained",
     "AuditDir": "auditkit.protocol.audit_dir",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,14 +43,53 @@ class AuditResult:
 def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: list[str] | tuple[str, ...] = ("none",),
         preset: str = "default", out: str | Path | None = None, classifier: str = "lenet5",
         normalizer_options: dict[str, dict] | None = None, repeats: int | None = None, seed: int = 0,
-        jobs: int = -1, force: bool = False, cluster: str | None = None, strict_reproducibility: bool = False,
-        **protocol: object) -> AuditResult:
-    """Run (or resume) `auditkit gap` from Python: `auditkit.gap(data, attr="fitzpatrick", normalizers=["deepfn"])`.
+        n_train: int | None = None, n_val: int | None = None, bins: str | None = None, source: str | None = None,
+        template: str | None = None, epochs: int | None = None, f1_rule: str = "exclude", jobs: int = -1,
+        force: bool = False, cluster: str | None = None, strict_reproducibility: bool = False) -> AuditResult:
+    """Run (or resume) a within- vs cross-group audit, as `auditkit gap` does, and return its tables.
 
-    `data` None uses the synthetic default (rendered once; the person split has its own, with more frames per
-    person: data/synth/default.py); `out` None writes to a temporary directory. Other
-    keyword arguments are the protocol's (n_train, n_val, bins, source, template, epochs, f1_rule), validated like
-    the CLI's.
+    Parameters
+    ----------
+    data : str or Path, optional
+        Dataset directory. None renders the synthetic default once and uses it (the person split has its own,
+        with more frames per person: data/synth/default.py).
+    attr : str or list of str
+        The split: person, gender, fitzpatrick, dataset, any subjects.parquet column, or several (an intersection).
+    normalizers : list of str
+        Normalizer plugins to compare; `none` always runs first as the baseline. "histeq,deepfn" is read as two.
+    preset : {"default", "smoke"}
+        Protocol preset (repetitions, epochs, early stopping); the keywords below override it.
+    out : str or Path, optional
+        Audit directory; the same audit there resumes. None: a new temporary directory.
+    classifier : str
+        Classifier plugin (default LeNet-5).
+    normalizer_options : dict, optional
+        {normalizer: {setting: value}}, checked like --normalizer-option.
+    repeats, n_train, n_val, epochs : int, optional
+        Repetitions, training and validation subjects per draw, training epochs (None: the preset's).
+    seed : int
+        Seed of every draw and fit.
+    bins : str, optional
+        Bins of a numeric attribute, e.g. "1-2,5-6" (default for fitzpatrick: the paper's I-II vs V-VI).
+    source : str, optional
+        Restrict to one source dataset.
+    template : str, optional
+        The normalizers' template subject (default: the most expressive).
+    f1_rule : {"exclude", "one", "zero"}
+        F1 of a subject who neither shows nor is predicted to show an AU.
+    jobs : int
+        Local processes (-1: one per core).
+    force : bool
+        Discard another audit's results in `out`.
+    cluster : str, optional
+        Dask scheduler address or "local:N": run the trainings there.
+    strict_reproducibility : bool
+        Refuse to resume results made in another environment.
+
+    Returns
+    -------
+    AuditResult
+        The audit's tables (scores as fractions) and its directory.
     """
     from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.runner import AuditConfig, run_audit
@@ -58,10 +97,6 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     attrs = tuple([attr] if isinstance(attr, str) else attr)
     if isinstance(normalizers, str):  # "histeq,deepfn" as the CLI takes it, not the letters of one name
         normalizers = [n.strip() for n in normalizers.split(",") if n.strip()]
-    allowed = {"n_train", "n_val", "bins", "source", "template", "epochs", "f1_rule"}
-    unknown = sorted(set(protocol) - allowed)
-    if unknown:
-        raise AuditkitError(f"gap: unknown argument {unknown[0]!r} (protocol arguments: {', '.join(sorted(allowed))})")
     if data is None:
         from auditkit.data.synth.default import ensure_default_dataset
 
@@ -70,7 +105,9 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
     parse_normalizer_options(items, norms)  # the same checks as --normalizer-option (values keep their types)
     cfg = AuditConfig.from_preset(preset, data=str(data), attr=attrs, normalizers=norms, classifier=classifier,
-                                  repeats=repeats, seed=seed, normalizer_options=normalizer_options or {}, **protocol)
+                                  repeats=repeats, seed=seed, normalizer_options=normalizer_options or {},
+                                  n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
+                                  epochs=epochs, f1_rule=f1_rule)
     with _out(out) as out:
         results = run_audit(cfg, out, jobs=jobs, force=force, cluster=cluster,
                             strict_reproducibility=strict_reproducibility)
@@ -110,11 +147,37 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
                       format: str = "auto", bins: str | None = None, source: str | None = None, faces: str = "best",
                       frame_offset: int | None = None, force: bool = False, f1_rule: str = "exclude",
                       fmt: str | None = None) -> AuditResult:
-    """`auditkit audit-predictions` from Python: score a tool's saved outputs per group (test-only).
+    """Score a tool's saved per-frame outputs per group, test-only, as `auditkit audit-predictions` does.
 
-    `predictions` is a file or a folder of them (OpenFace 2.0, py-feat, LibreFace or generic CSVs); `out` None
-    writes to a temporary directory. The result's `missed_frames` lists the frames the tool never served. Keywords
-    mirror the CLI's options (`format` for --format; `fmt` is its older spelling).
+    Parameters
+    ----------
+    predictions : str or Path
+        A predictions file or a folder of them (OpenFace 2.0, py-feat, LibreFace, or generic CSV/Parquet).
+    data : str or Path
+        Dataset directory with the ground-truth labels and demographics.
+    attr : str or list of str
+        The grouping: gender, fitzpatrick, dataset, any subjects.parquet column, or an intersection.
+    out : str or Path, optional
+        Audit directory (None: a new temporary directory).
+    format : {"auto", "openface", "pyfeat", "libreface", "generic"}
+        The files' layout (`fmt` is its older spelling).
+    bins : str, optional
+        Bins of a numeric attribute, e.g. "1-2,5-6".
+    source : str, optional
+        Restrict to one source dataset.
+    faces : {"best", "error"}
+        py-feat frames with several faces: keep the most confident one, or refuse the file.
+    frame_offset : int, optional
+        Added to the tool's frame numbers (None: detected from its convention and the match counts).
+    force : bool
+        Discard another audit's results in `out`.
+    f1_rule : {"exclude", "one", "zero"}
+        F1 of a subject who neither shows nor is predicted to show an AU.
+
+    Returns
+    -------
+    AuditResult
+        Its tables; `missed_frames` lists the frames the tool never served, per subject.
     """
     from auditkit.protocol.audit_dir import AuditDir
     from auditkit.protocol.predictions_audit import audit_predictions as run_predictions
@@ -135,8 +198,39 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
                 card: str | Path | None = None, bins: str | None = None, source: str | None = None,
                 template: str | None = None, normalizer_options: dict[str, dict] | None = None, seed: int = 0,
                 force: bool = False, cluster: str | None = None, f1_rule: str = "exclude") -> AuditResult:
-    """`auditkit audit-model` from Python: a pretrained model file (TorchScript, torch.export, ONNX) tested per group,
-    with and without normalizers in front of it."""
+    """Test a pretrained model file per group, with and without normalizers in front of it (`auditkit audit-model`).
+
+    Parameters
+    ----------
+    model : str or Path
+        TorchScript (.pt, .ts), torch.export (.pt2) or ONNX (.onnx) model, with its JSON card beside it.
+    data : str or Path
+        Dataset directory with the ground-truth labels and demographics.
+    attr : str or list of str
+        The grouping: gender, fitzpatrick, dataset, any subjects.parquet column, or an intersection.
+    normalizers : list of str
+        Normalizers put in front of the model; `none` always runs too.
+    out : str or Path, optional
+        Audit directory (None: a new temporary directory).
+    card : str or Path, optional
+        The model card (default: the model's path with a .json suffix).
+    bins, source, template : str, optional
+        Bins of a numeric attribute, one source dataset, the normalizers' template subject.
+    normalizer_options : dict, optional
+        {normalizer: {setting: value}}, checked like --normalizer-option.
+    seed : int
+        Seed of the normalizers' fits.
+    force : bool
+        Discard another audit's results in `out`.
+    cluster : str, optional
+        Dask scheduler address or "local:N": each normalizer's fit and predictions run there.
+    f1_rule : {"exclude", "one", "zero"}
+        F1 of a subject who neither shows nor is predicted to show an AU.
+
+    Returns
+    -------
+    AuditResult
+    """
     from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.model_audit import audit_model as run_model
 
@@ -174,11 +268,24 @@ class ComparisonResult:
 
 def compare(audits: list[str | Path], *, names: dict[str | Path, str] | None = None, out: str | Path | None = None,
             seed: int = 0) -> ComparisonResult:
-    """`auditkit compare` from Python: several finished audits of one dataset and grouping, side by side.
+    """Compare several audited models side by side on the subjects and AUs they share (`auditkit compare`).
 
-    `names` maps an audit directory to its label (default: the directory's name); `out` None writes the report to a
-    temporary directory. Refusals (one audit, different datasets or groups, unfinished audits, duplicate labels)
-    raise AuditkitError before anything is written.
+    Parameters
+    ----------
+    audits : list of str or Path
+        Two or more finished audit directories of one dataset and grouping (audit-predictions, audit-model, gap).
+    names : dict, optional
+        {audit directory: label} (default label: the directory's name).
+    out : str or Path, optional
+        Where report.html, summary.json and summary.md go (None: a new temporary directory; never an audit).
+    seed : int
+        Seed of the bootstrap and permutation resampling.
+
+    Returns
+    -------
+    ComparisonResult
+        The tables as DataFrames, with `.to_html()`. Refusals (one audit, different datasets or groups,
+        unfinished audits, duplicate labels) raise AuditkitError before anything is written.
     """
     from auditkit.protocol.compare import build_comparison, check_names, load_models
     from auditkit.report.compare import build_comparison_report, check_out
@@ -193,3 +300,85 @@ def compare(audits: list[str | Path], *, names: dict[str | Path, str] | None = N
     tables = comparison.tables
     return ComparisonResult(folder, tables.models, tables.groups, tables.disparities, tables.pairs,
                             comparison.subjects, pd.DataFrame(comparison.counts), comparison.missed, comparison)
+
+
+@dataclass
+class NormalizeResult:
+    """A normalized dataset: where it is, the settings it was made with, and the optional checks' outputs."""
+
+    out: Path  # the normalized dataset directory (load it with auditkit.load_dataset)
+    settings: dict  # the normalizer's fitted settings, as its dataset.json provenance records them
+    transfer_error: pd.DataFrame | None = None  # per subject (quality=True, synthetic data): grey-level error
+    preview: Path | None = None  # the preview PNG, when asked for
+
+
+def normalize(data: str | Path, out: str | Path, *, normalizer: str = "deepfn", options: dict | None = None,
+              template: str | None = None, seed: int = 0, force: bool = False, cluster: str | None = None,
+              preview: str | Path | None = None, include_faces: bool = True, quality: bool = False,
+              progress: Callable[[str, int, int | None], None] | None = None) -> NormalizeResult:
+    """Normalize every face of a dataset into a new dataset directory, as `auditkit normalize` does.
+
+    Parameters
+    ----------
+    data : str or Path
+        Dataset directory to normalize.
+    out : str or Path
+        Directory for the normalized dataset (refused if it exists and is not empty, unless `force`).
+    normalizer : str
+        Normalizer plugin.
+    options : dict, optional
+        The normalizer's settings ({setting: value}; for DeepFN e.g. mode, preset, iterations, recenter); one it
+        does not take is refused with the list of those it does.
+    template : str, optional
+        Template subject (default: the most expressive).
+    seed : int
+        Seed of the normalizer's fit.
+    force : bool
+        Replace an existing output directory.
+    cluster : str, optional
+        Dask scheduler address or "local:N": fit and normalize there as one task (on a GPU worker where one exists).
+    preview : str or Path, optional
+        PNG path: originals beside normalized faces, and the average face and histogram per group.
+    include_faces : bool
+        Show individual faces in the preview (False: group averages only).
+    quality : bool
+        Synthetic data only: each subject's transfer error against the ideal face (0 = the oracle).
+    progress : callable, optional
+        progress(description, done, total) for the long fit.
+
+    Returns
+    -------
+    NormalizeResult
+    """
+    from functools import partial
+
+    from auditkit.data import load_dataset
+    from auditkit.normalizers.apply import normalize_dataset, normalize_path
+    from auditkit.protocol.cluster import check_workers_can_read, cluster_spec, fit_threads, open_client, run_remote
+
+    out = Path(out)
+    ds = load_dataset(data)
+    if quality:
+        from auditkit.data.synth.truth import load_truth
+
+        load_truth(ds)  # before any work: only synthetic datasets know the ideal face (a one-line DatasetError)
+    settings = {**(options or {}), "seed": seed}
+    spec = cluster_spec(cluster)
+    if spec:
+        with open_client(spec) as client:
+            check_workers_can_read(client, [data, out.resolve().parent])
+            run_remote(client, partial(normalize_path, template=template, force=force, options=settings), str(data),
+                       normalizer, str(out), gpu=True, threads=fit_threads())
+    else:
+        normalize_dataset(ds, normalizer, out, template=template, force=force, options=settings, progress=progress)
+    normalized = load_dataset(out)
+    result = NormalizeResult(out, dict(normalized.meta["provenance"].get("normalizer_config") or {}))
+    if quality:
+        from auditkit.normalizers.quality import transfer_error
+
+        result.transfer_error = transfer_error(ds, normalized, normalized.meta["provenance"]["template"], seed=seed)
+    if preview is not None:
+        from auditkit.normalizers.preview import preview_dataset
+
+        result.preview = preview_dataset(ds, normalized, Path(preview), seed, include_faces)
+    return result

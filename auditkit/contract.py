@@ -193,6 +193,16 @@ def call(plugin: object, kind: str, hook: str, *args: Any, name: str = "", **kwa
     return value
 
 
+def settings(normalizer: object) -> dict:
+    """A normalizer's settings as it runs: `fitted_settings()`, else (plugins that predate it) `get_params()` or the
+    older `settings()`; {} for one that describes itself in none of these ways."""
+    for hook in ("fitted_settings", "get_params"):
+        if _defines(normalizer, hook):
+            return call(normalizer, "normalizer", hook)
+    older = getattr(normalizer, "settings", None)  # the name before auditkit took scikit-learn's
+    return older() if callable(older) else {}
+
+
 def has(plugin: object, kind: str, hook: str) -> bool:
     """Whether the plugin offers an optional hook (the attribute `parallel_map` counts when declared, even as None)."""
     if hook == "parallel_map":

@@ -28,7 +28,7 @@ def test_gap_from_python_returns_tidy_tables(audit_dataset: Path, tmp_path: Path
 
 
 def test_gap_from_python_validates_like_the_cli(audit_dataset: Path) -> None:
-    with pytest.raises(AuditkitError, match="unknown argument 'n_trian'"):
+    with pytest.raises(TypeError, match="n_trian"):  # explicit keywords: a misspelt one is Python's own error
         auditkit.gap(audit_dataset, attr="gender", n_trian=2)
     with pytest.raises(AuditkitError, match="deepfn has no setting 'iters'"):
         auditkit.gap(audit_dataset, attr="gender", normalizers=["deepfn"], normalizer_options={"deepfn": {"iters": 3}})
@@ -65,3 +65,34 @@ def test_predictions_and_model_audits_from_python(audit_dataset: Path, tmp_path:
     with pytest.raises(AuditkitError, match="no setting 'strength'"):
         auditkit.audit_model(_torchscript(tmp_path), audit_dataset, attr="gender", normalizers=["histeq"],
                              normalizer_options={"histeq": {"strength": 2}})
+
+
+def test_normalize_from_python_matches_the_cli(tiny_dataset: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from auditkit.data import load_dataset
+
+    result = auditkit.normalize(tiny_dataset, tmp_path / "api", normalizer="histeq", preview=tmp_path / "p.png",
+                                quality=True)
+    assert result.out == tmp_path / "api" and result.preview.read_bytes()[:4] == b"\x89PNG"
+    assert len(result.transfer_error) == load_dataset(tiny_dataset).subjects.shape[0] - 1  # the template aside
+    done = subprocess.run([sys.executable, "-m", "auditkit", "normalize", str(tiny_dataset), "--normalizer", "histeq",
+                           "--out", str(tmp_path / "cli")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert np.array_equal(np.asarray(load_dataset(tmp_path / "api").faces), np.asarray(load_dataset(tmp_path / "cli").faces))
+    with pytest.raises(AuditkitError, match="already exists"):
+        auditkit.normalize(tiny_dataset, tmp_path / "api", normalizer="histeq")
+    with pytest.raises(AuditkitError, match="unknown setting 'tiles'"):
+        auditkit.normalize(tiny_dataset, tmp_path / "x", normalizer="histeq", options={"tiles": 8})
+
+
+def test_public_functions_take_explicit_keywords() -> None:
+    import inspect
+
+    for fn in (auditkit.gap, auditkit.audit_model, auditkit.audit_predictions, auditkit.normalize, auditkit.compare):
+        params = inspect.signature(fn).parameters.values()
+        assert not [p for p in params if p.kind is p.VAR_KEYWORD], fn.__name__
+        assert "Parameters\n    ----------" in (fn.__doc__ or ""), f"{fn.__name__}: numpydoc parameters"

@@ -220,7 +220,7 @@ def test_ingest_errors_are_one_line(bp4d_tree: Path, tmp_path: Path) -> None:
 
 
 def test_plain_progress_prints_throttled_lines_with_eta(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from auditkit import cli
+    from auditkit.cli import base as cli
 
     clock = iter([0.0, 1.0, 40.0, 41.0, 50.0, 60.0])
     monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
@@ -270,7 +270,7 @@ def test_unwritable_out_and_full_disk_are_one_line_errors(audit_dataset: Path, t
     assert str(blocker) in _one_line(res)
 
     # a full disk while the report is written: one line naming the file, and no torn report left behind
-    from auditkit import cli
+    from auditkit.cli import base as cli
     from auditkit.report import render
 
     audit = tmp_path / "audit"
@@ -328,7 +328,7 @@ def test_every_help_text_keeps_its_brackets() -> None:
 
     from auditkit.cli import app
 
-    source = Path(__file__).resolve().parents[1].joinpath("auditkit", "cli.py").read_text()
+    source = "".join(p.read_text() for p in Path(__file__).resolve().parents[1].joinpath("auditkit", "cli").glob("*.py"))
     extras = set(re.findall(r"auditkit\[\w+\]", source))
     assert extras >= {"auditkit[cluster]", "auditkit[dlib]"}
     group = typer.main.get_command(app)

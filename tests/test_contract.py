@@ -172,3 +172,13 @@ def test_option_strings_take_the_constructor_annotations() -> None:
                           ("deepfn.preset=big", "deepfn.preset takes one of paper, lite, got 'big'")):
         with pytest.raises(AuditkitError, match=re.escape(message)):
             parse_normalizer_options([item], ("none", "deepfn"))
+
+
+def test_pretrained_passes_the_contract_and_round_trips(tmp_path: Path) -> None:
+    from tests.test_classifiers_pretrained import _torchscript
+
+    path = _torchscript(tmp_path)
+    check_plugin(load("classifier", "pretrained"), "classifier", "pretrained", model=str(path))
+    clf = load("classifier", "pretrained")(model=str(path), batch_size=32)
+    again = type(clf)(**clf.get_params())
+    assert again.get_params() == clf.get_params() and again.batch_size == 32

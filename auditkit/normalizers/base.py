@@ -29,9 +29,5 @@ def prepare(normalizer: object, dataset: object, template: str | None) -> None:
 def params_of(normalizer: object) -> dict:
     """A normalizer's JSON-ready settings as it runs: `fitted_settings()`, else (plugins that predate it) its
     `get_params()` or the older `settings()`; {} for plugins that describe themselves in none of these ways."""
-    if contract.has(normalizer, "normalizer", "fitted_settings"):
-        record = contract.call(normalizer, "normalizer", "fitted_settings")
-    else:
-        describe = getattr(normalizer, "get_params", None) or getattr(normalizer, "settings", None)
-        record = describe() if callable(describe) else {}
+    record = contract.settings(normalizer)
     return {str(k): v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in record.items()}

@@ -34,10 +34,10 @@ from auditkit.normalizers.deepfn.train import (
 # train.CACHE_VERSION; tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)
 CACHE_VERSION = 1
 MODES = ("amortized", "per-subject")
-# the CPU default's departures from Eq. 1 (benchmarks/README.md measures them against the oracle's ceiling)
-# warp 0: with centered training the grid warp no longer guards against identity leaking through, and reconstructing
-# an unwarped target from a warped input is ill-posed: the decoders learned blur (43 % vs 33 % of the ceiling)
-# 3,000 iterations: without the warp's blur, longer training pays again (48 % -> 54 % of the ceiling in screening)
+# the CPU default's departures from Eq. 1, each kept because it raised the share of the oracle's ceiling in screening
+# (the figures: benchmarks/README.md, "DeepFN against the ceiling"). warp 0: with centered training the grid warp no
+# longer guards against identity leaking through, and reconstructing an unwarped target from a warped input is
+# ill-posed, so the decoders learned blur. 3,000 iterations: without the warp's blur, longer training pays again.
 AMORTIZED_DEFAULTS = {"center": True, "gradient_weight": 1.0, "lr": 1e-3, "warp": 0.0, "iterations": 3000}
 # the paper's training (section 3.1): 50K iterations, each a batch of 64 template and 64 subject images, Adam 5e-5;
 # per-subject mode with the paper preset is that procedure (checkpoints sparser: the paper model's is 1.6 GB)

@@ -1,0 +1,156 @@
+"""Commands of the generalization audit: gap, plan, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from auditkit.cli.base import _attrs, _ensure_default_data, _lazy_progress, _names, app, console
+from auditkit.cli.options import (
+    Bins,
+    DefaultData,
+    F1NoPositives,
+    Force,
+    NormalizerOptions,
+    NTrain,
+    NVal,
+    Repeats,
+    Source,
+    Template,
+)
+from auditkit.cli.printing import _compact, print_coverage, print_disparities, print_findings, print_summary
+from auditkit.errors import AuditkitError
+
+
+@app.command()
+def gap(
+    attr: str = typer.Option(..., "--attr", help="person, gender, fitzpatrick, dataset, any subjects.parquet column, "
+                                                 "or a comma-separated intersection (gender,fitzpatrick)."),
+    normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s): repeat the option or give a "
+                                         "comma list (histeq,deepfn); 'none' always runs as baseline."),
+    normalizer_option: NormalizerOptions = [],
+    classifier: str = typer.Option("lenet5", "--classifier", help="AU classifier plugin."),
+    data: DefaultData = None,
+    out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/<attr>)."),
+    preset: str = typer.Option("default", "--preset", help="default (minutes on CPU), paper (the paper's protocol), smoke."),
+    repeats: Repeats = None,
+    n_train: NTrain = 4,
+    n_val: NVal = 2,
+    bins: Bins = None,
+    source: Source = None,
+    template: Template = None,
+    epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (overrides the preset)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the subject draws and trainings."),
+    jobs: int = typer.Option(-1, "--jobs", help="Parallel trainings (-1: one per core)."),
+    cluster: str | None = typer.Option(None, "--cluster", help="Run the trainings on a Dask cluster: a scheduler "
+                                       "address (tcp://host:8786) or local:N (N worker processes here); default "
+                                       "$AUDITKIT_CLUSTER. Needs auditkit[cluster]."),
+    force: Force = False,
+    include_faces: bool = typer.Option(False, "--include-faces", help="Show individual faces in the report "
+                                                                      "(default: group averages of >= 5 people only)."),
+    f1_no_positives: F1NoPositives = "exclude",
+    strict_reproducibility: bool = typer.Option(False, "--strict-reproducibility", help="Refuse to resume work made "
+                                                "in another environment (CPU, classifier runtime, library versions, "
+                                                "revision) or to use cluster workers that differ; by default such a "
+                                                "resume warns and records both."),
+) -> None:
+    """Train within-group and cross-group AU models and report the generalization gap with significance tests."""
+    from auditkit.normalizers.base import with_baseline
+    from auditkit.plugins import parse_normalizer_options
+    from auditkit.protocol.cluster import cluster_spec
+    from auditkit.protocol.runner import AuditConfig, run_audit
+    from auditkit.report.tables import audit_tables
+
+    attrs = _attrs(attr)
+    data_dir = data if data is not None else _ensure_default_data(attrs)
+    out_dir = out if out is not None else Path("audits") / "-".join(attrs)
+    norms = _names(normalizer)
+    options = parse_normalizer_options(normalizer_option, with_baseline(norms))
+    cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, classifier=classifier,
+                                  repeats=repeats, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
+                                  epochs=epochs, seed=seed, normalizer_options=options, f1_rule=f1_no_positives)
+    with _lazy_progress() as report:
+        try:
+            results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=report, cluster=cluster_spec(cluster),
+                                strict_reproducibility=strict_reproducibility)
+        except KeyboardInterrupt:
+            raise AuditkitError(
+                f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None
+    from auditkit.protocol.audit_dir import AuditDir
+    from auditkit.report.render import build_report
+
+    tables = audit_tables(results, seed)
+    print_summary(tables)
+    print_disparities(tables)
+    run = AuditDir(out_dir).read_run()
+    losses = run.get("ingest_losses")
+    if losses:
+        print_coverage("Labelled frames lost at ingest (no face found), mean share per subject", losses)
+    print_findings(tables, run)
+    report_path = build_report(out_dir, include_faces=include_faces, tables=tables)
+    console.print(f"report: {report_path}  (summary.json, summary.md beside it)")
+    console.print(f"results: {out_dir / 'results.parquet'}  config: {out_dir / 'run.json'}")
+
+
+@app.command()
+def plan(
+    attr: str = typer.Option(..., "--attr", help="As for `auditkit gap`."),
+    normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s), as for `auditkit gap`."),
+    normalizer_option: NormalizerOptions = [],
+    data: DefaultData = None,
+    bins: Bins = None,
+    source: Source = None,
+    preset: str = typer.Option("default", "--preset", help="default, paper or smoke."),
+    repeats: Repeats = None,
+    n_train: NTrain = 4,
+    n_val: NVal = 2,
+    cores: int = typer.Option(2, "--cores", help="CPU cores to express the wall time on."),
+) -> None:
+    """Count an audit's trainings and DeepFN fits and estimate their CPU/GPU hours, to size a cluster first."""
+    from auditkit.data.dataset import load_dataset
+    from auditkit.normalizers.base import with_baseline
+    from auditkit.plugins import parse_normalizer_options
+    from auditkit.protocol.costs import estimate
+    from auditkit.protocol.runner import AuditConfig, make_plan
+
+    attrs = _attrs(attr)
+    data_dir = data if data is not None else _ensure_default_data(attrs)
+    norms = _names(normalizer)
+    options = parse_normalizer_options(normalizer_option, with_baseline(norms))
+    cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, repeats=repeats,
+                                  n_train=n_train, n_val=n_val, bins=bins, source=source, normalizer_options=options)
+    ds = load_dataset(cfg.data)
+    audit_plan = make_plan(cfg, ds)
+    lines = estimate(audit_plan)
+    in_scope = ds.frames["subject"].isin(audit_plan.scope).sum()
+    table = _compact(f"auditkit gap --attr {attr} --preset {preset}: {len(audit_plan.scope)} of {len(ds.subjects)} "
+                     f"subjects in scope (source {audit_plan.source}), {in_scope:,} frames",
+                     [("work", "left"), ("count", "right"), ("CPU core-h", "right"), ("GPU h", "right")])
+    for line in lines:
+        table.add_row(line.what, f"{line.count:,}", f"{line.cpu_core_hours:,.2f}",
+                      "not measured" if line.gpu_hours is None else f"{line.gpu_hours:,.2f}")
+    console.print(table)
+    total = sum(line.cpu_core_hours for line in lines)
+    stopping = ("an upper bound for trainings: early stopping ends many sooner" if cfg.patience is not None
+                else f"every training runs all {cfg.epochs} epochs: this preset has no early stopping")
+    console.print(f"total {total:,.2f} CPU core-hours: ~{total / max(cores, 1):,.2f} h on {cores} cores ({stopping})")
+    gpu = [line for line in lines if line.gpu_hours is not None]
+    if gpu:
+        console.print(f"on GPUs instead: {sum(line.gpu_hours for line in gpu):,.2f} GPU-hours for the "
+                      f"{', '.join(line.what for line in gpu)} (one fit per GPU at a time)")
+    for line in lines:
+        console.print(f"  {line.what}: {line.detail}; {line.source}")
+
+
+@app.command()
+def report(
+    audit: Path = typer.Argument(..., help="Audit directory (holds results.parquet and run.json)."),
+    out: Path | None = typer.Option(None, "--out", help="Report path (default: AUDIT/report.html)."),
+    include_faces: bool = typer.Option(False, "--include-faces", help="Also show individual subjects' faces "
+                                                                      "(off by default for privacy)."),
+) -> None:
+    """Rebuild the HTML report, summary.json and summary.md from an audit's results alone (no re-running)."""
+    from auditkit.report.render import build_report
+
+    console.print(f"report written to {build_report(audit, out, include_faces)}")

@@ -1,0 +1,21 @@
+"""`auditkit plugins`: what is installed."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from auditkit.cli.base import app, console
+
+
+@app.command()
+def plugins() -> None:
+    """List installed normalizers, classifiers and dataset sources (entry points)."""
+    from auditkit.plugins import available
+
+    table = Table(title="Installed plugins")
+    for col in ("kind", "name", "provided by"):
+        table.add_column(col)
+    for kind in ("normalizer", "classifier", "dataset"):
+        for name, ep in sorted(available(kind).items()):
+            table.add_row(kind, name, ep.value)
+    console.print(table)
