@@ -9,7 +9,8 @@ The stable public API, by concept (imported lazily, so `import auditkit` stays f
 - normalizers: `DeepFNNormalizer`, `OracleNormalizer`, `normalize_dataset`
 - audits, for notebooks (each returns an `AuditResult` of tidy tables): `gap`, `audit_predictions`, `audit_model`;
   the runner underneath: `AuditConfig`, `run_audit`; several audited models side by side: `compare` (a
-  `ComparisonResult`); a normalized copy of a dataset: `normalize` (a `NormalizeResult`)
+  `ComparisonResult`); a normalized copy of a dataset: `normalize` (a `NormalizeResult`); the CLI's other commands:
+  `inspect`, `plan`, `ingest`, `merge_datasets`, `generate` (synth), `build_report` (report)
 - results: `AuditDir` (an audit directory: its files, resume rule and results), `audit_tables`, `build_report`
 - extending the statistics and the report: `register_test`, `register_comparison` (stats), `register_section`
 """
@@ -44,6 +45,10 @@ _EXPORTS = {
     "audit_model": "auditkit.api",
     "compare": "auditkit.api",
     "normalize": "auditkit.api",
+    "inspect": "auditkit.api",
+    "plan": "auditkit.api",
+    "ingest": "auditkit.api",
+    "merge_datasets": "auditkit.data.merge",
     "NormalizeResult": "auditkit.api",
     "ComparisonResult": "auditkit.api",
     "ModelCard": "auditkit.classifiers.pretrained",

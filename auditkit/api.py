@@ -382,3 +382,133 @@ def normalize(data: str | Path, out: str | Path, *, normalizer: str = "deepfn", 
 
         result.preview = preview_dataset(ds, normalized, Path(preview), seed, include_faces)
     return result
+
+
+@dataclass
+class InspectResult:
+    """What `auditkit inspect` says of a dataset directory."""
+
+    problems: list[AuditkitError]  # every problem found (empty: the dataset loads)
+    subjects: pd.DataFrame  # per source dataset: subjects, frames, and counts per gender and skin type
+    aus: pd.DataFrame  # per AU and source dataset: base rate among coded frames, coded fraction
+    splits: pd.DataFrame  # per split of the paper: can the default protocol run, its groups, or why not
+
+
+def inspect(data: str | Path) -> InspectResult:
+    """Validate a dataset directory and describe it, as `auditkit inspect` does.
+
+    Parameters
+    ----------
+    data : str or Path
+        Dataset directory.
+
+    Returns
+    -------
+    InspectResult
+        Every problem found (no exception for a broken dataset: the list says what is wrong); the other tables are
+        empty unless the dataset loads.
+    """
+    from auditkit.data import load_dataset
+    from auditkit.data.inspect import summarize
+    from auditkit.data.validate import diagnose
+    from auditkit.protocol.feasibility import feasibility
+
+    problems = list(diagnose(data))
+    if problems:
+        return InspectResult(problems, pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    ds = load_dataset(data)
+    summary = summarize(ds)
+    return InspectResult([], summary.subjects, summary.aus, feasibility(ds))
+
+
+def plan(data: str | Path | None = None, *, attr: str | list[str], normalizers: list[str] | tuple[str, ...] = ("none",),
+         preset: str = "default", normalizer_options: dict[str, dict] | None = None, repeats: int | None = None,
+         n_train: int | None = None, n_val: int | None = None, bins: str | None = None,
+         source: str | None = None) -> pd.DataFrame:
+    """Count an audit's trainings and DeepFN fits and estimate their CPU and GPU hours, as `auditkit plan` does.
+
+    Parameters
+    ----------
+    data : str or Path, optional
+        Dataset directory (None: the synthetic default).
+    attr, normalizers, preset, normalizer_options, repeats, n_train, n_val, bins, source
+        As for `gap`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per kind of work: what, count, cpu_core_hours, gpu_hours (NaN: not measured), detail, source.
+    """
+    from dataclasses import asdict
+
+    from auditkit.data.dataset import load_dataset
+    from auditkit.plugins import parse_normalizer_options
+    from auditkit.protocol.costs import estimate
+    from auditkit.protocol.runner import AuditConfig, make_plan
+
+    attrs = tuple([attr] if isinstance(attr, str) else attr)
+    if data is None:
+        from auditkit.data.synth.default import ensure_default_dataset
+
+        data = ensure_default_dataset(attrs=attrs)
+    norms = with_baseline(normalizers)
+    items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
+    parse_normalizer_options(items, norms)
+    cfg = AuditConfig.from_preset(preset, data=str(data), attr=attrs, normalizers=norms, repeats=repeats,
+                                  n_train=n_train, n_val=n_val, bins=bins, source=source,
+                                  normalizer_options=normalizer_options or {})
+    lines = estimate(make_plan(cfg, load_dataset(cfg.data)))
+    return pd.DataFrame([asdict(line) for line in lines])
+
+
+def ingest(source: str, root: str | Path, out: str | Path, *, demographics: str | Path | None = None,
+           aus: str | None = None, camera: str = "left", threshold: int | None = None,
+           allow_missing_demographics: bool = False, skip_unreadable: bool = False, size: int = 128,
+           detector: str = "haar", jobs: int = -1, force: bool = False,
+           progress: Callable[[int, int], None] | None = None) -> dict:
+    """Ingest a licensed dataset from its distributed layout into a dataset directory, as `auditkit ingest` does.
+
+    Parameters
+    ----------
+    source : str
+        bp4d, disfa, or an installed `auditkit.datasets` plugin.
+    root : str or Path
+        The dataset's root folder as unpacked from the licensed copy.
+    out : str or Path
+        Dataset directory to write (an interrupted ingest there resumes).
+    demographics : str or Path, optional
+        CSV/Parquet keyed by subject: gender, fitzpatrick, age, ...
+    aus : str, optional
+        AUs to keep, e.g. "1,2,4" (default: the dataset's usual 12; "all": every AU in the files).
+    camera : {"left", "right"}
+        DISFA: which camera's videos.
+    threshold : int, optional
+        DISFA: intensity counted as present (default 2).
+    allow_missing_demographics, skip_unreadable : bool
+        Keep subjects without a demographics row; record and skip unreadable images instead of stopping.
+    size : int
+        Side of the aligned face crops in pixels.
+    detector : {"haar", "dlib-hog"}
+        Face detector.
+    jobs : int
+        Worker processes (-1: all cores).
+    force : bool
+        Replace an existing output (or a partial one with other options).
+    progress : callable, optional
+        progress(done, total) over the frames.
+
+    Returns
+    -------
+    dict
+        Counts: frames labelled and kept, no face found, unreadable, unlabelled frames skipped (a plugin source:
+        {"out": path}).
+    """
+    from auditkit.data.ingest import SOURCES, build_job, ingest_with_plugin, run_ingest
+    from auditkit.data.preprocess import PreprocessConfig
+
+    if source not in SOURCES:
+        return {"out": str(ingest_with_plugin(source, root, out, demographics, n_jobs=jobs))}
+    job = build_job(source, root, demographics, aus=aus, camera=camera, threshold=threshold,
+                    allow_missing_demographics=allow_missing_demographics, skip_unreadable=skip_unreadable,
+                    preprocess=PreprocessConfig(size=size, detector=detector))
+    return run_ingest(job, Path(out), n_jobs=jobs, force=force, progress=progress)

@@ -96,3 +96,22 @@ def test_public_functions_take_explicit_keywords() -> None:
         params = inspect.signature(fn).parameters.values()
         assert not [p for p in params if p.kind is p.VAR_KEYWORD], fn.__name__
         assert "Parameters\n    ----------" in (fn.__doc__ or ""), f"{fn.__name__}: numpydoc parameters"
+
+
+def test_the_other_commands_have_python_equivalents(tiny_dataset: Path, dataset_copy: Path, audit_dataset: Path,
+                                                    tmp_path: Path) -> None:
+    seen = auditkit.inspect(tiny_dataset)
+    assert seen.problems == [] and seen.subjects["subjects"].sum() == 6 and set(seen.splits["attr"]) >= {"gender"}
+    (dataset_copy / "frames.parquet").write_bytes(b"not parquet")
+    broken = auditkit.inspect(dataset_copy)
+    assert broken.problems and "frames.parquet" in str(broken.problems[0]) and broken.subjects.empty
+    cost = auditkit.plan(audit_dataset, attr="gender", normalizers=["deepfn"], repeats=2)
+    assert list(cost["what"])[0] == "LeNet-5 trainings" and (cost["cpu_core_hours"] > 0).all()
+    assert auditkit.merge_datasets.__module__ == "auditkit.data.merge"  # tested in tests/test_data_merge.py
+
+
+def test_ingest_from_python(bp4d_tree: Path, tmp_path: Path) -> None:
+    stats = auditkit.ingest("bp4d", bp4d_tree, tmp_path / "out", demographics=bp4d_tree / "demographics.csv", jobs=1)
+    assert stats["frames_kept"] > 0 and auditkit.inspect(tmp_path / "out").problems == []
+    with pytest.raises(AuditkitError, match="unknown source 'nope'"):
+        auditkit.ingest("nope", bp4d_tree, tmp_path / "x")
