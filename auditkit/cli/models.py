@@ -123,13 +123,14 @@ def compare(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and permutation resampling."),
 ) -> None:
     """Compare AU models side by side on the subjects they share: scores, disparities, paired tests between models."""
-    from auditkit.protocol.compare import build_comparison, load_models, parse_names
-    from auditkit.report.compare import build_comparison_report, check_out, sentences
+    from auditkit.api import compare as run_compare
+    from auditkit.protocol.audit_dir import REPORT_FILE
+    from auditkit.protocol.compare import parse_names
+    from auditkit.report.compare import sentences
 
-    check_out(out)
-    comparison = build_comparison(load_models(audits, parse_names(name, audits)), seed)
-    print_leaderboard(comparison)
+    result = run_compare(audits, names=parse_names(name, audits), out=out, seed=seed)
+    print_leaderboard(result.comparison)
     console.print("Models compared in pairs (same subjects; Holm across pairs of models):", style="bold")
-    for line in sentences(comparison):
+    for line in sentences(result.comparison):
         console.print(f"- {line}", markup=False, highlight=False)
-    console.print(f"report: {build_comparison_report(comparison, out)}", markup=False, highlight=False)
+    console.print(f"report: {result.out / REPORT_FILE}", markup=False, highlight=False)

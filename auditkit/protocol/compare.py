@@ -18,6 +18,7 @@ from auditkit.errors import AuditkitError
 from auditkit.metrics import LEGACY_F1_RULE
 from auditkit.model_comparison import ModelComparisonTables, compare_models
 from auditkit.protocol.audit_dir import RESULTS_FILE, RUN_FILE, AuditDir
+from auditkit.protocol.coverage import missed_by_group
 
 # what two audits must share to be compared, as run.json holds it: (what it is called in an error, where it is)
 SAME = (("dataset", ("fingerprint",)), ("attribute", ("config", "attr")), ("bins", ("config", "bins")),
@@ -177,12 +178,11 @@ def _per_subject(entry: ModelEntry, aus: list[str]) -> pd.DataFrame:
 
 
 def _missed_on(entry: ModelEntry, shared: set[str]) -> pd.DataFrame | None:
+    """Per group, the frames the tool never served, counted on the shared subjects only."""
     if entry.missed is None:
         return None
-    m = entry.missed[entry.missed["subject"].astype(str).isin(shared)]
-    per = m.groupby("group", sort=True).agg(subjects=("subject", "size"), frames=("frames", "sum"),
-                                            missed=("missed", "sum"), missed_share=("missed_share", "mean"))
-    return per.reset_index().rename(columns={"group": "test_group"}).assign(model=entry.label)
+    per, _tests = missed_by_group(entry.missed[entry.missed["subject"].astype(str).isin(shared)])
+    return per.rename(columns={"group": "test_group"}).assign(model=entry.label)
 
 
 def build_comparison(entries: list[ModelEntry], seed: int = 0) -> Comparison:
@@ -191,24 +191,22 @@ def build_comparison(entries: list[ModelEntry], seed: int = 0) -> Comparison:
     aus = sorted(set.intersection(*au_sets))
     if not aus:
         raise AuditkitError(f"{entries[1].audit}: shares no scored AU with {entries[0].audit}; nothing to compare")
-    per_model = [_per_subject(e, aus).dropna(subset=["score"]) for e in entries]
-    keyed = [set(zip(t["test_group"].astype(str), t["subject"].astype(str))) for t in per_model]
-    shared = set.intersection(*keyed)
+    table = pd.concat([_per_subject(e, aus).dropna(subset=["score"]) for e in entries], ignore_index=True)
+    table = table.astype({"test_group": str, "subject": str})
+    scored_by = table.groupby(["test_group", "subject"])["model"].nunique()
+    shared = scored_by[scored_by == len(entries)]
+    scored = table.groupby("model", sort=False)["subject"].nunique()
     counts = [{"model": e.label, "audit": str(e.audit), "kind": e.kind, "normalizer": e.normalizer,
-               "subjects": len(k), "shared_subjects": len(shared), "aus": len(s), "shared_aus": len(aus),
-               "aus_left_out": sorted(s - set(aus))}
-              for e, k, s in zip(entries, keyed, au_sets)]
-    groups = sorted({g for t in per_model for g in t["test_group"].astype(str)})
-    for g in groups:
-        n = sum(1 for key in shared if key[0] == g)
-        if n < 2:
-            raise AuditkitError(f"group {g!r}: only {n} subject(s) scored by every model (comparing models needs at "
-                                "least 2 per group)")
-    subjects = pd.concat([t[[k in shared for k in zip(t["test_group"].astype(str), t["subject"].astype(str))]]
-                          for t in per_model], ignore_index=True)
-    subjects["test_group"] = subjects["test_group"].astype(str)
-    subjects["subject"] = subjects["subject"].astype(str)
-    shared_ids = {s for _, s in shared}
+               "subjects": int(scored.get(e.label, 0)), "shared_subjects": len(shared), "aus": len(s),
+               "shared_aus": len(aus), "aus_left_out": sorted(s - set(aus))} for e, s in zip(entries, au_sets)]
+    per_group = shared.groupby(level="test_group").size()
+    for g in sorted(table["test_group"].unique()):
+        if per_group.get(g, 0) < 2:
+            raise AuditkitError(f"group {g!r}: only {int(per_group.get(g, 0))} subject(s) scored by every model "
+                                "(comparing models needs at least 2 per group)")
+    keys = table.set_index(["test_group", "subject"]).index
+    subjects = table[keys.isin(shared.index)].reset_index(drop=True)
+    shared_ids = set(shared.index.get_level_values("subject"))
     missed = [m for e in entries if (m := _missed_on(e, shared_ids)) is not None]
     run = entries[0].run
     return Comparison(entries, subjects, aus, compare_models(subjects, seed), counts,

@@ -23,6 +23,7 @@ from auditkit.protocol.compare import Comparison
 from auditkit.report.figures import group_scores_figure, score_disparity_figure
 from auditkit.report.methods import group_definition, is_synthetic
 from auditkit.report.provenance import made_by, provenance
+from auditkit.report.render import figure_json, in_percent, template_environment
 from auditkit.report.sections import records, register_section, sections_of
 from auditkit.report.text import md, pct, signed
 from auditkit.stats import N_BOOT, N_PERMUTATIONS, format_p
@@ -319,7 +320,6 @@ def check_out(out: Path) -> None:
 
 def build_comparison_report(comparison: Comparison, out: str | Path, report: str | Path | None = None) -> Path:
     """Write report.html, summary.json and summary.md of a comparison into `out`; returns the report's path."""
-    from auditkit.report.render import figure_json, in_percent, template_environment
     import plotly.offline
 
     out = Path(out)
