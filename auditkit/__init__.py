@@ -10,7 +10,8 @@ The stable public API, by concept (imported lazily, so `import auditkit` stays f
 - audits, for notebooks (each returns an `AuditResult` of tidy tables): `gap`, `audit_predictions`, `audit_model`;
   the runner underneath: `AuditConfig`, `run_audit`; several audited models side by side: `compare` (a
   `ComparisonResult`); a normalized copy of a dataset: `normalize` (a `NormalizeResult`); the CLI's other commands:
-  `inspect`, `plan`, `ingest`, `merge_datasets`, `generate` (synth), `build_report` (report)
+  `inspect`, `plan`, `ingest`, `merge_datasets`, `generate` (synth), `build_report` (report), `describe_model`
+  (describe), `available_plugins` (plugins), `ModelCard.model_json_schema()` (schema)
 - results: `AuditDir` (an audit directory: its files, resume rule and results), `audit_tables`, `build_report`
 - extending the statistics and the report: `register_test`, `register_comparison` (stats), `register_section`
 """
@@ -49,6 +50,8 @@ _EXPORTS = {
     "plan": "auditkit.api",
     "ingest": "auditkit.api",
     "merge_datasets": "auditkit.data.merge",
+    "describe_model": "auditkit.layers",
+    "available_plugins": "auditkit.plugins",
     "NormalizeResult": "auditkit.api",
     "ComparisonResult": "auditkit.api",
     "ModelCard": "auditkit.classifiers.pretrained",

@@ -69,6 +69,10 @@ def _is_text(v: object) -> str | None:
     return None if v is None or isinstance(v, str) else f"must return a string or None, got {type(v).__name__}"
 
 
+def _is_name(v: object) -> str | None:
+    return None if v is None or isinstance(v, str) else f"must be a string, got {type(v).__name__}"
+
+
 def _is_history(v: object) -> str | None:
     ok = isinstance(v, list) and all(isinstance(h, dict) and {"epoch", "val_f1"} <= set(h) for h in v)
     return None if ok else "must be a list of {'epoch': int, 'val_f1': float, ...} records"
@@ -81,7 +85,7 @@ def _is_map(v: object) -> str | None:
 CHECKS: dict[str, Callable[[object], str | None]] = {
     "cache_version": _is_version, "input_size": _is_size, "channels": _is_channels, "test_only": _is_bool,
     "extra_options": _is_names, "get_params": _is_dict, "fitted_settings": _is_dict, "runtime": _is_text,
-    "runtime_note": _is_text, "history": _is_history, "parallel_map": _is_map, "name": _is_text,
+    "runtime_note": _is_text, "history": _is_history, "parallel_map": _is_map, "name": _is_name,
 }
 DEFAULTS: dict[str, object] = {"input_size": 64, "channels": 1, "test_only": False, "extra_options": (),
                                "history": [], "parallel_map": None, "cache_version": None, "name": None}

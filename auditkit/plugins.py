@@ -17,6 +17,11 @@ def available(kind: str) -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=GROUPS[kind])}
 
 
+def available_plugins() -> dict[str, dict[str, str]]:
+    """Every installed plugin, as `auditkit plugins` lists them: {kind: {name: "module:object"}}."""
+    return {kind: {name: ep.value for name, ep in sorted(available(kind).items())} for kind in GROUPS}
+
+
 def load(kind: str, name: str) -> Any:
     """The object a plugin's entry point names (a class or factory); a clear error if it is not installed."""
     eps = available(kind)

@@ -108,6 +108,8 @@ def test_the_other_commands_have_python_equivalents(tiny_dataset: Path, dataset_
     cost = auditkit.plan(audit_dataset, attr="gender", normalizers=["deepfn"], repeats=2)
     assert list(cost["what"])[0] == "LeNet-5 trainings" and (cost["cpu_core_hours"] > 0).all()
     assert auditkit.merge_datasets.__module__ == "auditkit.data.merge"  # tested in tests/test_data_merge.py
+    assert auditkit.describe_model("lenet5").total > 0
+    assert auditkit.available_plugins()["normalizer"]["histeq"] == "auditkit.normalizers.histeq:HistEqNormalizer"
 
 
 def test_ingest_from_python(bp4d_tree: Path, tmp_path: Path) -> None:

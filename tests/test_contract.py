@@ -115,6 +115,14 @@ def _broken(base: type, **attrs: object) -> type:
     ("classifier", _Clf, {"predict_proba": None}, "no predict_proba method"),
     ("classifier", _Clf, {"fit": lambda self, X, Y: self}, "fit cannot be called as fit"),
     ("classifier", _Clf, {"history": [{"epoch": 1}]}, "history must be a list of"),
+    ("classifier", _Clf, {"runtime": "fast"}, "runtime must be a method"),
+    ("classifier", _Clf, {"runtime_note": 3}, "runtime_note must be a method"),
+    ("classifier", _Clf, {"get_params": lambda self: None}, "get_params must return a dict"),
+    ("classifier", _Clf, {"cache_version": True}, "cache_version must be a string or an integer"),
+    ("normalizer", _Norm, {"parallel_map": 3}, "parallel_map must be None or a map"),
+    ("normalizer", _Norm, {"fit": lambda self, faces: self}, "fit cannot be called as fit"),
+    ("dataset", contract.DatasetSource, {"load": lambda self: None}, "load cannot be called as load"),
+    ("dataset", contract.DatasetSource, {"name": 3}, "name must be a string"),
 ])
 def test_each_hook_is_validated_in_one_line(kind: str, base: type, attrs: dict, message: str) -> None:
     broken = _broken(base, **attrs)

@@ -187,7 +187,7 @@ class LeNetClassifier(Classifier):
     @torch.inference_mode()
     def _proba(self, x: torch.Tensor) -> np.ndarray:
         self.model.eval()
-        # small chunks keep the activations in cache: 64 images at a time run ~3x faster than 512 (bench_lenet.py)
+        # small chunks keep the activations in cache (measured against 512 at a time: benchmarks/README.md, LeNet-5)
         out = [torch.sigmoid(self.model(x[i : i + INFER_BATCH])) for i in range(0, len(x), INFER_BATCH)]
         return torch.cat(out).numpy()
 

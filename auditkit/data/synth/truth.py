@@ -34,7 +34,7 @@ class SyntheticTruth:
     renderers: dict[tuple[str, str], FaceRenderer] = field(default_factory=dict, repr=False)
 
     def _renderer(self, subject: str, capture: str) -> FaceRenderer:
-        # building a face model costs ~80 ms; re-rendering many frames of one identity reuses it
+        # building a face model is the slow part of rendering; re-rendering many frames of one identity reuses it
         key = (subject, capture)
         if key not in self.renderers:
             self.renderers[key] = FaceRenderer(self.identities[subject], CAPTURES[capture], self.dataset.image_size[0])

@@ -36,8 +36,9 @@ class DeepFNPreset:
 
 PRESETS: dict[str, DeepFNPreset] = {
     "paper": DeepFNPreset("paper"),
-    # 64x64 input (LeNet-5's size), channels divided by 8, a 256-d latent: ~0.1 s per step on 2 CPU cores; BatchNorm
-    # (not in the paper) because with centered training it lifted the cross-group score (benchmarks/README.md)
+    # 64x64 input (LeNet-5's size), channels divided by 8, a 256-d latent: trainable on a CPU (its step time is in
+    # benchmarks/README.md, DeepFN); BatchNorm (not in the paper) because with centered training it lifted the
+    # cross-group score (ibid., DeepFN against the ceiling)
     "lite": DeepFNPreset("lite", size=64, encoder_channels=(16, 32, 64, 128), latent=256, bottleneck_channels=128,
                          bottleneck_side=2, upscale_channels=256, decoder_channels=(128, 64, 32, 16), norm="batch"),
 }
