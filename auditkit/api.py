@@ -91,27 +91,48 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     AuditResult
         The audit's tables (scores as fractions) and its directory.
     """
-    from auditkit.plugins import parse_normalizer_options
-    from auditkit.protocol.runner import AuditConfig, run_audit
+    from auditkit.protocol.runner import run_audit
 
-    attrs = tuple([attr] if isinstance(attr, str) else attr)
-    if isinstance(normalizers, str):  # "histeq,deepfn" as the CLI takes it, not the letters of one name
-        normalizers = [n.strip() for n in normalizers.split(",") if n.strip()]
-    if data is None:
-        from auditkit.data.synth.default import ensure_default_dataset
-
-        data = ensure_default_dataset(attrs=attrs)
-    norms = with_baseline(normalizers)
-    items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
-    parse_normalizer_options(items, norms)  # the same checks as --normalizer-option (values keep their types)
-    cfg = AuditConfig.from_preset(preset, data=str(data), attr=attrs, normalizers=norms, classifier=classifier,
-                                  repeats=repeats, seed=seed, normalizer_options=normalizer_options or {},
-                                  n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
-                                  epochs=epochs, f1_rule=f1_rule)
+    cfg = _audit_config(data, attr, normalizers, preset, normalizer_options, classifier=classifier, repeats=repeats,
+                        seed=seed, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
+                        epochs=epochs, f1_rule=f1_rule)
     with _out(out) as out:
         results = run_audit(cfg, out, jobs=jobs, force=force, cluster=cluster,
                             strict_reproducibility=strict_reproducibility)
     return _result(out, results, seed)
+
+
+def _attrs(attr: str | list[str]) -> tuple[str, ...]:
+    return tuple([attr] if isinstance(attr, str) else attr)
+
+
+def _checked_normalizers(normalizers: list[str] | tuple[str, ...] | str,
+                         normalizer_options: dict[str, dict] | None) -> tuple[str, ...]:
+    """The audit's normalizers (baseline first; "histeq,deepfn" read as two), their options checked like
+    --normalizer-option's (values keep their types)."""
+    from auditkit.plugins import parse_normalizer_options
+
+    if isinstance(normalizers, str):  # as the CLI takes it, not the letters of one name
+        normalizers = [n.strip() for n in normalizers.split(",") if n.strip()]
+    norms = with_baseline(normalizers)
+    parse_normalizer_options([f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items()
+                              for k, v in opts.items()], norms)
+    return norms
+
+
+def _audit_config(data: str | Path | None, attr: str | list[str], normalizers: list[str] | tuple[str, ...] | str,
+                  preset: str, normalizer_options: dict[str, dict] | None, **protocol: object) -> object:
+    """The AuditConfig of `gap` and `plan`: the synthetic default when `data` is None, options checked."""
+    from auditkit.protocol.runner import AuditConfig
+
+    attrs = _attrs(attr)
+    norms = _checked_normalizers(normalizers, normalizer_options)
+    if data is None:
+        from auditkit.data.synth.default import ensure_default_dataset
+
+        data = ensure_default_dataset(attrs=attrs)
+    return AuditConfig.from_preset(preset, data=str(data), attr=attrs, normalizers=norms,
+                                   normalizer_options=normalizer_options or {}, **protocol)
 
 
 @contextmanager
@@ -182,7 +203,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
     from auditkit.protocol.audit_dir import AuditDir
     from auditkit.protocol.predictions_audit import audit_predictions as run_predictions
 
-    attrs = tuple([attr] if isinstance(attr, str) else attr)
+    attrs = _attrs(attr)
     if faces not in ("best", "error"):
         raise AuditkitError(f"audit_predictions: faces must be 'best' or 'error', got {faces!r}")
     with _out(out) as out:
@@ -231,13 +252,10 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     -------
     AuditResult
     """
-    from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.model_audit import audit_model as run_model
 
-    attrs = tuple([attr] if isinstance(attr, str) else attr)
-    norms = with_baseline(normalizers)
-    items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
-    parse_normalizer_options(items, norms)  # the same checks as --normalizer-option
+    attrs = _attrs(attr)
+    norms = _checked_normalizers(normalizers, normalizer_options)
     with _out(out) as out:
         results, _ = run_model(model, data, attrs, out, normalizers=norms, card=card, bins=bins, source=source,
                                template=template, seed=seed, force=force, normalizer_options=normalizer_options,
@@ -442,21 +460,11 @@ def plan(data: str | Path | None = None, *, attr: str | list[str], normalizers: 
     from dataclasses import asdict
 
     from auditkit.data.dataset import load_dataset
-    from auditkit.plugins import parse_normalizer_options
     from auditkit.protocol.costs import estimate
-    from auditkit.protocol.runner import AuditConfig, make_plan
+    from auditkit.protocol.runner import make_plan
 
-    attrs = tuple([attr] if isinstance(attr, str) else attr)
-    if data is None:
-        from auditkit.data.synth.default import ensure_default_dataset
-
-        data = ensure_default_dataset(attrs=attrs)
-    norms = with_baseline(normalizers)
-    items = [f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items() for k, v in opts.items()]
-    parse_normalizer_options(items, norms)
-    cfg = AuditConfig.from_preset(preset, data=str(data), attr=attrs, normalizers=norms, repeats=repeats,
-                                  n_train=n_train, n_val=n_val, bins=bins, source=source,
-                                  normalizer_options=normalizer_options or {})
+    cfg = _audit_config(data, attr, normalizers, preset, normalizer_options, repeats=repeats, n_train=n_train,
+                        n_val=n_val, bins=bins, source=source)
     lines = estimate(make_plan(cfg, load_dataset(cfg.data)))
     return pd.DataFrame([asdict(line) for line in lines])
 

@@ -23,7 +23,7 @@ from auditkit.protocol.compare import Comparison
 from auditkit.report.figures import group_scores_figure, score_disparity_figure
 from auditkit.report.methods import group_definition, is_synthetic
 from auditkit.report.provenance import made_by, provenance
-from auditkit.report.render import figure_json, in_percent, template_environment
+from auditkit.report.render import figure_json, in_percent, markdown_document, template_environment
 from auditkit.report.sections import records, register_section, sections_of
 from auditkit.report.text import md, pct, signed
 from auditkit.stats import N_BOOT, N_PERMUTATIONS, format_p
@@ -352,8 +352,4 @@ def _markdown(summary: dict, sections: list, values: dict) -> str:
     lines = [f"# auditkit comparison: {md(', '.join(summary['attribute']))}", "",
              f"Dataset fingerprint `{summary['dataset']['fingerprint']}`; models {models}; "
              f"{summary['models'][0]['shared_subjects']} shared subjects, {len(summary['aus'])} shared AUs.", ""]
-    for section in sections:
-        body = section.markdown(values[section.key]) if section.markdown else []
-        if body:
-            lines += body + [""]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return markdown_document(lines, sections, values)

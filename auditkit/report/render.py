@@ -189,6 +189,12 @@ def _markdown(summary: dict, sections: list[Section], values: dict, test_only: b
              f"normalizers {md(', '.join(summary['normalizers'] or []))}, {protocol}.", ""]
     described = [f"- {md(name)}: {md(settings_line(v))}" for name, v in summary["normalizer_settings"].items() if v]
     lines += described + ([""] if described else [])
+    return markdown_document(lines, sections, values)
+
+
+def markdown_document(head: list[str], sections: list[Section], values: dict) -> str:
+    """summary.md: the head lines, then each shown section's markdown lines, a blank line between sections."""
+    lines = list(head)
     for section in sections:
         body = section.markdown(values[section.key]) if section.markdown else []
         if body:
