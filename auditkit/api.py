@@ -394,7 +394,9 @@ def normalize(data: str | Path, out: str | Path, *, normalizer: str = "deepfn", 
     if quality:
         from auditkit.normalizers.quality import transfer_error
 
-        result.transfer_error = transfer_error(ds, normalized, normalized.meta["provenance"]["template"], seed=seed)
+        region = str(result.settings.get("equalize", "image"))  # DeepFN's CPU default equalizes by the face
+        result.transfer_error = transfer_error(ds, normalized, normalized.meta["provenance"]["template"], seed=seed,
+                                               region=region)
     if preview is not None:
         from auditkit.normalizers.preview import preview_dataset
 

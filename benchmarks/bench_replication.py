@@ -5,7 +5,12 @@ paper's four splits (person, gender, fitzpatrick, dataset) with the default pres
 markdown beside the paper's numbers: per split and normalizer the within and cross mean ± std over subjects, the gap,
 both p-values, and the share of the oracle's gain.
 
-Run:  python benchmarks/bench_replication.py [--data DIR] [--out audits/replication] [--update-readme]
+Run:  python benchmarks/bench_replication.py [--data DIR] [--out audits/replication] [--seeds 0,1,2] [--update-readme]
+
+With several --seeds each split is run once per seed (`auditkit gap --seed N`: other subject draws, other LeNet-5
+and DeepFN fits; seed 0 in OUT/SPLIT, the others in OUT/seed-N/SPLIT), and a second table gives each normalizer's
+share of the oracle's gain, overall and per test group, and its between-group disparity as mean ± sd over the seeds,
+with mean − 2·sd/√n beside the share (the issue's bar: above 50 %).
 
 Resumable: an interrupted split resumes where it stopped (the audit's own resume), finished splits are not run again,
 and DeepFN's trained weights come from its weight cache (fitzpatrick, gender and person share one fit). Wall time and
@@ -66,10 +71,13 @@ def discard(audit: Path, normalizer: str) -> None:
     log(f"{audit.name}: discarded {normalizer}'s results")
 
 
-def run_split(split: str, data: Path | None, out: Path, normalizers: tuple[str, ...], preset: str, jobs: int) -> dict:
+def run_split(split: str, data: Path | None, out: Path, normalizers: tuple[str, ...], preset: str, jobs: int,
+              seed: int = 0) -> dict:
     """One `auditkit gap` run (or resume) of a split; wall seconds and the largest process's peak RSS."""
     cmd = [sys.executable, "-m", "auditkit", "gap", "--attr", split, "--out", str(out), "--preset", preset,
            "--jobs", str(jobs)]
+    if seed:
+        cmd += ["--seed", str(seed)]
     cmd += [a for n in normalizers if n != "none" for a in ("--normalizer", n)]
     if data is not None:
         cmd += ["--data", str(data)]
@@ -93,14 +101,23 @@ def _per_subject(scores: pd.DataFrame, normalizer: str, condition: str) -> pd.Se
     return s.groupby("subject")["score"].mean()
 
 
+def audit_path(out: Path, split: str, seed: int) -> Path:
+    """Where one split's audit of one seed lives: OUT/SPLIT for seed 0 (as before seeds existed), else OUT/seed-N/SPLIT."""
+    return out / split if seed == 0 else out / f"seed-{seed}" / split
+
+
 def split_rows(split: str, audit: Path) -> list[dict]:
-    """Table 5 rows of one finished audit: per normalizer within/cross mean ± std, gap, p-values, share of the ceiling."""
+    """Table 5 rows of one finished audit: per normalizer within/cross mean ± std, gap, p-values, share of the ceiling,
+    and the between-group difference of a two-group split (all AUs, every model that tested a subject)."""
+    from auditkit.disparities import ALL_AUS
     from auditkit.report.render import load_run
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
 
     results, run = load_run(audit)
     tables = audit_tables(results, int(run["config"]["seed"]))
     shares = ceiling_shares(tables.conditions).set_index("normalizer")
+    summary = tables.disparity_summary
+    pairs = summary[summary["au"] == ALL_AUS].set_index("normalizer") if len(summary) else pd.DataFrame()
     rows = []
     for norm in run["config"]["normalizers"]:
         within, cross = _per_subject(tables.scores, norm, "within"), _per_subject(tables.scores, norm, "cross")
@@ -110,6 +127,8 @@ def split_rows(split: str, audit: Path) -> list[dict]:
             "split": split, "normalizer": norm, "within": within.mean(), "within_std": within.std(), "cross": cross.mean(),
             "cross_std": cross.std(), "gap": overall["gap"], "p": overall["p"], "p_repetitions": overall["p_repetitions"],
             "share_cross": shares["share_cross"].get(norm, np.nan), "share_all": shares["share_all"].get(norm, np.nan),
+            "comparison": pairs["comparison"].get(norm) if len(pairs) and "comparison" in pairs else None,
+            "difference": pairs["difference"].get(norm, np.nan) if len(pairs) else np.nan,
             "paper_within": paper[0] if paper else None, "paper_cross": paper[1] if paper else None})
     return rows
 
@@ -124,6 +143,62 @@ def group_rows(split: str, audit: Path) -> list[dict]:
     if shares["test_group"].nunique() < 2:  # the person split has one test group: its overall share says it all
         return []
     return [{"split": split, **r} for r in shares.to_dict("records")]
+
+
+def seed_rows(per_seed: dict[int, tuple[list[dict], list[dict]]]) -> list[dict]:
+    """Per split and normalizer (none and the oracle aside): over the seeds, the share of the oracle's cross-group gain
+    overall and per test group, and the between-group difference of none, the normalizer and the oracle."""
+    rows = pd.DataFrame([r for split_rows_, _ in per_seed.values() for r in split_rows_])
+    groups = pd.DataFrame([g for _, group_rows_ in per_seed.values() for g in group_rows_])
+    out = []
+    for (split, norm), r in rows.groupby(["split", "normalizer"], sort=False):
+        if norm in ("none", "oracle"):
+            continue
+        base = rows[rows["split"] == split]
+        entry = {"split": split, "normalizer": norm, "seeds": len(r), "share": _spread(r["share_cross"]),
+                 "groups": {}, "difference": {n: _spread(base[base["normalizer"] == n]["difference"])
+                                              for n in ("none", norm, "oracle")},
+                 "comparison": r["comparison"].iloc[0]}
+        if len(groups):
+            mine = groups[(groups["split"] == split) & (groups["normalizer"] == norm)]
+            entry["groups"] = {g: _spread(s["share_cross"]) for g, s in mine.groupby("test_group")}
+        out.append(entry)
+    return out
+
+
+def _spread(values: pd.Series) -> dict:
+    """Mean, sample sd, n and mean − 2·sd/√n of one figure over seeds."""
+    v = values.dropna().to_numpy(float)
+    n = len(v)
+    sd = float(v.std(ddof=1)) if n > 1 else np.nan
+    return {"mean": float(v.mean()) if n else np.nan, "sd": sd, "n": n,
+            "lower": float(v.mean() - 2 * sd / np.sqrt(n)) if n > 1 else np.nan}
+
+
+def _pm(s: dict, scale: float = 100, signed: bool = False) -> str:
+    if s["n"] == 0:
+        return "n/a"
+    mean = f"{scale * s['mean']:+.1f}" if signed else f"{scale * s['mean']:.0f}"
+    return mean if s["n"] < 2 else f"{mean} ± {scale * s['sd']:.1f}" if signed else f"{mean} ± {scale * s['sd']:.0f}"
+
+
+def seeds_markdown(rows: list[dict], seeds: list[int]) -> str:
+    """The over-seeds table: shares (overall, per test group) and the between-group difference, mean ± sd."""
+    lines = [f"Over seeds {', '.join(map(str, seeds))} (`auditkit gap --seed N`: other subject draws, LeNet-5 and "
+             "DeepFN fits): share of the oracle's cross-group gain, % (mean ± sd; lower = mean − 2·sd/√n), per test "
+             "group too; difference = the between-group difference of the mean score, points (none / normalizer / "
+             "oracle).", "",
+             "| split | normalizer | seeds | share | lower | share per test group | difference (none / normalizer / oracle) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lower = "n/a" if r["share"]["lower"] != r["share"]["lower"] else f"{100 * r['share']['lower']:.0f}"
+        per_group = "; ".join(f"{g} {_pm(s)}" for g, s in r["groups"].items()) or "—"
+        d = r["difference"]
+        diff = "—" if r["comparison"] is None else (f"{r['comparison']}: " + " / ".join(
+            _pm(d[n], signed=True) for n in ("none", r["normalizer"], "oracle")))
+        lines.append(f"| {SPLIT_LABELS[r['split']]} | {r['normalizer']} | {r['seeds']} | {_pm(r['share'])} | {lower} | "
+                     f"{per_group} | {diff} |")
+    return "\n".join(lines) + "\n"
 
 
 def _p(p: float) -> str:
@@ -195,12 +270,24 @@ def main() -> None:
     parser.add_argument("--splits", default=",".join(SPLITS))
     parser.add_argument("--normalizers", default=",".join(NORMALIZERS))
     parser.add_argument("--preset", default="default")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds; each split is run once per seed")
+    parser.add_argument("--seed-splits", default=None,
+                        help="the splits run at every seed (default: all of --splits); the others run at the first")
     parser.add_argument("--jobs", type=int, default=-1)
     parser.add_argument("--update-readme", action="store_true", help="write the table into benchmarks/README.md")
     parser.add_argument("--rerun", action="append", default=[], metavar="NORMALIZER",
                         help="discard one normalizer's results and inputs in every split first (after changing it)")
     args = parser.parse_args()
+    try:
+        seeds = sorted({int(s) for s in args.seeds.split(",") if s.strip()})
+    except ValueError:
+        raise SystemExit(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise SystemExit(f"--seeds: expected non-negative integers, got {args.seeds!r}")
     splits = tuple(s for s in args.splits.split(",") if s)
+    seed_splits = splits if args.seed_splits is None else tuple(s for s in args.seed_splits.split(",") if s)
+    if not set(seed_splits) <= set(splits):
+        raise SystemExit(f"--seed-splits: {', '.join(sorted(set(seed_splits) - set(splits)))} not in --splits")
     normalizers = tuple(dict.fromkeys(("none",) + tuple(n for n in args.normalizers.split(",") if n)))
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:
@@ -208,29 +295,42 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     timings_path = args.out / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {"splits": {}}
-    for split in splits:
+    runs = [(seed, split) for seed in seeds for split in (splits if seed == seeds[0] else seed_splits)]
+    for seed, split in runs:
         for norm in args.rerun:
-            discard(args.out / split, norm)
-    for i, split in enumerate(splits):
-        audit = args.out / split
+            discard(audit_path(args.out, split, seed), norm)
+    for i, (seed, split) in enumerate(runs):
+        audit = audit_path(args.out, split, seed)
+        name = split if seed == 0 else f"{split} (seed {seed})"
         if finished(audit, normalizers):
-            log(f"{split}: finished earlier, skipped ({i + 1}/{len(splits)})")
+            log(f"{name}: finished earlier, skipped ({i + 1}/{len(runs)})")
             continue
-        record = run_split(split, args.data, audit, normalizers, args.preset, args.jobs)
-        entry = timings["splits"].setdefault(split, {"invocations": []})
+        record = run_split(split, args.data, audit, normalizers, args.preset, args.jobs, seed)
+        key = split if seed == 0 else f"{split}@seed-{seed}"  # seed 0 keeps the key it had before seeds existed
+        entry = timings["splits"].setdefault(key, {"invocations": []})
         entry["invocations"].append(record)
         timings["cpus"] = os.cpu_count()
         timings_path.write_text(json.dumps(timings, indent=2) + "\n")
-        log(f"{split}: done in {record['wall_s'] / 60:.1f} min ({i + 1}/{len(splits)})")
-    rows = [r for split in splits for r in split_rows(split, args.out / split)]
-    groups = [g for split in splits for g in group_rows(split, args.out / split)]
+        log(f"{name}: done in {record['wall_s'] / 60:.1f} min ({i + 1}/{len(runs)})")
+    run_splits = {seed: [split for s, split in runs if s == seed] for seed in seeds}
+    per_seed = {seed: ([r for split in run_splits[seed] for r in split_rows(split, audit_path(args.out, split, seed))],
+                       [g for split in run_splits[seed] for g in group_rows(split, audit_path(args.out, split, seed))])
+                for seed in seeds}
+    rows, groups = per_seed[seeds[0]]
     table = markdown(rows, {"splits": {s: timings["splits"][s] for s in splits if s in timings["splits"]}}, args.preset,
                      groups)
+    if len(seeds) > 1:
+        over = seed_rows(per_seed)
+        table += "\n" + seeds_markdown(over, seeds)
+        (args.out / "seeds.json").write_text(json.dumps(over, indent=2) + "\n")
     (args.out / "table5.md").write_text(table)
     pd.DataFrame(rows).to_csv(args.out / "table5.csv", index=False)
     print(table)
     if args.update_readme:
-        update_readme(table, "python benchmarks/bench_replication.py --update-readme")
+        seeds_flag = f" --seeds {','.join(map(str, seeds))}" if len(seeds) > 1 else ""
+        if len(seeds) > 1 and args.seed_splits is not None:
+            seeds_flag += f" --seed-splits {','.join(seed_splits)}"
+        update_readme(table, f"python benchmarks/bench_replication.py{seeds_flag} --update-readme")
         log(f"updated {README}")
 
 

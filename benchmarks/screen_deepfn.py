@@ -15,7 +15,9 @@ Options of a variant: iters, lr, center, per (people per batch), grad_w, side (b
 rot, flip, cosine (cosine learning-rate decay to 0), skip (centered 8x8 encoder features into the decoders),
 cycle_w (weight of a latent cycle loss through D^y), shared (D^y is the conditioned subject decoder with a template
 embedding row), bn_person (normalization takes
-BatchNorm statistics from the person's own frames), bn_groups (bn_person, and training takes them per person block).
+BatchNorm statistics from the person's own frames), bn_groups (bn_person, and training takes them per person block),
+eq ("image": histogram equalization by the whole crop, the paper; "face": by the inner face's histogram), ssim_w
+(weight of a 1 − SSIM term on both reconstructions).
 Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
 """
 
@@ -64,8 +66,15 @@ def audit(inputs: Path, p: AuditPlan, jobs: int = 2) -> dict:
                     frames["sequence"].to_numpy(), p.aus, ",".join(c.attr), c.classifier, opts)
     rows = pd.concat(Parallel(n_jobs=jobs)(delayed(run_task)(t, "screen", data, 1) for t in p.tasks))
     rows["score"] = (rows.f1 + rows.accuracy) / 2
-    s = rows.groupby(["condition", "subject"]).score.mean().groupby("condition").mean()
-    return {"within": round(100 * s["within"], 1), "cross": round(100 * s["cross"], 1)}
+    per_subject = rows.groupby(["condition", "subject"]).score.mean().reset_index()
+    s = per_subject.groupby("condition").score.mean()
+    result = {"within": round(100 * s["within"], 1), "cross": round(100 * s["cross"], 1)}
+    # each test subject's group: the per-group shares and the disparity of the issue's goal
+    group_of = {subject: pool.name for pool in p.pools for subject in pool.subjects}
+    per_subject["group"] = per_subject.subject.map(group_of)
+    for (condition, group), score in per_subject.groupby(["condition", "group"]).score.mean().items():
+        result[f"{condition}_{group}"] = round(100 * score, 1)
+    return result
 
 
 def probe(inputs: Path, p: AuditPlan) -> float:
@@ -168,8 +177,8 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
                   warp: float = 0.04, bs: int = 32, seed: int = 0, norm: str = "none", rot: float = 10.0,
                   flip: float = 0.4, cosine: bool = False, skip: bool = False, cycle_w: float = 0.0,
                   shared: bool = False, bn_person: bool = False, bn_groups: bool = False,
-                  log: str = "") -> torch.nn.Module:
-    """Amortized Eq. 1 training with the variant's options."""
+                  eq: str = "image", ssim_w: float = 0.0, log: str = "") -> torch.nn.Module:
+    """Amortized Eq. 1 training with the variant's options (`eq`, the equalization region, is applied by the caller)."""
     base_affine = augmentation.random_affine
 
     def affine(n: int, gen: torch.Generator, **_: float) -> torch.Tensor:
@@ -228,6 +237,8 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
             loss = loss + cycle_w * (back - zc.detach()).abs().mean()
         if grad_w:
             loss = loss + grad_w * (image_gradient_l1(yr, y_out) + image_gradient_l1(xr, x_out))
+        if ssim_w:
+            loss = loss + ssim_w * ((1 - ssim(yr, y_out)) + (1 - ssim(xr, x_out)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -240,6 +251,22 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
     return net
 
 
+def ssim(a: torch.Tensor, b: torch.Tensor, sigma: float = 1.5, size: int = 7) -> torch.Tensor:
+    """Mean structural similarity of two (n, 1, H, W) batches in [0, 1] (Gaussian window; Wang et al. 2004): it
+    compares local structure after dividing out local contrast, so a low-contrast brow counts like a high-contrast one."""
+    x = torch.arange(size, dtype=a.dtype) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    w = (g[:, None] * g[None, :] / g.sum() ** 2)[None, None]
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv2d(t, w, padding=size // 2)
+
+    c1, c2 = 0.01**2, 0.03**2
+    ma, mb = blur(a), blur(b)
+    va, vb, cov = blur(a * a) - ma**2, blur(b * b) - mb**2, blur(a * b) - ma * mb
+    return (((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma**2 + mb**2 + c1) * (va + vb + c2))).mean()
+
+
 def _decode_template(model: DeepFN, z: torch.Tensor) -> torch.Tensor:
     if getattr(model, "shared_row", None) is None:
         return model.template_decoder(model.encoder.expand(z))
@@ -247,16 +274,16 @@ def _decode_template(model: DeepFN, z: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def transform(model: torch.nn.Module, faces: np.ndarray, center: bool) -> np.ndarray:
+def transform(model: torch.nn.Module, faces: np.ndarray, center: bool, eq: str = "image") -> np.ndarray:
     """D^y(E(x) - mean E(x)) (centered) or D^y(E(x)) of one person's faces, uint8 at the model's size."""
     if isinstance(model, CenteredSkip):
-        x = preprocess(faces, model.model.preset.size)
+        x = preprocess(faces, model.model.preset.size, eq)
         parts = [model.encode(x[i : i + 256]) for i in range(0, len(x), 256)]
         z, h = torch.cat([a for a, _ in parts]), torch.cat([b for _, b in parts])
         z, h = z - z.mean(0, keepdim=True), h - h.mean(0, keepdim=True)
         y = torch.cat([model.decode(z[i : i + 256], h[i : i + 256], True) for i in range(0, len(z), 256)])
         return (y.squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-    x = preprocess(faces, model.preset.size)
+    x = preprocess(faces, model.preset.size, eq)
     if getattr(model, "bn_person", False):
         # BatchNorm statistics of this person's frames, all at once (as training took them per person)
         model.train()
@@ -281,21 +308,35 @@ def record(out: Path, result: dict) -> None:
     print(result, flush=True)
 
 
+GROUPS = ("darker", "lighter")
+
+
 def table(out: Path) -> str:
-    """The screening results as markdown: probe, within, cross and the share of the oracle's cross gain."""
+    """The screening results as markdown: probe, within, cross, the share of the oracle's cross gain, and per test
+    group (darker, lighter) the cross-group score and share and the within-group score."""
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
     merged: dict[str, dict] = {}
     for r in rows:  # early runs wrote their options and training time on a line of their own
         merged.setdefault(r["name"], {}).update(r)
     scored = {n: r for n, r in merged.items() if "cross" in r}
     none, oracle = scored["none"], scored["oracle"]
-    lines = ["| variant | options | train s | probe | within | cross | share of the oracle's cross gain |",
-             "|---|---|---|---|---|---|---|"]
+
+    def share(r: dict, key: str) -> str:
+        if key not in r or key not in none or key not in oracle:
+            return "—"
+        return f"{100 * (r[key] - none[key]) / (oracle[key] - none[key]):.0f} %"
+
+    def pair(r: dict, kind: str) -> str:
+        return " / ".join(f"{r[f'{kind}_{g}']:.1f}" if f"{kind}_{g}" in r else "—" for g in GROUPS)
+
+    lines = ["| variant | options | train s | probe | within | cross | share of the oracle's cross gain | "
+             "cross darker / lighter | share darker / lighter | within darker / lighter |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in scored.items():
-        share = (r["cross"] - none["cross"]) / (oracle["cross"] - none["cross"])
         opts = json.dumps(r.get("options") or r.get("kw") or {}).replace("|", "/")
         lines.append(f"| {name} | `{opts}` | {r.get('train_s', '—')} | {r['probe']:.3f} | {r['within']:.1f} | "
-                     f"{r['cross']:.1f} | {100 * share:.0f} % |")
+                     f"{r['cross']:.1f} | {share(r, 'cross')} | {pair(r, 'cross')} | "
+                     f"{share(r, 'cross_darker')} / {share(r, 'cross_lighter')} | {pair(r, 'within')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -309,8 +350,9 @@ def main() -> None:
             import re
 
             readme = Path(__file__).resolve().parent / "README.md"
-            text = re.sub(r"<!-- screen:begin -->.*?<!-- screen:end -->",
-                          lambda _: f"<!-- screen:begin -->\n{markdown}<!-- screen:end -->", readme.read_text(), flags=re.S)
+            text = re.sub(r"<!-- screen-groups:begin -->.*?<!-- screen-groups:end -->",
+                          lambda _: f"<!-- screen-groups:begin -->\n{markdown}<!-- screen-groups:end -->",
+                          readme.read_text(), flags=re.S)
             readme.write_text(text)
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -329,12 +371,13 @@ def main() -> None:
     else:
         kw = json.loads(args.options)
         ds = p.dataset
-        template = preprocess(ds.faces_of(p.template), 64)
-        model = train_variant(template, [preprocess(ds.faces_of(s), 64) for s in p.scope], log=args.name, **kw)
+        eq = kw.get("eq", "image")
+        template = preprocess(ds.faces_of(p.template), 64, eq)
+        model = train_variant(template, [preprocess(ds.faces_of(s), 64, eq) for s in p.scope], log=args.name, **kw)
         subjects = ds.frames.subject.to_numpy()[scope_rows(p)]
         X = np.empty((len(subjects), 64, 64), np.uint8)
         for s in p.scope:
-            X[np.flatnonzero(subjects == s)] = transform(model, ds.faces_of(s), kw.get("center", True))
+            X[np.flatnonzero(subjects == s)] = transform(model, ds.faces_of(s), kw.get("center", True), eq)
         inputs = args.out / f"{args.name}.npy"
         np.save(inputs, X)
     train_s = round(time.time() - start)

@@ -30,3 +30,48 @@ def test_replication_table_and_resume(audit_dataset: Path, tmp_path: Path) -> No
     assert second.returncode == 0, second.stderr
     assert "finished earlier, skipped" in second.stderr
     assert len(json.loads((out / "timings.json").read_text())["splits"]["gender"]["invocations"]) == 1
+
+
+def test_shares_over_seeds(audit_dataset: Path, tmp_path: Path) -> None:
+    """--seeds runs each split once per seed (other draws and fits) and tables the shares as mean ± sd."""
+    out = tmp_path / "seeds"
+    cmd = [sys.executable, str(SCRIPT), "--data", str(audit_dataset), "--out", str(out), "--splits", "gender",
+           "--normalizers", "none,histeq,oracle", "--preset", "smoke", "--jobs", "1", "--seeds", "0,1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert (out / "gender" / "results.parquet").is_file() and (out / "seed-1" / "gender" / "results.parquet").is_file()
+    run0 = json.loads((out / "gender" / "run.json").read_text())
+    run1 = json.loads((out / "seed-1" / "gender" / "run.json").read_text())
+    assert run0["config"]["seed"] == 0 and run1["config"]["seed"] == 1
+    over = json.loads((out / "seeds.json").read_text())
+    assert [(r["split"], r["normalizer"], r["seeds"]) for r in over] == [("gender", "histeq", 2)]
+    # smoke audits are too small for a ceiling above the floor (shares n/a): the arithmetic is checked below
+    assert over[0]["difference"]["none"]["n"] == 2 and set(over[0]["groups"]) == {"female", "male"}
+    table = (out / "table5.md").read_text()
+    assert "Over seeds 0, 1" in table and "| gender (female / male) | histeq | 2 |" in table
+    bad = subprocess.run([*cmd[:-2], "--seeds", "0,x"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "--seeds: expected comma-separated integers" in bad.stderr
+    outside = subprocess.run([*cmd, "--seed-splits", "person"], capture_output=True, text=True, timeout=60)
+    assert outside.returncode != 0 and "--seed-splits: person not in --splits" in outside.stderr
+
+
+def test_seed_rows_take_mean_sd_and_lower_bound_over_seeds() -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    from bench_replication import seed_rows, seeds_markdown
+
+    def rows(seed_share: float, none_diff: float) -> list[dict]:
+        base = {"split": "fitzpatrick", "comparison": "darker vs lighter"}
+        return [{**base, "normalizer": "none", "share_cross": 0.0, "difference": none_diff},
+                {**base, "normalizer": "deepfn", "share_cross": seed_share, "difference": -0.05},
+                {**base, "normalizer": "oracle", "share_cross": 1.0, "difference": -0.01}]
+
+    groups = [{"split": "fitzpatrick", "normalizer": "deepfn", "test_group": "darker", "share_cross": 0.6}]
+    over = seed_rows({0: (rows(0.6, -0.06), groups), 1: (rows(0.7, -0.04), groups), 2: (rows(0.8, -0.05), [])})
+    assert [(r["normalizer"], r["seeds"]) for r in over] == [("deepfn", 3)]
+    share = over[0]["share"]
+    assert abs(share["mean"] - 0.7) < 1e-12 and abs(share["sd"] - 0.1) < 1e-12 and share["n"] == 3
+    assert abs(share["lower"] - (0.7 - 2 * 0.1 / 3**0.5)) < 1e-12
+    assert over[0]["groups"]["darker"]["n"] == 2 and abs(over[0]["difference"]["none"]["mean"] + 0.05) < 1e-12
+    table = seeds_markdown(over, [0, 1, 2])
+    assert "| skin type (I–II vs V–VI) | deepfn | 3 | 70 ± 10 | 58 | darker 60 ± 0 |" in table
+    assert "darker vs lighter: -5.0 ± 1.0 / -5.0 ± 0.0 / -1.0 ± 0.0" in table

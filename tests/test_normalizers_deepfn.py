@@ -204,7 +204,7 @@ def test_add_subject_fine_tunes_a_new_embedding(tmp_path: Path) -> None:
     # the encoder moved: the other people's stored mean codes are stale and dropped, the template's is refreshed
     assert set(n.subject_codes) == {"new"}
     with torch.inference_mode():
-        expected = n.shared.encoder.embed(preprocess(_faces(0), 64)).mean(0)
+        expected = n.shared.encoder.embed(preprocess(_faces(0), 64, n.config.equalize)).mean(0)
     assert torch.allclose(n.template_codes["amortized"], expected, atol=1e-5)
     assert n.transform("new", _faces(5)).shape == (16, 128, 128)
     with pytest.raises(AuditkitError, match="needs a fitted amortized model"):
@@ -229,8 +229,8 @@ def test_recentering_swaps_a_persons_mean_code_for_the_templates(tmp_path: Path)
     assert n.recenter and not plain.recenter and plain.cache_hits == 1  # recentering does not change the weights
     assert not DeepFNNormalizer(mode="per-subject").recenter  # the paper's procedure stays as published
     with torch.inference_mode():
-        z = n.shared.encoder.embed(preprocess(a, 64))
-        t = n.shared.encoder.embed(preprocess(template, 64)).mean(0)
+        z = n.shared.encoder.embed(preprocess(a, 64, n.config.equalize))
+        t = n.shared.encoder.embed(preprocess(template, 64, n.config.equalize)).mean(0)
     got = n.transform("a", a).astype(int)
     assert np.abs(got - _decoded(n.shared, z - z.mean(0) + t, 128)).max() <= 1
     assert np.abs(plain.transform("a", a).astype(int) - _decoded(n.shared, z, 128)).max() <= 1
@@ -296,6 +296,8 @@ def test_cpu_default_trains_centered_with_a_gradient_term_and_the_paper_mode_doe
     assert not paper.config.center and paper.config.gradient_weight == 0 and not paper.recenter
     assert amortized.config.warp == 0.0 and paper.config.warp == 0.04  # the paper keeps faceswap's random warp
     assert amortized.config.iterations == 3000
+    # the CPU default equalizes by the inner face; the paper's procedure keeps whole-image equalization
+    assert amortized.config.equalize == "face" and paper.config.equalize == "image"
     assert {"center", "people_per_batch", "gradient_weight", "warp"} <= set(amortized.fitted_settings())
 
 
@@ -312,12 +314,12 @@ def test_a_centered_model_normalizes_deviations_from_the_persons_mean(tmp_path: 
     n.fit(template, {"a": a, "b": _faces(2)})
     assert n.config.center and torch.count_nonzero(n.template_codes["amortized"]) == 0
     with torch.inference_mode():
-        z = n.shared.encoder.embed(preprocess(a, 64))
+        z = n.shared.encoder.embed(preprocess(a, 64, n.config.equalize))
     got = n.transform("a", a).astype(int)
     assert np.abs(got - _decoded(n.shared, z - z.mean(0), 128)).max() <= 1
     # an unseen person is centered on their own frames' mean
     with torch.inference_mode():
-        u = n.shared.encoder.embed(preprocess(_faces(5), 64))
+        u = n.shared.encoder.embed(preprocess(_faces(5), 64, n.config.equalize))
     assert np.abs(n.transform("new", _faces(5)).astype(int) - _decoded(n.shared, u - u.mean(0), 128)).max() <= 1
 
 
@@ -359,3 +361,42 @@ def test_a_progress_callback_can_stop_training_and_keep_the_weights() -> None:
     again = DeepFN(PRESETS["lite"])
     fit_model(again, preprocess(_faces(0), 64), [preprocess(_faces(1), 64)], None, cfg, 3)
     assert all(torch.equal(a, b) for a, b in zip(again.parameters(), model.parameters(), strict=True))  # same as a 3-step run
+
+
+def test_equalize_region_is_a_validated_training_option_with_its_own_cache_key(tmp_path: Path) -> None:
+    from auditkit.normalizers.deepfn.train import cache_key
+
+    with pytest.raises(ValueError, match="equalize must be one of image, face"):
+        TrainConfig(equalize="hair")
+    with pytest.raises(AuditkitError, match="deepfn: equalize must be one of"):
+        DeepFNNormalizer(mode="amortized", equalize="hair")
+    # face-equalized weights are never mistaken for whole-image ones (or the other way round)
+    image, face = TrainConfig(), TrainConfig(equalize="face")
+    assert cache_key("amortized", image, "t", {}) != cache_key("amortized", face, "t", {})
+    assert DeepFNNormalizer(mode="amortized", equalize="face").fitted_settings()["equalize"] == "face"
+
+
+def test_a_face_equalized_model_prepares_every_input_by_the_face(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training, the person statistics and normalization all see faces equalized by the inner face, also when the
+    weights come back from the cache."""
+    from auditkit.normalizers.deepfn import augment as augment_module
+
+    regions: list[str] = []
+    real = augment_module.equalize
+
+    def spy(faces: np.ndarray, region: str = "image") -> np.ndarray:
+        regions.append(region)
+        return real(faces, region)
+
+    monkeypatch.setattr(augment_module, "equalize", spy)
+    subjects = {"a": _faces(1), "b": _faces(2)}
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, equalize="face", **TINY)
+    n.fit(_faces(0), subjects)
+    out = n.transform("a", _faces(3))
+    assert n.shared.equalize == "face" and set(regions) == {"face"}
+    regions.clear()
+    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, equalize="face", **TINY)
+    again.fit(_faces(0), subjects)
+    assert again.cache_hits == 1 and again.shared.equalize == "face"
+    np.testing.assert_array_equal(again.transform("a", _faces(3)), out)
+    assert set(regions) == {"face"}

@@ -32,3 +32,17 @@ def test_ideal_normalizer_scores_zero_and_identity_does_not(tiny_dataset: Path, 
     assert perfect["mae_normalized"].max() < 1e-9
     assert (plain["mae_normalized"] > 10).all()
     np.testing.assert_allclose(plain["mae_normalized"], plain["mae_original"])  # histeq output == equalized original
+
+
+def test_the_ideal_is_drawn_in_the_normalizers_grey_levels(tiny_dataset: Path, tmp_path: Path) -> None:
+    """A perfect normalizer that equalizes by the face scores zero only against a face-equalized ideal."""
+    ds = load_dataset(tiny_dataset)
+    template = ds.subjects["subject"].iloc[0]
+    oracle = normalize_dataset(ds, "none", tmp_path / "o", template=template)
+    faces = np.load(oracle / FACES_FILE, mmap_mode="r+")
+    faces[ds.frames["face"].to_numpy()] = equalize(load_truth(ds).render(np.arange(len(ds.frames)), on=template), "face")
+    faces.flush()
+    del faces
+    by_face = transfer_error(ds, load_dataset(oracle), template, frames_per_subject=8, region="face")
+    by_image = transfer_error(ds, load_dataset(oracle), template, frames_per_subject=8)
+    assert by_face["mae_normalized"].max() < 1e-9 and (by_image["mae_normalized"] > 1).all()

@@ -11,9 +11,12 @@ from auditkit.normalizers.histeq import equalize
 
 
 def transfer_error(original: Dataset, normalized: Dataset, template: str, frames_per_subject: int = 20,
-                   seed: int = 0) -> pd.DataFrame:
+                   seed: int = 0, region: str = "image") -> pd.DataFrame:
     """Per subject: mean absolute error (grey levels, histogram-equalized) of normalized faces vs the ideal output,
-    and of the original faces vs the same ideal (the error with no normalization), on a sample of frames."""
+    and of the original faces vs the same ideal (the error with no normalization), on a sample of frames.
+
+    `region`: how the normalizer equalized its faces (histeq.equalize), so the ideal is drawn in the same grey levels.
+    """
     truth = load_truth(original)
     rng = np.random.default_rng(seed)
     subject_of = original.frames["subject"].to_numpy()
@@ -24,9 +27,9 @@ def transfer_error(original: Dataset, normalized: Dataset, template: str, frames
             continue
         idx = np.flatnonzero(subject_of == s)
         pick = np.sort(rng.choice(idx, min(frames_per_subject, len(idx)), replace=False))
-        ideal = equalize(truth.render(pick, on=template, capture=source)).astype(float)
+        ideal = equalize(truth.render(pick, on=template, capture=source), region).astype(float)
         faces = original.frames["face"].to_numpy()[pick]
         norm = np.asarray(normalized.faces[faces]).astype(float)
-        orig = equalize(np.asarray(original.faces[faces])).astype(float)
+        orig = equalize(np.asarray(original.faces[faces]), region).astype(float)
         rows.append({"subject": s, "mae_normalized": np.abs(norm - ideal).mean(), "mae_original": np.abs(orig - ideal).mean()})
     return pd.DataFrame(rows)

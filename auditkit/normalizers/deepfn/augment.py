@@ -10,9 +10,10 @@ import torch.nn.functional as F
 from auditkit.normalizers.histeq import equalize
 
 
-def preprocess(faces: np.ndarray, size: int) -> torch.Tensor:
-    """(n, H, W) uint8 faces -> (n, 1, size, size) float32 in [0, 1], histogram-equalized (the paper's preprocessing)."""
-    eq = equalize(faces)
+def preprocess(faces: np.ndarray, size: int, region: str = "image") -> torch.Tensor:
+    """(n, H, W) uint8 faces -> (n, 1, size, size) float32 in [0, 1], histogram-equalized (the paper's preprocessing;
+    `region="face"`: by the inner face's histogram)."""
+    eq = equalize(faces, region)
     if eq.shape[1:] != (size, size):
         eq = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in eq]) if len(eq) else \
             np.zeros((0, size, size), np.uint8)

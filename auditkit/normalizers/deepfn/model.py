@@ -93,9 +93,10 @@ class ConditionedDecoder(nn.Module):
 class DeepFN(nn.Module):
     """E, D^y (template) and D^x (subject; per-subject or conditioned); normalize(x) = D^y(E(x)) (Eq. 2)."""
 
-    def __init__(self, p: DeepFNPreset, n_subjects: int | None = None) -> None:
+    def __init__(self, p: DeepFNPreset, n_subjects: int | None = None, equalize: str = "image") -> None:
         super().__init__()
         self.preset = p
+        self.equalize = equalize  # the histogram-equalization region its inputs were prepared with (preprocess)
         self.encoder = Encoder(p)
         self.template_decoder = Decoder(p)
         self.subject_decoder: nn.Module = Decoder(p) if n_subjects is None else ConditionedDecoder(p, n_subjects)

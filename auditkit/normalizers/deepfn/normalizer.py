@@ -38,7 +38,10 @@ MODES = ("amortized", "per-subject")
 # (the figures: benchmarks/README.md, "DeepFN against the ceiling"). warp 0: with centered training the grid warp no
 # longer guards against identity leaking through, and reconstructing an unwarped target from a warped input is
 # ill-posed, so the decoders learned blur. 3,000 iterations: without the warp's blur, longer training pays again.
-AMORTIZED_DEFAULTS = {"center": True, "gradient_weight": 1.0, "lr": 1e-3, "warp": 0.0, "iterations": 3000}
+# equalize "face": equalized by the whole crop, a face darker than the background came out mid-grey on a bright, noisy
+# background and a lighter one the other way round, so darker-skinned people were normalized worse.
+AMORTIZED_DEFAULTS = {"center": True, "gradient_weight": 1.0, "lr": 1e-3, "warp": 0.0, "iterations": 3000,
+                      "equalize": "face"}
 # the paper's training (section 3.1): 50K iterations, each a batch of 64 template and 64 subject images, Adam 5e-5;
 # per-subject mode with the paper preset is that procedure (checkpoints sparser: the paper model's is 1.6 GB)
 PAPER_TRAINING = {"iterations": 50_000, "batch_size": 64, "lr": 5e-5, "checkpoint_every": 2_000}
@@ -63,7 +66,7 @@ class DeepFNNormalizer(Normalizer):
     cache_version = f"{WEIGHTS_VERSION}.{CACHE_VERSION}"  # weights, then transform: in the input cache key
     # training settings passed through **train_options (validated by `--normalizer-option deepfn.KEY=VALUE`)
     extra_options = ("batch_size", "lr", "lr_schedule", "warp", "center", "people_per_batch", "gradient_weight",
-                     "checkpoint_every")
+                     "checkpoint_every", "equalize")
 
     def __init__(self, mode: Literal["amortized", "per-subject"] | None = None,
                  preset: Literal["paper", "lite"] | None = None, iterations: int | None = None,
@@ -133,7 +136,7 @@ class DeepFNNormalizer(Normalizer):
                 "lr": c.lr, "warp": c.warp, "seed": c.seed, "recenter": self.recenter, "person_norm": self.person_norm,
                 "center": c.center,
                 "people_per_batch": c.people_per_batch, "gradient_weight": c.gradient_weight,
-                "lr_schedule": c.lr_schedule, "max_frames": self.max_frames,
+                "lr_schedule": c.lr_schedule, "equalize": c.equalize, "max_frames": self.max_frames,
                 "device": "cuda" if torch.cuda.is_available() else "cpu"}
 
     def _subsample(self, faces: np.ndarray, salt: int) -> np.ndarray:
@@ -147,7 +150,7 @@ class DeepFNNormalizer(Normalizer):
         final = self.cache_dir / f"{key}.pt"
         state = load_state(final) if final.exists() else None
         if state is not None:
-            model = DeepFN(PRESETS[state["preset"]], n_subjects=state["n_subjects"])
+            model = DeepFN(PRESETS[state["preset"]], n_subjects=state["n_subjects"], equalize=self.config.equalize)
             model.load_state_dict(state["model"])
             model.eval()
             self.losses[label] = state["losses"]
@@ -169,23 +172,24 @@ class DeepFNNormalizer(Normalizer):
         size = self.config.model_preset.size
         template = self._subsample(np.asarray(template_faces), 0)
         t_digest = faces_digest(template)
-        t_tensor = preprocess(template, size)
+        region = self.config.equalize
+        t_tensor = preprocess(template, size, region)
         names = sorted(subject_faces)
         faces = {s: self._subsample(np.asarray(subject_faces[s]), i + 1) for i, s in enumerate(names)}
         digests = {s: faces_digest(f) for s, f in faces.items()}
         if self.mode == "amortized":
             key = cache_key("amortized", self.config, t_digest, digests)
-            self.shared = self._fit_one(key, t_tensor, [preprocess(faces[s], size) for s in names], "amortized")
+            self.shared = self._fit_one(key, t_tensor, [preprocess(faces[s], size, region) for s in names], "amortized")
         else:
             keys = {s: cache_key("per-subject", self.config, t_digest, {s: digests[s]}) for s in names}
             todo = [s for s in names if not (self.cache_dir / f"{keys[s]}.pt").exists()]
             if self.parallel_map is not None and len(todo) > 1:
                 # each person's model trains as a task of its own into the (shared) cache; the loop below loads them
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
-                self.parallel_map(fit_into_cache, [(t_tensor, [preprocess(faces[s], size)], self.config,
+                self.parallel_map(fit_into_cache, [(t_tensor, [preprocess(faces[s], size, region)], self.config,
                                                     self.cache_dir, keys[s]) for s in todo])
             for s in names:
-                self.models[s] = self._fit_one(keys[s], t_tensor, [preprocess(faces[s], size)], s)
+                self.models[s] = self._fit_one(keys[s], t_tensor, [preprocess(faces[s], size, region)], s)
         if self.recenter:
             # every frame given, not only the training subsample: a forward pass is cheap and the mean steadier
             for label, model in ({"amortized": self.shared} if self.shared is not None else self.models).items():
@@ -207,8 +211,9 @@ class DeepFNNormalizer(Normalizer):
         faces = np.asarray(faces)
         if iterations > 0:
             size = self.config.model_preset.size
-            template = preprocess(self._subsample(np.asarray(template_faces), 0), size)
-            _, losses = fine_tune(self.shared, template, preprocess(faces, size), self.config, iterations)
+            region = self.config.equalize
+            template = preprocess(self._subsample(np.asarray(template_faces), 0), size, region)
+            _, losses = fine_tune(self.shared, template, preprocess(faces, size, region), self.config, iterations)
             self.losses[subject] = losses
             self.subject_codes.clear()
             self.subject_stats.clear()

@@ -61,7 +61,7 @@ def person_stats(model: DeepFN, faces: np.ndarray, target: torch.Tensor | None =
     was_training = model.training
     try:
         model.train()
-        z = model.encoder.embed(to_device(preprocess(faces, model.preset.size), dev))
+        z = model.encoder.embed(to_device(preprocess(faces, model.preset.size, model.equalize), dev))
         code = z.mean(0)
         shift = -code if target is None else target.to(dev) - code
         model.template_decoder(model.encoder.expand(z + shift))

@@ -1,0 +1,46 @@
+"""The per-group input diagnosis: a planted weaker AU signal in one group shows in all three measures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from bench_group_inputs import AUS, markdown, measure  # noqa: E402
+
+
+def _data(strength: dict[str, float], people: int = 4, frames: int = 60, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    rows, images, group_of = [], [], {}
+    yy, xx = np.mgrid[0:64, 0:64]
+    blobs = [np.exp(-((xx - 8 - 7 * k) ** 2 + (yy - 32) ** 2) / 20.0) for k in range(len(AUS))]
+    for group, gain in strength.items():
+        for p in range(people):
+            person = f"{group}{p}"
+            group_of[person] = group
+            for f in range(frames):
+                labels = rng.random(len(AUS)) < 0.4
+                img = 120 + rng.normal(0, 10, (64, 64)) + gain * sum(b for b, on in zip(blobs, labels) if on)
+                images.append(np.clip(img, 0, 255).astype(np.uint8))
+                rows.append({"subject": person, "sequence": f"T{f % 2}", **dict(zip(AUS, labels.astype(int)))})
+    return np.stack(images), pd.DataFrame(rows), group_of
+
+
+def test_a_weaker_signal_in_one_group_shows_in_every_measure() -> None:
+    images, frames, group_of = _data({"lighter": 40.0, "darker": 6.0})
+    r = measure(images, frames, group_of)
+    assert r["within_person"]["lighter"] > r["within_person"]["darker"] + 0.1
+    assert r["cross_person"]["lighter -> lighter"] > r["cross_person"]["darker -> darker"] + 0.1
+    assert r["au_contrast"]["lighter"] > 1.5 * r["au_contrast"]["darker"]  # the noise adds to both alike
+    table = markdown({"planted": r}, ["darker", "lighter"], "cmd")
+    assert "| planted |" in table and "darker → lighter" in table
+
+
+def test_equal_groups_measure_alike() -> None:
+    images, frames, group_of = _data({"lighter": 25.0, "darker": 25.0}, seed=1)
+    r = measure(images, frames, group_of)
+    assert abs(r["within_person"]["lighter"] - r["within_person"]["darker"]) < 0.08
+    assert abs(r["au_contrast"]["lighter"] - r["au_contrast"]["darker"]) < 0.25 * r["au_contrast"]["lighter"]
