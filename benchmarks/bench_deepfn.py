@@ -3,6 +3,7 @@
 Run: python benchmarks/bench_deepfn.py steps          # training step time of each preset at batch 64 (and 32)
      python benchmarks/bench_deepfn.py compare --data data/synth [--subjects 3] [--iterations 1500] [--no-probe]
      python benchmarks/bench_deepfn.py probe --audit audits/fitzpatrick   # after `auditkit gap ... --normalizer deepfn`
+     python benchmarks/bench_deepfn.py default [--iterations 200]   # the CPU default's training step vs the matmul peak
 """
 
 from __future__ import annotations
@@ -59,6 +60,57 @@ def step_time(preset: str, batch: int, steps: int, amortized: bool) -> float:
         if i:  # the first step warms up
             times.append(time.perf_counter() - start)
     return float(np.mean(times))
+
+
+def default_cmd(args: argparse.Namespace) -> dict:
+    """The CPU default's real training loop (fit_model with the amortized defaults: centered, gradient term, BatchNorm,
+    augmentation) on random faces: seconds per step, FLOP per step (counted by PyTorch), the fraction of the matmul
+    peak on the same threads, and where the time goes (the profiler's top operators)."""
+    import sys
+    from pathlib import Path
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from auditkit.normalizers.deepfn.normalizer import AMORTIZED_DEFAULTS
+    from auditkit.normalizers.deepfn.train import TrainConfig, center_codes, fit_model, image_gradient_l1
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_lenet import matmul_peak_gflops
+
+    cfg = replace(TrainConfig(preset="lite"), **{**AMORTIZED_DEFAULTS, "iterations": args.iterations,
+                                                 "checkpoint_every": 10**9})
+    p = cfg.model_preset
+    rng = np.random.default_rng(0)
+    faces = [torch.from_numpy(rng.random((300, 1, p.size, p.size), dtype=np.float32)) for _ in range(41)]
+    torch.manual_seed(0)
+    model = DeepFN(p, n_subjects=40)
+    fit_model(model, faces[0], faces[1:], torch.arange(40), cfg, 20)  # warm-up
+    start = time.perf_counter()
+    fit_model(model, faces[0], faces[1:], torch.arange(40), replace(cfg, seed=1), args.iterations)
+    per_step = (time.perf_counter() - start) / args.iterations
+    # FLOP of one step's forward and backward as training computes them (the optimizer's few FLOP aside)
+    model.train()
+    bs, k = cfg.batch_size, cfg.people_per_batch
+    x, y = faces[1][:bs], faces[0][:bs]
+    who = torch.arange(k).repeat_interleave(bs // k)
+    with FlopCounterMode(display=False) as counter:
+        xr = model.decode_subject(center_codes(model.encoder.embed(x), k), who)
+        yr = model.decode_template(center_codes(model.encoder.embed(y), 1))
+        loss = (xr - x).abs().mean() + (yr - y).abs().mean()
+        loss = loss + cfg.gradient_weight * (image_gradient_l1(xr, x) + image_gradient_l1(yr, y))
+        loss.backward()
+    flop = counter.get_total_flops()
+    peak = matmul_peak_gflops()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fit_model(model, faces[0], faces[1:], torch.arange(40), replace(cfg, seed=2), 20)
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
+    return {"benchmark": "deepfn-default-step", "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+            "batch": f"{bs} template + {bs} subject images", "iterations_timed": args.iterations,
+            "s_per_step": round(per_step, 4), "gflop_per_step": round(flop / 1e9, 3),
+            "gflops": round(flop / 1e9 / per_step, 1), "matmul_peak_gflops": round(peak, 1),
+            "fraction_of_matmul_peak": round(flop / 1e9 / per_step / peak, 3),
+            "fit_s_at_default_iterations": round(per_step * AMORTIZED_DEFAULTS["iterations"], 1),
+            "profile": table.splitlines()}
 
 
 def normalize_rate(preset: str, frames: int) -> float:
@@ -337,8 +389,11 @@ def main() -> None:
     p = sub.add_parser("probe")
     p.add_argument("--audit", required=True, help="an audit directory that ran with --normalizer deepfn")
     p.add_argument("--aus", default="AU01,AU02,AU04,AU06,AU12,AU15,AU17")
+    d = sub.add_parser("default")
+    d.add_argument("--iterations", type=int, default=200, help="timed training steps")
     args = parser.parse_args()
-    run = {"steps": steps_cmd, "compare": compare_cmd, "probe": probe_cmd, "ablate": ablate_cmd}[args.cmd]
+    run = {"steps": steps_cmd, "compare": compare_cmd, "probe": probe_cmd, "ablate": ablate_cmd,
+           "default": default_cmd}[args.cmd]
     print(json.dumps(run(args), indent=2))
 
 

@@ -12,8 +12,12 @@ group it measures:
 - AU contrast: per person and AU, the root mean square of (mean face with the AU − mean face without it), grey levels
   (pixel noise leaves a floor under it).
 
+With --person-audit (a finished `gap --attr person` audit) it also tables that audit's scores by skin type:
+person-dependent models learn one person's own frames, so where they score one group lower on a normalizer's faces
+than on the originals, that normalizer has lost the group's AU information (not the cross-person transfer).
+
 Run:  python benchmarks/bench_group_inputs.py --audit audits/replication/fitzpatrick [--inputs NAME=PATH ...]
-      [--update-readme]
+      [--person-audit audits/replication/person] [--update-readme]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -116,6 +121,38 @@ def markdown(results: dict[str, dict], groups: list[str], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def person_by_group(audit: Path, attr: str = "fitzpatrick") -> pd.DataFrame:
+    """A person audit's mean per-subject score (%) per normalizer, condition and `attr` group (its default bins)."""
+    from auditkit.data import load_dataset
+    from auditkit.protocol.groups import attribute_labels
+    from auditkit.report.render import load_run
+    from auditkit.report.tables import audit_tables
+
+    results, run = load_run(audit)
+    scores = audit_tables(results, int(run["config"]["seed"])).scores
+    subjects = load_dataset(run["data"]).subjects
+    label = dict(zip(subjects["subject"], attribute_labels(subjects, attr, None)))
+    scores = scores.assign(group=scores["subject"].map(label)).dropna(subset=["group"])
+    per_subject = scores.groupby(["normalizer", "condition", "group", "subject"])["score"].mean()
+    table = per_subject.groupby(["normalizer", "condition", "group"]).mean().unstack("group") * 100
+    counts = per_subject.reset_index().groupby("group")["subject"].nunique()
+    table.attrs["subjects"] = counts.to_dict()
+    return table
+
+
+def person_markdown(table: pd.DataFrame) -> str:
+    """Rows: normalizer and model kind; columns: each group's mean score and the difference."""
+    a, b = sorted(table.columns)
+    n = table.attrs.get("subjects", {})
+    kinds = {"within": "person-dependent", "cross": "person-independent"}
+    lines = [f"| normalizer | models | {a} ({n.get(a, '?')} people) | {b} ({n.get(b, '?')} people) | {a} − {b} |",
+             "|---|---|---|---|---|"]
+    for (norm, condition), row in table.iterrows():
+        lines.append(f"| {norm} | {kinds.get(condition, condition)} | {row[a]:.1f} | {row[b]:.1f} | "
+                     f"{row[a] - row[b]:+.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     """Measure every input array of the audit (and the extras), print JSON and the markdown table."""
     from auditkit.data import load_dataset
@@ -125,6 +162,8 @@ def main() -> None:
     parser.add_argument("--audit", type=Path, required=True, help="a finished two-group audit (e.g. fitzpatrick)")
     parser.add_argument("--inputs", action="append", default=[], metavar="NAME=PATH",
                         help="another (frames, 64, 64) uint8 .npy in the audit's frame order")
+    parser.add_argument("--person-audit", type=Path, default=None,
+                        help="a finished person audit: its scores by skin type, per normalizer and model kind")
     parser.add_argument("--update-readme", action="store_true", help=f"write the table into the {BLOCK} block")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -155,8 +194,12 @@ def main() -> None:
         print(f"measuring {name}", file=sys.stderr, flush=True)
         results[name] = measure(images, frames, group_of)
     print(json.dumps(results, indent=2))
-    extra = "".join(f" --inputs {i}" for i in args.inputs)
+    extra = "".join(f" --inputs {shlex.quote(i)}" for i in args.inputs)
+    extra += f" --person-audit {args.person_audit}" if args.person_audit else ""
     table = markdown(results, sorted(pools), f"python benchmarks/bench_group_inputs.py --audit {args.audit}{extra}")
+    if args.person_audit is not None:
+        table += ("\nThe person split's scores by skin type (mean over test subjects, %; person-dependent models are "
+                  "trained on the test person's own other sequences):\n\n" + person_markdown(person_by_group(args.person_audit)))
     print(table)
     if args.update_readme:
         text = README.read_text()

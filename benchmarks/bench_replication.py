@@ -152,13 +152,13 @@ def seed_rows(per_seed: dict[int, tuple[list[dict], list[dict]]]) -> list[dict]:
     groups = pd.DataFrame([g for _, group_rows_ in per_seed.values() for g in group_rows_])
     out = []
     for (split, norm), r in rows.groupby(["split", "normalizer"], sort=False):
-        if norm in ("none", "oracle"):
+        if norm in ("none", "oracle") or len(r) < 2:  # a split run at one seed only has no spread to give
             continue
         base = rows[rows["split"] == split]
         entry = {"split": split, "normalizer": norm, "seeds": len(r), "share": _spread(r["share_cross"]),
                  "groups": {}, "difference": {n: _spread(base[base["normalizer"] == n]["difference"])
                                               for n in ("none", norm, "oracle")},
-                 "comparison": r["comparison"].iloc[0]}
+                 "comparison": r["comparison"].iloc[0] if isinstance(r["comparison"].iloc[0], str) else None}
         if len(groups):
             mine = groups[(groups["split"] == split) & (groups["normalizer"] == norm)]
             entry["groups"] = {g: _spread(s["share_cross"]) for g, s in mine.groupby("test_group")}
@@ -179,7 +179,7 @@ def _pm(s: dict, scale: float = 100, signed: bool = False) -> str:
     if s["n"] == 0:
         return "n/a"
     mean = f"{scale * s['mean']:+.1f}" if signed else f"{scale * s['mean']:.0f}"
-    return mean if s["n"] < 2 else f"{mean} ± {scale * s['sd']:.1f}" if signed else f"{mean} ± {scale * s['sd']:.0f}"
+    return mean if s["n"] < 2 else f"{mean} ± {scale * s['sd']:.1f}"
 
 
 def seeds_markdown(rows: list[dict], seeds: list[int]) -> str:
@@ -244,11 +244,12 @@ def markdown(rows: list[dict], timings: dict, preset: str, groups: list[dict] | 
     lines += ["", "| split | wall (all invocations) | peak RSS (largest process) |", "|---|---|---|"]
     for split, t in timings["splits"].items():
         wall = sum(i["wall_s"] for i in t["invocations"])
-        note = f" ({len(t['invocations'])} invocations, resumed)" if len(t["invocations"]) > 1 else ""
+        note = f" ({len(t['invocations'])} invocations: resumed, or a normalizer re-run)" if len(t["invocations"]) > 1 else ""
         peak = max(i["peak_rss_mib"] for i in t["invocations"])
-        lines.append(f"| {split} | {wall / 60:.1f} min{note} | {peak / 1024:.1f} GiB |")
+        name = split.replace("@seed-", " (seed ") + (")" if "@seed-" in split else "")
+        lines.append(f"| {name} | {wall / 60:.1f} min{note} | {peak / 1024:.1f} GiB |")
     total = sum(i["wall_s"] for t in timings["splits"].values() for i in t["invocations"])
-    lines.append(f"| all four | {total / 60:.1f} min | |")
+    lines.append(f"| all | {total / 60:.1f} min | |")
     return "\n".join(lines) + "\n"
 
 
@@ -317,7 +318,8 @@ def main() -> None:
                        [g for split in run_splits[seed] for g in group_rows(split, audit_path(args.out, split, seed))])
                 for seed in seeds}
     rows, groups = per_seed[seeds[0]]
-    table = markdown(rows, {"splits": {s: timings["splits"][s] for s in splits if s in timings["splits"]}}, args.preset,
+    keys = [split if seed == 0 else f"{split}@seed-{seed}" for seed, split in runs]
+    table = markdown(rows, {"splits": {k: timings["splits"][k] for k in keys if k in timings["splits"]}}, args.preset,
                      groups)
     if len(seeds) > 1:
         over = seed_rows(per_seed)

@@ -117,7 +117,11 @@ def _split_facts(audit: Path) -> dict:
     gaps = {n: headline(tables, n).set_index("test_group").loc["all"] for n in ("none", "deepfn", "oracle")}
     pairs = tables.disparity_summary.query("au == @ALL_AUS").set_index("normalizer")
     change = tables.disparity_changes.query("au == @ALL_AUS").set_index("normalizer")
-    return {"share": share.loc["deepfn", "share_cross"], "within": (rows["none"]["within"], rows["deepfn"]["within"]),
+    from bench_replication import group_rows
+
+    groups = {g["test_group"]: g["share_cross"] for g in group_rows(audit.name, audit) if g["normalizer"] == "deepfn"}
+    return {"share": share.loc["deepfn", "share_cross"], "groups": groups,
+            "within": (rows["none"]["within"], rows["deepfn"]["within"]),
             "gaps": gaps, "pair": pairs.loc["deepfn", "comparison"],
             "difference": {n: pairs.loc[n, "difference"] for n in ("none", "deepfn", "oracle")},
             "change": change.loc["deepfn"]}
@@ -157,41 +161,93 @@ def deepfn_verdict(audits: Path) -> str:
     from bench_replication import _p
 
     skin, gender = _split_facts(audits / "fitzpatrick"), _split_facts(audits / "gender")
+    over_seeds = seeds_sentence(audits)
 
     def pts(x: float) -> str:
         shown = round(100 * x, 1)
         return f"{shown + 0.0:+.1f}" if shown != 0 else "0.0"
+
+    def p_is(value: float) -> str:
+        text = _p(value)
+        return f"p {text}" if text.startswith("<") else f"p = {text}"
 
     lines = ["What the table shows, plainly (written by `benchmarks/readme_figures.py` from the replication audits):", ""]
     lines.append("- **The ceiling is far above everything.** A perfect normalizer (the oracle, from the synthetic "
                  f"ground truth) closes the skin-type gap ({pts(skin['gaps']['none']['gap'])} → "
                  f"{pts(skin['gaps']['oracle']['gap'])} points) and the gender gap "
                  f"({pts(gender['gaps']['none']['gap'])} → {pts(gender['gaps']['oracle']['gap'])}).")
+    def by_group(facts: dict) -> str:
+        return ", ".join(f"{g} {100 * s:.0f} %" for g, s in sorted(facts["groups"].items()))
+
     lines.append(f"- **DeepFN closes part of the distance.** Its cross-group gain is {100 * skin['share']:.0f} % of the "
-                 f"oracle's on skin type and {100 * gender['share']:.0f} % on gender; within-group scores go from "
+                 f"oracle's on skin type ({by_group(skin)}) and {100 * gender['share']:.0f} % on gender "
+                 f"({by_group(gender)}){over_seeds}; within-group scores go from "
                  f"{100 * skin['within'][0]:.1f} to {100 * skin['within'][1]:.1f} (skin type) and "
                  f"{100 * gender['within'][0]:.1f} to {100 * gender['within'][1]:.1f} (gender). The skin-type gap goes "
-                 f"from {pts(skin['gaps']['none']['gap'])} (p = {_p(skin['gaps']['none']['p'])}) to "
-                 f"{pts(skin['gaps']['deepfn']['gap'])} (p = {_p(skin['gaps']['deepfn']['p'])}).")
+                 f"from {pts(skin['gaps']['none']['gap'])} ({p_is(skin['gaps']['none']['p'])}) to "
+                 f"{pts(skin['gaps']['deepfn']['gap'])} ({p_is(skin['gaps']['deepfn']['p'])}).")
     c = skin["change"]
     wider = abs(skin["difference"]["deepfn"]) > abs(skin["difference"]["none"])
     lines.append(f"- **But look at the disparity too.** Between darker- and lighter-skinned test subjects "
                  f"({skin['pair']}) the difference is {pts(skin['difference']['none'])} points without normalization, "
                  f"{pts(skin['difference']['deepfn'])} with DeepFN and {pts(skin['difference']['oracle'])} with the "
                  f"oracle (DeepFN's change {pts(c['change'])}, 95% CI {pts(c['change_ci_low'])} to "
-                 f"{pts(c['change_ci_high'])}, permutation p = {_p(c['p'])}). "
+                 f"{pts(c['change_ci_high'])}, permutation {p_is(c['p'])}){seeds_difference(audits, pts)}. "
                  + ("A smaller gap is not a fairer model here: DeepFN widens the difference between the groups."
                     if wider else "DeepFN narrows it as well."))
     lines += ["- **What got DeepFN there**, each step measured against the oracle in "
               "[benchmarks](benchmarks/README.md#deepfn-against-the-ceiling): centered training (identity out of the "
               "code), a gradient loss, BatchNorm statistics taken from each person's own frames, the paper's random "
-              "grid warp off in the CPU default, and 3,000 training iterations.",
+              "grid warp off in the CPU default, 3,000 training iterations, and histogram equalization by the inner "
+              "face instead of the whole crop (whole-crop equalization let the background set the grey levels, and "
+              "normalized darker-skinned faces worse).",
               person_bullet(audits / "person"), "",
               "Reproducing the paper's own procedure needs its preset and training budget on a GPU "
               "(`--normalizer-option deepfn.preset=paper --normalizer-option deepfn.mode=per-subject`; timings in "
               "[benchmarks](benchmarks/README.md#the-paper-preset-on-a-gpu--bench_deepfn_gpupy)). Look at "
               "`auditkit normalize --preview` before trusting a normalizer, as any audit of it should."]
     return "\n".join(lines) + "\n"
+
+
+def seeds_sentence(audits: Path) -> str:
+    """', over seeds 0, 1, 2: ...' from the replication's seeds.json (bench_replication.py --seeds), or ''."""
+    path = audits / "seeds.json"
+    if not path.is_file():
+        return ""
+    import json
+
+    rows = {r["split"]: r for r in json.loads(path.read_text()) if r["normalizer"] == "deepfn"}
+    parts = []
+    for split, label in (("fitzpatrick", "skin type"), ("gender", "gender")):
+        r = rows.get(split)
+        if r is None or r["share"]["n"] < 2:
+            continue
+        worst = min(r["groups"].items(), key=lambda kv: kv[1]["mean"]) if r["groups"] else None
+        text = (f"{label} {100 * r['share']['mean']:.0f} ± {100 * r['share']['sd']:.1f} % (mean − 2·sd/√n "
+                f"{100 * r['share']['lower']:.0f} %")
+        if worst is not None:
+            text += f"; worst-served group {worst[0]} {100 * worst[1]['mean']:.0f} ± {100 * worst[1]['sd']:.1f} %"
+        parts.append(text + ")")
+    if not parts:
+        return ""
+    n = max(r["seeds"] for r in rows.values())
+    return f"; over {n} seeds (other subject draws and fits): " + ", ".join(parts)
+
+
+def seeds_difference(audits: Path, pts) -> str:
+    """'; over 3 seeds ...' : the skin-type difference of none, DeepFN and the oracle as mean ± sd, or ''."""
+    path = audits / "seeds.json"
+    if not path.is_file():
+        return ""
+    import json
+
+    r = next((r for r in json.loads(path.read_text()) if r["split"] == "fitzpatrick" and r["normalizer"] == "deepfn"),
+             None)
+    if r is None or r["difference"]["deepfn"]["n"] < 2:
+        return ""
+    d = r["difference"]
+    return (f"; over {r['seeds']} seeds " + ", ".join(f"{n} {pts(d[n]['mean'])} ± {100 * d[n]['sd']:.1f}"
+                                                   for n in ("none", "deepfn", "oracle")))
 
 
 def screenshot(audit: Path, png: Path) -> None:

@@ -17,7 +17,8 @@ cycle_w (weight of a latent cycle loss through D^y), shared (D^y is the conditio
 embedding row), bn_person (normalization takes
 BatchNorm statistics from the person's own frames), bn_groups (bn_person, and training takes them per person block),
 eq ("image": histogram equalization by the whole crop, the paper; "face": by the inner face's histogram), ssim_w
-(weight of a 1 − SSIM term on both reconstructions).
+(weight of a 1 − SSIM term on both reconstructions), in_noise (the largest standard deviation of Gaussian noise added to
+the inputs, each image a random level up to it; targets stay clean).
 Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
 """
 
@@ -177,7 +178,7 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
                   warp: float = 0.04, bs: int = 32, seed: int = 0, norm: str = "none", rot: float = 10.0,
                   flip: float = 0.4, cosine: bool = False, skip: bool = False, cycle_w: float = 0.0,
                   shared: bool = False, bn_person: bool = False, bn_groups: bool = False,
-                  eq: str = "image", ssim_w: float = 0.0, log: str = "") -> torch.nn.Module:
+                  eq: str = "image", ssim_w: float = 0.0, in_noise: float = 0.0, log: str = "") -> torch.nn.Module:
     """Amortized Eq. 1 training with the variant's options (`eq`, the equalization region, is applied by the caller)."""
     base_affine = augmentation.random_affine
 
@@ -212,6 +213,12 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
         s_idx = offsets[who] + (torch.rand(bs, generator=gen) * sizes[who]).long()
         y_in, y_out = augment(template[t_idx], gen, warp=warp)
         x_in, x_out = augment(pool[s_idx], gen, warp=warp)
+        if in_noise:
+            # noise of a random strength on the inputs only: equalization spreads a dark face's sensor noise over
+            # more grey levels, so the encoder must read expressions through noise whatever its level
+            for batch in (y_in, x_in):
+                level = torch.rand(len(batch), 1, 1, 1, generator=gen) * in_noise
+                batch.add_(torch.randn(batch.shape, generator=gen) * level).clamp_(0, 1)
         if skip:
             (zy, hy), (zx, hx) = net.encode(y_in), net.encode(x_in)
             yr = net.decode(center_codes(zy, 1), _center_maps(hy, 1), True)

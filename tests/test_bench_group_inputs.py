@@ -44,3 +44,15 @@ def test_equal_groups_measure_alike() -> None:
     r = measure(images, frames, group_of)
     assert abs(r["within_person"]["lighter"] - r["within_person"]["darker"]) < 0.08
     assert abs(r["au_contrast"]["lighter"] - r["au_contrast"]["darker"]) < 0.25 * r["au_contrast"]["lighter"]
+
+
+def test_person_table_gives_each_group_and_the_difference() -> None:
+    from bench_group_inputs import person_markdown
+
+    index = pd.MultiIndex.from_tuples([("deepfn", "within"), ("none", "cross")], names=["normalizer", "condition"])
+    table = pd.DataFrame({"darker": [59.5, 46.2], "lighter": [65.4, 54.0]}, index=index)
+    table.attrs["subjects"] = {"darker": 9, "lighter": 8}
+    text = person_markdown(table)
+    assert "| normalizer | models | darker (9 people) | lighter (8 people) | darker − lighter |" in text
+    assert "| deepfn | person-dependent | 59.5 | 65.4 | -5.9 |" in text
+    assert "| none | person-independent | 46.2 | 54.0 | -7.8 |" in text

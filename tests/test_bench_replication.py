@@ -66,12 +66,14 @@ def test_seed_rows_take_mean_sd_and_lower_bound_over_seeds() -> None:
                 {**base, "normalizer": "oracle", "share_cross": 1.0, "difference": -0.01}]
 
     groups = [{"split": "fitzpatrick", "normalizer": "deepfn", "test_group": "darker", "share_cross": 0.6}]
-    over = seed_rows({0: (rows(0.6, -0.06), groups), 1: (rows(0.7, -0.04), groups), 2: (rows(0.8, -0.05), [])})
-    assert [(r["normalizer"], r["seeds"]) for r in over] == [("deepfn", 3)]
+    once = [{"split": "dataset", "normalizer": n, "share_cross": s, "difference": 0.0, "comparison": "a vs b"}
+            for n, s in (("none", 0.0), ("deepfn", 0.5), ("oracle", 1.0))]  # run at the first seed only
+    over = seed_rows({0: (rows(0.6, -0.06) + once, groups), 1: (rows(0.7, -0.04), groups), 2: (rows(0.8, -0.05), [])})
+    assert [(r["normalizer"], r["seeds"]) for r in over] == [("deepfn", 3)]  # no spread from one seed: left out
     share = over[0]["share"]
     assert abs(share["mean"] - 0.7) < 1e-12 and abs(share["sd"] - 0.1) < 1e-12 and share["n"] == 3
     assert abs(share["lower"] - (0.7 - 2 * 0.1 / 3**0.5)) < 1e-12
     assert over[0]["groups"]["darker"]["n"] == 2 and abs(over[0]["difference"]["none"]["mean"] + 0.05) < 1e-12
     table = seeds_markdown(over, [0, 1, 2])
-    assert "| skin type (I–II vs V–VI) | deepfn | 3 | 70 ± 10 | 58 | darker 60 ± 0 |" in table
+    assert "| skin type (I–II vs V–VI) | deepfn | 3 | 70 ± 10.0 | 58 | darker 60 ± 0.0 |" in table
     assert "darker vs lighter: -5.0 ± 1.0 / -5.0 ± 0.0 / -1.0 ± 0.0" in table
