@@ -400,3 +400,14 @@ def test_a_face_equalized_model_prepares_every_input_by_the_face(tmp_path: Path,
     assert again.cache_hits == 1 and again.shared.equalize == "face"
     np.testing.assert_array_equal(again.transform("a", _faces(3)), out)
     assert set(regions) == {"face"}
+
+
+def test_without_a_warp_the_input_is_the_target_and_the_random_stream_is_unchanged() -> None:
+    """warp 0 skips the resampling of a zero field, but draws the same random numbers, so the batches that follow
+    (and so the trained weights) are the same as when the zero field was computed."""
+    x = preprocess(_faces(0, 4), 64)
+    still, moved = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    warped, target = augment(x, still, warp=0.0)
+    augment(x, moved, warp=0.04)
+    assert torch.equal(warped, target) and warped.data_ptr() != target.data_ptr()
+    assert torch.equal(still.get_state(), moved.get_state())

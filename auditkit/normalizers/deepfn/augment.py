@@ -48,6 +48,10 @@ def augment(x: torch.Tensor, gen: torch.Generator, warp: float = 0.04, grid: int
     target = F.grid_sample(x, base, mode="bilinear", padding_mode="border", align_corners=False)
     # coarse random displacements, smoothly interpolated: the "random warp" of the faceswap trainer
     coarse = torch.randn(n, 2, grid, grid, generator=gen) * warp
+    if warp == 0:
+        # no displacement: the input is the target (the draw above still happens, so the stream of random numbers,
+        # and with it every later batch, is the same as when the warp was computed as a zero field)
+        return target.clone(), target
     coarse[:, :, [0, -1], :] = 0
     coarse[:, :, :, [0, -1]] = 0
     field = F.interpolate(coarse.to(x.device), size=(h, w), mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
