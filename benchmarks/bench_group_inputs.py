@@ -75,10 +75,10 @@ def measure(images: np.ndarray, frames: pd.DataFrame, group_of: dict[str, str]) 
         sequences = frames["sequence"].to_numpy()[rows]
         first = np.isin(sequences, sorted(set(sequences))[: len(set(sequences)) // 2])
         scores, amplitudes = [], []
+        mask_tr, mask_te = np.zeros(len(X), bool), np.zeros(len(X), bool)  # the person's two halves, for every AU
+        mask_tr[rows[first]], mask_te[rows[~first]] = True, True
         for au in AUS:
             y = frames[au].to_numpy()[rows]
-            mask_tr, mask_te = np.zeros(len(X), bool), np.zeros(len(X), bool)
-            mask_tr[rows[first]], mask_te[rows[~first]] = True, True
             scores.append(_probe(X, frames[au].to_numpy(), mask_tr, mask_te))
             on, off = pixels[rows[y == 1]], pixels[rows[y == 0]]
             if len(on) >= 5 and len(off) >= 5:
