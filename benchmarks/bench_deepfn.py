@@ -35,9 +35,7 @@ def step_time(preset: str, batch: int, steps: int, amortized: bool) -> float:
     """Mean seconds of one Eq. 1 step (a template batch and a subject batch, augmentation included)."""
     p = PRESETS[preset]
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = DeepFN(p, n_subjects=40 if amortized else None).to(dev)
-    if dev.type == "cuda":
-        model.to(memory_format=torch.channels_last)
+    model = DeepFN(p, n_subjects=40 if amortized else None).to(dev)  # channels-last weights, as in training
     opt = torch.optim.Adam(model.parameters(), lr=5e-5, betas=(0.5, 0.999))
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch, 1, p.size, p.size)

@@ -53,6 +53,22 @@ def test_lite_preset_keeps_the_structure() -> None:
     assert sum(q.numel() for q in net.parameters()) < 2_000_000
 
 
+def test_weights_are_channels_last_and_survive_a_round_trip(tmp_path: Path) -> None:
+    # channels-last is the fast layout of the CPU's convolutions; a model rebuilt from saved weights must keep it, or
+    # cached weights would normalize through other kernels than the ones they were trained with
+    net = DeepFN(PRESETS["lite"], n_subjects=3)
+    convs = [m.weight for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    torch.save(net.state_dict(), tmp_path / "w.pt")
+    again = DeepFN(PRESETS["lite"], n_subjects=3)
+    again.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
+    assert all(m.weight.is_contiguous(memory_format=torch.channels_last)
+               for m in again.modules() if isinstance(m, torch.nn.Conv2d))
+    x = torch.rand(4, 1, 64, 64)
+    net.eval(), again.eval()
+    assert torch.equal(net.normalize(x), again.normalize(x))
+
+
 def test_preset_sizes_must_fit_together() -> None:
     with pytest.raises(ValueError, match="divisible by 2\\^4"):
         DeepFNPreset("bad", size=100)

@@ -45,7 +45,8 @@ def test_statistics_are_the_persons_batch_statistics_and_the_model_is_left_as_it
     assert torch.allclose(stats.code, z.mean(0), atol=1e-5)
     with using_stats(model, stats), torch.no_grad():
         got = model.template_decoder(model.encoder.expand(model.encoder.embed(x) - stats.code))
-    assert torch.allclose(got, expected, atol=1e-5)
+    # channels-last BatchNorm rounds differently in eval and training mode: up to ~3e-5 of the [0, 1] range here
+    assert torch.allclose(got, expected, atol=1e-4)
     assert all(torch.equal(a, b) for a, b in zip(before, _buffers(model), strict=True))  # restored after the block
     with torch.no_grad():
         as_trained = model.template_decoder(model.encoder.expand(model.encoder.embed(x) - stats.code))
