@@ -45,6 +45,26 @@ def test_another_audit_is_refused_and_force_removes_only_audit_files(tmp_path: P
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_newer_code_of_a_discarded_normalizer_resumes_the_rest(tmp_path: Path) -> None:
+    # after a normalizer's code changes, redoing only its work (bench_replication.py --rerun) must keep the others'
+    audit = AuditDir(tmp_path)
+    old = {**IDENTITY, "code": {"normalizer:deepfn": "1.1", "normalizer:none": "1", "scoring": "1"}}
+    new = {**old, "code": {**old["code"], "normalizer:deepfn": "2.1"}}
+    audit.open(old, (*KEYS, "code"))
+    for norm in ("none", "deepfn"):
+        audit.store_part(pd.DataFrame({"x": [1]}), norm, "male-r00")
+    with pytest.raises(AuditkitError, match=r"made by other code \(normalizer:deepfn 1.1 -> 2.1\)"):
+        audit.open(new, (*KEYS, "code"))
+    audit.discard_normalizer("deepfn")
+    assert audit.open(new, (*KEYS, "code")) is True
+    assert audit.finished_parts() == [audit.part("none", "male-r00")]
+    assert json.loads(audit.run_file.read_text())["code"]["normalizer:deepfn"] == "2.1"
+    # code that changed for a normalizer whose work is still there is refused as before
+    newer = {**new, "code": {**new["code"], "normalizer:none": "2"}}
+    with pytest.raises(AuditkitError, match="normalizer:none 1 -> 2"):
+        audit.open(newer, (*KEYS, "code"))
+
+
 @pytest.mark.parametrize("damage", ["{torn", "[1, 2]", None])
 def test_results_without_a_readable_run_record_are_not_resumed(tmp_path: Path, damage: str | None) -> None:
     audit = AuditDir(tmp_path)

@@ -54,6 +54,14 @@ def _what_differs(previous: dict, run: dict, identity: tuple[str, ...]) -> str:
     return f"of a different audit (other settings or data, or no readable {RUN_FILE})"
 
 
+def _same_value(key: str, previous: object, now: object) -> bool:
+    """Whether a stored identity value names this run's: equal, or for `code`, equal wherever the record still holds a
+    version (discard_normalizer removes a normalizer's version together with everything that code made)."""
+    if key == "code" and isinstance(previous, dict) and isinstance(now, dict):
+        return set(previous) <= set(now) and all(now[name] == version for name, version in previous.items())
+    return previous == now
+
+
 def code_versions(classifier: str | None, normalizers: list[str] | tuple[str, ...]) -> dict[str, str | None]:
     """The code versions behind an audit's results (plugins.code_version and the scoring's), flat by role:name."""
     from auditkit.metrics import CACHE_VERSION as SCORING
@@ -101,7 +109,7 @@ class AuditDir:
         before; resuming finished work in another environment warns in one line, or with `strict` is refused.
         """
         previous = self.read_run(missing_ok=True, corrupt_ok=True)
-        same = bool(previous) and all(previous.get(k) == _canonical(run[k]) for k in identity)
+        same = bool(previous) and all(_same_value(k, previous.get(k), _canonical(run[k])) for k in identity)
         if not same:
             if any((self.root / name).exists() for name in (RUN_FILE, RESULTS_FILE, PARTS_DIR)) and not force:
                 raise AuditkitError(f"{self.root}: holds results {_what_differs(previous, run, identity)}; use "
@@ -145,11 +153,16 @@ class AuditDir:
             (self.root / name).unlink(missing_ok=True)
 
     def discard_normalizer(self, normalizer: str) -> None:
-        """Forget one normalizer's finished work, cached inputs and faces (its next run redoes them)."""
+        """Forget one normalizer's finished work, cached inputs and faces (its next run redoes them), and the code
+        version run.json recorded for it: nothing made by that code is left, so newer code may resume the audit."""
         shutil.rmtree(self.parts / normalizer, ignore_errors=True)
         self.part(normalizer).unlink(missing_ok=True)
         shutil.rmtree(self.cache / normalizer, ignore_errors=True)
         self.faces_file(normalizer).unlink(missing_ok=True)
+        run = self.read_run(missing_ok=True, corrupt_ok=True)
+        if isinstance(run.get("code"), dict) and f"normalizer:{normalizer}" in run["code"]:
+            del run["code"][f"normalizer:{normalizer}"]
+            write_json_atomic(run, self.run_file)
 
     def read_run(self, missing_ok: bool = False, corrupt_ok: bool = False) -> dict:
         """run.json as a dict; one-line errors for a missing or corrupt file unless told to read those as {}."""
