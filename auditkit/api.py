@@ -394,9 +394,11 @@ def normalize(data: str | Path, out: str | Path, *, normalizer: str = "deepfn", 
     if quality:
         from auditkit.normalizers.quality import transfer_error
 
-        region = str(result.settings.get("equalize", "image"))  # DeepFN's CPU default equalizes by the face
+        # DeepFN's CPU default equalizes by the face and greys the background: the ideal is drawn the same way
+        region = str(result.settings.get("equalize", "image"))
+        background = str(result.settings.get("background", "keep"))
         result.transfer_error = transfer_error(ds, normalized, normalized.meta["provenance"]["template"], seed=seed,
-                                               region=region)
+                                               region=region, background=background)
     if preview is not None:
         from auditkit.normalizers.preview import preview_dataset
 

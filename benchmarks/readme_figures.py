@@ -193,20 +193,52 @@ def deepfn_verdict(audits: Path) -> str:
                  f"{pts(skin['difference']['deepfn'])} with DeepFN and {pts(skin['difference']['oracle'])} with the "
                  f"oracle (DeepFN's change {pts(c['change'])}, 95% CI {pts(c['change_ci_low'])} to "
                  f"{pts(c['change_ci_high'])}, permutation {p_is(c['p'])}){seeds_difference(audits, pts)}. "
-                 + ("A smaller gap is not a fairer model here: DeepFN widens the difference between the groups."
-                    if wider else "DeepFN narrows it as well."))
+                 + disparity_reading(wider, c["p"], seeds_wider(audits)))
     lines += ["- **What got DeepFN there**, each step measured against the oracle in "
               "[benchmarks](benchmarks/README.md#deepfn-against-the-ceiling): centered training (identity out of the "
               "code), a gradient loss, BatchNorm statistics taken from each person's own frames, the paper's random "
-              "grid warp off in the CPU default, 3,000 training iterations, and histogram equalization by the inner "
-              "face instead of the whole crop (whole-crop equalization let the background set the grey levels, and "
-              "normalized darker-skinned faces worse).",
+              "grid warp off in the CPU default, 3,000 training iterations, histogram equalization by the inner face "
+              "instead of the whole crop (whole-crop equalization let the background set the grey levels, and "
+              "normalized darker-skinned faces worse), and a mid-grey background outside the face (behind a darker "
+              "face the background still turned white, and the head's moving silhouette drowned its expression).",
               person_bullet(audits / "person"), "",
               "Reproducing the paper's own procedure needs its preset and training budget on a GPU "
               "(`--normalizer-option deepfn.preset=paper --normalizer-option deepfn.mode=per-subject`; timings in "
               "[benchmarks](benchmarks/README.md#the-paper-preset-on-a-gpu--bench_deepfn_gpupy)). Look at "
               "`auditkit normalize --preview` before trusting a normalizer, as any audit of it should."]
     return "\n".join(lines) + "\n"
+
+
+def disparity_reading(wider: bool, p: float, over_seeds: bool | None = None) -> str:
+    """The verdict's last sentence on the between-group difference: its direction, and whether the data can tell it
+    (`over_seeds`: whether the seeds' mean difference is wider by more than twice its standard error; None: no seeds)."""
+    if wider and p < 0.05:
+        return "A smaller gap is not a fairer model here: DeepFN widens the difference between the groups."
+    if wider and over_seeds:
+        return ("DeepFN's difference is wider than none's: in this run by less than its test can tell from no change "
+                "(the interval holds 0), but by more than twice its standard error over the seeds — a smaller gap, "
+                "not yet a smaller disparity.")
+    if wider:
+        return ("DeepFN's difference is wider than none's, though by less than this data can tell from no change "
+                "(the interval holds 0): a smaller gap with, at best, an unchanged disparity.")
+    return "DeepFN narrows it as well."
+
+
+def seeds_wider(audits: Path) -> bool | None:
+    """Whether DeepFN's skin-type difference is further from 0 than none's, over the seeds, by more than twice the
+    standard error of the two means' difference; None without seeds.json or with fewer than 2 seeds."""
+    path = audits / "seeds.json"
+    if not path.is_file():
+        return None
+    import json
+
+    r = next((r for r in json.loads(path.read_text()) if r["split"] == "fitzpatrick" and r["normalizer"] == "deepfn"),
+             None)
+    if r is None or r["difference"]["deepfn"]["n"] < 2:
+        return None
+    d, n = r["difference"]["deepfn"], r["difference"]["none"]
+    se = (d["sd"] ** 2 / d["n"] + n["sd"] ** 2 / n["n"]) ** 0.5
+    return abs(d["mean"]) - abs(n["mean"]) > 2 * se
 
 
 def seeds_sentence(audits: Path) -> str:

@@ -18,7 +18,11 @@ embedding row), bn_person (normalization takes
 BatchNorm statistics from the person's own frames), bn_groups (bn_person, and training takes them per person block),
 eq ("image": histogram equalization by the whole crop, the paper; "face": by the inner face's histogram), ssim_w
 (weight of a 1 − SSIM term on both reconstructions), in_noise (the largest standard deviation of Gaussian noise added to
-the inputs, each image a random level up to it; targets stay clean).
+the inputs, each image a random level up to it; targets stay clean), adv_w (weight of an adversarial identity head
+on the centered subject codes, through a reversed gradient), conf_w (the same head, the encoder pulled towards its
+uniform guess instead), hard (exponent of per-person loss weights: each
+person's running reconstruction loss over the mean, so people reconstructed worst get more weight), dec_last
+(channels of the last decoder stage, 16 in the lite preset: a wider 64x64 decoder).
 Results are appended to OUT/results.jsonl (default audits/screen). Figures: benchmarks/README.md.
 """
 
@@ -182,7 +186,8 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
                   warp: float = 0.04, bs: int = 32, seed: int = 0, norm: str = "none", rot: float = 10.0,
                   flip: float = 0.4, cosine: bool = False, skip: bool = False, cycle_w: float = 0.0,
                   shared: bool = False, bn_person: bool = False, bn_groups: bool = False,
-                  eq: str = "image", ssim_w: float = 0.0, in_noise: float = 0.0, log: str = "") -> torch.nn.Module:
+                  eq: str = "image", ssim_w: float = 0.0, in_noise: float = 0.0, adv_w: float = 0.0,
+                  hard: float = 0.0, dec_last: int = 16, conf_w: float = 0.0, log: str = "") -> torch.nn.Module:
     """Amortized Eq. 1 training with the variant's options (`eq`, the equalization region, is applied by the caller)."""
     base_affine = augmentation.random_affine
 
@@ -191,6 +196,8 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
 
     augmentation.random_affine = affine  # augment() looks it up at call time
     p = replace(PRESETS["lite"], norm=norm, latent=latent)
+    if dec_last != 16:  # a wider last decoder stage: more channels at 32x32 and 64x64 (dec_last / 4 at full size)
+        p = replace(p, decoder_channels=(*p.decoder_channels[:-1], dec_last))
     if side in (4, 8):
         p = replace(p, bottleneck_side=side, decoder_channels=(128, 64, 32)[: 3 if side == 4 else 2])
     torch.manual_seed(seed)
@@ -204,7 +211,16 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
     # bn_person: normalization takes BatchNorm statistics from the person's own frames (read by transform)
     model.bn_person = bn_person or bn_groups
     net: torch.nn.Module = CenteredSkip(model) if skip else model
-    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
+    params = list(net.parameters())
+    head = None
+    if adv_w or conf_w:
+        # adversarial identity head: it learns to name the person from the centered code, and the encoder, through a
+        # reversed gradient, to make the deviations it passes on say nothing about who made them
+        head = torch.nn.Sequential(torch.nn.Linear(p.latent, 256), torch.nn.LeakyReLU(0.1),
+                                   torch.nn.Linear(256, len(subjects)))
+        params += list(head.parameters())
+    opt = torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
+    running = torch.zeros(len(subjects))  # hard: each person's running reconstruction loss (0 = not seen yet)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters) if cosine else None
     sizes = torch.tensor([len(s) for s in subjects])
     offsets = torch.cumsum(sizes, 0) - sizes
@@ -238,7 +254,31 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
             if center:
                 zx = center_codes(zx, per)
             xr = model.subject_decoder(model.encoder.expand(zx), who)
-        loss = (yr - y_out).abs().mean() + (xr - x_out).abs().mean()
+        if hard:
+            # people the model reconstructs worst get more of its capacity: each person block's loss weighted by
+            # (running loss / mean running loss) ** hard, the weights normalized to mean 1 in the batch
+            per_person = (xr - x_out).abs().view(per, -1).mean(1)
+            people = who[::k]
+            seen = running[people] == 0
+            running[people] = torch.where(seen, per_person.detach(), 0.95 * running[people] + 0.05 * per_person.detach())
+            ref = running[running > 0].mean()
+            w = (running[people] / ref) ** hard
+            subject_loss = (w / w.mean() * per_person).mean()
+        else:
+            subject_loss = (xr - x_out).abs().mean()
+        loss = (yr - y_out).abs().mean() + subject_loss
+        if head is not None and adv_w:
+            zc = center_codes(zx, per) if not center else zx
+            loss = loss + adv_w * torch.nn.functional.cross_entropy(head(_Reverse.apply(zc)), who)
+        elif head is not None:
+            # confusion instead of a reversed gradient (which lets the encoder win by inflating the code): the head
+            # learns from detached codes, the encoder is pulled towards a uniform guess of a frozen copy of the head
+            zc = center_codes(zx, per) if not center else zx
+            loss = loss + torch.nn.functional.cross_entropy(head(zc.detach()), who)
+            (w1, b1), (w2, b2) = ((m.weight.detach(), m.bias.detach()) for m in (head[0], head[2]))
+            frozen = torch.nn.functional.linear(torch.nn.functional.leaky_relu(
+                torch.nn.functional.linear(zc, w1, b1), 0.1), w2, b2)
+            loss = loss - conf_w * torch.log_softmax(frozen, 1).mean()
         if cycle_w and not skip:
             # latent cycle: the subject's deviation rendered on the template must encode back to the same deviation,
             # so D^y cannot drop what the code says (the expression) when the code comes from someone else
@@ -260,6 +300,18 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
     augmentation.random_affine = base_affine
     net.eval()
     return net
+
+
+class _Reverse(torch.autograd.Function):
+    """Identity forward, negated gradient backward (Ganin & Lempitsky 2015): the encoder works against the head."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return -grad
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, sigma: float = 1.5, size: int = 7) -> torch.Tensor:
@@ -284,17 +336,30 @@ def _decode_template(model: DeepFN, z: torch.Tensor) -> torch.Tensor:
     return model.subject_decoder(model.encoder.expand(z), torch.full((len(z),), model.shared_row))
 
 
+def face_only(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """`mask` variant: the background outside the whole face set to mid-grey, as the package's
+    `background="grey"` does (histeq.whole_face_weight; `scale` must be its FACE_ONLY_SCALE, 0 leaves `x` as it is)."""
+    from auditkit.normalizers.histeq import FACE_ONLY_SCALE, whole_face_weight
+
+    if not scale:
+        return x
+    if scale != FACE_ONLY_SCALE:
+        raise SystemExit(f"mask: only the package's face scale {FACE_ONLY_SCALE} is implemented, got {scale}")
+    w = torch.from_numpy(whole_face_weight(*x.shape[-2:]))
+    return x * w + 0.5 * (1 - w)
+
+
 @torch.inference_mode()
-def transform(model: torch.nn.Module, faces: np.ndarray, center: bool, eq: str = "image") -> np.ndarray:
+def transform(model: torch.nn.Module, faces: np.ndarray, center: bool, eq: str = "image", mask: float = 0.0) -> np.ndarray:
     """D^y(E(x) - mean E(x)) (centered) or D^y(E(x)) of one person's faces, uint8 at the model's size."""
     if isinstance(model, CenteredSkip):
-        x = preprocess(faces, model.model.preset.size, eq)
+        x = face_only(preprocess(faces, model.model.preset.size, eq), mask)
         parts = [model.encode(x[i : i + 256]) for i in range(0, len(x), 256)]
         z, h = torch.cat([a for a, _ in parts]), torch.cat([b for _, b in parts])
         z, h = z - z.mean(0, keepdim=True), h - h.mean(0, keepdim=True)
         y = torch.cat([model.decode(z[i : i + 256], h[i : i + 256], True) for i in range(0, len(z), 256)])
         return (y.squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-    x = preprocess(faces, model.preset.size, eq)
+    x = face_only(preprocess(faces, model.preset.size, eq), mask)
     if getattr(model, "bn_person", False):
         # BatchNorm statistics of this person's frames, all at once (as training took them per person)
         model.train()
@@ -382,13 +447,14 @@ def main() -> None:
     else:
         kw = json.loads(args.options)
         ds = p.dataset
-        eq = kw.get("eq", "image")
-        template = preprocess(ds.faces_of(p.template), 64, eq)
-        model = train_variant(template, [preprocess(ds.faces_of(s), 64, eq) for s in p.scope], log=args.name, **kw)
+        eq, mask = kw.get("eq", "image"), kw.get("mask", 0.0)
+        template = face_only(preprocess(ds.faces_of(p.template), 64, eq), mask)
+        model = train_variant(template, [face_only(preprocess(ds.faces_of(s), 64, eq), mask) for s in p.scope],
+                              log=args.name, **{k: v for k, v in kw.items() if k != "mask"})
         subjects = ds.frames.subject.to_numpy()[scope_rows(p)]
         X = np.empty((len(subjects), 64, 64), np.uint8)
         for s in p.scope:
-            X[np.flatnonzero(subjects == s)] = transform(model, ds.faces_of(s), kw.get("center", True), eq)
+            X[np.flatnonzero(subjects == s)] = transform(model, ds.faces_of(s), kw.get("center", True), eq, mask)
         inputs = args.out / f"{args.name}.npy"
         np.save(inputs, X)
     train_s = round(time.time() - start)

@@ -220,7 +220,7 @@ def test_add_subject_fine_tunes_a_new_embedding(tmp_path: Path) -> None:
     # the encoder moved: the other people's stored mean codes are stale and dropped, the template's is refreshed
     assert set(n.subject_codes) == {"new"}
     with torch.inference_mode():
-        expected = n.shared.encoder.embed(preprocess(_faces(0), 64, n.config.equalize)).mean(0)
+        expected = n.shared.encoder.embed(n.shared.prepare(_faces(0))).mean(0)
     assert torch.allclose(n.template_codes["amortized"], expected, atol=1e-5)
     assert n.transform("new", _faces(5)).shape == (16, 128, 128)
     with pytest.raises(AuditkitError, match="needs a fitted amortized model"):
@@ -245,8 +245,8 @@ def test_recentering_swaps_a_persons_mean_code_for_the_templates(tmp_path: Path)
     assert n.recenter and not plain.recenter and plain.cache_hits == 1  # recentering does not change the weights
     assert not DeepFNNormalizer(mode="per-subject").recenter  # the paper's procedure stays as published
     with torch.inference_mode():
-        z = n.shared.encoder.embed(preprocess(a, 64, n.config.equalize))
-        t = n.shared.encoder.embed(preprocess(template, 64, n.config.equalize)).mean(0)
+        z = n.shared.encoder.embed(n.shared.prepare(a))
+        t = n.shared.encoder.embed(n.shared.prepare(template)).mean(0)
     got = n.transform("a", a).astype(int)
     assert np.abs(got - _decoded(n.shared, z - z.mean(0) + t, 128)).max() <= 1
     assert np.abs(plain.transform("a", a).astype(int) - _decoded(n.shared, z, 128)).max() <= 1
@@ -314,6 +314,7 @@ def test_cpu_default_trains_centered_with_a_gradient_term_and_the_paper_mode_doe
     assert amortized.config.iterations == 3000
     # the CPU default equalizes by the inner face; the paper's procedure keeps whole-image equalization
     assert amortized.config.equalize == "face" and paper.config.equalize == "image"
+    assert amortized.config.background == "grey" and paper.config.background == "keep"  # likewise the background
     assert {"center", "people_per_batch", "gradient_weight", "warp"} <= set(amortized.fitted_settings())
 
 
@@ -330,12 +331,12 @@ def test_a_centered_model_normalizes_deviations_from_the_persons_mean(tmp_path: 
     n.fit(template, {"a": a, "b": _faces(2)})
     assert n.config.center and torch.count_nonzero(n.template_codes["amortized"]) == 0
     with torch.inference_mode():
-        z = n.shared.encoder.embed(preprocess(a, 64, n.config.equalize))
+        z = n.shared.encoder.embed(n.shared.prepare(a))
     got = n.transform("a", a).astype(int)
     assert np.abs(got - _decoded(n.shared, z - z.mean(0), 128)).max() <= 1
     # an unseen person is centered on their own frames' mean
     with torch.inference_mode():
-        u = n.shared.encoder.embed(preprocess(_faces(5), 64, n.config.equalize))
+        u = n.shared.encoder.embed(n.shared.prepare(_faces(5)))
     assert np.abs(n.transform("new", _faces(5)).astype(int) - _decoded(n.shared, u - u.mean(0), 128)).max() <= 1
 
 
@@ -416,6 +417,35 @@ def test_a_face_equalized_model_prepares_every_input_by_the_face(tmp_path: Path,
     assert again.cache_hits == 1 and again.shared.equalize == "face"
     np.testing.assert_array_equal(again.transform("a", _faces(3)), out)
     assert set(regions) == {"face"}
+
+
+def test_background_is_a_validated_training_option_that_every_input_follows(tmp_path: Path) -> None:
+    """A grey-background model's training inputs, person statistics and normalization inputs all have the background
+    greyed, also when its weights come back from the cache; the option has its own cache key and is refused when
+    unknown."""
+    from auditkit.normalizers.deepfn.train import cache_key
+
+    with pytest.raises(ValueError, match="background must be one of keep, grey"):
+        TrainConfig(background="black")
+    with pytest.raises(AuditkitError, match="deepfn: background must be one of"):
+        DeepFNNormalizer(mode="amortized", background="black")
+    assert cache_key("amortized", TrainConfig(), "t", {}) != cache_key("amortized", TrainConfig(background="grey"), "t", {})
+    keep, grey = preprocess(_faces(0, 3), 64), preprocess(_faces(0, 3), 64, background="grey")
+    assert torch.allclose(grey[:, :, 0, 0], torch.full((3, 1), 0.5), atol=1e-3)
+    assert torch.allclose(grey[:, :, 32, 32], keep[:, :, 32, 32], atol=1e-3)
+    subjects = {"a": _faces(1), "b": _faces(2)}
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, background="grey", **TINY)
+    n.fit(_faces(0), subjects)
+    assert n.shared.background == "grey" and n.fitted_settings()["background"] == "grey"
+    assert torch.equal(n.shared.prepare(_faces(3)), preprocess(_faces(3), 64, "face", "grey"))
+    out = n.transform("a", _faces(3))
+    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, background="grey", **TINY)
+    again.fit(_faces(0), subjects)
+    assert again.cache_hits == 1 and again.shared.background == "grey"
+    np.testing.assert_array_equal(again.transform("a", _faces(3)), out)
+    other = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, background="keep", **TINY)
+    other.fit(_faces(0), subjects)
+    assert other.cache_hits == 0 and not np.array_equal(other.transform("a", _faces(3)), out)
 
 
 def test_without_a_warp_the_input_is_the_target_and_the_random_stream_is_unchanged() -> None:

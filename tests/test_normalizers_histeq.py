@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from auditkit.normalizers.histeq import HistEqNormalizer, equalize, face_mask
+from auditkit.normalizers.histeq import HistEqNormalizer, equalize, face_mask, grey_background, whole_face_weight
 
 
 def _face_on(background: int, skin: int, seed: int = 0) -> np.ndarray:
@@ -63,3 +63,17 @@ def test_unknown_region_is_refused() -> None:
 def test_normalizer_equalizes() -> None:
     faces = np.random.default_rng(2).integers(0, 256, (3, 16, 16), dtype=np.uint8)
     assert np.array_equal(HistEqNormalizer().fit(faces, {}).transform("s", faces), equalize(faces))
+
+
+def test_grey_background_keeps_the_whole_face_and_greys_the_rest() -> None:
+    w = whole_face_weight(64, 64)
+    assert w.shape == (64, 64) and w.dtype == np.float32 and 0 <= w.min() and w.max() <= 1
+    assert w[face_mask(64, 64)].mean() > 0.97  # the inner face (and more: brows, chin) is kept
+    assert w[0, 0] < 1e-3 and w[0, 32] < 0.05 and w[32, 0] < 0.05  # corners and the sides of the crop are background
+    assert 0.05 < w[32, 11] < 0.95  # the edge is soft, so no sharp contour is drawn into the image
+    dark_on_bright = _face_on(200, 40)
+    grey = grey_background(dark_on_bright[None])[0]
+    assert abs(grey[0, 0] - 127.5) < 0.2 and abs(grey[32, 32] - dark_on_bright[32, 32]) < 0.5
+    # whatever the background behind a darker or a lighter face, it comes out the same
+    a, b = grey_background(np.stack([_face_on(200, 40), _face_on(30, 180)]).astype(np.float32))
+    assert np.abs(a[w < 1e-3] - b[w < 1e-3]).max() < 0.2

@@ -10,7 +10,7 @@ from auditkit.data import load_dataset
 from auditkit.data.format import FACES_FILE
 from auditkit.data.synth.truth import load_truth
 from auditkit.normalizers.apply import normalize_dataset
-from auditkit.normalizers.histeq import equalize
+from auditkit.normalizers.histeq import equalize, grey_background
 from auditkit.normalizers.quality import transfer_error
 
 
@@ -46,3 +46,18 @@ def test_the_ideal_is_drawn_in_the_normalizers_grey_levels(tiny_dataset: Path, t
     by_face = transfer_error(ds, load_dataset(oracle), template, frames_per_subject=8, region="face")
     by_image = transfer_error(ds, load_dataset(oracle), template, frames_per_subject=8)
     assert by_face["mae_normalized"].max() < 1e-9 and (by_image["mae_normalized"] > 1).all()
+
+
+def test_the_ideal_has_the_normalizers_background(tiny_dataset: Path, tmp_path: Path) -> None:
+    """A perfect normalizer that greys the background scores zero only against an ideal with a grey background."""
+    ds = load_dataset(tiny_dataset)
+    template = ds.subjects["subject"].iloc[0]
+    oracle = normalize_dataset(ds, "none", tmp_path / "o", template=template)
+    faces = np.load(oracle / FACES_FILE, mmap_mode="r+")
+    ideal = equalize(load_truth(ds).render(np.arange(len(ds.frames)), on=template), "face")
+    faces[ds.frames["face"].to_numpy()] = np.round(grey_background(ideal)).astype(np.uint8)
+    faces.flush()
+    del faces
+    grey = transfer_error(ds, load_dataset(oracle), template, frames_per_subject=8, region="face", background="grey")
+    kept = transfer_error(ds, load_dataset(oracle), template, frames_per_subject=8, region="face")
+    assert grey["mae_normalized"].max() < 0.5 and (kept["mae_normalized"] > 1).all()

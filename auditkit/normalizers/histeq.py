@@ -20,6 +20,12 @@ REGIONS = ("image", "face")
 # against the ceiling").
 FACE_CENTER = (0.5, 0.52)
 FACE_AXES = (0.3, 0.38)
+# Background handling of DeepFN's inputs: "keep" the crop as it is, or set everything outside the whole face (the inner
+# face's ellipse, axes x FACE_ONLY_SCALE: brows to chin) to mid-grey. Even equalized by the face, the background of a
+# darker face (brighter than the skin) saturates white and a lighter face's goes black, so a darker head moved as a
+# high-contrast silhouette and its pose drowned its expression (benchmarks/README.md, "DeepFN against the ceiling").
+BACKGROUNDS = ("keep", "grey")
+FACE_ONLY_SCALE = 1.15
 
 
 def face_mask(height: int, width: int) -> np.ndarray:
@@ -28,6 +34,21 @@ def face_mask(height: int, width: int) -> np.ndarray:
     u = (x + 0.5 - FACE_CENTER[0] * width) / (FACE_AXES[0] * width)
     v = (y + 0.5 - FACE_CENTER[1] * height) / (FACE_AXES[1] * height)
     return u**2 + v**2 <= 1.0
+
+
+def whole_face_weight(height: int, width: int) -> np.ndarray:
+    """(height, width) float32 in [0, 1]: 1 on the whole face (the inner-face ellipse x FACE_ONLY_SCALE), 0 on the
+    background, the edge softened over about 1/32 of the width so that no sharp contour is drawn into the image."""
+    y, x = np.mgrid[0:height, 0:width]
+    u = (x + 0.5 - FACE_CENTER[0] * width) / (FACE_AXES[0] * FACE_ONLY_SCALE * width)
+    v = (y + 0.5 - FACE_CENTER[1] * height) / (FACE_AXES[1] * FACE_ONLY_SCALE * height)
+    return cv2.GaussianBlur((u**2 + v**2 <= 1.0).astype(np.float32), (0, 0), width / 32)
+
+
+def grey_background(faces: np.ndarray) -> np.ndarray:
+    """(n, H, W) faces (uint8 or float in [0, 255]) with the background outside the whole face set to mid-grey."""
+    w = whole_face_weight(*faces.shape[1:])
+    return faces.astype(np.float32) * w + 127.5 * (1 - w)
 
 
 def _equalize_by(face: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -7,17 +7,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from auditkit.normalizers.histeq import equalize
+from auditkit.normalizers.histeq import equalize, whole_face_weight
 
 
-def preprocess(faces: np.ndarray, size: int, region: str = "image") -> torch.Tensor:
+def preprocess(faces: np.ndarray, size: int, region: str = "image", background: str = "keep") -> torch.Tensor:
     """(n, H, W) uint8 faces -> (n, 1, size, size) float32 in [0, 1], histogram-equalized (the paper's preprocessing;
-    `region="face"`: by the inner face's histogram)."""
+    `region="face"`: by the inner face's histogram); `background="grey"`: mid-grey outside the whole face."""
     eq = equalize(faces, region)
     if eq.shape[1:] != (size, size):
         eq = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in eq]) if len(eq) else \
             np.zeros((0, size, size), np.uint8)
-    return torch.from_numpy(np.ascontiguousarray(eq)).float().div_(255.0).unsqueeze(1)
+    x = torch.from_numpy(np.ascontiguousarray(eq)).float().div_(255.0).unsqueeze(1)
+    if background == "grey":
+        w = torch.from_numpy(whole_face_weight(size, size))
+        x = x * w + 0.5 * (1 - w)
+    return x
 
 
 def random_affine(n: int, gen: torch.Generator, rotation: float = 10.0, zoom: float = 0.05, shift: float = 0.05,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from auditkit.normalizers.deepfn.augment import preprocess
 from auditkit.normalizers.deepfn.presets import DeepFNPreset
 
 
@@ -93,16 +95,23 @@ class ConditionedDecoder(nn.Module):
 class DeepFN(nn.Module):
     """E, D^y (template) and D^x (subject; per-subject or conditioned); normalize(x) = D^y(E(x)) (Eq. 2)."""
 
-    def __init__(self, p: DeepFNPreset, n_subjects: int | None = None, equalize: str = "image") -> None:
+    def __init__(self, p: DeepFNPreset, n_subjects: int | None = None, equalize: str = "image",
+                 background: str = "keep") -> None:
         super().__init__()
         self.preset = p
-        self.equalize = equalize  # the histogram-equalization region its inputs were prepared with (preprocess)
+        # how its inputs were prepared (augment.preprocess): the histogram-equalization region and the background
+        self.equalize = equalize
+        self.background = background
         self.encoder = Encoder(p)
         self.template_decoder = Decoder(p)
         self.subject_decoder: nn.Module = Decoder(p) if n_subjects is None else ConditionedDecoder(p, n_subjects)
         # channels-last weights, so that training and normalization (of fresh and of cached weights) run the same
         # convolution kernels, the fastest on CPU as on GPU (1.5x per training step on 2 cores: benchmarks/README.md)
         self.to(memory_format=torch.channels_last)
+
+    def prepare(self, faces: np.ndarray) -> torch.Tensor:
+        """(n, H, W) uint8 faces as this model's inputs, prepared as its training inputs were."""
+        return preprocess(faces, self.preset.size, self.equalize, self.background)
 
     def reconstruct_subject(self, x: torch.Tensor, subject: torch.Tensor | None = None) -> torch.Tensor:
         """D^x(E(x)): the training path of the person to normalize."""

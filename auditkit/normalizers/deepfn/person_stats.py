@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from auditkit.normalizers.deepfn.augment import preprocess
 from auditkit.normalizers.deepfn.model import DeepFN
 from auditkit.normalizers.deepfn.train import to_device
 
@@ -61,7 +60,7 @@ def person_stats(model: DeepFN, faces: np.ndarray, target: torch.Tensor | None =
     was_training = model.training
     try:
         model.train()
-        z = model.encoder.embed(to_device(preprocess(faces, model.preset.size, model.equalize), dev))
+        z = model.encoder.embed(to_device(model.prepare(faces), dev))
         code = z.mean(0)
         shift = -code if target is None else target.to(dev) - code
         model.template_decoder(model.encoder.expand(z + shift))

@@ -18,7 +18,7 @@ from auditkit.files import atomic_path, cache_root
 from auditkit.normalizers.deepfn.augment import augment, preprocess
 from auditkit.normalizers.deepfn.model import ConditionedDecoder, DeepFN
 from auditkit.normalizers.deepfn.presets import PRESETS, DeepFNPreset
-from auditkit.normalizers.histeq import REGIONS
+from auditkit.normalizers.histeq import BACKGROUNDS, REGIONS
 from auditkit.process_state import preserved
 
 # bump when a change here can change the weights it trains (part of the weight cache key)
@@ -51,6 +51,8 @@ class TrainConfig:
     # the region whose histogram equalizes each face: "image" (the paper) or "face" (the inner face, so that the
     # background does not set the mapping differently for darker and lighter skin; normalizers/histeq.py)
     equalize: str = "image"
+    # "grey": everything outside the whole face is mid-grey in the inputs (and so in the targets); "keep": the crop
+    background: str = "keep"
 
     def __post_init__(self) -> None:
         if self.center and (self.people_per_batch < 1 or self.batch_size % self.people_per_batch
@@ -61,6 +63,8 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.equalize not in REGIONS:
             raise ValueError(f"equalize must be one of {', '.join(REGIONS)}, got {self.equalize!r}")
+        if self.background not in BACKGROUNDS:
+            raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, got {self.background!r}")
         if self.gradient_weight < 0:
             raise ValueError(f"gradient_weight must be >= 0, got {self.gradient_weight}")
 
@@ -70,6 +74,10 @@ class TrainConfig:
         if self.preset not in PRESETS:
             raise KeyError(self.preset)
         return PRESETS[self.preset]
+
+    def prepare(self, faces: np.ndarray) -> torch.Tensor:
+        """(n, H, W) uint8 faces as training inputs of this config's model (augment.preprocess)."""
+        return preprocess(faces, self.model_preset.size, self.equalize, self.background)
 
 
 def default_cache_dir() -> Path:
@@ -95,6 +103,8 @@ def cache_key(kind: str, config: TrainConfig, template_digest: str, subject_dige
         del settings["lr_schedule"]  # added later: weights trained before it existed keep their key
     if settings["equalize"] == "image":
         del settings["equalize"]  # likewise
+    if settings["background"] == "keep":
+        del settings["background"]  # likewise
     # the code version: weights trained by older code are not reused by newer code (tests/test_cache_versions.py)
     payload = json.dumps({"kind": kind, "version": CACHE_VERSION, "config": settings,
                           "model": asdict(config.model_preset),
@@ -144,7 +154,7 @@ def train(template: torch.Tensor, subjects: list[torch.Tensor], config: TrainCon
         torch.manual_seed(config.seed)
         amortized = len(subjects) > 1
         model = DeepFN(config.model_preset, n_subjects=len(subjects) if amortized else None,
-                       equalize=config.equalize).to(_device())
+                       equalize=config.equalize, background=config.background).to(_device())
         rows = torch.arange(len(subjects)) if amortized else None
         return fit_model(model, template, subjects, rows, config, config.iterations, checkpoint, progress)
 
@@ -264,7 +274,7 @@ def mean_code(model: DeepFN, faces: np.ndarray, batch: int = 256) -> torch.Tenso
     dev = next(model.parameters()).device
     total = torch.zeros(model.preset.latent, dtype=torch.float64, device=dev)
     for i in range(0, len(faces), batch):
-        x = preprocess(faces[i : i + batch], model.preset.size, model.equalize)
+        x = model.prepare(faces[i : i + batch])
         total += model.encoder.embed(to_device(x, dev)).double().sum(0)
     return (total / len(faces)).float()
 
@@ -281,7 +291,7 @@ def normalize_faces(model: DeepFN, faces: np.ndarray, out_size: tuple[int, int] 
     h, w = out_size or faces.shape[1:]
     out = np.empty((len(faces), h, w), np.uint8)
     for i in range(0, len(faces), batch):
-        x = to_device(preprocess(faces[i : i + batch], p.size, model.equalize), dev)
+        x = to_device(model.prepare(faces[i : i + batch]), dev)
         y = (model.normalize(x, shift).squeeze(1).clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
         out[i : i + batch] = y if (h, w) == (p.size, p.size) else np.stack(
             [cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in y])
