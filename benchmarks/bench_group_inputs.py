@@ -10,7 +10,8 @@ group it measures:
 - cross-person probe: trained on one group's people, tested on the other's (within a group: half its people → the
   other half), the same probe;
 - AU contrast: per person and AU, the root mean square of (mean face with the AU − mean face without it), grey levels
-  (pixel noise leaves a floor under it).
+  (pixel noise leaves a floor under it);
+- per AU: the cross-person probe within each group, AU by AU (which movements a group's faces carry worse).
 
 With --person-audit (a finished `gap --attr person` audit) it also tables that audit's scores by skin type:
 person-dependent models learn one person's own frames, so where they score one group lower on a normalizer's faces
@@ -93,7 +94,10 @@ def measure(images: np.ndarray, frames: pd.DataFrame, group_of: dict[str, str]) 
                 train, test = np.isin(subjects, members[a][:half]), np.isin(subjects, members[a][half:])
             else:
                 train, test = np.isin(subjects, members[a]), np.isin(subjects, members[b])
-            out["cross_person"][f"{a} -> {b}"] = _mean([_probe(X, frames[au].to_numpy(), train, test) for au in AUS])
+            per_au = {au: _probe(X, frames[au].to_numpy(), train, test) for au in AUS}
+            out["cross_person"][f"{a} -> {b}"] = _mean(list(per_au.values()))
+            if a == b:  # which AUs a group's faces carry worse from one person to the next
+                out.setdefault("per_au", {})[a] = {au: (v if v is not None else float("nan")) for au, v in per_au.items()}
     out["within_person"] = {g: float(np.nanmean(v)) for g, v in per_person.items()}
     out["au_contrast"] = {g: float(np.nanmean(v)) for g, v in contrast.items()}
     return out
@@ -118,6 +122,16 @@ def markdown(results: dict[str, dict], groups: list[str], command: str) -> str:
         cross = " · ".join(f"{r['cross_person'][f'{x} -> {y}']:.3f}" for x, y in ((a, a), (a, b), (b, a), (b, b)))
         lines.append(f"| {name} | {r['within_person'][a]:.3f} / {r['within_person'][b]:.3f} | {cross} | "
                      f"{r['au_contrast'][a]:.1f} / {r['au_contrast'][b]:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def per_au_markdown(results: dict[str, dict], groups: list[str]) -> str:
+    """One row per input array: each AU's cross-person probe within each group (half its people → the other half)."""
+    a, b = groups
+    lines = [f"| inputs | {' | '.join(AUS)} |", "|---|" + "---|" * len(AUS)]
+    for name, r in results.items():
+        cells = [f"{r['per_au'][a][au]:.2f} / {r['per_au'][b][au]:.2f}" for au in AUS]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -197,6 +211,9 @@ def main() -> None:
     extra = "".join(f" --inputs {shlex.quote(i)}" for i in args.inputs)
     extra += f" --person-audit {args.person_audit}" if args.person_audit else ""
     table = markdown(results, sorted(pools), f"python benchmarks/bench_group_inputs.py --audit {args.audit}{extra}")
+    a, b = sorted(pools)
+    table += (f"\nPer AU, the cross-person probe within each group ({a} / {b}: half of the group's people → the "
+              f"other half):\n\n" + per_au_markdown(results, sorted(pools)))
     if args.person_audit is not None:
         table += ("\nThe person split's scores by skin type (mean over test subjects, %; person-dependent models are "
                   "trained on the test person's own other sequences):\n\n" + person_markdown(person_by_group(args.person_audit)))

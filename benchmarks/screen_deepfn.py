@@ -187,7 +187,8 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
                   flip: float = 0.4, cosine: bool = False, skip: bool = False, cycle_w: float = 0.0,
                   shared: bool = False, bn_person: bool = False, bn_groups: bool = False,
                   eq: str = "image", ssim_w: float = 0.0, in_noise: float = 0.0, adv_w: float = 0.0,
-                  hard: float = 0.0, dec_last: int = 16, conf_w: float = 0.0, log: str = "") -> torch.nn.Module:
+                  hard: float = 0.0, dec_last: int = 16, conf_w: float = 0.0, mouth_w: float = 0.0,
+                  log: str = "") -> torch.nn.Module:
     """Amortized Eq. 1 training with the variant's options (`eq`, the equalization region, is applied by the caller)."""
     base_affine = augmentation.random_affine
 
@@ -221,6 +222,8 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
         params += list(head.parameters())
     opt = torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
     running = torch.zeros(len(subjects))  # hard: each person's running reconstruction loss (0 = not seen yet)
+    # mouth_w: the pixel loss weighs the mouth region of the aligned crop (1 + mouth_w there), normalized to mean 1
+    weight = mouth_weight(template.shape[-1], mouth_w) if mouth_w else None
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters) if cosine else None
     sizes = torch.tensor([len(s) for s in subjects])
     offsets = torch.cumsum(sizes, 0) - sizes
@@ -266,7 +269,11 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
             subject_loss = (w / w.mean() * per_person).mean()
         else:
             subject_loss = (xr - x_out).abs().mean()
-        loss = (yr - y_out).abs().mean() + subject_loss
+        if weight is not None:  # (replaces `hard`'s weighting: the two are not combined)
+            subject_loss = ((xr - x_out).abs() * weight).mean()
+            loss = ((yr - y_out).abs() * weight).mean() + subject_loss
+        else:
+            loss = (yr - y_out).abs().mean() + subject_loss
         if head is not None and adv_w:
             zc = center_codes(zx, per) if not center else zx
             loss = loss + adv_w * torch.nn.functional.cross_entropy(head(_Reverse.apply(zc)), who)
@@ -300,6 +307,17 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
     augmentation.random_affine = base_affine
     net.eval()
     return net
+
+
+def mouth_weight(size: int, extra: float) -> torch.Tensor:
+    """(1, 1, size, size) loss weights, mean 1: 1 + `extra` on a soft ellipse over the mouth of an aligned crop
+    (centre 0.5, 0.76 of the width and height; half-axes 0.2 and 0.1), where darker faces' low-contrast lip corners
+    (AU12) are carried worst."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    u, v = (xx + 0.5 - 0.5 * size) / (0.2 * size), (yy + 0.5 - 0.76 * size) / (0.1 * size)
+    m = cv2.GaussianBlur((u**2 + v**2 <= 1).astype(np.float32), (0, 0), size / 32)
+    w = torch.from_numpy(1 + extra * m)
+    return (w / w.mean())[None, None]
 
 
 class _Reverse(torch.autograd.Function):
@@ -337,15 +355,13 @@ def _decode_template(model: DeepFN, z: torch.Tensor) -> torch.Tensor:
 
 
 def face_only(x: torch.Tensor, scale: float) -> torch.Tensor:
-    """`mask` variant: the background outside the whole face set to mid-grey, as the package's
-    `background="grey"` does (histeq.whole_face_weight; `scale` must be its FACE_ONLY_SCALE, 0 leaves `x` as it is)."""
-    from auditkit.normalizers.histeq import FACE_ONLY_SCALE, whole_face_weight
+    """`mask` variant: the background outside the whole face (the inner-face ellipse x `scale`) set to mid-grey, as
+    the package's `background="grey"` does at its FACE_ONLY_SCALE (histeq.whole_face_weight); 0 leaves `x` as it is."""
+    from auditkit.normalizers.histeq import whole_face_weight
 
     if not scale:
         return x
-    if scale != FACE_ONLY_SCALE:
-        raise SystemExit(f"mask: only the package's face scale {FACE_ONLY_SCALE} is implemented, got {scale}")
-    w = torch.from_numpy(whole_face_weight(*x.shape[-2:]))
+    w = torch.from_numpy(whole_face_weight(*x.shape[-2:], scale=scale))
     return x * w + 0.5 * (1 - w)
 
 

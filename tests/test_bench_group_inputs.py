@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_group_inputs import AUS, markdown, measure  # noqa: E402
+from bench_group_inputs import AUS, markdown, measure, per_au_markdown  # noqa: E402
 
 
 def _data(strength: dict[str, float], people: int = 4, frames: int = 60, seed: int = 0):
@@ -37,6 +37,25 @@ def test_a_weaker_signal_in_one_group_shows_in_every_measure() -> None:
     assert r["au_contrast"]["lighter"] > 1.5 * r["au_contrast"]["darker"]  # the noise adds to both alike
     table = markdown({"planted": r}, ["darker", "lighter"], "cmd")
     assert "| planted |" in table and "darker → lighter" in table
+    # AU by AU too: every AU's blob was planted weaker in the darker group
+    assert all(r["per_au"]["lighter"][au] > r["per_au"]["darker"][au] for au in AUS)
+    per_au = per_au_markdown({"planted": r}, ["darker", "lighter"])
+    assert per_au.startswith("| inputs | AU01 |") and per_au.count("/") == len(AUS)
+
+
+def test_one_au_planted_weaker_shows_in_that_au_only() -> None:
+    images, frames, group_of = _data({"lighter": 30.0, "darker": 30.0}, seed=2)
+    # the darker group's AU12 blob is erased: its per-AU probe falls to chance, the others stay
+    k = AUS.index("AU12")
+    yy, xx = np.mgrid[0:64, 0:64]
+    blob = np.exp(-((xx - 8 - 7 * k) ** 2 + (yy - 32) ** 2) / 20.0)
+    darker = frames["subject"].str.startswith("darker").to_numpy() & (frames["AU12"].to_numpy() == 1)
+    images = images.astype(float)
+    images[darker] -= 30.0 * blob
+    r = measure(np.clip(images, 0, 255).astype(np.uint8), frames, group_of)
+    gap = {au: r["per_au"]["lighter"][au] - r["per_au"]["darker"][au] for au in AUS}
+    assert gap["AU12"] > 0.3  # near chance for darker, near 1 for lighter
+    assert all(abs(gap[au]) < 0.15 for au in AUS if au != "AU12")  # two test people a group: some noise
 
 
 def test_equal_groups_measure_alike() -> None:

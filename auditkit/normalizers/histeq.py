@@ -36,12 +36,12 @@ def face_mask(height: int, width: int) -> np.ndarray:
     return u**2 + v**2 <= 1.0
 
 
-def whole_face_weight(height: int, width: int) -> np.ndarray:
-    """(height, width) float32 in [0, 1]: 1 on the whole face (the inner-face ellipse x FACE_ONLY_SCALE), 0 on the
+def whole_face_weight(height: int, width: int, scale: float = FACE_ONLY_SCALE) -> np.ndarray:
+    """(height, width) float32 in [0, 1]: 1 on the whole face (the inner-face ellipse x `scale`), 0 on the
     background, the edge softened over about 1/32 of the width so that no sharp contour is drawn into the image."""
     y, x = np.mgrid[0:height, 0:width]
-    u = (x + 0.5 - FACE_CENTER[0] * width) / (FACE_AXES[0] * FACE_ONLY_SCALE * width)
-    v = (y + 0.5 - FACE_CENTER[1] * height) / (FACE_AXES[1] * FACE_ONLY_SCALE * height)
+    u = (x + 0.5 - FACE_CENTER[0] * width) / (FACE_AXES[0] * scale * width)
+    v = (y + 0.5 - FACE_CENTER[1] * height) / (FACE_AXES[1] * scale * height)
     return cv2.GaussianBlur((u**2 + v**2 <= 1.0).astype(np.float32), (0, 0), width / 32)
 
 
