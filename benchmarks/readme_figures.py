@@ -209,36 +209,40 @@ def deepfn_verdict(audits: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def disparity_reading(wider: bool, p: float, over_seeds: bool | None = None) -> str:
+def disparity_reading(wider: bool, p: float, seeds_p: float | None = None) -> str:
     """The verdict's last sentence on the between-group difference: its direction, and whether the data can tell it
-    (`over_seeds`: whether the seeds' mean difference is wider by more than twice its standard error; None: no seeds)."""
+    (`seeds_p`: seeds_wider's Welch p over the seeds' means; None: no seeds)."""
     if wider and p < 0.05:
         return "A smaller gap is not a fairer model here: DeepFN widens the difference between the groups."
-    if wider and over_seeds:
+    if wider and seeds_p is not None and seeds_p < 0.05:
         return ("DeepFN's difference is wider than none's: in this run by less than its test can tell from no change "
-                "(the interval holds 0), but by more than twice its standard error over the seeds — a smaller gap, "
-                "not yet a smaller disparity.")
+                f"(the interval holds 0), but over the seeds by more than chance (Welch t-test on the seeds' "
+                f"differences, p = {seeds_p:.3f}) — a smaller gap, not yet a smaller disparity.")
     if wider:
         return ("DeepFN's difference is wider than none's, though by less than this data can tell from no change "
                 "(the interval holds 0): a smaller gap with, at best, an unchanged disparity.")
     return "DeepFN narrows it as well."
 
 
-def seeds_wider(audits: Path) -> bool | None:
-    """Whether DeepFN's skin-type difference is further from 0 than none's, over the seeds, by more than twice the
-    standard error of the two means' difference; None without seeds.json or with fewer than 2 seeds."""
+def seeds_wider(audits: Path) -> float | None:
+    """Welch's two-sided t-test p that DeepFN's skin-type difference is further from 0 than none's, over the seeds
+    (their |mean| ± sd per normalizer), or 1.0 when it is not further; None without seeds.json or under 2 seeds."""
     path = audits / "seeds.json"
     if not path.is_file():
         return None
     import json
+
+    from scipy.stats import ttest_ind_from_stats
 
     r = next((r for r in json.loads(path.read_text()) if r["split"] == "fitzpatrick" and r["normalizer"] == "deepfn"),
              None)
     if r is None or r["difference"]["deepfn"]["n"] < 2:
         return None
     d, n = r["difference"]["deepfn"], r["difference"]["none"]
-    se = (d["sd"] ** 2 / d["n"] + n["sd"] ** 2 / n["n"]) ** 0.5
-    return abs(d["mean"]) - abs(n["mean"]) > 2 * se
+    if abs(d["mean"]) <= abs(n["mean"]):
+        return 1.0
+    return float(ttest_ind_from_stats(abs(d["mean"]), d["sd"], d["n"], abs(n["mean"]), n["sd"], n["n"],
+                                      equal_var=False).pvalue)
 
 
 def seeds_sentence(audits: Path) -> str:

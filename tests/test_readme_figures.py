@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from readme_figures import disparity_reading, seeds_difference, seeds_sentence, seeds_wider  # noqa: E402
 
@@ -41,18 +43,36 @@ def test_disparity_reading_says_wider_only_as_far_as_the_test_supports_it() -> N
     unclear = disparity_reading(True, 0.375)
     assert "widens" not in unclear and "interval holds 0" in unclear
     assert disparity_reading(False, 0.375) == "DeepFN narrows it as well."
-    assert "more than twice its standard error over the seeds" in disparity_reading(True, 0.375, over_seeds=True)
+    assert "over the seeds by more than chance" in disparity_reading(True, 0.375, seeds_p=0.01)
+    assert "at best, an unchanged disparity" in disparity_reading(True, 0.375, seeds_p=0.2)
 
 
-def test_seeds_wider_compares_the_seed_means_against_their_standard_error(tmp_path: Path) -> None:
+def _seeds(tmp_path: Path, deepfn: tuple[float, float], none: tuple[float, float], n: int = 3) -> Path:
+    rows = [{"split": "fitzpatrick", "normalizer": "deepfn", "difference": {
+        "deepfn": {"mean": deepfn[0], "sd": deepfn[1], "n": n}, "none": {"mean": none[0], "sd": none[1], "n": n}}}]
+    (tmp_path / "seeds.json").write_text(json.dumps(rows))
+    return tmp_path
+
+
+def test_seeds_wider_is_welchs_test_on_the_seed_means(tmp_path: Path) -> None:
     assert seeds_wider(tmp_path) is None
+    assert seeds_wider(_seeds(tmp_path, (-0.050, 0.003), (-0.069, 0.008))) == 1.0  # narrower: never "wider"
+    assert seeds_wider(_seeds(tmp_path, (-0.090, 0.003), (-0.050, 0.004))) < 0.001
+    assert seeds_wider(_seeds(tmp_path, (-0.055, 0.010), (-0.050, 0.008))) > 0.3
 
-    def write(deepfn: tuple[float, float], none: tuple[float, float]) -> None:
-        rows = [{"split": "fitzpatrick", "normalizer": "deepfn", "difference": {
-            "deepfn": {"mean": deepfn[0], "sd": deepfn[1], "n": 3}, "none": {"mean": none[0], "sd": none[1], "n": 3}}}]
-        (tmp_path / "seeds.json").write_text(json.dumps(rows))
 
-    write((-0.069, 0.003), (-0.050, 0.008))  # the replication's: 1.9 points wider, standard error 0.5
-    assert seeds_wider(tmp_path) is True
-    write((-0.055, 0.010), (-0.050, 0.008))  # 0.5 points wider, standard error 0.7
-    assert seeds_wider(tmp_path) is False
+def test_seeds_wider_is_calibrated_under_the_null_and_finds_a_planted_widening(tmp_path: Path) -> None:
+    # three seeds per normalizer drawn from one distribution: "wider, p < 0.05" about 2.5 % of the time (one side of
+    # a two-sided 5 % test); a widening of three seeds' sd is found most of the time
+    rng = np.random.default_rng(0)
+
+    def rate(shift: float, trials: int = 2000) -> float:
+        hits = 0
+        for _ in range(trials):
+            a, b = rng.normal(-0.05 - shift, 0.01, 3), rng.normal(-0.05, 0.01, 3)
+            p = seeds_wider(_seeds(tmp_path, (a.mean(), a.std(ddof=1)), (b.mean(), b.std(ddof=1))))
+            hits += p < 0.05
+        return hits / trials
+
+    assert 0.01 < rate(0.0) < 0.045
+    assert rate(0.03) > 0.6
