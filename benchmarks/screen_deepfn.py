@@ -356,13 +356,12 @@ def _decode_template(model: DeepFN, z: torch.Tensor) -> torch.Tensor:
 
 def face_only(x: torch.Tensor, scale: float) -> torch.Tensor:
     """`mask` variant: the background outside the whole face (the inner-face ellipse x `scale`) set to mid-grey, as
-    the package's `background="grey"` does at its FACE_ONLY_SCALE (histeq.whole_face_weight); 0 leaves `x` as it is."""
-    from auditkit.normalizers.histeq import whole_face_weight
+    the package's `background="grey"` does at its FACE_ONLY_SCALE (histeq.grey_background); 0 leaves `x` as it is."""
+    from auditkit.normalizers.histeq import grey_background
 
     if not scale:
         return x
-    w = torch.from_numpy(whole_face_weight(*x.shape[-2:], scale=scale))
-    return x * w + 0.5 * (1 - w)
+    return torch.from_numpy(grey_background(x[:, 0].numpy(), grey=0.5, scale=scale)).unsqueeze(1)
 
 
 @torch.inference_mode()

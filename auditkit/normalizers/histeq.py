@@ -45,10 +45,11 @@ def whole_face_weight(height: int, width: int, scale: float = FACE_ONLY_SCALE) -
     return cv2.GaussianBlur((u**2 + v**2 <= 1.0).astype(np.float32), (0, 0), width / 32)
 
 
-def grey_background(faces: np.ndarray) -> np.ndarray:
-    """(n, H, W) faces (uint8 or float in [0, 255]) with the background outside the whole face set to mid-grey."""
-    w = whole_face_weight(*faces.shape[1:])
-    return faces.astype(np.float32) * w + 127.5 * (1 - w)
+def grey_background(faces: np.ndarray, grey: float = 127.5, scale: float = FACE_ONLY_SCALE) -> np.ndarray:
+    """(n, H, W) faces as float32 with the background outside the whole face set to `grey` (mid-grey of 0-255; 0.5
+    for faces in [0, 1])."""
+    w = whole_face_weight(*faces.shape[1:], scale=scale)
+    return faces.astype(np.float32) * w + grey * (1 - w)
 
 
 def _equalize_by(face: np.ndarray, mask: np.ndarray) -> np.ndarray:

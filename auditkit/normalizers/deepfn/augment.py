@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from auditkit.normalizers.histeq import equalize, whole_face_weight
+from auditkit.normalizers.histeq import equalize, grey_background
 
 
 def preprocess(faces: np.ndarray, size: int, region: str = "image", background: str = "keep") -> torch.Tensor:
@@ -17,11 +17,10 @@ def preprocess(faces: np.ndarray, size: int, region: str = "image", background: 
     if eq.shape[1:] != (size, size):
         eq = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in eq]) if len(eq) else \
             np.zeros((0, size, size), np.uint8)
-    x = torch.from_numpy(np.ascontiguousarray(eq)).float().div_(255.0).unsqueeze(1)
+    x = eq.astype(np.float32) / np.float32(255.0)
     if background == "grey":
-        w = torch.from_numpy(whole_face_weight(size, size))
-        x = x * w + 0.5 * (1 - w)
-    return x
+        x = grey_background(x, grey=0.5)
+    return torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(1)
 
 
 def random_affine(n: int, gen: torch.Generator, rotation: float = 10.0, zoom: float = 0.05, shift: float = 0.05,
