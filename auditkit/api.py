@@ -32,6 +32,9 @@ class AuditResult:
     # the tool gave no prediction for (empty for other audits)
     run: dict = field(default_factory=dict)  # the audit's run.json (config, plan, counts of matched frames, ...)
     disparity_changes: pd.DataFrame = field(default_factory=pd.DataFrame)  # how each normalizer changes each difference
+    # the same differences (all AUs) and changes at equal base rates: auditkit.base_rates
+    disparity_adjusted: pd.DataFrame = field(default_factory=pd.DataFrame)
+    disparity_adjusted_changes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_html(self, path: str | Path | None = None) -> Path:
         """Write the self-contained report (and summary.json, summary.md beside the audit); returns its path."""
@@ -161,7 +164,8 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
     run = AuditDir(out).read_run(missing_ok=True)
     return AuditResult(out, results, tables.scores, tables.conditions, gaps, tables.tests,
                        ceiling_shares(tables.conditions), tables.disparity_groups, tables.disparity_summary,
-                       missed if missed is not None else pd.DataFrame(), run, tables.disparity_changes)
+                       missed if missed is not None else pd.DataFrame(), run, tables.disparity_changes,
+                       tables.adjusted_summary, tables.adjusted_changes)
 
 
 def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,

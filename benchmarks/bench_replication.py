@@ -108,7 +108,8 @@ def audit_path(out: Path, split: str, seed: int) -> Path:
 
 def split_rows(split: str, audit: Path) -> list[dict]:
     """Table 5 rows of one finished audit: per normalizer within/cross mean ± std, gap, p-values, share of the ceiling,
-    and the between-group difference of a two-group split (all AUs, every model that tested a subject)."""
+    and the between-group difference of a two-group split (all AUs, every model that tested a subject), as scored
+    and at equal base rates (auditkit.base_rates)."""
     from auditkit.disparities import ALL_AUS
     from auditkit.report.render import load_run
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
@@ -118,6 +119,7 @@ def split_rows(split: str, audit: Path) -> list[dict]:
     shares = ceiling_shares(tables.conditions).set_index("normalizer")
     summary = tables.disparity_summary
     pairs = summary[summary["au"] == ALL_AUS].set_index("normalizer") if len(summary) else pd.DataFrame()
+    adjusted = tables.adjusted_summary.set_index("normalizer") if len(tables.adjusted_summary) else pd.DataFrame()
     rows = []
     for norm in run["config"]["normalizers"]:
         within, cross = _per_subject(tables.scores, norm, "within"), _per_subject(tables.scores, norm, "cross")
@@ -129,6 +131,7 @@ def split_rows(split: str, audit: Path) -> list[dict]:
             "share_cross": shares["share_cross"].get(norm, np.nan), "share_all": shares["share_all"].get(norm, np.nan),
             "comparison": pairs["comparison"].get(norm) if len(pairs) and "comparison" in pairs else None,
             "difference": pairs["difference"].get(norm, np.nan) if len(pairs) else np.nan,
+            "adjusted_difference": adjusted["difference"].get(norm, np.nan) if len(adjusted) else np.nan,
             "paper_within": paper[0] if paper else None, "paper_cross": paper[1] if paper else None})
     return rows
 
@@ -147,7 +150,8 @@ def group_rows(split: str, audit: Path) -> list[dict]:
 
 def seed_rows(per_seed: dict[int, tuple[list[dict], list[dict]]]) -> list[dict]:
     """Per split and normalizer (none and the oracle aside): over the seeds, the share of the oracle's cross-group gain
-    overall and per test group, and the between-group difference of none, the normalizer and the oracle."""
+    overall and per test group, and the between-group difference of none, the normalizer and the oracle (as scored and
+    at equal base rates)."""
     rows = pd.DataFrame([r for split_rows_, _ in per_seed.values() for r in split_rows_])
     groups = pd.DataFrame([g for _, group_rows_ in per_seed.values() for g in group_rows_])
     out = []
@@ -156,8 +160,9 @@ def seed_rows(per_seed: dict[int, tuple[list[dict], list[dict]]]) -> list[dict]:
             continue
         base = rows[rows["split"] == split]
         entry = {"split": split, "normalizer": norm, "seeds": len(r), "share": _spread(r["share_cross"]),
-                 "groups": {}, "difference": {n: _spread(base[base["normalizer"] == n]["difference"])
-                                              for n in ("none", norm, "oracle")},
+                 "groups": {}, **{key: {n: _spread(base[base["normalizer"] == n].get(key, pd.Series(dtype=float)))
+                                        for n in ("none", norm, "oracle")}
+                                  for key in ("difference", "adjusted_difference")},
                  "comparison": r["comparison"].iloc[0] if isinstance(r["comparison"].iloc[0], str) else None}
         if len(groups):
             mine = groups[(groups["split"] == split) & (groups["normalizer"] == norm)]
@@ -187,17 +192,20 @@ def seeds_markdown(rows: list[dict], seeds: list[int]) -> str:
     lines = [f"Over seeds {', '.join(map(str, seeds))} (`auditkit gap --seed N`: other subject draws, LeNet-5 and "
              "DeepFN fits): share of the oracle's cross-group gain, % (mean ± sd; lower = mean − 2·sd/√n), per test "
              "group too; difference = the between-group difference of the mean score, points (none / normalizer / "
-             "oracle).", "",
-             "| split | normalizer | seeds | share | lower | share per test group | difference (none / normalizer / oracle) |",
-             "|---|---|---|---|---|---|---|"]
+             "oracle), as scored and at equal base rates (each subject's hit and false-alarm rates per AU rescored at "
+             "the AU's pooled base rate: auditkit.base_rates).", "",
+             "| split | normalizer | seeds | share | lower | share per test group | difference (none / normalizer / oracle) "
+             "| at equal base rates |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lower = "n/a" if r["share"]["lower"] != r["share"]["lower"] else f"{100 * r['share']['lower']:.0f}"
         per_group = "; ".join(f"{g} {_pm(s)}" for g, s in r["groups"].items()) or "—"
-        d = r["difference"]
-        diff = "—" if r["comparison"] is None else (f"{r['comparison']}: " + " / ".join(
-            _pm(d[n], signed=True) for n in ("none", r["normalizer"], "oracle")))
+        diff, adjusted = ("—" if r["comparison"] is None or key not in r else " / ".join(
+            _pm(r[key][n], signed=True) for n in ("none", r["normalizer"], "oracle"))
+            for key in ("difference", "adjusted_difference"))
+        diff = diff if r["comparison"] is None else f"{r['comparison']}: {diff}"
         lines.append(f"| {SPLIT_LABELS[r['split']]} | {r['normalizer']} | {r['seeds']} | {_pm(r['share'])} | {lower} | "
-                     f"{per_group} | {diff} |")
+                     f"{per_group} | {diff} | {adjusted} |")
     return "\n".join(lines) + "\n"
 
 

@@ -117,6 +117,8 @@ def _split_facts(audit: Path) -> dict:
     gaps = {n: headline(tables, n).set_index("test_group").loc["all"] for n in ("none", "deepfn", "oracle")}
     pairs = tables.disparity_summary.query("au == @ALL_AUS").set_index("normalizer")
     change = tables.disparity_changes.query("au == @ALL_AUS").set_index("normalizer")
+    adjusted = tables.adjusted_summary.set_index("normalizer")
+    adjusted_change = tables.adjusted_changes.set_index("normalizer")
     from bench_replication import group_rows
 
     groups = {g["test_group"]: g["share_cross"] for g in group_rows(audit.name, audit) if g["normalizer"] == "deepfn"}
@@ -124,7 +126,10 @@ def _split_facts(audit: Path) -> dict:
             "within": (rows["none"]["within"], rows["deepfn"]["within"]),
             "gaps": gaps, "pair": pairs.loc["deepfn", "comparison"],
             "difference": {n: pairs.loc[n, "difference"] for n in ("none", "deepfn", "oracle")},
-            "change": change.loc["deepfn"]}
+            "change": change.loc["deepfn"],
+            "adjusted": {n: adjusted.loc[n, "difference"] for n in ("none", "deepfn", "oracle")},
+            "base_rates": (adjusted.loc["none", "base_rate_a"], adjusted.loc["none", "base_rate_b"]),
+            "adjusted_change": adjusted_change.loc["deepfn"]}
 
 
 def person_bullet(audit: Path) -> str:
@@ -194,6 +199,18 @@ def deepfn_verdict(audits: Path) -> str:
                  f"oracle (DeepFN's change {pts(c['change'])}, 95% CI {pts(c['change_ci_low'])} to "
                  f"{pts(c['change_ci_high'])}, permutation {p_is(c['p'])}){seeds_difference(audits, pts)}. "
                  + disparity_reading(wider, c["p"], seeds_wider(audits)))
+    a, (rate_a, rate_b) = skin["adjusted_change"], skin["base_rates"]
+    adjusted_wider = abs(skin["adjusted"]["deepfn"]) > abs(skin["adjusted"]["none"])
+    lines.append(f"- **Part of that difference is base rates, not DeepFN.** Darker-skinned test subjects of the synthetic "
+                 f"default show AUs in {100 * rate_a:.1f} % of coded frames, lighter-skinned ones in "
+                 f"{100 * rate_b:.1f} % (expressiveness is drawn independently of skin type; these 17 people happen to "
+                 "differ), and F1 falls with a lower base rate at the same hit and false-alarm rates. At equal base "
+                 "rates (each subject's rates rescored at every AU's pooled base rate; `auditkit.base_rates`, in every "
+                 f"report) the difference is {pts(skin['adjusted']['none'])} without normalization, "
+                 f"{pts(skin['adjusted']['deepfn'])} with DeepFN and {pts(skin['adjusted']['oracle'])} with the oracle "
+                 f"(DeepFN's change {pts(a['change'])}, 95% CI {pts(a['change_ci_low'])} to {pts(a['change_ci_high'])}, "
+                 f"permutation {p_is(a['p'])}){seeds_difference(audits, pts, 'adjusted_difference')}. "
+                 + adjusted_reading(adjusted_wider, a["p"], seeds_wider(audits, "adjusted_difference")))
     lines += ["- **What got DeepFN there**, each step measured against the oracle in "
               "[benchmarks](benchmarks/README.md#deepfn-against-the-ceiling): centered training (identity out of the "
               "code), a gradient loss, BatchNorm statistics taken from each person's own frames, the paper's random "
@@ -224,9 +241,21 @@ def disparity_reading(wider: bool, p: float, seeds_p: float | None = None) -> st
     return "DeepFN narrows it as well."
 
 
-def seeds_wider(audits: Path) -> float | None:
-    """Welch's two-sided t-test p that DeepFN's skin-type difference is further from 0 than none's, over the seeds
-    (their |mean| ± sd per normalizer), or 1.0 when it is not further; None without seeds.json or under 2 seeds."""
+def adjusted_reading(wider: bool, p: float, seeds_p: float | None = None) -> str:
+    """The verdict's sentence on the equal-base-rate difference: wider than none's or not, and whether by chance."""
+    if not wider:
+        return "At equal base rates DeepFN's difference is no wider than none's."
+    seeds = "" if seeds_p is None else f"; over the seeds Welch p = {seeds_p:.3f}"
+    if p < 0.05 or (seeds_p is not None and seeds_p < 0.05):
+        return f"At equal base rates DeepFN's difference is still wider than none's, by more than chance (p = {p:.3f}{seeds})."
+    return ("At equal base rates DeepFN's difference is still a little wider than none's, by less than this data can "
+            f"tell from no change (p = {p:.3f}{seeds}): the disparity goal is not met, nor clearly missed.")
+
+
+def seeds_wider(audits: Path, key: str = "difference") -> float | None:
+    """Welch's two-sided t-test p that DeepFN's skin-type difference (`key`: as scored, or `adjusted_difference` at
+    equal base rates) is further from 0 than none's, over the seeds (their |mean| ± sd per normalizer), or 1.0 when it
+    is not further; None without seeds.json or under 2 seeds."""
     path = audits / "seeds.json"
     if not path.is_file():
         return None
@@ -236,9 +265,9 @@ def seeds_wider(audits: Path) -> float | None:
 
     r = next((r for r in json.loads(path.read_text()) if r["split"] == "fitzpatrick" and r["normalizer"] == "deepfn"),
              None)
-    if r is None or r["difference"]["deepfn"]["n"] < 2:
+    if r is None or key not in r or r[key]["deepfn"]["n"] < 2:
         return None
-    d, n = r["difference"]["deepfn"], r["difference"]["none"]
+    d, n = r[key]["deepfn"], r[key]["none"]
     if abs(d["mean"]) <= abs(n["mean"]):
         return 1.0
     return float(ttest_ind_from_stats(abs(d["mean"]), d["sd"], d["n"], abs(n["mean"]), n["sd"], n["n"],
@@ -270,8 +299,8 @@ def seeds_sentence(audits: Path) -> str:
     return f"; over {n} seeds (other subject draws and fits): " + ", ".join(parts)
 
 
-def seeds_difference(audits: Path, pts) -> str:
-    """'; over 3 seeds ...' : the skin-type difference of none, DeepFN and the oracle as mean ± sd, or ''."""
+def seeds_difference(audits: Path, pts, key: str = "difference") -> str:
+    """'; over 3 seeds ...' : the skin-type difference (`key`) of none, DeepFN and the oracle as mean ± sd, or ''."""
     path = audits / "seeds.json"
     if not path.is_file():
         return ""
@@ -279,9 +308,9 @@ def seeds_difference(audits: Path, pts) -> str:
 
     r = next((r for r in json.loads(path.read_text()) if r["split"] == "fitzpatrick" and r["normalizer"] == "deepfn"),
              None)
-    if r is None or r["difference"]["deepfn"]["n"] < 2:
+    if r is None or key not in r or r[key]["deepfn"]["n"] < 2:
         return ""
-    d = r["difference"]
+    d = r[key]
     return (f"; over {r['seeds']} seeds " + ", ".join(f"{n} {pts(d[n]['mean'])} ± {100 * d[n]['sd']:.1f}"
                                                    for n in ("none", "deepfn", "oracle")))
 

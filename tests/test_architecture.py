@@ -17,7 +17,7 @@ LAYERS = {
     "auditkit.process_state": 0,
     "auditkit.plugins": 1, "auditkit.contract": 1, "auditkit.testing": 1, "auditkit.data": 1,
     "auditkit.normalizers": 2, "auditkit.classifiers": 2, "auditkit.metrics": 2, "auditkit.stats": 2,
-    "auditkit.disparities": 2, "auditkit.model_comparison": 2,
+    "auditkit.disparities": 2, "auditkit.base_rates": 2, "auditkit.model_comparison": 2,
     "auditkit.protocol": 3, "auditkit.layers": 3,
     "auditkit.report": 4,
     "auditkit.api": 5, "auditkit.cli": 5, "auditkit.__main__": 5,

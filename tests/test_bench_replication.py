@@ -61,9 +61,11 @@ def test_seed_rows_take_mean_sd_and_lower_bound_over_seeds() -> None:
 
     def rows(seed_share: float, none_diff: float) -> list[dict]:
         base = {"split": "fitzpatrick", "comparison": "darker vs lighter"}
-        return [{**base, "normalizer": "none", "share_cross": 0.0, "difference": none_diff},
-                {**base, "normalizer": "deepfn", "share_cross": seed_share, "difference": -0.05},
-                {**base, "normalizer": "oracle", "share_cross": 1.0, "difference": -0.01}]
+        return [{**base, "normalizer": "none", "share_cross": 0.0, "difference": none_diff,
+                 "adjusted_difference": none_diff / 2},
+                {**base, "normalizer": "deepfn", "share_cross": seed_share, "difference": -0.05,
+                 "adjusted_difference": -0.03},
+                {**base, "normalizer": "oracle", "share_cross": 1.0, "difference": -0.01, "adjusted_difference": 0.0}]
 
     groups = [{"split": "fitzpatrick", "normalizer": "deepfn", "test_group": "darker", "share_cross": 0.6}]
     once = [{"split": "dataset", "normalizer": n, "share_cross": s, "difference": 0.0, "comparison": "a vs b"}
@@ -76,4 +78,5 @@ def test_seed_rows_take_mean_sd_and_lower_bound_over_seeds() -> None:
     assert over[0]["groups"]["darker"]["n"] == 2 and abs(over[0]["difference"]["none"]["mean"] + 0.05) < 1e-12
     table = seeds_markdown(over, [0, 1, 2])
     assert "| skin type (I–II vs V–VI) | deepfn | 3 | 70 ± 10.0 | 58 | darker 60 ± 0.0 |" in table
-    assert "darker vs lighter: -5.0 ± 1.0 / -5.0 ± 0.0 / -1.0 ± 0.0" in table
+    assert "darker vs lighter: -5.0 ± 1.0 / -5.0 ± 0.0 / -1.0 ± 0.0 | -2.5 ± 0.5 / -3.0 ± 0.0 / +0.0 ± 0.0 |" in table
+    assert over[0]["adjusted_difference"]["deepfn"]["n"] == 3

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from readme_figures import disparity_reading, seeds_difference, seeds_sentence, seeds_wider  # noqa: E402
+from readme_figures import adjusted_reading, disparity_reading, seeds_difference, seeds_sentence, seeds_wider  # noqa: E402
 
 
 def _spread(mean: float, sd: float, n: int = 3) -> dict:
@@ -76,3 +76,18 @@ def test_seeds_wider_is_calibrated_under_the_null_and_finds_a_planted_widening(t
 
     assert 0.01 < rate(0.0) < 0.045
     assert rate(0.03) > 0.6
+
+
+def test_the_equal_base_rate_reading_and_seeds_use_their_own_figures(tmp_path: Path) -> None:
+    assert adjusted_reading(False, 0.4) == "At equal base rates DeepFN's difference is no wider than none's."
+    assert "by more than chance" in adjusted_reading(True, 0.01)
+    assert "not met, nor clearly missed" in adjusted_reading(True, 0.449, seeds_p=0.3)
+    rows = [{"split": "fitzpatrick", "normalizer": "deepfn", "seeds": 3, "difference": {
+        "deepfn": {"mean": -0.09, "sd": 0.003, "n": 3}, "none": {"mean": -0.05, "sd": 0.004, "n": 3}},
+        "adjusted_difference": {"deepfn": {"mean": -0.02, "sd": 0.003, "n": 3},
+                                "none": {"mean": -0.03, "sd": 0.004, "n": 3},
+                                "oracle": {"mean": 0.01, "sd": 0.002, "n": 3}}}]
+    (tmp_path / "seeds.json").write_text(json.dumps(rows))
+    assert seeds_wider(tmp_path) < 0.001 and seeds_wider(tmp_path, "adjusted_difference") == 1.0
+    assert seeds_difference(tmp_path, _pts, "adjusted_difference") == \
+        "; over 3 seeds none -3.0 ± 0.4, deepfn -2.0 ± 0.3, oracle +1.0 ± 0.2"

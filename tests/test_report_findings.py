@@ -56,3 +56,19 @@ def test_underpowered_runs_say_so_and_show_no_test_with_two_repetitions() -> Non
     assert tables.tests.query("test == 'repetition paired t-test'")["p"].isna().all()  # 1 dof: not run
     four = summary_sentences(audit_tables(_results(reps=4)), _run())
     assert sum(line.startswith("Caution") for line in four) == 1 and "only 4 repetitions" in four[0]
+
+
+def test_a_difference_between_groups_is_restated_at_equal_base_rates() -> None:
+    from auditkit.report.sections import _disparities_md, records
+    from tests.test_base_rates import _simulated
+
+    res = _simulated(np.random.default_rng(4), prevalence=(0.1, 0.4)).assign(train_group="pretrained")
+    tables = audit_tables(res)
+    text = "\n".join(summary_sentences(tables, _run()))
+    rates = tables.adjusted_summary.iloc[0]
+    assert f"Test subjects in heads show AUs in {100 * rates['base_rate_a']:.1f} % of coded frames" in text
+    assert "at equal base rates" in text and rates["base_rate_a"] < 0.15 < 0.35 < rates["base_rate_b"]
+    md = "\n".join(_disparities_md({"groups": records(tables.disparity_groups), "summary": records(tables.disparity_summary),
+                                    "adjusted": records(tables.adjusted_summary), "ratio_band": [0.8, 1.25],
+                                    "min_subjects": 5}))
+    assert "At equal base rates" in md and "| none | heads vs tails |" in md

@@ -48,10 +48,34 @@ def _pair_sentence(r: pd.Series, who: str, power: Power) -> str:
             f"{_pts(r['difference_ci_high'])}; {_evidence(r['p'], r['p_holm'], power, 'permutation')}).")
 
 
+def _adjusted_row(table: pd.DataFrame, norm: str, comparison: str) -> pd.Series | None:
+    """The equal-base-rate row of one normalizer and pair, if the audit has one."""
+    if table is None or table.empty:
+        return None
+    hit = table[(table["normalizer"] == norm) & (table["comparison"] == comparison)]
+    return hit.iloc[0] if len(hit) else None
+
+
+def _adjusted_sentence(r: pd.Series, power: Power) -> str:
+    """'Their AU base rates differ (...); at equal base rates the difference is ...' for one pair of groups."""
+    return (f"Test subjects in {r['group_a']} show AUs in {100 * r['base_rate_a']:.1f} % of coded frames, those in "
+            f"{r['group_b']} in {100 * r['base_rate_b']:.1f} %, and F1 depends on how often an AU occurs; at equal "
+            f"base rates (each subject's hit and false-alarm rates rescored at the pooled rate) the difference is "
+            f"{_pts(r['difference'])} points (95% CI "
+            f"{_pts(r['difference_ci_low'])} to {_pts(r['difference_ci_high'])}; "
+            f"{_evidence(r['p'], r['p_holm'], power, 'permutation')}).")
+
+
 def _disparity_sentences(tables: AuditTables, norm: str, who: str, power: Power) -> list[str]:
     pairs = tables.disparity_summary
     pairs = pairs[(pairs["normalizer"] == norm) & (pairs["au"] == ALL_AUS)]
-    return [_pair_sentence(r, who, power) for _, r in pairs.iterrows()]
+    lines = []
+    for _, r in pairs.iterrows():
+        lines.append(_pair_sentence(r, who, power))
+        adjusted = _adjusted_row(tables.adjusted_summary, norm, r["comparison"])
+        if adjusted is not None:
+            lines.append(_adjusted_sentence(adjusted, power))
+    return lines
 
 
 def _direction(old: float, new: float) -> str:
@@ -75,6 +99,12 @@ def _change_sentences(tables: AuditTables, norm: str, label: str, power: Power) 
                      f"{_pts(c['difference'])} with it (change {_pts(c['change'])}, 95% CI "
                      f"{_pts(c['change_ci_low'])} to {_pts(c['change_ci_high'])}; "
                      f"{_evidence(c['p'], c['p_holm'], power, 'permutation')}).")
+        a = _adjusted_row(tables.adjusted_changes, norm, c["comparison"])
+        if a is not None:
+            lines.append(f"At equal base rates: {_pts(a['difference_baseline'])} points without normalization, "
+                         f"{_pts(a['difference'])} with {label} (change {_pts(a['change'])}, 95% CI "
+                         f"{_pts(a['change_ci_low'])} to {_pts(a['change_ci_high'])}; "
+                         f"{_evidence(a['p'], a['p_holm'], power, 'permutation')}).")
     return lines, directions
 
 

@@ -133,7 +133,10 @@ def methods(run: dict, tables: AuditTables) -> list[dict]:
         f"{F1_RULE_TEXT[rule]} (rule '{rule}', --f1-no-positives).")})
     tests = ("Between groups: the signed difference of two groups' mean subject scores, a 95% percentile bootstrap "
              "interval over subjects and a permutation p-value (subjects relabelled between the groups); how a "
-             "normalizer changes that difference is tested the same way on each subject's change. ")
+             "normalizer changes that difference is tested the same way on each subject's change. Because F1 and "
+             "accuracy depend on how often an AU occurs, both are repeated at equal base rates: each subject's hit and "
+             "false-alarm rates per AU rescored at the AU's pooled base rate (direct standardization; subject-AU "
+             "pairs with no positives or no negatives left out). ")
     if not is_test_only(tables):
         tests = ("Gap (within − cross): the paper's Student two-sample t-test on subject means, and a paired t-test on "
                  f"repetition means (not run under {MIN_TESTED_REPETITIONS} repetitions). ") + tests

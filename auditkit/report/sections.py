@@ -185,6 +185,16 @@ def _disparities_md(disparities: dict) -> list[str]:
         lines.append(f"| {md(r['normalizer'])} | {md(r['comparison'])} | {signed(r['difference'])} "
                      f"[{signed(r['difference_ci_low'])}, {signed(r['difference_ci_high'])}] | {format_p(r['p'])} | "
                      f"{format_p(r['p_holm'])} | {pct(r['range'])} | {num(r['min_ratio'])}{flag} |")
+    adjusted = disparities.get("adjusted") or []
+    if adjusted:
+        lines += ["", "At equal base rates (auditkit.base_rates: each subject's hit and false-alarm rates per AU "
+                  "rescored at the AU's pooled base rate, so groups that show AUs less often are not charged for it):",
+                  "", "| normalizer | comparison | base rates | difference [95% CI] | p | p (Holm) |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {md(r['normalizer'])} | {md(r['comparison'])} | {pct(r['base_rate_a'])} % / "
+                  f"{pct(r['base_rate_b'])} % | {signed(r['difference'])} [{signed(r['difference_ci_low'])}, "
+                  f"{signed(r['difference_ci_high'])}] | {format_p(r['p'])} | {format_p(r['p_holm'])} |"
+                  for r in adjusted]
     changes = [c for c in disparities.get("changes", []) if c["au"] == ALL_AUS]
     if changes:
         lines += ["", "How each normalizer changes the difference (same subjects, permutation p; Holm over all rows):",
@@ -193,6 +203,10 @@ def _disparities_md(disparities: dict) -> list[str]:
         lines += [f"| {md(c['normalizer'])} | {md(c['comparison'])} | {signed(c['difference_baseline'])} | "
                   f"{signed(c['difference'])} | {signed(c['change'])} [{signed(c['change_ci_low'])}, "
                   f"{signed(c['change_ci_high'])}] | {format_p(c['p'])} | {format_p(c['p_holm'])} |" for c in changes]
+        lines += [f"| {md(c['normalizer'])} (equal base rates) | {md(c['comparison'])} | "
+                  f"{signed(c['difference_baseline'])} | {signed(c['difference'])} | {signed(c['change'])} "
+                  f"[{signed(c['change_ci_low'])}, {signed(c['change_ci_high'])}] | {format_p(c['p'])} | "
+                  f"{format_p(c['p_holm'])} |" for c in disparities.get("adjusted_changes") or []]
     return lines
 
 
@@ -202,11 +216,16 @@ def _disparities_md(disparities: dict) -> list[str]:
                            "summary": ("overall", "score_a", "score_b", "difference", "difference_ci_low",
                                        "difference_ci_high", "range"),
                            "changes": ("difference_baseline", "difference", "change", "change_ci_low",
-                                       "change_ci_high")})
+                                       "change_ci_high"),
+                           "adjusted": ("score_a", "score_b", "difference", "difference_ci_low", "difference_ci_high",
+                                        "base_rate_a", "base_rate_b"),
+                           "adjusted_changes": ("difference_baseline", "difference", "change", "change_ci_low",
+                                                "change_ci_high")})
 def disparities(ctx: ReportContext) -> dict:
     """fairlearn-style disparities between test groups, per normalizer and AU (and all AUs), and each pair's test."""
     return {"groups": records(ctx.tables.disparity_groups), "summary": records(ctx.tables.disparity_summary),
-            "changes": records(ctx.tables.disparity_changes),
+            "changes": records(ctx.tables.disparity_changes), "adjusted": records(ctx.tables.adjusted_summary),
+            "adjusted_changes": records(ctx.tables.adjusted_changes),
             "ratio_band": list(RATIO_BAND), "min_subjects": MIN_SUBJECTS}
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from auditkit.base_rates import ADJUSTED_COLUMNS, adjusted_disparities
 from auditkit.disparities import CHANGE_COLUMNS, disparities, disparity_changes, subject_metrics
 from auditkit.metrics import add_score, subject_scores
 from auditkit.normalizers.base import BASELINE
@@ -28,6 +29,9 @@ class AuditTables:
     disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, permutation p
     disparity_changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))  # vs none
     made_by: pd.DataFrame = field(default_factory=pd.DataFrame)  # trainings per environment and runtime (provenance)
+    # the all-AU differences and their changes again at equal base rates (auditkit.base_rates)
+    adjusted_summary: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ADJUSTED_COLUMNS))
+    adjusted_changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))
 
 
 def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
@@ -37,8 +41,10 @@ def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
         ["normalizer", "condition", "au"], sort=True)[["score", "f1", "accuracy"]].mean().reset_index()
     subjects = subject_metrics(results) if len(results) else None  # per-subject values, shared by both tables
     groups, summary = disparities(results, seed=seed, subjects=subjects)
+    adjusted, adjusted_changes = adjusted_disparities(results, BASELINE, seed=seed)
     return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary,
-                       disparity_changes(results, BASELINE, seed=seed, subjects=subjects), made_by(results))
+                       disparity_changes(results, BASELINE, seed=seed, subjects=subjects), made_by(results),
+                       adjusted, adjusted_changes)
 
 
 def is_test_only(tables: AuditTables) -> bool:
