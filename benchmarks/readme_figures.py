@@ -245,9 +245,13 @@ def adjusted_reading(wider: bool, p: float, seeds_p: float | None = None) -> str
     """The verdict's sentence on the equal-base-rate difference: wider than none's or not, and whether by chance."""
     if not wider:
         return "At equal base rates DeepFN's difference is no wider than none's."
+    if p < 0.05:
+        return f"At equal base rates DeepFN still widens the difference, by more than chance (p = {p:.3f})."
+    if seeds_p is not None and seeds_p < 0.05:
+        return ("At equal base rates DeepFN's difference is still wider than none's: in this run by less than its test "
+                f"can tell from no change (p = {p:.3f}), but over the seeds by more than chance (Welch p = "
+                f"{seeds_p:.3f}): that remainder is DeepFN's own, and the disparity goal is not met.")
     seeds = "" if seeds_p is None else f"; over the seeds Welch p = {seeds_p:.3f}"
-    if p < 0.05 or (seeds_p is not None and seeds_p < 0.05):
-        return f"At equal base rates DeepFN's difference is still wider than none's, by more than chance (p = {p:.3f}{seeds})."
     return ("At equal base rates DeepFN's difference is still a little wider than none's, by less than this data can "
             f"tell from no change (p = {p:.3f}{seeds}): the disparity goal is not met, nor clearly missed.")
 

@@ -11,6 +11,10 @@ then measures it through the real `auditkit gap`.
 Run:  python benchmarks/screen_deepfn.py none oracle                     (floor and ceiling)
       python benchmarks/screen_deepfn.py NAME '{"grad_w": 1.0, "norm": "batch", "lr": 1e-3}'   (one variant)
       python benchmarks/screen_deepfn.py --table [OUT] [--update-readme]    (the results as markdown)
+      python benchmarks/screen_deepfn.py NAME [OPTIONS] --template SUBJECT --out audits/screen-template-SUBJECT
+                                                          (another template: none and oracle again in that folder)
+      python benchmarks/screen_deepfn.py --template-table OUT... [--update-readme]   (templates side by side)
+      python benchmarks/screen_deepfn.py NAME --rescore [--out OUT]          (score saved inputs again, no training)
 Options of a variant: iters, lr, center, per (people per batch), grad_w, side (bottleneck 2/4/8), latent, warp, norm,
 rot, flip, cosine (cosine learning-rate decay to 0), skip (centered 8x8 encoder features into the decoders),
 cycle_w (weight of a latent cycle loss through D^y), shared (D^y is the conditioned subject decoder with a template
@@ -41,6 +45,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from auditkit.base_rates import standardize
 from auditkit.data.dataset import load_dataset
 from auditkit.files import cache_root
 from auditkit.normalizers.deepfn import augment as augmentation
@@ -54,9 +59,9 @@ from auditkit.protocol.runner import AuditConfig, AuditPlan, TaskData, make_plan
 PROBE_AUS = ["AU01", "AU02", "AU04", "AU06", "AU12", "AU15", "AU17"]
 
 
-def plan(data: str, repeats: int = 3) -> AuditPlan:
-    """The fitzpatrick audit's plan (default preset, fewer repetitions)."""
-    cfg = AuditConfig.from_preset("default", data=data, attr=("fitzpatrick",), repeats=repeats)
+def plan(data: str, repeats: int = 3, template: str | None = None) -> AuditPlan:
+    """The fitzpatrick audit's plan (default preset, fewer repetitions; `template`: another template subject)."""
+    cfg = AuditConfig.from_preset("default", data=data, attr=("fitzpatrick",), repeats=repeats, template=template)
     return make_plan(cfg, load_dataset(data))
 
 
@@ -79,6 +84,21 @@ def audit(inputs: Path, p: AuditPlan, jobs: int = 2) -> dict:
     per_subject["group"] = per_subject.subject.map(group_of)
     for (condition, group), score in per_subject.groupby(["condition", "group"]).score.mean().items():
         result[f"{condition}_{group}"] = round(100 * score, 1)
+    # the issue's disparity: each test subject scored by every model that tested them (within and cross), as the
+    # audit's disparities table does; and both again at equal base rates (auditkit.base_rates), since the groups
+    # show AUs at different rates and F1 follows them
+    adjusted = standardize(rows)
+    adjusted["score"] = (adjusted.f1 + adjusted.accuracy) / 2
+    for key, scored in (("", rows), ("adj_", adjusted)):
+        per_au = scored.groupby(["condition", "subject", "au"]).score.mean().reset_index()
+        by_condition = per_au.groupby(["condition", "subject"]).score.mean().reset_index()
+        by_condition["group"] = by_condition.subject.map(group_of)
+        if key:
+            for (condition, group), score in by_condition.groupby(["condition", "group"]).score.mean().items():
+                result[f"{condition}_{key}{group}"] = round(100 * score, 1)
+        every = scored.groupby(["subject", "au"]).score.mean().groupby("subject").mean()
+        for group, score in every.groupby(every.index.map(group_of)).mean().items():
+            result[f"all_{key}{group}"] = round(100 * score, 1)
     return result
 
 
@@ -404,7 +424,8 @@ GROUPS = ("darker", "lighter")
 
 def table(out: Path) -> str:
     """The screening results as markdown: probe, within, cross, the share of the oracle's cross gain, and per test
-    group (darker, lighter) the cross-group score and share and the within-group score."""
+    group (darker, lighter) the cross-group score and share, the within-group score and the cross-group score at equal
+    base rates (runs before it was recorded: —)."""
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
     merged: dict[str, dict] = {}
     for r in rows:  # early runs wrote their options and training time on a line of their own
@@ -421,18 +442,66 @@ def table(out: Path) -> str:
         return " / ".join(f"{r[f'{kind}_{g}']:.1f}" if f"{kind}_{g}" in r else "—" for g in GROUPS)
 
     lines = ["| variant | options | train s | probe | within | cross | share of the oracle's cross gain | "
-             "cross darker / lighter | share darker / lighter | within darker / lighter |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "cross darker / lighter | share darker / lighter | within darker / lighter | "
+             "cross darker / lighter at equal base rates |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in scored.items():
         opts = json.dumps(r.get("options") or r.get("kw") or {}).replace("|", "/")
         lines.append(f"| {name} | `{opts}` | {r.get('train_s', '—')} | {r['probe']:.3f} | {r['within']:.1f} | "
                      f"{r['cross']:.1f} | {share(r, 'cross')} | {pair(r, 'cross')} | "
-                     f"{share(r, 'cross_darker')} / {share(r, 'cross_lighter')} | {pair(r, 'within')} |")
+                     f"{share(r, 'cross_darker')} / {share(r, 'cross_lighter')} | {pair(r, 'within')} | "
+                     f"{pair(r, 'cross_adj')} |")
+    return "\n".join(lines) + "\n"
+
+
+def template_table(outs: list[Path], skin: dict[str, int] | None = None) -> str:
+    """One row per (template, normalizer) from screens run with --template (each in its own --out, named
+    ...-TEMPLATE): the cross-group score and share, and the darker − lighter difference with every model that tested
+    a subject counted, as scored and at equal base rates, with the normalizer's change of it against none on the
+    same subjects. `skin`: each template's Fitzpatrick type (default: read from the synthetic default)."""
+    if skin is None:
+        skin = load_dataset(str(cache_root() / "synth-default")).subjects.set_index("subject")["fitzpatrick"].to_dict()
+    lines = ["| template (skin type) | normalizer | cross | share of the oracle's cross gain | all models: darker / "
+             "lighter | difference | change vs none | at equal base rates: difference | change vs none |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for out in outs:
+        rows: dict[str, dict] = {}
+        for line in (out / "results.jsonl").read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                rows.setdefault(r["name"], {}).update(r)
+        template = out.name.rsplit("-", 1)[-1]
+        none, oracle = rows["none"], rows["oracle"]
+
+        def diff(r: dict, key: str = "") -> float:
+            return r[f"all_{key}darker"] - r[f"all_{key}lighter"]
+
+        for name, r in rows.items():
+            if "all_darker" not in r:
+                continue
+            gain = oracle["cross"] - none["cross"]
+            share = f"{100 * (r['cross'] - none['cross']) / gain:.0f} %"
+            change = (lambda key: "—" if name == "none" else f"{diff(r, key) - diff(none, key):+.1f}")
+            lines.append(f"| {template} ({int(skin[template])}) | {name} | {r['cross']:.1f} | "
+                         f"{share} | {r['all_darker']:.1f} / {r['all_lighter']:.1f} | {diff(r):+.1f} | {change('')} | "
+                         f"{diff(r, 'adj_'):+.1f} | {change('adj_')} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     """Score the floor/ceiling normalizers, or train and score one variant."""
+    if "--template-table" in sys.argv:
+        outs = [Path(a) for a in sys.argv[sys.argv.index("--template-table") + 1:] if not a.startswith("--")]
+        markdown = template_table(outs)
+        print(markdown, end="")
+        if "--update-readme" in sys.argv:
+            import re
+
+            readme = Path(__file__).resolve().parent / "README.md"
+            readme.write_text(re.sub(r"<!-- screen-templates:begin -->.*?<!-- screen-templates:end -->",
+                                     lambda _: f"<!-- screen-templates:begin -->\n{markdown}<!-- screen-templates:end -->",
+                                     readme.read_text(), flags=re.S))
+        return
     if "--table" in sys.argv:
         rest = [a for a in sys.argv[sys.argv.index("--table") + 1 :] if not a.startswith("--")]
         markdown = table(Path(rest[0]) if rest else Path("audits/screen"))
@@ -452,10 +521,21 @@ def main() -> None:
     parser.add_argument("--data", default=str(cache_root() / "synth-default"))
     parser.add_argument("--out", type=Path, default=Path("audits/screen"))
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("SCREEN_JOBS", "2")))
+    parser.add_argument("--rescore", action="store_true",
+                        help="score NAME's saved inputs (OUT/NAME.npy) again without training, e.g. after the scoring "
+                             "gained a figure; the new line updates NAME's row")
+    parser.add_argument("--template", default=None,
+                        help="another template subject (use its own --out: none and the oracle change with it)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    p = plan(args.data)
+    p = plan(args.data, template=args.template)
     start = time.time()
+    if args.rescore:
+        inputs = args.out / f"{args.name}.npy"
+        if not inputs.is_file():
+            inputs = prepare_inputs(p, args.name, AuditDir(args.out))
+        record(args.out, {"name": args.name, **audit(inputs, p, args.jobs)})
+        return
     if args.options is None:
         inputs = prepare_inputs(p, args.name, AuditDir(args.out))
         kw: dict = {}

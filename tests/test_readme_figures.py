@@ -80,7 +80,8 @@ def test_seeds_wider_is_calibrated_under_the_null_and_finds_a_planted_widening(t
 
 def test_the_equal_base_rate_reading_and_seeds_use_their_own_figures(tmp_path: Path) -> None:
     assert adjusted_reading(False, 0.4) == "At equal base rates DeepFN's difference is no wider than none's."
-    assert "by more than chance" in adjusted_reading(True, 0.01)
+    assert "still widens the difference, by more than chance" in adjusted_reading(True, 0.01)
+    assert "over the seeds by more than chance (Welch p = 0.019)" in adjusted_reading(True, 0.449, seeds_p=0.019)
     assert "not met, nor clearly missed" in adjusted_reading(True, 0.449, seeds_p=0.3)
     rows = [{"split": "fitzpatrick", "normalizer": "deepfn", "seeds": 3, "difference": {
         "deepfn": {"mean": -0.09, "sd": 0.003, "n": 3}, "none": {"mean": -0.05, "sd": 0.004, "n": 3}},
