@@ -54,12 +54,19 @@ def confusion_counts(results: pd.DataFrame) -> pd.DataFrame:
                         index=results.index)
 
 
+def _pooled_rate(results: pd.DataFrame, by: str) -> pd.Series:
+    """Per value of `by`: positives / coded frames over the distinct (subject, AU) rows (a subject tested by several
+    models counts once)."""
+    keys = list(dict.fromkeys([by, "subject", "au"]))
+    rows = results.groupby(keys, observed=True)[["positives", "support"]].max()
+    totals = rows.groupby(level=by, observed=True).sum()
+    return (totals["positives"] / totals["support"].where(totals["support"] > 0)).rename("base_rate")
+
+
 def reference_rates(results: pd.DataFrame) -> pd.Series:
     """Per AU: the pooled base rate over the distinct tested subjects (positives / coded frames)."""
     _check(results)
-    per_subject = results.groupby(["au", "subject"], observed=True)[["positives", "support"]].max()
-    totals = per_subject.groupby(level="au", observed=True).sum()
-    return (totals["positives"] / totals["support"].where(totals["support"] > 0)).rename("base_rate")
+    return _pooled_rate(results, "au")
 
 
 def standardize(results: pd.DataFrame, reference: pd.Series | None = None) -> pd.DataFrame:
@@ -78,9 +85,10 @@ def standardize(results: pd.DataFrame, reference: pd.Series | None = None) -> pd
         tp, fp, fn = tpr * pi, fpr * (1 - pi), (1 - tpr) * pi
         f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
     accuracy = tp + (1 - fpr) * (1 - pi)
+    defined = np.isfinite(f1) & np.isfinite(accuracy)
     out = results.copy()
-    out["f1"] = np.where(np.isfinite(f1) & np.isfinite(accuracy), f1, np.nan)
-    out["accuracy"] = np.where(np.isfinite(f1) & np.isfinite(accuracy), accuracy, np.nan)
+    out["f1"] = np.where(defined, f1, np.nan)
+    out["accuracy"] = np.where(defined, accuracy, np.nan)
     return out
 
 
@@ -88,13 +96,6 @@ def standardize(results: pd.DataFrame, reference: pd.Series | None = None) -> pd
 ADJUSTED_COLUMNS = ["normalizer", "au", "comparison", "group_a", "group_b", "subjects_a", "subjects_b", "score_a",
                     "score_b", "difference", "difference_ci_low", "difference_ci_high", "p", "p_holm", "significant",
                     "base_rate_a", "base_rate_b"]
-
-
-def _group_base_rates(results: pd.DataFrame) -> pd.Series:
-    """Per test group: pooled positives / coded frames over its distinct (subject, AU) rows."""
-    rows = results.groupby(["test_group", "subject", "au"], observed=True)[["positives", "support"]].max()
-    totals = rows.groupby(level="test_group", observed=True).sum()
-    return totals["positives"] / totals["support"].where(totals["support"] > 0)
 
 
 def adjusted_disparities(results: pd.DataFrame, baseline: str = "none", n_boot: int = 2000,
@@ -111,7 +112,7 @@ def adjusted_disparities(results: pd.DataFrame, baseline: str = "none", n_boot: 
         return pd.DataFrame(columns=ADJUSTED_COLUMNS), pd.DataFrame(columns=CHANGE_COLUMNS)
     subjects = subject_metrics(standardize(results))
     overall = subjects[(subjects["au"] == ALL_AUS) & subjects["score"].notna()]
-    rates = _group_base_rates(results)
+    rates = _pooled_rate(results, "test_group")
     rows = []
     for normalizer, sub in overall.groupby("normalizer", sort=False, observed=True):
         if sub["test_group"].nunique() < 2:

@@ -99,8 +99,8 @@ def print_disparities(tables) -> None:
                       f"{100 * r.difference:+.1f} points (change {100 * r.change:+.1f} [{100 * r.change_ci_low:+.1f}, "
                       f"{100 * r.change_ci_high:+.1f}], p = {_fmt_p(r.p)}, Holm {_fmt_p(r.p_holm)})",
                       markup=False, highlight=False)
-    adjusted = getattr(tables, "adjusted_summary", None)
-    if adjusted is not None and len(adjusted):
+    adjusted = tables.adjusted_summary
+    if len(adjusted):
         console.print("At equal base rates (each subject's hit and false-alarm rates rescored at every AU's pooled "
                       "base rate; F1 falls with a lower base rate):", highlight=False)
         for r in adjusted.itertuples():

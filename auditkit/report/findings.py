@@ -50,7 +50,7 @@ def _pair_sentence(r: pd.Series, who: str, power: Power) -> str:
 
 def _adjusted_row(table: pd.DataFrame, norm: str, comparison: str) -> pd.Series | None:
     """The equal-base-rate row of one normalizer and pair, if the audit has one."""
-    if table is None or table.empty:
+    if table.empty:
         return None
     hit = table[(table["normalizer"] == norm) & (table["comparison"] == comparison)]
     return hit.iloc[0] if len(hit) else None
