@@ -488,32 +488,24 @@ def template_table(outs: list[Path], skin: dict[str, int] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_block(name: str, markdown: str) -> None:
+    """Replace benchmarks/README.md's <!-- name --> block with this output (never typed by hand)."""
+    from readme_figures import replace_block  # the same folder: one block-replacing rule for every benchmark
+
+    readme = Path(__file__).resolve().parent / "README.md"
+    readme.write_text(replace_block(readme.read_text(), name, markdown))
+
+
 def main() -> None:
     """Score the floor/ceiling normalizers, or train and score one variant."""
-    if "--template-table" in sys.argv:
-        outs = [Path(a) for a in sys.argv[sys.argv.index("--template-table") + 1:] if not a.startswith("--")]
-        markdown = template_table(outs)
+    for flag, block in (("--template-table", "screen-templates"), ("--table", "screen-groups")):
+        if flag not in sys.argv:
+            continue
+        rest = [Path(a) for a in sys.argv[sys.argv.index(flag) + 1:] if not a.startswith("--")]
+        markdown = template_table(rest) if flag == "--template-table" else table(rest[0] if rest else Path("audits/screen"))
         print(markdown, end="")
         if "--update-readme" in sys.argv:
-            import re
-
-            readme = Path(__file__).resolve().parent / "README.md"
-            readme.write_text(re.sub(r"<!-- screen-templates:begin -->.*?<!-- screen-templates:end -->",
-                                     lambda _: f"<!-- screen-templates:begin -->\n{markdown}<!-- screen-templates:end -->",
-                                     readme.read_text(), flags=re.S))
-        return
-    if "--table" in sys.argv:
-        rest = [a for a in sys.argv[sys.argv.index("--table") + 1 :] if not a.startswith("--")]
-        markdown = table(Path(rest[0]) if rest else Path("audits/screen"))
-        print(markdown, end="")
-        if "--update-readme" in sys.argv:  # the block in benchmarks/README.md is this output, never typed by hand
-            import re
-
-            readme = Path(__file__).resolve().parent / "README.md"
-            text = re.sub(r"<!-- screen-groups:begin -->.*?<!-- screen-groups:end -->",
-                          lambda _: f"<!-- screen-groups:begin -->\n{markdown}<!-- screen-groups:end -->",
-                          readme.read_text(), flags=re.S)
-            readme.write_text(text)
+            write_block(block, markdown)
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help="none | oracle | histeq | deepfn (built-in normalizers) or a variant's name")
