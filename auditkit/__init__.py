@@ -48,6 +48,7 @@ _EXPORTS = {
     "normalize": "auditkit.api",
     "inspect": "auditkit.api",
     "plan": "auditkit.api",
+    "precision": "auditkit.api",
     "ingest": "auditkit.api",
     "merge_datasets": "auditkit.data.merge",
     "describe_model": "auditkit.layers",

@@ -23,18 +23,25 @@ class AuditResult:
     results: pd.DataFrame  # one row per (normalizer, training, test subject, AU)
     scores: pd.DataFrame  # per (normalizer, condition, train group, test group, repetition, subject)
     conditions: pd.DataFrame  # the paper's Table 5 rows: mean ± std per train -> test group
-    gaps: pd.DataFrame  # per normalizer and test group: within - cross, CI, both p-values, Hedges' g
+    gaps: pd.DataFrame  # per normalizer and test group: within - cross, subject x training CI and p, Holm, the
+    # smallest gap detectable at 80% power, the paper's subject t-test p, Hedges' g
     tests: pd.DataFrame  # every test of the audit (gaps and normalizer-vs-none), Holm-corrected per family
     ceiling: pd.DataFrame  # share of the oracle's gain per normalizer (empty without `oracle`)
     disparities: pd.DataFrame  # per normalizer, AU (`all`: every AU) and test group: auditkit.disparities.GROUP_COLUMNS
-    disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, permutation p
+    disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, p (people and
+    # trainings), Holm
     missed_frames: pd.DataFrame = field(default_factory=pd.DataFrame)  # predictions audits: per subject, frames
     # the tool gave no prediction for (empty for other audits)
     run: dict = field(default_factory=dict)  # the audit's run.json (config, plan, counts of matched frames, ...)
     disparity_changes: pd.DataFrame = field(default_factory=pd.DataFrame)  # how each normalizer changes each difference
-    # the same differences (all AUs) and changes at equal base rates: auditkit.base_rates
+    # the same differences (all AUs) and changes prevalence-calibrated (each group at the pooled base rate):
+    # auditkit.base_rates
     disparity_adjusted: pd.DataFrame = field(default_factory=pd.DataFrame)
     disparity_adjusted_changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # hit and false-alarm rates per normalizer, AU and test group, and their between-group differences (equalized
+    # odds): auditkit.stats.error_rates
+    error_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    error_rate_differences: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_html(self, path: str | Path | None = None) -> Path:
         """Write the self-contained report (and summary.json, summary.md beside the audit); returns its path."""
@@ -165,7 +172,8 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
     return AuditResult(out, results, tables.scores, tables.conditions, gaps, tables.tests,
                        ceiling_shares(tables.conditions), tables.disparity_groups, tables.disparity_summary,
                        missed if missed is not None else pd.DataFrame(), run, tables.disparity_changes,
-                       tables.adjusted_summary, tables.adjusted_changes)
+                       tables.adjusted_summary, tables.adjusted_changes, tables.error_rates,
+                       tables.error_rate_differences)
 
 
 def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,
@@ -272,9 +280,9 @@ class ComparisonResult:
     """Several models compared on shared subjects, as tidy DataFrames (scores in fractions 0-1), and the output folder."""
 
     out: Path
-    models: pd.DataFrame  # per model: overall score, bootstrap CI, rank (auditkit.model_comparison.MODEL_COLUMNS)
+    models: pd.DataFrame  # per model: overall score, 95% CI, rank (auditkit.model_comparison.MODEL_COLUMNS)
     groups: pd.DataFrame  # per model and test group: score and CI
-    disparities: pd.DataFrame  # per model and pair of groups: signed difference, CI, permutation p, Holm
+    disparities: pd.DataFrame  # per model and pair of groups: signed difference, CI, p, Holm
     pairs: pd.DataFrame  # per pair of models: overall and disparity differences, paired CI, p, Holm across pairs
     subjects: pd.DataFrame  # per model and shared test subject: the score every table is computed from
     counts: pd.DataFrame  # per model: subjects and AUs scored, and how many all models share
@@ -301,7 +309,7 @@ def compare(audits: list[str | Path], *, names: dict[str | Path, str] | None = N
     out : str or Path, optional
         Where report.html, summary.json and summary.md go (None: a new temporary directory; never an audit).
     seed : int
-        Seed of the bootstrap and permutation resampling.
+        Kept for scripts; the comparison's inference (people and trainings, a jackknife) is deterministic.
 
     Returns
     -------
@@ -475,6 +483,64 @@ def plan(data: str | Path | None = None, *, attr: str | list[str], normalizers: 
                         n_val=n_val, bins=bins, source=source)
     lines = estimate(make_plan(cfg, load_dataset(cfg.data)))
     return pd.DataFrame([asdict(line) for line in lines])
+
+
+def precision(pilot: str | Path, *, half_width: float) -> pd.DataFrame:
+    """Repetitions a `gap` audit needs for 95% intervals of at most +-`half_width` points, from a finished pilot audit
+    of the same design (`auditkit plan --pilot DIR --half-width H`).
+
+    Parameters
+    ----------
+    pilot : str or Path
+        A finished `auditkit gap` audit directory of the design to plan (its people, groups and protocol).
+    half_width : float
+        The wanted half-width of each 95% interval, in points (e.g. 3 for +-3 points).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per headline quantity of every normalizer (the overall gap, the gap per test group, each pair of
+        groups' difference): estimate, its half-width now, the pilot's repetitions and subjects, and the repetitions
+        needed (NaN where more repetitions cannot get there: the people's part alone is wider, so more people are
+        needed), all in points.
+    """
+    from auditkit.disparities import ALL_AUS, pairwise, subject_metrics
+    from auditkit.errors import AuditkitError
+    from auditkit.metrics import subject_scores
+    from auditkit.report.render import load_run
+    from auditkit.report.tables import SCORE_KEYS
+    from auditkit.stats import CROSSED_TEST, gap_tests
+    from auditkit.stats.crossed import Inference, repetitions_for
+
+    if not half_width > 0:
+        raise AuditkitError(f"--half-width: must be above 0 points (got {half_width})")
+    results, _run = load_run(Path(pilot))
+    if (results["condition"] == "test-only").all():
+        raise AuditkitError(f"{pilot}: a test-only audit has no trainings to repeat; give a `gap` audit as the pilot")
+    rows = []
+
+    def add(normalizer: str, quantity: str, estimate: float, se: float, dof: float, var_t: float, reps: int,
+            subjects: int, half: float) -> None:
+        inf = Inference(estimate, se, dof, estimate - half, estimate + half, float("nan"), float("nan"), var_t,
+                        subjects, reps)
+        needed = repetitions_for(inf, half_width / 100)
+        rows.append({"normalizer": normalizer, "quantity": quantity, "estimate": 100 * estimate,
+                     "half_width": 100 * half, "repetitions": reps, "subjects": subjects,
+                     "repetitions_needed": float("nan") if needed is None else needed})
+
+    tests = gap_tests(subject_scores(results, SCORE_KEYS))
+    gaps = tests[(tests["test"] == CROSSED_TEST) & tests["comparison"].str.startswith("within vs cross")]
+    for _, t in gaps.iterrows():
+        where = "overall" if t["test_group"] == "all" else f"tested on {t['test_group']}"
+        add(t["normalizer"], f"gap ({where})", t["diff"], t["se"], t["dof"], t["var_trainings"],
+            int(t["repetitions"]), int(t["n_a"]), (t["ci_high"] - t["ci_low"]) / 2)
+    cells = subject_metrics(results, by_repetition=True)
+    for norm, part in cells[cells["au"] == ALL_AUS].groupby("normalizer", sort=False):
+        for pair in pairwise(part):
+            add(str(norm), f"{pair['comparison']} difference", pair["difference"], pair["se"], pair["dof"],
+                pair["var_trainings"], int(pair["repetitions"]), int(pair["subjects"]),
+                (pair["difference_ci_high"] - pair["difference_ci_low"]) / 2)
+    return pd.DataFrame(rows)
 
 
 def ingest(source: str, root: str | Path, out: str | Path, *, demographics: str | Path | None = None,

@@ -6,10 +6,15 @@ in 20 %, because the same false-positive rate now costs more precision. Groups o
 synthetic default, darker-skinned subjects show most AUs less often than lighter-skinned ones), so part of a
 between-group difference in the paper's score can be who shows AUs how often, not how well the model serves them.
 
-Direct standardization separates the two: each (model, subject, AU) row keeps its true-positive rate (recall) and
-false-positive rate, and its F1 and accuracy are recomputed as if the subject had shown the AU at the reference base
-rate (the AU's pooled rate over every tested subject). Rows whose rates are undefined (a subject who never, or always,
-shows the AU) are left out of the standardized score, as the default F1 rule leaves out undefined F1.
+Prevalence calibration (Siblini, Fréry, He-Guelton, Oblé and Wang, 2020, "Master your metrics with calibration",
+IDA 2020) separates the two: each (model, subject, AU) row keeps its true-positive rate (recall) and false-positive
+rate, and its F1 and accuracy are recomputed as if the subject had shown the AU at the reference base rate (the AU's
+pooled rate over every tested subject). It is not direct standardization (no stratum weights are changed), and it
+*assumes* a model's hit and false-alarm rates do not depend on how often an AU occurs. So it is a secondary view:
+the headline is the difference as scored, and `auditkit.stats.error_rates` reports the rates themselves, because a
+higher hit rate and a higher false-alarm rate can cancel in the composite and hide a disparity in either. Rows whose
+rates are undefined (a subject who never, or always, shows the AU) are left out of the calibrated score, as the
+default F1 rule leaves out undefined F1.
 """
 
 from __future__ import annotations
@@ -106,20 +111,21 @@ def adjusted_disparities(results: pd.DataFrame, baseline: str = "none", n_boot: 
     auditkit.disparities.CHANGE_COLUMNS; the same statistics as the unadjusted tables (bootstrap CI over subjects,
     permutation p, Holm), computed on standardize(results).
     """
-    from auditkit.disparities import ALL_AUS, CHANGE_COLUMNS, disparity_changes, pairwise, subject_metrics
+    from auditkit.disparities import ALL_AUS, CHANGE_COLUMNS, disparity_changes, fixed_model, pairwise, subject_metrics
 
     if results.empty or "test_group" not in results.columns:
         return pd.DataFrame(columns=ADJUSTED_COLUMNS), pd.DataFrame(columns=CHANGE_COLUMNS)
-    subjects = subject_metrics(standardize(results))
+    subjects = subject_metrics(standardize(results), by_repetition=True)
+    fixed = fixed_model(results)
     overall = subjects[(subjects["au"] == ALL_AUS) & subjects["score"].notna()]
     rates = _pooled_rate(results, "test_group")
     rows = []
     for normalizer, sub in overall.groupby("normalizer", sort=False, observed=True):
         if sub["test_group"].nunique() < 2:
             continue
-        for pair in pairwise(sub, n_boot=n_boot, seed=seed):
+        for pair in pairwise(sub, fixed=fixed):
             rows.append({"normalizer": normalizer, "au": ALL_AUS, **pair,
                          "base_rate_a": float(rates.get(pair["group_a"], np.nan)),
                          "base_rate_b": float(rates.get(pair["group_b"], np.nan))})
-    changes = disparity_changes(results, baseline, n_boot=n_boot, seed=seed, subjects=overall)
+    changes = disparity_changes(results, baseline, subjects=overall)
     return pd.DataFrame(rows, columns=ADJUSTED_COLUMNS), changes

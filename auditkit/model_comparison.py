@@ -2,17 +2,19 @@
 the models differ from each other, paired on those subjects.
 
 The input is one row per (model, test group, subject) with the subject's `score` (the mean over the AUs every model
-scored). Every model must have scored the same subjects (the caller keeps the ones they share), so a difference
-between two models is a mean of per-subject differences:
+scored), or one row per (model, test group, subject, repetition) with the audit each repetition belongs to (`run`)
+and whether that audit's model is fixed (`fixed`: a pretrained model or saved predictions, one repetition, no
+training variance). Every model must have scored the same subjects (the caller keeps the ones they share), so a
+difference between two models is paired on people; two models of one audit are paired by repetition too (their
+draws are shared), while two audits' trainings are independent. Every interval and p-value is the subject x
+training inference (`auditkit.stats.crossed`), so two re-runs of one configuration are not called different because
+their trainings differ:
 
-- per model: the overall score (mean over subjects) and each group's, with percentile bootstrap CIs over subjects;
-  the signed difference between every pair of groups with its bootstrap CI and permutation p, Holm over the pairs
-  of that model (`disparities.pairwise`, the statistic of the audit reports);
-- between two models A and B: the overall difference mean(A - B) with a bootstrap CI and a sign-flip permutation
-  p (each subject's A - B keeps or flips its sign); and the change in each signed group difference, (a - b under A)
-  - (a - b under B) = mean_a(A - B) - mean_b(A - B), with a bootstrap CI and a permutation p relabelling subjects
-  between the two groups (as `disparities.disparity_changes` tests a normalizer against none). Holm runs over every
-  model pair, once for the overall differences and once for the disparity changes.
+- per model: the overall score (mean over subjects) and each group's, with 95% CIs;
+- per model and pair of groups: the signed difference with its CI and p, Holm over the pairs of that model;
+- between two models A and B: the overall difference with its CI and p, and the change in each signed group
+  difference, (a - b under A) - (a - b under B), likewise. Holm runs over every model pair, once for the overall
+  differences and once for the disparity changes.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from auditkit.disparities import pairwise
-from auditkit.stats import bootstrap_mean_ci, holm, sign_flip_p
+from auditkit.stats import ALPHA, holm
+from auditkit.stats.crossed import Term, crossed_inference, prepare
 
 SUBJECT_COLUMNS = ["model", "test_group", "subject", "score"]
 MODEL_COLUMNS = ["model", "subjects", "score", "score_ci_low", "score_ci_high", "rank"]
@@ -48,91 +50,138 @@ class ModelComparisonTables:
     pairs: pd.DataFrame  # PAIR_COLUMNS: paired differences between models, Holm across model pairs
 
 
+def _complete(subjects: pd.DataFrame) -> pd.DataFrame:
+    """The table with its run columns: without repetitions, each model is one fixed run (people only)."""
+    out = subjects.copy()
+    if "repetition" not in out.columns:
+        out["repetition"] = 0
+        out["run"] = out["model"].astype(str)
+        out["fixed"] = True
+    out["run"] = out["run"].astype(str) if "run" in out.columns else out["model"].astype(str)
+    if "fixed" not in out.columns:
+        out["fixed"] = False
+    return out
+
+
 def check_paired(subjects: pd.DataFrame) -> pd.DataFrame:
     """The subject table, refusing one where models scored different subjects (the caller must pair them first)."""
     missing = [c for c in SUBJECT_COLUMNS if c not in subjects.columns]
     if missing:
         raise ValueError(f"subject scores lack the column {missing[0]!r}")
-    sets = {m: set(zip(s["test_group"], s["subject"])) for m, s in subjects.groupby("model", sort=False)}
+    sets = {m: set(zip(s["test_group"], s["subject"], strict=True)) for m, s in subjects.groupby("model", sort=False)}
     first = next(iter(sets.values()), set())
     odd = [m for m, s in sets.items() if s != first]
     if odd:
         raise ValueError(f"model {odd[0]!r} scored other subjects than the first model; compare on shared subjects")
-    if subjects.duplicated(["model", "subject"]).any():
+    keys = ["model", "subject"] + (["repetition"] if "repetition" in subjects.columns else [])
+    if subjects.duplicated(keys).any():
         raise ValueError("a subject appears twice for one model (in two groups?)")
-    return subjects
+    return _complete(subjects)
 
 
-def _wide(subjects: pd.DataFrame) -> pd.DataFrame:
-    """Scores as subjects x models (index: test_group, subject), models in input order."""
-    order = list(dict.fromkeys(subjects["model"]))
-    wide = subjects.pivot_table(index=["test_group", "subject"], columns="model", values="score", observed=True,
-                                dropna=False)
-    return wide[order].sort_index()
+class _Data:
+    """The cells of every model as one crossed table (arm = model), with the fixed runs."""
+
+    def __init__(self, subjects: pd.DataFrame) -> None:
+        table = subjects.dropna(subset=["score"])
+        self.cells = prepare(pd.DataFrame({
+            "arm": table["model"].astype(str).to_numpy(), "stratum": table["test_group"].astype(str).to_numpy(),
+            "subject": table["subject"].astype(str).to_numpy(), "run": table["run"].to_numpy(),
+            "repetition": table["repetition"].to_numpy(), "score": table["score"].to_numpy(float)}))
+        self.fixed = tuple(table.loc[table["fixed"].astype(bool), "run"].unique())
+        # subject means (over repetitions) per model: the point estimates every table prints
+        self.means = table.groupby(["model", "test_group", "subject"], sort=True, observed=True)["score"].mean()
+        self.models = list(dict.fromkeys(table["model"].astype(str)))
+
+    def infer(self, terms: list[Term]):
+        return crossed_inference(self.cells, terms, fixed_runs=self.fixed)
+
+    def mean(self, model: str, group: str | None = None) -> float:
+        values = self.means.loc[model]
+        return float((values if group is None else values.loc[group]).mean())
 
 
 def model_scores(subjects: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per model: overall score with its bootstrap CI and rank (1 = best); per model and group: score and CI."""
-    wide = _wide(check_paired(subjects))
+    """Per model: overall score with its 95% CI and rank (1 = best); per model and group: score and CI."""
+    data = _Data(check_paired(subjects))
     models, groups = [], []
-    for model in wide.columns:
-        values = wide[model].dropna()
-        lo, hi = bootstrap_mean_ci(values.to_numpy(), seed)
-        models.append({"model": model, "subjects": len(values), "score": float(values.mean()), "score_ci_low": lo,
-                       "score_ci_high": hi})
-        for group, part in values.groupby(level="test_group", sort=True):
-            glo, ghi = bootstrap_mean_ci(part.to_numpy(), seed)
-            groups.append({"model": model, "test_group": str(group), "subjects": len(part),
-                           "score": float(part.mean()), "score_ci_low": glo, "score_ci_high": ghi})
+    for model in data.models:
+        inf = data.infer([Term(model, 1.0)])
+        per = data.means.loc[model]
+        models.append({"model": model, "subjects": int(per.index.get_level_values("subject").nunique()),
+                       "score": data.mean(model), "score_ci_low": inf.ci_low, "score_ci_high": inf.ci_high})
+        for group in sorted(per.index.get_level_values("test_group").unique()):
+            g = data.infer([Term(model, 1.0, str(group))])
+            groups.append({"model": model, "test_group": str(group), "subjects": int(len(per.loc[group])),
+                           "score": data.mean(model, group), "score_ci_low": g.ci_low, "score_ci_high": g.ci_high})
     table = pd.DataFrame(models, columns=MODEL_COLUMNS[:-1])
     table["rank"] = table["score"].rank(ascending=False, method="min").astype(int)
     return table[MODEL_COLUMNS], pd.DataFrame(groups, columns=GROUP_COLUMNS)
 
 
+def _groups(data: _Data, model: str) -> list[str]:
+    return sorted(str(g) for g in data.means.loc[model].index.get_level_values("test_group").unique())
+
+
+def _holm_rows(rows: list[dict]) -> None:
+    adjusted = holm(pd.Series([r["p"] for r in rows], dtype=float)).to_numpy() if rows else []
+    for r, p in zip(rows, adjusted, strict=True):
+        r["p_holm"] = float(p)
+        r["significant"] = bool(p < ALPHA)
+
+
 def model_disparities(subjects: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Per model and pair of test groups: the signed difference, its CI, permutation p and Holm over the pairs."""
-    subjects = check_paired(subjects)
-    rows = [{"model": model, **pair}
-            for model, part in subjects.groupby("model", sort=False)
-            for pair in pairwise(part.dropna(subset=["score"]), seed=seed)]
+    """Per model and pair of test groups: the signed difference, its CI, p and Holm over the pairs."""
+    data = _Data(check_paired(subjects))
+    rows = []
+    for model in data.models:
+        names = _groups(data, model)
+        block = []
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                inf = data.infer([Term(model, 1.0, a), Term(model, -1.0, b)])
+                block.append({"model": model, "comparison": f"{a} vs {b}", "group_a": a, "group_b": b,
+                              "subjects_a": int(len(data.means.loc[(model, a)])),
+                              "subjects_b": int(len(data.means.loc[(model, b)])), "score_a": data.mean(model, a),
+                              "score_b": data.mean(model, b), "difference": inf.estimate,
+                              "difference_ci_low": inf.ci_low, "difference_ci_high": inf.ci_high, "p": inf.p})
+        _holm_rows(block)
+        rows += block
     return pd.DataFrame(rows, columns=DISPARITY_COLUMNS)
 
 
 def model_pairs(subjects: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Every pair of models, paired on their subjects: the overall difference and the change in every group pair's
-    difference, each with a bootstrap CI and a permutation p; Holm over model pairs within each quantity."""
-    wide = _wide(check_paired(subjects))
-    names = list(wide.columns)
+    difference, each with a CI and p counting people and trainings; Holm over model pairs within each quantity."""
+    data = _Data(check_paired(subjects))
     rows = []
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            both = wide[[a, b]].dropna()
-            d = (both[a] - both[b]).rename("score")
-            lo, hi = bootstrap_mean_ci(d.to_numpy(), seed)
+    for i, a in enumerate(data.models):
+        for b in data.models[i + 1:]:
+            inf = data.infer([Term(a, 1.0), Term(b, -1.0)])
+            n = int(data.means.loc[a].index.get_level_values("subject").nunique())
             rows.append({"model_a": a, "model_b": b, "quantity": OVERALL, "comparison": OVERALL, "group_a": None,
-                         "group_b": None, "subjects": len(d), "value_a": float(both[a].mean()),
-                         "value_b": float(both[b].mean()), "difference": float(d.mean()), "ci_low": lo, "ci_high": hi,
-                         "p": sign_flip_p(d.to_numpy(), seed)})
-            per_subject = d.reset_index()
-            by_group = {m: both[m].groupby(level="test_group") for m in (a, b)}
-            means = {m: {str(g): float(v.mean()) for g, v in by_group[m]} for m in (a, b)}
-            for pair in pairwise(per_subject, seed=seed):
-                ga, gb = pair["group_a"], pair["group_b"]
-                rows.append({"model_a": a, "model_b": b, "quantity": DISPARITY, "comparison": pair["comparison"],
-                             "group_a": ga, "group_b": gb, "subjects": pair["subjects_a"] + pair["subjects_b"],
-                             "value_a": means[a][ga] - means[a][gb], "value_b": means[b][ga] - means[b][gb],
-                             "difference": pair["difference"], "ci_low": pair["difference_ci_low"],
-                             "ci_high": pair["difference_ci_high"], "p": pair["p"]})
+                         "group_b": None, "subjects": n, "value_a": data.mean(a), "value_b": data.mean(b),
+                         "difference": inf.estimate, "ci_low": inf.ci_low, "ci_high": inf.ci_high, "p": inf.p})
+            names = _groups(data, a)
+            for j, ga in enumerate(names):
+                for gb in names[j + 1:]:
+                    change = data.infer([Term(a, 1.0, ga), Term(a, -1.0, gb), Term(b, -1.0, ga), Term(b, 1.0, gb)])
+                    rows.append({"model_a": a, "model_b": b, "quantity": DISPARITY, "comparison": f"{ga} vs {gb}",
+                                 "group_a": ga, "group_b": gb,
+                                 "subjects": int(len(data.means.loc[(a, ga)]) + len(data.means.loc[(a, gb)])),
+                                 "value_a": data.mean(a, ga) - data.mean(a, gb),
+                                 "value_b": data.mean(b, ga) - data.mean(b, gb), "difference": change.estimate,
+                                 "ci_low": change.ci_low, "ci_high": change.ci_high, "p": change.p})
     table = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     table["p_holm"] = np.nan
     for _quantity, idx in table.groupby("quantity", sort=False).groups.items():
         table.loc[idx, "p_holm"] = holm(table.loc[idx, "p"].astype(float)).to_numpy()
-    table["significant"] = table["p_holm"].astype(float) < 0.05
+    table["significant"] = table["p_holm"].astype(float) < ALPHA
     return table
 
 
 def compare_models(subjects: pd.DataFrame, seed: int = 0) -> ModelComparisonTables:
-    """All tables of a comparison from one row per (model, test group, subject) with `score`."""
+    """All tables of a comparison from one row per (model, test group, subject[, repetition]) with `score`."""
     models, groups = model_scores(subjects, seed)
     return ModelComparisonTables(models, groups, model_disparities(subjects, seed), model_pairs(subjects, seed))
 

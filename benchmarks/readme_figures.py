@@ -74,14 +74,43 @@ def deepfn_timing(out: Path) -> str:
             "(`python benchmarks/readme_figures.py`).\n")
 
 
-def quickstart(out: Path) -> str:
-    """Run the quick-start command on a fresh cache; its terminal summary and cost, as markdown."""
+def quickstart(out: Path, calibration: Path | None = None) -> str:
+    """Run the quick-start command on a fresh cache; its terminal summary and cost, and how far a re-run with another
+    seed lands (from the calibration benchmark's seed audits, when given), as markdown."""
     stdout, wall, peak = timed(["gap", "--attr", "fitzpatrick"], out)
     summary = stdout.split("report:")[0].rstrip()
     summary = "\n".join(line.rstrip() for line in summary.splitlines())
     return (f"On {os.cpu_count()} CPU cores this took **{duration(wall)}** in all, peak memory "
             f"{peak:.1f} GiB (`python benchmarks/readme_figures.py`, fresh cache: it includes "
-            f"rendering the dataset). The terminal summary:\n\n```\n{summary}\n```\n")
+            f"rendering the dataset). The terminal summary:\n\n```\n{summary}\n```\n"
+            + rerun_sentence(calibration))
+
+
+def rerun_sentence(calibration: Path | None) -> str:
+    """How far a re-run with another --seed (other draws and trainings; another CPU's rounding is smaller) lands from
+    the quick start's figures, from bench_calibration.py's seed audits; '' without them."""
+    if calibration is None or not calibration.is_dir():
+        return ""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_calibration import _audits, seed_rows
+
+    table, _ = seed_rows(_audits(calibration, "seed"))
+    if len(table) < 3:
+        return ""
+    gap_sig = (table["gap_p"] < 0.05).mean()
+    diff_sig = (table["difference_p"] < 0.05).mean()
+    covered = ((table["gap_low"] <= table["gap"].mean()) & (table["gap"].mean() <= table["gap_high"])).mean()
+    return (f"\nHow far a re-run lands: over {len(table)} seeds (`--seed 0` to `{len(table) - 1}`: other draws and "
+            f"trainings) the overall gap was {100 * table['gap'].mean():+.1f} ± {100 * table['gap'].std():.1f} points "
+            f"(mean ± sd; from {100 * table['gap'].min():+.1f} to {100 * table['gap'].max():+.1f}) and the darker − "
+            f"lighter difference {100 * table['difference'].mean():+.1f} ± {100 * table['difference'].std():.1f} "
+            f"(from {100 * table['difference'].min():+.1f} to {100 * table['difference'].max():+.1f}); "
+            f"{100 * covered:.0f} % of the seeds' 95 % intervals held the seeds' mean. The overall gap was significant "
+            f"(after Holm) at {100 * gap_sig:.0f} % of the seeds, the difference at {100 * diff_sig:.0f} %: a verdict "
+            "near the line can flip with the seed, and the intervals say so "
+            "([calibration](benchmarks/README.md#verdicts-that-survive-a-re-run--bench_calibrationpy)). A CPU with "
+            "other vector units (AMX, AVX-512) changes the trainings' rounding: a smaller change of the same kind, "
+            "inside the same intervals.\n")
 
 
 def replication_short(audits: Path) -> str:
@@ -105,16 +134,20 @@ def replication_short(audits: Path) -> str:
 
 def _split_facts(audit: Path) -> dict:
     """DeepFN against none and the oracle on one split: shares, within change, gaps, the between-group difference."""
-    from auditkit.disparities import ALL_AUS
+    from bench_replication import split_rows
+
     from auditkit.report.render import load_run
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
-    from bench_replication import split_rows
+    from auditkit.stats import CROSSED_TEST
 
     results, run = load_run(audit)
     tables = audit_tables(results, int(run["config"]["seed"]))
     rows = {r["normalizer"]: r for r in split_rows(audit.name, audit)}  # the same figures as the table above it
     share = ceiling_shares(tables.conditions).set_index("normalizer")
     gaps = {n: headline(tables, n).set_index("test_group").loc["all"] for n in ("none", "deepfn", "oracle")}
+    t = tables.tests
+    gap_change = t[(t["comparison"] == "deepfn vs none (gap change)") & (t["test"] == CROSSED_TEST)].iloc[0]
+    rates = tables.error_rate_differences.query("au == @ALL_AUS")
     pairs = tables.disparity_summary.query("au == @ALL_AUS").set_index("normalizer")
     change = tables.disparity_changes.query("au == @ALL_AUS").set_index("normalizer")
     adjusted = tables.adjusted_summary.set_index("normalizer")
@@ -124,7 +157,8 @@ def _split_facts(audit: Path) -> dict:
     groups = {g["test_group"]: g["share_cross"] for g in group_rows(audit.name, audit) if g["normalizer"] == "deepfn"}
     return {"share": share.loc["deepfn", "share_cross"], "groups": groups,
             "within": (rows["none"]["within"], rows["deepfn"]["within"]),
-            "gaps": gaps, "pair": pairs.loc["deepfn", "comparison"],
+            "gaps": gaps, "gap_change": gap_change, "pair": pairs.loc["deepfn", "comparison"],
+            "pairs": pairs, "rates": rates,
             "difference": {n: pairs.loc[n, "difference"] for n in ("none", "deepfn", "oracle")},
             "change": change.loc["deepfn"],
             "adjusted": {n: adjusted.loc[n, "difference"] for n in ("none", "deepfn", "oracle")},
@@ -188,28 +222,29 @@ def deepfn_verdict(audits: Path) -> str:
                  f"oracle's on skin type ({by_group(skin)}) and {100 * gender['share']:.0f} % on gender "
                  f"({by_group(gender)}){over_seeds}; within-group scores go from "
                  f"{100 * skin['within'][0]:.1f} to {100 * skin['within'][1]:.1f} (skin type) and "
-                 f"{100 * gender['within'][0]:.1f} to {100 * gender['within'][1]:.1f} (gender). The skin-type gap goes "
-                 f"from {pts(skin['gaps']['none']['gap'])} ({p_is(skin['gaps']['none']['p'])}) to "
-                 f"{pts(skin['gaps']['deepfn']['gap'])} ({p_is(skin['gaps']['deepfn']['p'])}).")
+                 f"{100 * gender['within'][0]:.1f} to {100 * gender['within'][1]:.1f} (gender). "
+                 + gap_change_reading(skin, pts, p_is))
     c = skin["change"]
     wider = abs(skin["difference"]["deepfn"]) > abs(skin["difference"]["none"])
     lines.append(f"- **But look at the disparity too.** Between darker- and lighter-skinned test subjects "
                  f"({skin['pair']}) the difference is {pts(skin['difference']['none'])} points without normalization, "
                  f"{pts(skin['difference']['deepfn'])} with DeepFN and {pts(skin['difference']['oracle'])} with the "
-                 f"oracle (DeepFN's change {pts(c['change'])}, 95% CI {pts(c['change_ci_low'])} to "
-                 f"{pts(c['change_ci_high'])}, permutation {p_is(c['p'])}){seeds_difference(audits, pts)}. "
-                 + disparity_reading(wider, c["p"], seeds_wider(audits)))
+                 f"oracle. Counting training variation as well as people, DeepFN's change is {pts(c['change'])} "
+                 f"(95% CI {pts(c['change_ci_low'])} to {pts(c['change_ci_high'])}, {p_is(c['p'])})"
+                 f"{seeds_difference(audits, pts)}. "
+                 + disparity_reading(wider, c["p"], seeds_wider(audits)) + rates_reading(skin, pts, p_is))
     a, (rate_a, rate_b) = skin["adjusted_change"], skin["base_rates"]
     adjusted_wider = abs(skin["adjusted"]["deepfn"]) > abs(skin["adjusted"]["none"])
-    lines.append(f"- **Part of that difference is base rates, not DeepFN.** Darker-skinned test subjects of the synthetic "
-                 f"default show AUs in {100 * rate_a:.1f} % of coded frames, lighter-skinned ones in "
-                 f"{100 * rate_b:.1f} % (expressiveness is drawn independently of skin type; these 17 people happen to "
-                 "differ), and F1 falls with a lower base rate at the same hit and false-alarm rates. At equal base "
-                 "rates (each subject's rates rescored at every AU's pooled base rate; `auditkit.base_rates`, in every "
-                 f"report) the difference is {pts(skin['adjusted']['none'])} without normalization, "
-                 f"{pts(skin['adjusted']['deepfn'])} with DeepFN and {pts(skin['adjusted']['oracle'])} with the oracle "
-                 f"(DeepFN's change {pts(a['change'])}, 95% CI {pts(a['change_ci_low'])} to {pts(a['change_ci_high'])}, "
-                 f"permutation {p_is(a['p'])}){seeds_difference(audits, pts, 'adjusted_difference')}. "
+    lines.append(f"- **Part of that difference is base rates, not DeepFN** (a secondary view). Darker-skinned test "
+                 f"subjects of the synthetic default show AUs in {100 * rate_a:.1f} % of coded frames, lighter-skinned "
+                 f"ones in {100 * rate_b:.1f} % (expressiveness is drawn independently of skin type; these 17 people "
+                 "happen to differ), and F1 falls with a lower base rate at the same hit and false-alarm rates. "
+                 "Prevalence-calibrated (Siblini et al., 2020: each subject's rates rescored at every AU's pooled base "
+                 "rate, assuming they do not depend on it; `auditkit.base_rates`, in every report) the difference is "
+                 f"{pts(skin['adjusted']['none'])} without normalization, {pts(skin['adjusted']['deepfn'])} with DeepFN "
+                 f"and {pts(skin['adjusted']['oracle'])} with the oracle (DeepFN's change {pts(a['change'])}, 95% CI "
+                 f"{pts(a['change_ci_low'])} to {pts(a['change_ci_high'])}, {p_is(a['p'])})"
+                 f"{seeds_difference(audits, pts, 'adjusted_difference')}. "
                  + adjusted_reading(adjusted_wider, a["p"], seeds_wider(audits, "adjusted_difference")))
     lines += ["- **What got DeepFN there**, each step measured against the oracle in "
               "[benchmarks](benchmarks/README.md#deepfn-against-the-ceiling): centered training (identity out of the "
@@ -226,34 +261,56 @@ def deepfn_verdict(audits: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def gap_change_reading(skin: dict, pts, p_is) -> str:
+    """DeepFN's change to the skin-type gap, said only as far as its own test (people and trainings) supports it."""
+    g, c = skin["gaps"], skin["gap_change"]
+    figures = (f"{pts(g['none']['gap'])} points without normalization, {pts(g['deepfn']['gap'])} with DeepFN (change "
+               f"{pts(c['diff'])}, 95% CI {pts(c['ci_low'])} to {pts(c['ci_high'])}, {p_is(c['p'])}, counting "
+               "people and trainings)")
+    if c["p"] < 0.05:
+        word = "narrows" if abs(g["deepfn"]["gap"]) < abs(g["none"]["gap"]) else "widens"
+        return f"DeepFN {word} the skin-type gap: {figures}."
+    return f"The skin-type gap: {figures}: a change this audit cannot tell from training noise."
+
+
+def rates_reading(facts: dict, pts, p_is) -> str:
+    """' Error rates: ...' for DeepFN's skin-type audit: which rate differs between the groups, if any."""
+    rates = facts["rates"]
+    rows = rates[rates["normalizer"] == "deepfn"].set_index("rate")
+    if not {"hit_rate", "false_alarm_rate"} <= set(rows.index):
+        return ""
+    parts = []
+    for rate, name in (("hit_rate", "hit rate"), ("false_alarm_rate", "false-alarm rate")):
+        r = rows.loc[rate]
+        parts.append(f"{name} {100 * r['value_a']:.1f} vs {100 * r['value_b']:.1f} % ({p_is(r['p'])})")
+    return f" With DeepFN the two groups' error rates (equalized odds): {'; '.join(parts)}."
+
+
 def disparity_reading(wider: bool, p: float, seeds_p: float | None = None) -> str:
-    """The verdict's last sentence on the between-group difference: its direction, and whether the data can tell it
-    (`seeds_p`: seeds_wider's Welch p over the seeds' means; None: no seeds)."""
-    if wider and p < 0.05:
-        return "A smaller gap is not a fairer model here: DeepFN widens the difference between the groups."
+    """The verdict's last sentence on the between-group difference: what DeepFN's change test (people and trainings)
+    supports, and what the seeds add (`seeds_p`: seeds_wider's Welch p over the seeds' means; None: no seeds)."""
+    if p < 0.05:
+        return ("DeepFN widens the difference between the groups: a smaller gap is not a fairer model here." if wider
+                else "DeepFN narrows the difference as well.")
+    text = ("Once training variation is counted this is no change the audit can tell from noise (the interval holds "
+            "0)")
     if wider and seeds_p is not None and seeds_p < 0.05:
-        return ("DeepFN's difference is wider than none's: in this run by less than its test can tell from no change "
-                f"(the interval holds 0), but over the seeds by more than chance (Welch t-test on the seeds' "
-                f"differences, p = {seeds_p:.3f}) — a smaller gap, not yet a smaller disparity.")
-    if wider:
-        return ("DeepFN's difference is wider than none's, though by less than this data can tell from no change "
-                "(the interval holds 0): a smaller gap with, at best, an unchanged disparity.")
-    return "DeepFN narrows it as well."
+        text += (f"; over the seeds DeepFN's difference was the wider one each time (Welch t-test on the seeds' "
+                 f"differences, p = {seeds_p:.3f}), a widening consistent on these 17 people that their number "
+                 "cannot yet generalize")
+    return text + ": a smaller gap, not a smaller disparity."
 
 
 def adjusted_reading(wider: bool, p: float, seeds_p: float | None = None) -> str:
-    """The verdict's sentence on the equal-base-rate difference: wider than none's or not, and whether by chance."""
-    if not wider:
-        return "At equal base rates DeepFN's difference is no wider than none's."
+    """The verdict's sentence on the prevalence-calibrated difference, by its change test."""
     if p < 0.05:
-        return f"At equal base rates DeepFN still widens the difference, by more than chance (p = {p:.3f})."
-    if seeds_p is not None and seeds_p < 0.05:
-        return ("At equal base rates DeepFN's difference is still wider than none's: in this run by less than its test "
-                f"can tell from no change (p = {p:.3f}), but over the seeds by more than chance (Welch p = "
-                f"{seeds_p:.3f}): that remainder is DeepFN's own, and the disparity goal is not met.")
-    seeds = "" if seeds_p is None else f"; over the seeds Welch p = {seeds_p:.3f}"
-    return ("At equal base rates DeepFN's difference is still a little wider than none's, by less than this data can "
-            f"tell from no change (p = {p:.3f}{seeds}): the disparity goal is not met, nor clearly missed.")
+        return (f"Prevalence-calibrated, DeepFN still {'widens' if wider else 'narrows'} the difference (p = {p:.3f}): "
+                "that part is DeepFN's own.")
+    seeds = ""
+    if wider and seeds_p is not None:
+        seeds = f"; over the seeds Welch p = {seeds_p:.3f} (the same 17 people)"
+    return (f"Prevalence-calibrated, DeepFN's change is no change the audit can tell from noise (p = {p:.3f}{seeds}): "
+            "the disparity goal is not met, nor clearly missed.")
 
 
 def seeds_wider(audits: Path, key: str = "difference") -> float | None:
@@ -354,10 +411,12 @@ def main() -> None:
     parser.add_argument("--skip-quickstart", action="store_true")
     parser.add_argument("--skip-deepfn-timing", action="store_true")
     parser.add_argument("--skip-smoke", action="store_true")
+    parser.add_argument("--calibration", type=Path, default=ROOT / "audits" / "calibration",
+                        help="bench_calibration.py's audits: how far a re-run lands (its seed audits)")
     args = parser.parse_args()
     text = README.read_text()
     if not args.skip_quickstart:
-        text = replace_block(text, "quickstart", quickstart(args.out))
+        text = replace_block(text, "quickstart", quickstart(args.out, args.calibration))
         README.write_text(text)
     if not args.skip_deepfn_timing:
         text = replace_block(text, "deepfn-timing", deepfn_timing(args.out.with_name("readme-deepfn")))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from auditkit.data.synth.generate import SynthConfig, generate
@@ -85,3 +88,36 @@ def kill_mid_run(cmd: list[str], out: Path, parts: int = 2) -> int:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     return len(AuditDir(out).finished_parts())
+
+
+def _simulated_audit(rng: np.random.Generator, n: int = 9, reps: int = 10, drawn: int = 6, gap: float = 0.0,
+                     shift_a: float = 0.0, sd_subject: float = 0.05, sd_model: float = 0.03,
+                     sd_model_group: float = 0.03, sd_cell: float = 0.04) -> pd.DataFrame:
+    """Cells of a two-pool gap audit as `auditkit gap` draws it: per repetition and pool a model trained on `drawn`
+    people, tested on the pool's rest (within) and on every subject of the other pool (cross). A score = the subject's
+    own level + the model's quality + how that model suits the tested group + noise; `gap` is added to within cells,
+    `shift_a` to every cell of pool A."""
+    level = {f"{g}{i}": rng.normal(0, sd_subject) for g in "AB" for i in range(n)}
+    rows = []
+    for r in range(reps):
+        for train in "AB":
+            quality, out = rng.normal(0, sd_model), set(rng.permutation(n)[:drawn])
+            for test in "AB":
+                suits = rng.normal(0, sd_model_group)
+                for i in range(n):
+                    if test == train and i in out:
+                        continue
+                    s = f"{test}{i}"
+                    score = (level[s] + quality + suits + rng.normal(0, sd_cell) + (gap if test == train else 0.0)
+                             + (shift_a if test == "A" else 0.0))
+                    rows.append(("within" if test == train else "cross", test, s, "audit", r, score))
+    return pd.DataFrame(rows, columns=["arm", "stratum", "subject", "run", "repetition", "score"])
+
+
+
+
+@pytest.fixture()
+def simulated_audit() -> Callable[..., pd.DataFrame]:
+    """Cells (arm, stratum, subject, run, repetition, score) of a simulated two-pool gap audit in which people and
+    trainings both vary: _simulated_audit(rng, ...)."""
+    return _simulated_audit

@@ -20,9 +20,12 @@ def test_gap_from_python_returns_tidy_tables(audit_dataset: Path, tmp_path: Path
     assert set(result.scores["condition"]) == {"within", "cross"}
     overall = result.disparities[result.disparities["au"] == "all"]
     assert set(overall["test_group"]) == {"female", "male"} and set(overall["normalizer"]) == {"none", "histeq"}
-    assert (overall["ratio_to_best"] <= 1).all() and overall["score_ci_low"].notna().all()
+    # one repetition: no interval that would leave training variation out
+    assert (overall["ratio_to_best"] <= 1).all() and overall["score_ci_low"].isna().all()
     assert set(result.disparity_summary["normalizer"]) == {"none", "histeq"}
-    assert set(result.disparity_changes["normalizer"]) == {"histeq"} and result.disparity_summary["p"].notna().any()
+    assert set(result.disparity_changes["normalizer"]) == {"histeq"}
+    # one repetition leaves training variation unmeasured: no p-value rather than a people-only one
+    assert result.disparity_summary["p"].isna().all() and result.disparity_summary["difference"].notna().all()
     html = result.to_html()
     assert html.name == "report.html" and html.exists()
 
@@ -117,3 +120,45 @@ def test_ingest_from_python(bp4d_tree: Path, tmp_path: Path) -> None:
     assert stats["frames_kept"] > 0 and auditkit.inspect(tmp_path / "out").problems == []
     with pytest.raises(AuditkitError, match="unknown source 'nope'"):
         auditkit.ingest("nope", bp4d_tree, tmp_path / "x")
+
+
+def _pilot(out: Path, reps: int = 6) -> Path:
+    """A finished-looking gap audit (results.parquet, run.json) whose models differ from repetition to repetition."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    pools = {"dark": [f"D{i}" for i in range(9)], "light": [f"L{i}" for i in range(9)]}
+    level = {s: rng.normal(0.55, 0.04) for members in pools.values() for s in members}
+    rows = []
+    for rep in range(reps):
+        for train in pools:
+            quality = rng.normal(0, 0.04)
+            for test, members in pools.items():
+                for s in members:
+                    for au in ("AU06", "AU12"):
+                        v = float(np.clip(level[s] + quality + (0.05 if train == test else 0) + rng.normal(0, 0.03),
+                                          0, 1))
+                        rows.append({"normalizer": "none", "repetition": rep, "task": f"{train}-r{rep}",
+                                     "condition": "within" if train == test else "cross", "train_group": train,
+                                     "test_group": test, "subject": s, "au": au, "f1": v, "accuracy": v,
+                                     "support": 30, "positives": 6})
+    out.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(out / "results.parquet", index=False)
+    (out / "run.json").write_text(json.dumps({"config": {"attr": ["skin"], "normalizers": ["none"]}}))
+    return out
+
+
+def test_precision_plans_repetitions_from_a_pilot(tmp_path: Path) -> None:
+    pilot = _pilot(tmp_path / "pilot")
+    wide = auditkit.precision(pilot, half_width=8.0).set_index("quantity")
+    narrow = auditkit.precision(pilot, half_width=3.0).set_index("quantity")
+    assert {"gap (overall)", "gap (tested on dark)", "dark vs light difference"} <= set(wide.index)
+    assert (wide["repetitions"] == 6).all() and (wide["half_width"] > 0).all()
+    row = "gap (overall)"
+    assert wide.loc[row, "repetitions_needed"] < narrow.loc[row, "repetitions_needed"] or \
+        narrow["repetitions_needed"].isna()[row]  # narrower needs more repetitions, or more people
+    with pytest.raises(AuditkitError, match="half-width"):
+        auditkit.precision(pilot, half_width=0)

@@ -137,3 +137,35 @@ def test_pair_sentences_read_the_interval_the_right_way(da: float, db: float, ex
     assert pair_sentence(row, ["fitzpatrick"]) == expect + ", p = 0.010 (Holm = 0.030)."
     row.update(p=0.2, p_holm=0.4, significant=False)
     assert pair_sentence(row, ["fitzpatrick"]).endswith("the data cannot tell the two apart.")
+
+
+def two_runs_of_one_configuration(rng: np.random.Generator, reps: int = 5, n: int = 9) -> pd.DataFrame:
+    """Two audits of the same configuration: the same people, each audit's own trainings (a quality per repetition,
+    and how that training suits each group), no true difference between the two."""
+    groups = ["a"] * n + ["b"] * n
+    level = rng.normal(0.5, 0.05, len(groups))
+    rows = []
+    for model in ("run1", "run2"):
+        for r in range(reps):
+            quality = rng.normal(0, 0.03)
+            suits = {g: rng.normal(0, 0.03) for g in "ab"}
+            rows += [{"model": model, "test_group": g, "subject": f"s{i}", "repetition": r, "run": model,
+                      "fixed": False, "score": level[i] + quality + suits[g] + rng.normal(0, 0.04)}
+                     for i, g in enumerate(groups)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.slow
+def test_two_runs_of_one_configuration_are_not_called_different() -> None:
+    """With each audit's trainings counted, comparing a configuration with itself rejects near 5 %; a comparison that
+    pairs people only (each subject's mean over repetitions) finds differences that are training noise."""
+    rng = np.random.default_rng(11)
+    n, crossed, people_only = 150, 0, 0
+    for _ in range(n):
+        cells = two_runs_of_one_configuration(rng)
+        crossed += int((model_pairs(cells)["p"] < 0.05).sum())
+        means = cells.groupby(["model", "test_group", "subject"], as_index=False)["score"].mean()
+        people_only += int((model_pairs(means)["p"] < 0.05).sum())
+    rows = 2 * n  # the overall difference and one disparity change per comparison
+    assert 0.01 <= crossed / rows <= 0.08, crossed / rows
+    assert people_only / rows > 0.2, people_only / rows

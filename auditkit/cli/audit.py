@@ -106,8 +106,13 @@ def plan(
     n_train: NTrain = 4,
     n_val: NVal = 2,
     cores: int = typer.Option(2, "--cores", help="CPU cores to express the wall time on."),
+    pilot: Path | None = typer.Option(None, "--pilot", help="A finished `gap` audit of this design: also say how "
+                                      "many repetitions give intervals of --half-width."),
+    half_width: float = typer.Option(3.0, "--half-width", help="With --pilot: the wanted half-width of each 95% "
+                                     "interval, in points."),
 ) -> None:
-    """Count an audit's trainings and DeepFN fits and estimate their CPU/GPU hours, to size a cluster first."""
+    """Count an audit's trainings and DeepFN fits and estimate their CPU/GPU hours, to size a cluster first; with
+    --pilot, the repetitions its intervals need to reach a precision."""
     from auditkit.data.dataset import load_dataset
     from auditkit.normalizers.base import with_baseline
     from auditkit.plugins import parse_normalizer_options
@@ -141,6 +146,25 @@ def plan(
                       f"{', '.join(line.what for line in gpu)} (one fit per GPU at a time)")
     for line in lines:
         console.print(f"  {line.what}: {line.detail}; {line.source}")
+    if pilot is not None:
+        _print_precision(pilot, half_width)
+
+
+def _print_precision(pilot: Path, half_width: float) -> None:
+    """The repetitions each headline quantity of a pilot audit needs for +-half_width points (auditkit.precision)."""
+    from auditkit.api import precision
+
+    rows = precision(pilot, half_width=half_width)
+    table = _compact(f"Precision from the pilot {pilot}: repetitions for 95% intervals of +-{half_width:g} points "
+                     "(people and trainings counted; the trainings' part shrinks with more repetitions, the "
+                     "people's does not)",
+                     [("normalizer", "left"), ("quantity", "left"), ("estimate", "right"), ("now +-", "right"),
+                      ("reps", "right"), ("subj.", "right"), ("reps needed", "right")])
+    for r in rows.itertuples():
+        needed = "more people" if r.repetitions_needed != r.repetitions_needed else str(int(r.repetitions_needed))
+        table.add_row(r.normalizer, r.quantity, f"{r.estimate:+.1f}", f"{r.half_width:.1f}", str(r.repetitions),
+                      str(r.subjects), needed)
+    console.print(table)
 
 
 @app.command()

@@ -120,7 +120,7 @@ def compare(
                                                                         "summary.md go (not an audit directory)."),
     name: list[str] = typer.Option([], "--name", help="A model's label, DIR=LABEL (repeatable; default: the "
                                                       "directory's name)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and permutation resampling."),
+    seed: int = typer.Option(0, "--seed", help="Kept for scripts; the comparison's inference is deterministic."),
 ) -> None:
     """Compare AU models side by side on the subjects they share: scores, disparities, paired tests between models."""
     from auditkit.api import compare as run_compare

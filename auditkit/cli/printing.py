@@ -39,15 +39,18 @@ def print_summary(tables) -> None:
             table.add_row(r.condition, f"{r.train_group} -> {r.test_group}", f"{100 * r.score:.1f} ± {100 * r.std:.1f}",
                           f"{100 * r.f1:.1f}", f"{100 * r.accuracy:.1f}", str(r.subjects), str(r.repetitions))
         console.print(table)
-    gaps = _compact("Generalization gap (within - cross, points). p: the paper's subject t-test; Holm: corrected per "
-                    "normalizer; p reps: the repetition-level paired test; g: Hedges' g; * significant after Holm",
+    gaps = _compact("Generalization gap (within - cross, points). p: subject x training test; Holm: corrected per "
+                    "normalizer; detect.: smallest gap detectable at 80% power; p paper: the paper's subject t-test; "
+                    "g: Hedges' g; * significant after Holm",
                     [("normalizer", "left"), ("tested on", "left"), ("gap", "right"), ("95% CI", "right"),
-                     ("p", "right"), ("Holm", "right"), ("p reps", "right"), ("g", "right")], caption=CI_NOTE)
+                     ("p", "right"), ("Holm", "right"), ("detect.", "right"), ("p paper", "right"), ("g", "right")],
+                    caption=CI_NOTE)
     for norm in cond["normalizer"].unique():
         for r in headline(tables, norm).itertuples():
             mark = "*" if r.p_holm < 0.05 else " "
             gaps.add_row(norm, r.test_group, f"{100 * r.gap:+.1f}{mark}", f"{100 * r.ci_low:+.1f}..{100 * r.ci_high:+.1f}",
-                         _fmt_p(r.p), _fmt_p(r.p_holm), _fmt_p(r.p_repetitions), f"{r.hedges_g:.2f}")
+                         _fmt_p(r.p), _fmt_p(r.p_holm), _points_or_na(r.detectable), _fmt_p(r.p_paper),
+                         f"{r.hedges_g:.2f}")
     console.print(gaps)
     shares = ceiling_shares(cond)
     if len(shares):
@@ -61,8 +64,12 @@ def print_summary(tables) -> None:
         console.print(ceiling)
 
 
+def _points_or_na(value: float) -> str:
+    return "n/a" if value != value else f"{100 * value:.1f}"
+
+
 def print_disparities(tables) -> None:
-    """Disparities between test groups (all AUs): each group's score with its bootstrap CI, ratio to the best group."""
+    """Disparities between test groups (all AUs): each group's score with its 95% CI, ratio to the best group."""
     from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 
     groups = tables.disparity_groups
@@ -81,8 +88,8 @@ def print_disparities(tables) -> None:
                       f"{100 * r.diff_to_best:+.1f}", f"{r.ratio_to_best:.2f}", f"{r.ratio_to_overall:.2f}")
     console.print(table)
     summary = tables.disparity_summary
-    console.print("Between groups: signed difference A - B of mean subject scores [95% bootstrap CI], permutation p "
-                  "(Holm over the pairs); range and min ratio are descriptive:")
+    console.print("Between groups: signed difference A - B of mean subject scores [95% CI], p (both counting people "
+                  "and trainings; Holm over the pairs); range and min ratio are descriptive:")
     for r in summary[summary["au"] == ALL_AUS].itertuples():
         flag = f" outside [{RATIO_BAND[0]}, {RATIO_BAND[1]}]" if r.outside_band else ""
         console.print(f"  {r.normalizer}: {r.comparison}: difference {100 * r.difference:+.1f} "
@@ -99,10 +106,26 @@ def print_disparities(tables) -> None:
                       f"{100 * r.difference:+.1f} points (change {100 * r.change:+.1f} [{100 * r.change_ci_low:+.1f}, "
                       f"{100 * r.change_ci_high:+.1f}], p = {_fmt_p(r.p)}, Holm {_fmt_p(r.p_holm)})",
                       markup=False, highlight=False)
+    rates = tables.error_rates
+    if len(rates):
+        console.print("Error rates (equalized odds): hit rate and false-alarm rate per group [95% CI], all AUs:",
+                      highlight=False)
+        for r in rates.itertuples():
+            console.print(f"  {r.normalizer}: {r.test_group}: hit rate {100 * r.hit_rate:.1f} % "
+                          f"[{100 * r.hit_rate_ci_low:.1f}, {100 * r.hit_rate_ci_high:.1f}], false-alarm rate "
+                          f"{100 * r.false_alarm_rate:.1f} % [{100 * r.false_alarm_rate_ci_low:.1f}, "
+                          f"{100 * r.false_alarm_rate_ci_high:.1f}]", markup=False, highlight=False)
+        diffs = tables.error_rate_differences
+        for r in diffs[diffs["au"] == ALL_AUS].itertuples():
+            name = "hit rate" if r.rate == "hit_rate" else "false-alarm rate"
+            console.print(f"  {r.normalizer}: {r.comparison}: {name} difference {100 * r.difference:+.1f} "
+                          f"[{100 * r.difference_ci_low:+.1f}, {100 * r.difference_ci_high:+.1f}] points, "
+                          f"p = {_fmt_p(r.p)} (Holm {_fmt_p(r.p_holm)})", markup=False, highlight=False)
     adjusted = tables.adjusted_summary
     if len(adjusted):
-        console.print("At equal base rates (each subject's hit and false-alarm rates rescored at every AU's pooled "
-                      "base rate; F1 falls with a lower base rate):", highlight=False)
+        console.print("Prevalence-calibrated (a secondary view: each subject's hit and false-alarm rates rescored at "
+                      "every AU's pooled base rate, assuming those rates do not depend on the base rate):",
+                      highlight=False)
         for r in adjusted.itertuples():
             console.print(f"  {r.normalizer}: {r.comparison} (base rates {100 * r.base_rate_a:.1f} % / "
                           f"{100 * r.base_rate_b:.1f} %): difference {100 * r.difference:+.1f} "
@@ -167,8 +190,8 @@ def print_leaderboard(comparison) -> None:
     columns.append(("missed", "right"))
     c = comparison.counts[0]
     table = _compact(f"{len(rows)} models on {c['shared_subjects']} shared subjects and {c['shared_aus']} shared AUs. "
-                     "Score: mean of F1 and accuracy (%); difference between groups (points); [95% bootstrap CI over "
-                     "subjects]; p: permutation test of the difference", columns)
+                     "Score: mean of F1 and accuracy (%); difference between groups (points); [95% CI counting "
+                     "people and trainings]; p: test of the difference", columns)
     for r in rows:
         cells = [str(r["rank"]), r["model"],
                  f"{100 * r['score']:.1f} [{100 * r['score_ci_low']:.1f}, {100 * r['score_ci_high']:.1f}]"]

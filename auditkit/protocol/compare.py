@@ -170,11 +170,14 @@ def load_models(audits: list[str | Path], names: dict[Path, str] | None = None) 
 
 
 def _per_subject(entry: ModelEntry, aus: list[str]) -> pd.DataFrame:
-    """The model's score per test subject (mean over `aus`, each AU averaged over the models that tested them)."""
+    """The model's score per test subject and repetition (mean over `aus`, each AU averaged over the repetition's
+    models that tested them), with its audit as the run its trainings belong to (models of one audit share their
+    draws) and whether the model is fixed (test-only: no training variance)."""
     rows = entry.results[entry.results["au"].isin(aus)]
-    table = subject_metrics(rows)
+    table = subject_metrics(rows, by_repetition=True)
     table = table[table["au"] == ALL_AUS]
-    return table.assign(model=entry.label)[["model", "test_group", "subject", "score"]]
+    return table.assign(model=entry.label, run=str(entry.audit.resolve()), fixed=entry.kind == "test-only")[
+        ["model", "test_group", "subject", "repetition", "run", "fixed", "score"]]
 
 
 def _missed_on(entry: ModelEntry, shared: set[str]) -> pd.DataFrame | None:

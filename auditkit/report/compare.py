@@ -26,7 +26,7 @@ from auditkit.report.provenance import made_by, provenance
 from auditkit.report.render import figure_json, in_percent, markdown_document, template_environment
 from auditkit.report.sections import records, register_section, sections_of
 from auditkit.report.text import md, pct, signed
-from auditkit.stats import N_BOOT, N_PERMUTATIONS, format_p
+from auditkit.stats import format_p
 
 REPORT = "compare"
 # how a sentence names the attribute's disparity ("LibreFace's skin-type disparity ...")
@@ -173,7 +173,7 @@ def _groups_md(rows: list[dict]) -> list[str]:
 @register_section("group_scores", markdown=_groups_md, report=REPORT,
                   percent={"": ("score", "score_ci_low", "score_ci_high", "missed_share")})
 def group_scores(ctx: CompareContext) -> list[dict]:
-    """Each model's score per test group (bootstrap CI) and the frames it never served there."""
+    """Each model's score per test group (95% CI) and the frames it never served there."""
     groups = ctx.comparison.tables.groups
     missed = ctx.comparison.missed
     if len(missed):
@@ -249,12 +249,15 @@ def methods(comparison: Comparison) -> list[dict]:
         f"{F1_RULE_TEXT[rule]} (rule '{rule}', the same in every compared audit). Frames a tool never served are not "
         "scored; the missed-frames column says how many there were.")})
     items.append({"topic": "Tests", "text": (
-        f"Intervals: 95% percentile bootstrap over subjects ({N_BOOT} resamples). Each model's disparity: the signed "
-        f"difference of two groups' mean subject scores with a permutation p ({N_PERMUTATIONS} relabellings of subjects "
-        "between the groups), Holm over that model's pairs of groups. Between two models, on the same subjects: the "
-        "overall difference with a sign-flip permutation p (each subject's difference keeps or flips its sign), and "
-        "the change in each signed group difference with a permutation p relabelling subjects' differences between "
-        "the groups. Holm runs across every pair of models, separately for overall scores and for disparities.")})
+        "Every interval and p-value counts the test people and, for trained models, the trainings that scored them "
+        "(the subject x training test: a jackknife over subjects within their group plus one over each audit's "
+        "repetitions, Welch-Satterthwaite degrees of freedom; a fixed, pretrained model or saved predictions adds no "
+        "training variance). Models of one audit share their draws and are paired by repetition; two audits' "
+        "trainings are independent, so two re-runs of one configuration are not called different for their "
+        "trainings. Each model's disparity: the signed difference of two groups' mean subject scores, Holm over that "
+        "model's pairs of groups. Between two models, on the same subjects: the overall difference and the change in "
+        "each signed group difference. Holm runs across every pair of models, separately for overall scores and for "
+        "disparities.")})
     limits = ["A difference between models measures their outputs on these people, not its cause: models trained on "
               "different data, with different detectors or thresholds, differ in all of those at once.",
               f"{shared} shared subjects: a difference that is not significant is not evidence of no difference; the "

@@ -115,7 +115,7 @@ def score_disparity_figure(models: pd.DataFrame, disparities: pd.DataFrame, pair
 
 
 def group_scores_figure(groups: pd.DataFrame) -> go.Figure:
-    """Compared models: mean score per test group, one bar per model, with 95% bootstrap intervals."""
+    """Compared models: mean score per test group, one bar per model, with their 95% intervals."""
     fig = go.Figure()
     labels = [text(g) for g in sorted(groups["test_group"].unique())]
     for i, (model, grp) in enumerate(groups.groupby("model", sort=False)):

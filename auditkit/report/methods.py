@@ -129,17 +129,29 @@ def methods(run: dict, tables: AuditTables) -> list[dict]:
     items.append({"topic": "Scores", "text": (
         f"Per test subject and AU: F1 and accuracy at threshold {THRESHOLD} on the frames coded for that AU; their "
         "mean is the score (the paper's). AUs are averaged per subject, and every subject counts once (averaged over "
-        "every model that tested them). F1 of a subject who neither shows nor is predicted to show an AU: "
+        "the repetitions that tested them, each repetition's models averaged first). F1 of a subject who neither shows nor is predicted to show an AU: "
         f"{F1_RULE_TEXT[rule]} (rule '{rule}', --f1-no-positives).")})
-    tests = ("Between groups: the signed difference of two groups' mean subject scores, a 95% percentile bootstrap "
-             "interval over subjects and a permutation p-value (subjects relabelled between the groups); how a "
-             "normalizer changes that difference is tested the same way on each subject's change. Because F1 and "
-             "accuracy depend on how often an AU occurs, both are repeated at equal base rates: each subject's hit and "
-             "false-alarm rates per AU rescored at the AU's pooled base rate (direct standardization; subject-AU "
-             "pairs with no positives or no negatives left out). ")
-    if not is_test_only(tables):
-        tests = ("Gap (within − cross): the paper's Student two-sample t-test on subject means, and a paired t-test on "
-                 f"repetition means (not run under {MIN_TESTED_REPETITIONS} repetitions). ") + tests
+    tests = ("Between groups: the signed difference of two groups' mean subject scores with a 95% interval and p "
+             "from the subject x training test. Hit and false-alarm rates per group (equalized odds) and their "
+             "differences are tested the same way; how a normalizer changes a difference is tested on the same "
+             "subjects and repetitions. Because F1 and accuracy depend on how often an AU occurs, the differences "
+             "are also given prevalence-calibrated (Siblini et al., 2020: each subject's hit and false-alarm rates "
+             "per AU rescored at the AU's pooled base rate, which assumes those rates do not depend on the base rate; "
+             "subject-AU pairs with no positives or no negatives left out), a secondary view: the headline is the "
+             "difference as scored. ")
+    if is_test_only(tables):
+        tests = ("What each interval covers: the test people (a fixed model has no training variance), so every test "
+                 "here is Welch's t-test on subjects. ") + tests
+    else:
+        tests = ("What each interval covers: the test people and the trainings. Each score belongs to a (subject, "
+                 "repetition) pair, and every subject of a group is scored by the same few trainings, so the 95% "
+                 "intervals and p-values add a jackknife over repetitions to one over subjects (subtracting their "
+                 "shared subject x training part once; Welch-Satterthwaite degrees of freedom): a re-run with another "
+                 "seed should land inside them. Gap (within − cross), its change under each normalizer, and each "
+                 "between-group difference are tested this way; the paper's Student two-sample t-test on subject "
+                 "means is printed beside the gap for comparison (it leaves training variation out), as is a paired "
+                 f"t-test on repetition means (not run under {MIN_TESTED_REPETITIONS} repetitions). Findings state a "
+                 "gap, difference or change only where its own test supports it. ") + tests
     tests += "p-values are Holm-corrected within each family of tests; significance at 0.05 after correction."
     items.append({"topic": "Tests", "text": tests})
     limits = ["A gap or a difference between groups measures performance, not its cause: the groups can differ in "

@@ -163,7 +163,7 @@ def _disparities_md(disparities: dict) -> list[str]:
         return []
     low, high = disparities["ratio_band"]
     lines = ["## Disparities between test groups (all AUs)", "",
-             f"Each subject scored by every model that tested it; 95% bootstrap CIs over subjects (fairlearn); "
+             f"Each subject scored by every model that tested it; 95% CIs count people and trainings; "
              f"**!** = a ratio outside [{low}, {high}]; *small* = under {disparities['min_subjects']} subjects.", "",
              "| normalizer | group | subjects | score [95% CI] | F1 | accuracy | base rate | − best | ÷ best | ÷ overall |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -173,9 +173,9 @@ def _disparities_md(disparities: dict) -> list[str]:
                      f"[{pct(g['score_ci_low'])}, {pct(g['score_ci_high'])}] | {pct(g['f1'])} | "
                      f"{pct(g['accuracy'])} | {pct(g['base_rate'])} % | {signed(g['diff_to_best'])} | "
                      f"{num(g['ratio_to_best'])} | {num(g['ratio_to_overall'])} |")
-    lines += ["", f"Between groups: the signed difference of the two groups' mean subject scores (points), its 95% "
-              f"bootstrap CI over subjects, and a permutation p for no difference (Holm over the pairs of one "
-              f"normalizer). Range (largest - smallest group) and min ratio are descriptive only.", "",
+    lines += ["", "Between groups: the signed difference of the two groups' mean subject scores (points), its 95% CI "
+              "and p for no difference, both counting people and trainings (the subject x training test; Holm over "
+              "the pairs of one normalizer). Range (largest - smallest group) and min ratio are descriptive only.", "",
               "| normalizer | comparison | difference [95% CI] | p | p (Holm) | range | min ratio |",
               "|---|---|---|---|---|---|---|"]
     for r in disparities["summary"]:
@@ -187,8 +187,9 @@ def _disparities_md(disparities: dict) -> list[str]:
                      f"{format_p(r['p_holm'])} | {pct(r['range'])} | {num(r['min_ratio'])}{flag} |")
     adjusted = disparities.get("adjusted") or []
     if adjusted:
-        lines += ["", "At equal base rates (auditkit.base_rates: each subject's hit and false-alarm rates per AU "
-                  "rescored at the AU's pooled base rate, so groups that show AUs less often are not charged for it):",
+        lines += ["", "Prevalence-calibrated, a secondary view (Siblini et al., 2020; auditkit.base_rates: each "
+                  "subject's hit and false-alarm rates per AU rescored at the AU's pooled base rate, assuming those "
+                  "rates do not depend on the base rate; the headline is the difference as scored above):",
                   "", "| normalizer | comparison | base rates | difference [95% CI] | p | p (Holm) |",
                   "|---|---|---|---|---|---|"]
         lines += [f"| {md(r['normalizer'])} | {md(r['comparison'])} | {pct(r['base_rate_a'])} % / "
@@ -197,13 +198,14 @@ def _disparities_md(disparities: dict) -> list[str]:
                   for r in adjusted]
     changes = [c for c in disparities.get("changes", []) if c["au"] == ALL_AUS]
     if changes:
-        lines += ["", "How each normalizer changes the difference (same subjects, permutation p; Holm over all rows):",
+        lines += ["", "How each normalizer changes the difference (paired on the same subjects and repetitions, "
+                  "subject x training test; Holm over all rows):",
                   "", "| normalizer | comparison | none | with normalizer | change [95% CI] | p | p (Holm) |",
                   "|---|---|---|---|---|---|---|"]
         lines += [f"| {md(c['normalizer'])} | {md(c['comparison'])} | {signed(c['difference_baseline'])} | "
                   f"{signed(c['difference'])} | {signed(c['change'])} [{signed(c['change_ci_low'])}, "
                   f"{signed(c['change_ci_high'])}] | {format_p(c['p'])} | {format_p(c['p_holm'])} |" for c in changes]
-        lines += [f"| {md(c['normalizer'])} (equal base rates) | {md(c['comparison'])} | "
+        lines += [f"| {md(c['normalizer'])} (prevalence-calibrated) | {md(c['comparison'])} | "
                   f"{signed(c['difference_baseline'])} | {signed(c['difference'])} | {signed(c['change'])} "
                   f"[{signed(c['change_ci_low'])}, {signed(c['change_ci_high'])}] | {format_p(c['p'])} | "
                   f"{format_p(c['p_holm'])} |" for c in disparities.get("adjusted_changes") or []]
@@ -227,6 +229,37 @@ def disparities(ctx: ReportContext) -> dict:
             "changes": records(ctx.tables.disparity_changes), "adjusted": records(ctx.tables.adjusted_summary),
             "adjusted_changes": records(ctx.tables.adjusted_changes),
             "ratio_band": list(RATIO_BAND), "min_subjects": MIN_SUBJECTS}
+
+
+def _error_rates_md(value: dict) -> list[str]:
+    groups, diffs = value["groups"], [d for d in value["differences"] if d["au"] == ALL_AUS]
+    lines = ["## Error rates per test group (equalized odds, all AUs)", "",
+             "Hit rate (true-positive rate) and false-alarm rate (false-positive rate) per group, each subject's "
+             "rate averaged over the AUs where it is defined; 95% CIs and p count people and trainings; Holm over "
+             "the pairs and both rates of one normalizer. Per-AU rows are in summary.json.", "",
+             "| normalizer | group | subjects | hit rate [95% CI] | false-alarm rate [95% CI] |", "|---|---|---|---|---|"]
+    lines += [f"| {md(g['normalizer'])} | {md(g['test_group'])} | {g['subjects']} | {pct(g['hit_rate'])} % "
+              f"[{pct(g['hit_rate_ci_low'])}, {pct(g['hit_rate_ci_high'])}] | {pct(g['false_alarm_rate'])} % "
+              f"[{pct(g['false_alarm_rate_ci_low'])}, {pct(g['false_alarm_rate_ci_high'])}] |" for g in groups]
+    lines += ["", "| normalizer | comparison | rate | A | B | difference [95% CI] | p | p (Holm) | equalized-odds "
+              "difference |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {md(d['normalizer'])} | {md(d['comparison'])} | {d['rate'].replace('_', ' ')} | "
+              f"{pct(d['value_a'])} % | {pct(d['value_b'])} % | {signed(d['difference'])} "
+              f"[{signed(d['difference_ci_low'])}, {signed(d['difference_ci_high'])}] | {format_p(d['p'])} | "
+              f"{format_p(d['p_holm'])} | {pct(d['equalized_odds_difference'])} |" for d in diffs]
+    return lines
+
+
+@register_section("error_rates", markdown=_error_rates_md,
+                  percent={"groups": ("hit_rate", "hit_rate_ci_low", "hit_rate_ci_high", "false_alarm_rate",
+                                      "false_alarm_rate_ci_low", "false_alarm_rate_ci_high"),
+                           "differences": ("value_a", "value_b", "difference", "difference_ci_low",
+                                           "difference_ci_high", "equalized_odds_difference")})
+def error_rates(ctx: ReportContext) -> dict:
+    """Hit and false-alarm rates per test group (all AUs, and per AU in summary.json) and their differences."""
+    if ctx.tables.error_rates.empty:
+        return {}
+    return {"groups": records(ctx.tables.error_rates), "differences": records(ctx.tables.error_rate_differences)}
 
 
 def _ceiling_md(rows: list[dict]) -> list[str]:

@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from auditkit.base_rates import ADJUSTED_COLUMNS, adjusted_disparities
-from auditkit.disparities import CHANGE_COLUMNS, disparities, disparity_changes, subject_metrics
+from auditkit.disparities import CHANGE_COLUMNS, disparities, disparity_changes, fixed_model, subject_metrics
 from auditkit.metrics import add_score, subject_scores
 from auditkit.normalizers.base import BASELINE
-from auditkit.stats import REPETITION_TEST, SUBJECT_TEST, condition_table, gap_tests
 from auditkit.report.provenance import made_by
+from auditkit.stats import CROSSED_TEST, REPETITION_TEST, SUBJECT_TEST, condition_table, gap_tests
+from auditkit.stats.error_rates import DIFFERENCE_COLUMNS as RATE_DIFFERENCE_COLUMNS
+from auditkit.stats.error_rates import GROUP_COLUMNS as RATE_GROUP_COLUMNS
+from auditkit.stats.error_rates import error_rates
 
 SCORE_KEYS = ["normalizer", "condition", "train_group", "test_group", "repetition"]
 CEILING = "oracle"  # the normalizer whose gain over `none` is the attainable one (synthetic data only)
@@ -26,12 +29,15 @@ class AuditTables:
     tests: pd.DataFrame
     scores: pd.DataFrame
     disparity_groups: pd.DataFrame  # per normalizer, AU (and `all`) and test group: auditkit.disparities
-    disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, permutation p
+    disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, p (crossed)
     disparity_changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))  # vs none
     made_by: pd.DataFrame = field(default_factory=pd.DataFrame)  # trainings per environment and runtime (provenance)
-    # the all-AU differences and their changes again at equal base rates (auditkit.base_rates)
+    # the all-AU differences and their changes again prevalence-calibrated (auditkit.base_rates)
     adjusted_summary: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ADJUSTED_COLUMNS))
     adjusted_changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))
+    # hit and false-alarm rates per test group and their differences (equalized odds: auditkit.stats.error_rates)
+    error_rates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RATE_GROUP_COLUMNS))
+    error_rate_differences: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RATE_DIFFERENCE_COLUMNS))
 
 
 def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
@@ -39,12 +45,14 @@ def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
     scores = subject_scores(results, SCORE_KEYS)
     per_au = add_score(results).groupby(
         ["normalizer", "condition", "au"], sort=True)[["score", "f1", "accuracy"]].mean().reset_index()
-    subjects = subject_metrics(results) if len(results) else None  # per-subject values, shared by both tables
-    groups, summary = disparities(results, seed=seed, subjects=subjects)
+    cells = subject_metrics(results, by_repetition=True) if len(results) else None  # shared by every table below
+    subjects = None if cells is None else subject_metrics(results)
+    groups, summary = disparities(results, seed=seed, subjects=subjects, cells=cells)
     adjusted, adjusted_changes = adjusted_disparities(results, BASELINE, seed=seed)
+    rates, rate_differences = error_rates(results, fixed=fixed_model(results)) if len(results) else (None, None)
     return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary,
-                       disparity_changes(results, BASELINE, seed=seed, subjects=subjects), made_by(results),
-                       adjusted, adjusted_changes)
+                       disparity_changes(results, BASELINE, seed=seed, subjects=cells), made_by(results),
+                       adjusted, adjusted_changes, *((rates, rate_differences) if rates is not None else ()))
 
 
 def is_test_only(tables: AuditTables) -> bool:
@@ -54,13 +62,18 @@ def is_test_only(tables: AuditTables) -> bool:
 
 
 def headline(tables: AuditTables, normalizer: str) -> pd.DataFrame:
-    """The gap per test group (and overall) for one normalizer: within - cross, both p-values, Hedges' g."""
+    """The gap per test group (and overall) for one normalizer: within - cross with the subject-and-training CI, p and
+    Holm (the verdict), the smallest gap detectable at 80 % power, and the paper's subject t-test p and Hedges' g."""
     t = tables.tests
     t = t[(t["normalizer"] == normalizer) & t["comparison"].str.startswith("within vs cross")]
+    crossed = t[t["test"] == CROSSED_TEST].set_index("test_group")
     subj = t[t["test"] == SUBJECT_TEST].set_index("test_group")
     reps = t[t["test"] == REPETITION_TEST].set_index("test_group")
-    return pd.DataFrame({"gap": subj["diff"], "p": subj["p"], "p_holm": subj["p_holm"], "hedges_g": subj["hedges_g"],
-                         "ci_low": subj["ci_low"], "ci_high": subj["ci_high"], "p_repetitions": reps["p"]}).reset_index()
+    return pd.DataFrame({"gap": crossed["diff"], "ci_low": crossed["ci_low"], "ci_high": crossed["ci_high"],
+                         "p": crossed["p"], "p_holm": crossed["p_holm"], "detectable": crossed["detectable"],
+                         "repetitions": crossed["repetitions"], "subjects": crossed["n_a"],
+                         "p_paper": subj["p"], "hedges_g": subj["hedges_g"],
+                         "p_repetitions": reps["p"]}).reset_index()
 
 
 def condition_means(conditions: pd.DataFrame) -> pd.DataFrame:

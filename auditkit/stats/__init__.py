@@ -1,4 +1,5 @@
-"""Significance of gaps: the paper's two-sample t-test plus effect sizes, bootstrap CIs, Holm, and a repetition-level test.
+"""Significance of gaps: the subject x training test (the headline: people and trainings both counted,
+`auditkit.stats.crossed`), the paper's two-sample t-test with effect sizes, a repetition-level test, and Holm.
 
 Tests and comparisons are registered pieces. A test (`register_test`) is a function of two samples returning one
 table row, with the description every report states; a comparison (`register_comparison`) picks the samples an audit
@@ -20,11 +21,13 @@ import pingouin as pg
 from scipy import stats as sps
 
 from auditkit.normalizers.base import BASELINE
+from auditkit.stats.crossed import Term, crossed_inference, detectable_effect
 
 ALPHA = 0.05
 N_BOOT = 2000
 
 SUBJECT_TEST = "subject t-test"
+CROSSED_TEST = "subject x training t-test"
 REPETITION_TEST = "repetition paired t-test"
 SUBJECT_PAIRED_TEST = "subject paired t-test"
 
@@ -66,9 +69,10 @@ def test_descriptions() -> dict[str, str]:
 HOLM_NOTE = ("p (Holm) is corrected within one family at a time: the gap tests of one normalizer (so adding a "
              "normalizer to an audit never changes another's verdict), and separately all normalizer-vs-none tests; "
              "each test kind (subject, repetition) is its own family.")
-CI_NOTE = ("95% CI = percentile bootstrap interval of the difference, resampling subjects (it belongs to the subject "
-           "t-test's question; as that test is conservative, an interval excluding 0 beside p > 0.05 is possible). "
-           "p = the test named in its row, uncorrected.")
+CI_NOTE = ("95% CI and p = the subject x training test: its uncertainty counts test people *and* trainings (a "
+           "delete-one jackknife over each, Welch-Satterthwaite df), so a re-run with another seed should land "
+           "inside it. p (paper) = the paper's subject t-test, for comparison with its tables; it leaves training "
+           "variation out. Detectable = the smallest gap found with 80% power at this design's precision.")
 
 
 def bootstrap_diff_ci(a: np.ndarray, b: np.ndarray, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -201,15 +205,51 @@ def holm(pvalues: pd.Series) -> pd.Series:
     return out
 
 
+CROSSED_DESCRIPTION = (
+    "The headline test. A score belongs to a (test subject, training) pair, and every subject of a group is scored "
+    "by the same few trainings, so the uncertainty comes from people and from trainings. Variance = a delete-one "
+    "jackknife over test subjects (within their test group) plus one over repetitions (each repetition's models "
+    "left out together, so within and cross, or two normalizers, stay paired), which errs on the conservative side "
+    "as Owen's (2007) pigeonhole bootstrap for crossed designs does; Welch-Satterthwaite degrees of freedom; 95% CI "
+    "= estimate +- t x SE, p = two-sided t. A fixed (pretrained) model has no training variance: then it is Welch's "
+    "t-test on subjects.")
+
+
+def crossed_row(scores: pd.DataFrame, a: pd.Series, b: pd.Series, fixed: bool = False) -> dict:
+    """The subject-and-training test of mean(rows a) - mean(rows b), paired where a and b share subjects and
+    repetitions (stats.crossed); a table row like the other tests'."""
+    def cells(rows: pd.DataFrame, arm: str) -> pd.DataFrame:
+        return pd.DataFrame({"arm": arm, "stratum": rows["test_group"].astype(str).to_numpy(),
+                             "subject": rows["subject"].astype(str).to_numpy(), "run": "audit",
+                             "repetition": rows["repetition"].to_numpy(), "score": rows["score"].to_numpy()})
+
+    sa, sb = scores[a], scores[b]
+    table = pd.concat([cells(sa, "a"), cells(sb, "b")], ignore_index=True)
+    inf = crossed_inference(table, [Term("a", 1.0), Term("b", -1.0)], fixed_runs=("audit",) if fixed else ())
+    mean_a = sa.groupby("subject")["score"].mean().mean() if len(sa) else np.nan
+    mean_b = sb.groupby("subject")["score"].mean().mean() if len(sb) else np.nan
+    return {"test": CROSSED_TEST, "n_a": sa["subject"].nunique(), "n_b": sb["subject"].nunique(), "mean_a": mean_a,
+            "mean_b": mean_b, "diff": inf.estimate, "statistic": inf.estimate / inf.se if inf.se else np.nan,
+            "dof": inf.dof, "p": inf.p, "cohen_d": np.nan, "hedges_g": np.nan, "ci_low": inf.ci_low,
+            "ci_high": inf.ci_high, "se": inf.se, "var_subjects": inf.var_subjects,
+            "var_trainings": inf.var_trainings, "repetitions": inf.repetitions,
+            "detectable": detectable_effect(inf)}
+
+
+TESTS[CROSSED_TEST] = StatTest(CROSSED_TEST, CROSSED_DESCRIPTION, crossed_row)
+
+
 def compare(scores: pd.DataFrame, a: pd.Series, b: pd.Series, name: str, seed: int = 0) -> list[dict]:
-    """Both tests of rows `a` vs rows `b` of a per-(repetition, subject) score table."""
+    """Every test of rows `a` vs rows `b` of a per-(repetition, subject) score table: the subject-and-training test
+    (the headline), the paper's subject t-test and the repetition-level paired test."""
     sa, sb = scores[a], scores[b]
     subject_a = sa.groupby("subject")["score"].mean().to_numpy()
     subject_b = sb.groupby("subject")["score"].mean().to_numpy()
     rep_a = sa.groupby("repetition")["score"].mean()
     rep_b = sb.groupby("repetition")["score"].mean()
     common = rep_a.index.intersection(rep_b.index)
-    return [{"comparison": name, **TESTS[SUBJECT_TEST].run(subject_a, subject_b, seed)},
+    return [{"comparison": name, **crossed_row(scores, a, b)},
+            {"comparison": name, **TESTS[SUBJECT_TEST].run(subject_a, subject_b, seed)},
             {"comparison": name, **TESTS[REPETITION_TEST].run(rep_a[common].to_numpy(), rep_b[common].to_numpy())}]
 
 
@@ -246,10 +286,13 @@ def between_test_groups(scores: pd.DataFrame, seed: int = 0) -> list[dict]:
         groups = sorted(s["test_group"].unique())
         for i, a in enumerate(groups):
             for b in groups[i + 1:]:
-                sa = s[s["test_group"] == a].groupby("subject")["score"].mean().to_numpy()
-                sb = s[s["test_group"] == b].groupby("subject")["score"].mean().to_numpy()
-                rows.append({"normalizer": norm, "family": f"groups under {norm}", "test_group": f"{a} vs {b}",
-                             "comparison": f"{a} vs {b}", **TESTS[SUBJECT_TEST].run(sa, sb, seed)})
+                on_a, on_b = s["test_group"] == a, s["test_group"] == b
+                sa = s[on_a].groupby("subject")["score"].mean().to_numpy()
+                sb = s[on_b].groupby("subject")["score"].mean().to_numpy()
+                head = {"normalizer": norm, "family": f"groups under {norm}", "test_group": f"{a} vs {b}",
+                        "comparison": f"{a} vs {b}"}
+                rows.append({**head, **crossed_row(s, on_a, on_b, fixed=True)})
+                rows.append({**head, **TESTS[SUBJECT_TEST].run(sa, sb, seed)})
     return rows
 
 
@@ -265,16 +308,57 @@ def normalizer_vs_baseline(scores: pd.DataFrame, seed: int = 0) -> list[dict]:
                 sa = other[other["test_group"] == g].groupby("subject")["score"].mean()
                 sb = base[base["test_group"] == g].groupby("subject")["score"].mean()
                 common = sa.index.intersection(sb.index)
-                rows.append({"normalizer": norm, "family": "normalizers vs none", "test_group": g,
-                             "comparison": f"{norm} vs none (tested on {g})",
-                             **TESTS[SUBJECT_PAIRED_TEST].run(sa[common].to_numpy(), sb[common].to_numpy(), seed)})
+                head = {"normalizer": norm, "family": "normalizers vs none", "test_group": g,
+                        "comparison": f"{norm} vs none (tested on {g})"}
+                both = pd.concat([other, base])
+                on_g = both["test_group"] == g
+                rows.append({**head, **crossed_row(both, on_g & (both["normalizer"] == norm),
+                                                   on_g & (both["normalizer"] == BASELINE), fixed=True)})
+                rows.append({**head, **TESTS[SUBJECT_PAIRED_TEST].run(sa[common].to_numpy(), sb[common].to_numpy(),
+                                                                       seed)})
             continue
         both = pd.concat([other, base])
+        rows += gap_changes(both, norm)
         for cond in ("within", "cross"):
             is_cond = both["condition"] == cond
             for r in compare(both, is_cond & (both["normalizer"] == norm), is_cond & (both["normalizer"] == BASELINE),
                              f"{norm} vs none ({cond})", seed):
                 rows.append({"normalizer": norm, "family": "normalizers vs none", "test_group": "all", **r})
+    return rows
+
+
+def gap_change_row(scores: pd.DataFrame, norm: str, group: str | None = None) -> dict:
+    """The change a normalizer makes to the gap (overall, or tested on `group`): (within - cross under `norm`) -
+    (within - cross under none), on the same people and repetitions, with the subject x training inference."""
+    rows = scores if group is None else scores[scores["test_group"] == group]
+    arm = rows["normalizer"].map(lambda n: "norm" if n == norm else "none") + "|" + rows["condition"]
+    cells = pd.DataFrame({"arm": arm.to_numpy(), "stratum": rows["test_group"].astype(str).to_numpy(),
+                          "subject": rows["subject"].astype(str).to_numpy(), "run": "audit",
+                          "repetition": rows["repetition"].to_numpy(), "score": rows["score"].to_numpy()})
+    inf = crossed_inference(cells, [Term("norm|within", 1.0), Term("norm|cross", -1.0), Term("none|within", -1.0),
+                                    Term("none|cross", 1.0)])
+    means = rows.groupby(["normalizer", "condition", "subject"])["score"].mean().groupby(level=[0, 1]).mean()
+
+    def gap_of(n: str) -> float:
+        return float(means.get((n, "within"), np.nan) - means.get((n, "cross"), np.nan))
+
+    return {"test": CROSSED_TEST, "n_a": rows["subject"].nunique(), "n_b": rows["subject"].nunique(),
+            "mean_a": gap_of(norm), "mean_b": gap_of(BASELINE), "diff": inf.estimate,
+            "statistic": inf.estimate / inf.se if inf.se else np.nan, "dof": inf.dof, "p": inf.p,
+            "cohen_d": np.nan, "hedges_g": np.nan, "ci_low": inf.ci_low, "ci_high": inf.ci_high, "se": inf.se,
+            "var_subjects": inf.var_subjects, "var_trainings": inf.var_trainings, "repetitions": inf.repetitions,
+            "detectable": detectable_effect(inf)}
+
+
+def gap_changes(both: pd.DataFrame, norm: str) -> list[dict]:
+    """Rows testing how `norm` changes the gap, overall and per test group (mean_a: its gap, mean_b: none's)."""
+    groups = sorted(both.loc[both["condition"] == "within", "test_group"].unique())
+    rows = [{"normalizer": norm, "family": "normalizers vs none", "test_group": "all",
+             "comparison": f"{norm} vs none (gap change)", **gap_change_row(both, norm)}]
+    if len(groups) > 1:
+        rows += [{"normalizer": norm, "family": "normalizers vs none", "test_group": g,
+                  "comparison": f"{norm} vs none (gap change, tested on {g})", **gap_change_row(both, norm, g)}
+                 for g in groups]
     return rows
 
 
