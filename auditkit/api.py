@@ -288,6 +288,9 @@ class ComparisonResult:
     counts: pd.DataFrame  # per model: subjects and AUs scored, and how many all models share
     missed_frames: pd.DataFrame  # per model and group (predictions audits): frames the tool never served
     comparison: object = field(repr=False, default=None)  # the auditkit.protocol.compare.Comparison behind it
+    # per model and group: hit and false-alarm rates; per model, pair of groups and rate: difference, CI, p, Holm
+    error_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    error_rate_differences: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_html(self, path: str | Path | None = None) -> Path:
         """Write report.html (and summary.json, summary.md) into the output folder, or the report to `path`."""
@@ -329,7 +332,8 @@ def compare(audits: list[str | Path], *, names: dict[str | Path, str] | None = N
         build_comparison_report(comparison, folder)
     tables = comparison.tables
     return ComparisonResult(folder, tables.models, tables.groups, tables.disparities, tables.pairs,
-                            comparison.subjects, pd.DataFrame(comparison.counts), comparison.missed, comparison)
+                            comparison.subjects, pd.DataFrame(comparison.counts), comparison.missed, comparison,
+                            tables.error_rates, tables.error_rate_differences)
 
 
 @dataclass

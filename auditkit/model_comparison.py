@@ -19,7 +19,7 @@ their trainings differ:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,11 @@ DISPARITY_COLUMNS = ["model", "comparison", "group_a", "group_b", "subjects_a", 
 # groups (value = the model's signed difference group_a - group_b); difference = value_a - value_b
 PAIR_COLUMNS = ["model_a", "model_b", "quantity", "comparison", "group_a", "group_b", "subjects", "value_a",
                 "value_b", "difference", "ci_low", "ci_high", "p", "p_holm", "significant"]
+RATE_COLUMNS = ["model", "test_group", "subjects", "hit_rate", "hit_rate_ci_low", "hit_rate_ci_high",
+                "false_alarm_rate", "false_alarm_rate_ci_low", "false_alarm_rate_ci_high"]
+RATE_DIFFERENCE_COLUMNS = ["model", "rate", "comparison", "group_a", "group_b", "value_a", "value_b", "difference",
+                           "difference_ci_low", "difference_ci_high", "p", "p_holm", "significant"]
+RATES = ("hit_rate", "false_alarm_rate")
 OVERALL = "overall"
 DISPARITY = "disparity"
 
@@ -48,6 +53,10 @@ class ModelComparisonTables:
     groups: pd.DataFrame  # GROUP_COLUMNS: each model's score per test group
     disparities: pd.DataFrame  # DISPARITY_COLUMNS: each model's signed difference per pair of groups
     pairs: pd.DataFrame  # PAIR_COLUMNS: paired differences between models, Holm across model pairs
+    # RATE_COLUMNS / RATE_DIFFERENCE_COLUMNS: each model's hit and false-alarm rates per group (equalized odds) and
+    # their differences between groups (empty when the input has no rate columns)
+    error_rates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RATE_COLUMNS))
+    error_rate_differences: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RATE_DIFFERENCE_COLUMNS))
 
 
 def _complete(subjects: pd.DataFrame) -> pd.DataFrame:
@@ -80,10 +89,11 @@ def check_paired(subjects: pd.DataFrame) -> pd.DataFrame:
 
 
 class _Data:
-    """The cells of every model as one crossed table (arm = model), with the fixed runs."""
+    """The cells of every model as one crossed table (arm = model), with the fixed runs; `value`: the column read."""
 
-    def __init__(self, subjects: pd.DataFrame) -> None:
-        table = subjects.dropna(subset=["score"])
+    def __init__(self, subjects: pd.DataFrame, value: str = "score") -> None:
+        table = subjects.dropna(subset=[value]).rename(columns={value: "_value"})
+        table = table.drop(columns=["score"], errors="ignore").rename(columns={"_value": "score"})
         self.cells = prepare(pd.DataFrame({
             "arm": table["model"].astype(str).to_numpy(), "stratum": table["test_group"].astype(str).to_numpy(),
             "subject": table["subject"].astype(str).to_numpy(), "run": table["run"].to_numpy(),
@@ -180,10 +190,43 @@ def model_pairs(subjects: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return table
 
 
+def model_error_rates(subjects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per model and group: hit and false-alarm rates with 95% CIs; per model, pair of groups and rate: the signed
+    difference with CI, p and Holm over that model's pairs and both rates (equalized odds)."""
+    subjects = check_paired(subjects)
+    if not set(RATES) <= set(subjects.columns):
+        return pd.DataFrame(columns=RATE_COLUMNS), pd.DataFrame(columns=RATE_DIFFERENCE_COLUMNS)
+    data = {rate: _Data(subjects, rate) for rate in RATES}
+    groups, differences = [], []
+    for model in data["hit_rate"].models:
+        names = _groups(data["hit_rate"], model)
+        for g in names:
+            row = {"model": model, "test_group": g, "subjects": int(len(data["hit_rate"].means.loc[(model, g)]))}
+            for rate in RATES:
+                inf = data[rate].infer([Term(model, 1.0, g)])
+                row.update({rate: data[rate].mean(model, g), f"{rate}_ci_low": inf.ci_low,
+                            f"{rate}_ci_high": inf.ci_high})
+            groups.append(row)
+        block = []
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                for rate in RATES:
+                    inf = data[rate].infer([Term(model, 1.0, a), Term(model, -1.0, b)])
+                    block.append({"model": model, "rate": rate, "comparison": f"{a} vs {b}", "group_a": a,
+                                  "group_b": b, "value_a": data[rate].mean(model, a),
+                                  "value_b": data[rate].mean(model, b), "difference": inf.estimate,
+                                  "difference_ci_low": inf.ci_low, "difference_ci_high": inf.ci_high, "p": inf.p})
+        _holm_rows(block)
+        differences += block
+    return pd.DataFrame(groups, columns=RATE_COLUMNS), pd.DataFrame(differences, columns=RATE_DIFFERENCE_COLUMNS)
+
+
 def compare_models(subjects: pd.DataFrame, seed: int = 0) -> ModelComparisonTables:
-    """All tables of a comparison from one row per (model, test group, subject[, repetition]) with `score`."""
+    """All tables of a comparison from one row per (model, test group, subject[, repetition]) with `score` (and
+    optionally `hit_rate` and `false_alarm_rate`)."""
     models, groups = model_scores(subjects, seed)
-    return ModelComparisonTables(models, groups, model_disparities(subjects, seed), model_pairs(subjects, seed))
+    return ModelComparisonTables(models, groups, model_disparities(subjects, seed), model_pairs(subjects, seed),
+                                 *model_error_rates(subjects))
 
 
 def headline_pair(disparities: pd.DataFrame) -> tuple[str, str] | None:

@@ -160,3 +160,35 @@ def test_the_change_in_a_disparity_is_calibrated_and_finds_a_normalizer_that_hur
     one = disparity_changes(_two_normalizers(rng, effect=-0.05), n_boot=200).iloc[0]
     assert one["change_ci_low"] < one["change"] < one["change_ci_high"]
     assert one["change"] == pytest.approx(one["difference"] - one["difference_baseline"])
+
+
+def test_balanced_rows_keep_one_model_of_every_pool_per_subject() -> None:
+    """A pool whose models score everyone higher (its people, not its test subjects): unbalanced, the *other* group
+    looks better, because a subject is mostly scored by the other pool's models; balanced, no difference remains."""
+    from auditkit.disparities import balanced_rows, pairwise, subject_metrics
+
+    rng = np.random.default_rng(0)
+    pools = {"heads": [f"H{i}" for i in range(9)], "tails": [f"T{i}" for i in range(9)]}
+    rows = []
+    for rep in range(10):
+        for train, members in pools.items():
+            out = set(rng.permutation(members)[:6])
+            offset = 0.1 if train == "heads" else 0.0
+            for test, tested in pools.items():
+                for s in tested:
+                    if test == train and s in out:
+                        continue
+                    v = 0.5 + offset + rng.normal(0, 0.01)
+                    rows.append({"normalizer": "none", "repetition": rep, "condition": "within" if test == train
+                                 else "cross", "train_group": train, "test_group": test, "subject": s, "au": "AU12",
+                                 "f1": v, "accuracy": v, "support": 50, "positives": 10})
+    res = pd.DataFrame(rows)
+    skewed = pairwise(subject_metrics(res, by_repetition=True).query("au == 'all'"))[0]
+    balanced = balanced_rows(res)
+    fair = pairwise(subject_metrics(balanced, by_repetition=True).query("au == 'all'"))[0]
+    assert skewed["difference"] < -0.04  # heads subjects scored mostly by the tails pool's models
+    assert abs(fair["difference"]) < 0.01
+    within = balanced[balanced["condition"] == "within"][["subject", "repetition"]].drop_duplicates()
+    assert len(balanced.drop_duplicates(["subject", "repetition"])) == len(within)  # every kept cell has both
+    test_only = res.assign(condition="test-only")
+    assert balanced_rows(test_only) is test_only

@@ -169,3 +169,20 @@ def test_two_runs_of_one_configuration_are_not_called_different() -> None:
     rows = 2 * n  # the overall difference and one disparity change per comparison
     assert 0.01 <= crossed / rows <= 0.08, crossed / rows
     assert people_only / rows > 0.2, people_only / rows
+
+
+def test_error_rates_per_model_and_group() -> None:
+    from auditkit.model_comparison import RATE_COLUMNS, RATE_DIFFERENCE_COLUMNS, model_error_rates
+
+    rng = np.random.default_rng(2)
+    cells = two_runs_of_one_configuration(rng)
+    cells = cells.assign(hit_rate=rng.uniform(0.5, 0.7, len(cells)),
+                         false_alarm_rate=rng.uniform(0.1, 0.3, len(cells)) + 0.1 * (cells["test_group"] == "a"))
+    groups, diffs = model_error_rates(cells)
+    assert list(groups.columns) == RATE_COLUMNS and list(diffs.columns) == RATE_DIFFERENCE_COLUMNS
+    g = groups.set_index(["model", "test_group"])
+    expected = cells.groupby(["model", "test_group", "subject"])["false_alarm_rate"].mean().groupby(level=[0, 1]).mean()
+    np.testing.assert_allclose(g["false_alarm_rate"], expected.loc[g.index])
+    alarm = diffs[diffs["rate"] == "false_alarm_rate"]
+    assert (alarm["difference"] > 0.05).all() and (alarm["p_holm"] < 0.05).all()  # the planted +10 points
+    assert model_error_rates(cells.drop(columns=["hit_rate", "false_alarm_rate"]))[0].empty

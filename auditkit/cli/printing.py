@@ -76,7 +76,7 @@ def print_disparities(tables) -> None:
     groups = groups[groups["au"] == ALL_AUS]
     if groups.empty:
         return
-    table = _compact(f"Disparities between test groups (all AUs; each subject scored by every model that tested it). "
+    table = _compact(f"Disparities between test groups (all AUs; each subject scored by one model of every group). "
                      f"! = a ratio outside [{RATIO_BAND[0]}, {RATIO_BAND[1]}]; ~ = under {MIN_SUBJECTS} subjects",
                      [("norm.", "left"), ("group", "left"), ("subj.", "right"), ("score", "right"),
                       ("95% CI", "right"), ("base rate", "right"), ("-best", "right"), ("/best", "right"),
@@ -209,3 +209,13 @@ def print_leaderboard(comparison) -> None:
     for au in sorted(set().union(*scored.values()) - set(comparison.aus)):
         lacking = [m for m, aus in scored.items() if au not in aus]
         console.print(f"  {au} left out: not scored by {', '.join(lacking)}", markup=False, highlight=False)
+    diffs = comparison.tables.error_rate_differences
+    if len(diffs):
+        console.print("Error rates (equalized odds): each model's hit and false-alarm rate difference between "
+                      "groups, points [95% CI], p (Holm):", highlight=False)
+        for r in diffs.itertuples():
+            name = "hit rate" if r.rate == "hit_rate" else "false-alarm rate"
+            console.print(f"  {r.model}: {r.comparison}: {name} {100 * r.value_a:.1f} vs {100 * r.value_b:.1f} %, "
+                          f"{100 * r.difference:+.1f} [{100 * r.difference_ci_low:+.1f}, "
+                          f"{100 * r.difference_ci_high:+.1f}], p = {_fmt_p(r.p)} ({_fmt_p(r.p_holm)})",
+                          markup=False, highlight=False)

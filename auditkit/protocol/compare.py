@@ -17,6 +17,7 @@ from auditkit.disparities import ALL_AUS, subject_metrics
 from auditkit.errors import AuditkitError
 from auditkit.metrics import LEGACY_F1_RULE
 from auditkit.model_comparison import ModelComparisonTables, compare_models
+from auditkit.stats.error_rates import rate_cells
 from auditkit.protocol.audit_dir import RESULTS_FILE, RUN_FILE, AuditDir
 from auditkit.protocol.coverage import missed_by_group
 
@@ -176,8 +177,11 @@ def _per_subject(entry: ModelEntry, aus: list[str]) -> pd.DataFrame:
     rows = entry.results[entry.results["au"].isin(aus)]
     table = subject_metrics(rows, by_repetition=True)
     table = table[table["au"] == ALL_AUS]
+    rates = rate_cells(rows)
+    rates = rates[rates["au"] == ALL_AUS].drop(columns=["au", "normalizer"])
+    table = table.merge(rates, on=["test_group", "subject", "repetition"], how="left")
     return table.assign(model=entry.label, run=str(entry.audit.resolve()), fixed=entry.kind == "test-only")[
-        ["model", "test_group", "subject", "repetition", "run", "fixed", "score"]]
+        ["model", "test_group", "subject", "repetition", "run", "fixed", "score", "hit_rate", "false_alarm_rate"]]
 
 
 def _missed_on(entry: ModelEntry, shared: set[str]) -> pd.DataFrame | None:

@@ -198,6 +198,34 @@ def model_disparities(ctx: CompareContext) -> list[dict]:
     return records(ctx.comparison.tables.disparities)
 
 
+def _rates_md(value: dict) -> list[str]:
+    lines = ["## Error rates of each model (equalized odds)", "",
+             "Hit rate (true-positive rate) and false-alarm rate per model and test group, over the shared AUs; 95% "
+             "CIs and p count people and trainings; Holm over each model's pairs of groups and both rates.", "",
+             "| model | group | hit rate [95% CI] | false-alarm rate [95% CI] |", "|---|---|---|---|"]
+    lines += [f"| {md(g['model'])} | {md(g['test_group'])} | {pct(g['hit_rate'])} % [{pct(g['hit_rate_ci_low'])}, "
+              f"{pct(g['hit_rate_ci_high'])}] | {pct(g['false_alarm_rate'])} % [{pct(g['false_alarm_rate_ci_low'])}, "
+              f"{pct(g['false_alarm_rate_ci_high'])}] |" for g in value["groups"]]
+    lines += ["", "| model | comparison | rate | difference [95% CI] | p | p (Holm) |", "|---|---|---|---|---|---|"]
+    lines += [f"| {md(d['model'])} | {md(d['comparison'])} | {d['rate'].replace('_', ' ')} | {signed(d['difference'])} "
+              f"[{signed(d['difference_ci_low'])}, {signed(d['difference_ci_high'])}] | {format_p(d['p'])} | "
+              f"{format_p(d['p_holm'])} |" for d in value["differences"]]
+    return lines
+
+
+@register_section("model_error_rates", markdown=_rates_md, report=REPORT,
+                  percent={"groups": ("hit_rate", "hit_rate_ci_low", "hit_rate_ci_high", "false_alarm_rate",
+                                      "false_alarm_rate_ci_low", "false_alarm_rate_ci_high"),
+                           "differences": ("value_a", "value_b", "difference", "difference_ci_low",
+                                           "difference_ci_high")})
+def model_error_rates(ctx: CompareContext) -> dict:
+    """Each model's hit and false-alarm rates per group and their between-group differences (equalized odds)."""
+    tables = ctx.comparison.tables
+    if tables.error_rates.empty:
+        return {}
+    return {"groups": records(tables.error_rates), "differences": records(tables.error_rate_differences)}
+
+
 def _pairs_md(rows: list[dict]) -> list[str]:
     lines = ["## Models compared in pairs (same subjects)", "",
              "| model A | model B | quantity | A | B | A − B [95% CI] | p | p (Holm) |", "|---|---|---|---|---|---|---|---|"]

@@ -132,7 +132,8 @@ def methods(run: dict, tables: AuditTables) -> list[dict]:
         "the repetitions that tested them, each repetition's models averaged first). F1 of a subject who neither shows nor is predicted to show an AU: "
         f"{F1_RULE_TEXT[rule]} (rule '{rule}', --f1-no-positives).")})
     tests = ("Between groups: the signed difference of two groups' mean subject scores with a 95% interval and p "
-             "from the subject x training test. Hit and false-alarm rates per group (equalized odds) and their "
+             "from the subject x training test, on balanced cells in a gap audit (the repetitions where one model of "
+             "every group tested the subject, so no group is scored mostly by models trained on another). Hit and false-alarm rates per group (equalized odds) and their "
              "differences are tested the same way; how a normalizer changes a difference is tested on the same "
              "subjects and repetitions. Because F1 and accuracy depend on how often an AU occurs, the differences "
              "are also given prevalence-calibrated (Siblini et al., 2020: each subject's hit and false-alarm rates "

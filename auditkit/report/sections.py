@@ -163,7 +163,8 @@ def _disparities_md(disparities: dict) -> list[str]:
         return []
     low, high = disparities["ratio_band"]
     lines = ["## Disparities between test groups (all AUs)", "",
-             f"Each subject scored by every model that tested it; 95% CIs count people and trainings; "
+             f"Each subject scored by one model of every group (gap audits: the balanced repetitions); 95% CIs count "
+             f"people and trainings; "
              f"**!** = a ratio outside [{low}, {high}]; *small* = under {disparities['min_subjects']} subjects.", "",
              "| normalizer | group | subjects | score [95% CI] | F1 | accuracy | base rate | − best | ÷ best | ÷ overall |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from auditkit.base_rates import ADJUSTED_COLUMNS, adjusted_disparities
-from auditkit.disparities import CHANGE_COLUMNS, disparities, disparity_changes, fixed_model, subject_metrics
+from auditkit.disparities import (
+    CHANGE_COLUMNS,
+    balanced_rows,
+    disparities,
+    disparity_changes,
+    fixed_model,
+    subject_metrics,
+)
 from auditkit.metrics import add_score, subject_scores
 from auditkit.normalizers.base import BASELINE
 from auditkit.report.provenance import made_by
@@ -45,13 +52,15 @@ def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
     scores = subject_scores(results, SCORE_KEYS)
     per_au = add_score(results).groupby(
         ["normalizer", "condition", "au"], sort=True)[["score", "f1", "accuracy"]].mean().reset_index()
-    cells = subject_metrics(results, by_repetition=True) if len(results) else None  # shared by every table below
-    subjects = None if cells is None else subject_metrics(results)
-    groups, summary = disparities(results, seed=seed, subjects=subjects, cells=cells)
-    adjusted, adjusted_changes = adjusted_disparities(results, BASELINE, seed=seed)
-    rates, rate_differences = error_rates(results, fixed=fixed_model(results)) if len(results) else (None, None)
+    # between groups, every subject scored alike by models of every pool (disparities.balanced_rows)
+    balanced = balanced_rows(results)
+    cells = subject_metrics(balanced, by_repetition=True) if len(balanced) else None  # shared by the tables below
+    subjects = None if cells is None else subject_metrics(balanced)
+    groups, summary = disparities(balanced, seed=seed, subjects=subjects, cells=cells)
+    adjusted, adjusted_changes = adjusted_disparities(balanced, BASELINE, seed=seed)
+    rates, rate_differences = error_rates(balanced, fixed=fixed_model(results)) if len(balanced) else (None, None)
     return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary,
-                       disparity_changes(results, BASELINE, seed=seed, subjects=cells), made_by(results),
+                       disparity_changes(balanced, BASELINE, seed=seed, subjects=cells), made_by(results),
                        adjusted, adjusted_changes, *((rates, rate_differences) if rates is not None else ()))
 
 
