@@ -118,7 +118,8 @@ def replication_short(audits: Path) -> str:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_replication import PAPER, _p, split_rows
 
-    lines = ["| split | normalizer | within | cross | gap | p (reps) | share of the oracle's cross gain | paper within / cross |",
+    lines = ["| split | normalizer | within | cross | gap | p (people and trainings) | share of the oracle's cross gain | "
+             "paper within / cross |",
              "|---|---|---|---|---|---|---|---|"]
     for split in ("fitzpatrick", "gender"):
         for r in split_rows(split, audits / split):
@@ -127,7 +128,7 @@ def replication_short(audits: Path) -> str:
             share = {"none": "0 %", "oracle": "100 %"}.get(r["normalizer"], f"{100 * r['share_cross']:.0f} %")
             paper = PAPER[split].get(r["normalizer"])
             lines.append(f"| {split} | {r['normalizer']} | {100 * r['within']:.1f} | {100 * r['cross']:.1f} | "
-                         f"{100 * r['gap']:+.1f} | {_p(r['p_repetitions'])} | {share} | "
+                         f"{100 * r['gap']:+.1f} | {_p(r['p'])} | {share} | "
                          f"{f'{paper[0]:.1f} / {paper[1]:.1f}' if paper else '—'} |")
     return "\n".join(lines) + "\n"
 

@@ -165,6 +165,12 @@ def methods(run: dict, tables: AuditTables) -> list[dict]:
                       "evidence of no difference, and the intervals show the differences the data cannot rule out"
                       + (f"; below {MIN_SUBJECTS} subjects a group's values are unreliable." if min(sizes) < MIN_SUBJECTS
                          else "."))
+    if not is_test_only(tables):
+        limits.append("A per-group gap compares models trained on different pools of people, and which people form a "
+                      "pool is drawn once per audit: its interval is conditional on that split (on random groups it "
+                      "rejects somewhat more often than 5 %; benchmarks/README.md, bench_calibration.py). The overall "
+                      "gap and the between-group differences are not affected: every pool's models weigh alike "
+                      "there.")
     if synthetic:
         limits.append("Synthetic data: the attribute's effect on the faces is whatever the renderer gives it; a real "
                       "audit needs a real, consented dataset.")
