@@ -108,31 +108,6 @@ def permutation_p(a: np.ndarray, b: np.ndarray, seed: int = 0, n_resamples: int 
     return float(min(1.0, res.pvalue))
 
 
-def bootstrap_mean_ci(values: np.ndarray, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap CI of mean(values), resampling subjects (NaN with fewer than 2 values)."""
-    values = np.asarray(values, float)
-    if len(values) < 2:
-        return float("nan"), float("nan")
-    if np.ptp(values) == 0:  # every subject alike: every resample has the same mean
-        return float(values[0]), float(values[0])
-    with quiet():
-        res = sps.bootstrap((values,), lambda x, axis: x.mean(axis), vectorized=True, n_resamples=N_BOOT,
-                            confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
-def sign_flip_p(differences: np.ndarray, seed: int = 0, n_resamples: int = N_PERMUTATIONS) -> float:
-    """Two-sided paired permutation p of mean(differences) = 0: each subject's difference keeps or flips its sign
-    (scipy; exact below `n_resamples` sign patterns). NaN with fewer than 2 subjects or all differences 0."""
-    d = np.asarray(differences, float)
-    if len(d) < 2 or not np.any(d):
-        return float("nan")
-    with quiet():
-        res = sps.permutation_test((d,), lambda x, axis: x.mean(axis), vectorized=True, permutation_type="samples",
-                                   alternative="two-sided", n_resamples=n_resamples, rng=np.random.default_rng(seed))
-    return float(min(1.0, res.pvalue))
-
-
 @register_test(SUBJECT_TEST, "Student's two-sample t-test on per-subject scores (each subject averaged over "
                "repetitions), as in the paper. For a gap, within and cross test the same people, which the test "
                "treats as independent samples: that makes it conservative (in simulated null audits it rejects well "
