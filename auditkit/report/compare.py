@@ -64,14 +64,23 @@ def _interval(lo: float, hi: float) -> str:
 
 
 def pair_sentence(row: dict, attr: list[str]) -> str:
-    """One plain sentence per paired comparison of two models (overall score or a pair of groups' difference)."""
+    """One plain sentence per paired comparison of two models (overall score or a pair of groups' difference): the
+    difference stated as a fact only where its test (Holm across model pairs) supports it."""
     a, b = row["model_a"], row["model_b"]
-    verdict = "" if row["significant"] else " Not significant after Holm: the data cannot tell the two apart."
+    evidence = _p_text(row["p"], row["p_holm"])
+    if not row["significant"]:
+        if row["quantity"] == OVERALL:
+            return (f"No difference in overall score between {a} and {b} that the data can detect "
+                    f"({pct(row['value_a'])} vs {pct(row['value_b'])}; {a} − {b} {signed(row['difference'])}, "
+                    f"{_interval_signed(row['ci_low'], row['ci_high'])}, {evidence}).")
+        return (f"No difference between {a}'s and {b}'s {attribute_words(attr)} disparity that the data can detect "
+                f"({row['group_a']} − {row['group_b']}: {signed(row['value_a'])} vs {signed(row['value_b'])}; change "
+                f"{signed(row['difference'])}, {_interval_signed(row['ci_low'], row['ci_high'])}, {evidence}).")
     if row["quantity"] == OVERALL:
         more = "higher" if row["difference"] >= 0 else "lower"
         lo, hi = (row["ci_low"], row["ci_high"]) if row["difference"] >= 0 else (-row["ci_high"], -row["ci_low"])
         return (f"{a} scores {pct(abs(row['difference']))} points {more} than {b} overall ({pct(row['value_a'])} vs "
-                f"{pct(row['value_b'])}), {_interval(lo, hi)}, {_p_text(row['p'], row['p_holm'])}.{verdict}")
+                f"{pct(row['value_b'])}), {_interval(lo, hi)}, {evidence}.")
     da, db = row["value_a"], row["value_b"]
     what = f"{attribute_words(attr)} disparity"
     word = "smaller" if abs(da) <= abs(db) else "larger"
@@ -81,12 +90,15 @@ def pair_sentence(row: dict, attr: list[str]) -> str:
         turn = side * (-1.0 if word == "smaller" else 1.0)  # the interval read as "by how much smaller (larger)"
         lo, hi = sorted((turn * row["ci_low"], turn * row["ci_high"]))
         return (f"{a}'s {what} is {pct(turn * row['difference'])} points {word} than {b}'s ({pair}: {signed(da)} vs "
-                f"{signed(db)}), {_interval(lo, hi)}, {_p_text(row['p'], row['p_holm'])}.{verdict}")
+                f"{signed(db)}), {_interval(lo, hi)}, {evidence}.")
     turn = 1.0 if row["difference"] >= 0 else -1.0
     lo, hi = sorted((turn * row["ci_low"], turn * row["ci_high"]))
     return (f"{a}'s {what} ({pair}: {signed(da)}) is {word} than {b}'s ({signed(db)}), with the opposite sign; "
-            f"the two differ by {pct(abs(row['difference']))} points, {_interval(lo, hi)}, "
-            f"{_p_text(row['p'], row['p_holm'])}.{verdict}")
+            f"the two differ by {pct(abs(row['difference']))} points, {_interval(lo, hi)}, {evidence}.")
+
+
+def _interval_signed(lo: float, hi: float) -> str:
+    return f"95 % CI {signed(lo)} to {signed(hi)}"
 
 
 def leaderboard(comparison: Comparison) -> list[dict]:
