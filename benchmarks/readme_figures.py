@@ -137,6 +137,7 @@ def _split_facts(audit: Path) -> dict:
     """DeepFN against none and the oracle on one split: shares, within change, gaps, the between-group difference."""
     from bench_replication import split_rows
 
+    from auditkit.disparities import ALL_AUS
     from auditkit.report.render import load_run
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
     from auditkit.stats import CROSSED_TEST
@@ -148,9 +149,10 @@ def _split_facts(audit: Path) -> dict:
     gaps = {n: headline(tables, n).set_index("test_group").loc["all"] for n in ("none", "deepfn", "oracle")}
     t = tables.tests
     gap_change = t[(t["comparison"] == "deepfn vs none (gap change)") & (t["test"] == CROSSED_TEST)].iloc[0]
-    rates = tables.error_rate_differences.query("au == @ALL_AUS")
-    pairs = tables.disparity_summary.query("au == @ALL_AUS").set_index("normalizer")
-    change = tables.disparity_changes.query("au == @ALL_AUS").set_index("normalizer")
+    every = tables.disparity_summary["au"] == ALL_AUS
+    rates = tables.error_rate_differences[tables.error_rate_differences["au"] == ALL_AUS]
+    pairs = tables.disparity_summary[every].set_index("normalizer")
+    change = tables.disparity_changes[tables.disparity_changes["au"] == ALL_AUS].set_index("normalizer")
     adjusted = tables.adjusted_summary.set_index("normalizer")
     adjusted_change = tables.adjusted_changes.set_index("normalizer")
     from bench_replication import group_rows
@@ -296,9 +298,9 @@ def disparity_reading(wider: bool, p: float, seeds_p: float | None = None) -> st
     text = ("Once training variation is counted this is no change the audit can tell from noise (the interval holds "
             "0)")
     if wider and seeds_p is not None and seeds_p < 0.05:
-        text += (f"; over the seeds DeepFN's difference was the wider one each time (Welch t-test on the seeds' "
-                 f"differences, p = {seeds_p:.3f}), a widening consistent on these 17 people that their number "
-                 "cannot yet generalize")
+        text += (f"; over the seeds DeepFN's difference was wider than none's (Welch t-test on the seeds' "
+                 f"differences, p = {seeds_p:.3f}): a widening consistent across re-runs on these 17 people, which "
+                 "their number cannot yet generalize")
     return text + ": a smaller gap, not a smaller disparity."
 
 
@@ -309,7 +311,7 @@ def adjusted_reading(wider: bool, p: float, seeds_p: float | None = None) -> str
                 "that part is DeepFN's own.")
     seeds = ""
     if wider and seeds_p is not None:
-        seeds = f"; over the seeds Welch p = {seeds_p:.3f} (the same 17 people)"
+        seeds = f"; over the seeds, on the same 17 people, Welch p = {seeds_p:.3f}"
     return (f"Prevalence-calibrated, DeepFN's change is no change the audit can tell from noise (p = {p:.3f}{seeds}): "
             "the disparity goal is not met, nor clearly missed.")
 
