@@ -190,8 +190,8 @@ def print_leaderboard(comparison) -> None:
     columns.append(("missed", "right"))
     c = comparison.counts[0]
     table = _compact(f"{len(rows)} models on {c['shared_subjects']} shared subjects and {c['shared_aus']} shared AUs. "
-                     "Score: mean of F1 and accuracy (%); difference between groups (points); [95% CI counting "
-                     "people and trainings]; p: test of the difference", columns)
+                     "Score: mean of F1 and accuracy (%); difference between groups (points); [95% CI: people, and "
+                     "trainings where models were trained]; p: test of the difference", columns)
     for r in rows:
         cells = [str(r["rank"]), r["model"],
                  f"{100 * r['score']:.1f} [{100 * r['score_ci_low']:.1f}, {100 * r['score_ci_high']:.1f}]"]
