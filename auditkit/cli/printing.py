@@ -118,9 +118,8 @@ def print_disparities(tables) -> None:
         diffs = tables.error_rate_differences
         for r in diffs[diffs["au"] == ALL_AUS].itertuples():
             name = "hit rate" if r.rate == "hit_rate" else "false-alarm rate"
-            console.print(f"  {r.normalizer}: {r.comparison}: {name} difference {100 * r.difference:+.1f} "
-                          f"[{100 * r.difference_ci_low:+.1f}, {100 * r.difference_ci_high:+.1f}] points, "
-                          f"p = {_fmt_p(r.p)} (Holm {_fmt_p(r.p_holm)})", markup=False, highlight=False)
+            console.print(f"  {r.normalizer}: {r.comparison}: {name} difference {_tested(r)}", markup=False,
+                          highlight=False)
     adjusted = tables.adjusted_summary
     if len(adjusted):
         console.print("Prevalence-calibrated (a secondary view: each subject's hit and false-alarm rates rescored at "
@@ -128,9 +127,13 @@ def print_disparities(tables) -> None:
                       highlight=False)
         for r in adjusted.itertuples():
             console.print(f"  {r.normalizer}: {r.comparison} (base rates {100 * r.base_rate_a:.1f} % / "
-                          f"{100 * r.base_rate_b:.1f} %): difference {100 * r.difference:+.1f} "
-                          f"[{100 * r.difference_ci_low:+.1f}, {100 * r.difference_ci_high:+.1f}] points, "
-                          f"p = {_fmt_p(r.p)} (Holm {_fmt_p(r.p_holm)})", markup=False, highlight=False)
+                          f"{100 * r.base_rate_b:.1f} %): difference {_tested(r)}", markup=False, highlight=False)
+
+
+def _tested(r: object) -> str:
+    """'-7.2 [-13.4, -0.9] points, p = 0.028 (Holm 0.028)' for a row with a difference, its CI and p."""
+    return (f"{100 * r.difference:+.1f} [{100 * r.difference_ci_low:+.1f}, {100 * r.difference_ci_high:+.1f}] points, "
+            f"p = {_fmt_p(r.p)} (Holm {_fmt_p(r.p_holm)})")
 
 
 def print_findings(tables, run: dict) -> None:
