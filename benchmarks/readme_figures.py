@@ -109,8 +109,8 @@ def rerun_sentence(calibration: Path | None) -> str:
             f"(after Holm) at {100 * gap_sig:.0f} % of the seeds, the difference at {100 * diff_sig:.0f} %: a verdict "
             "near the line can flip with the seed, and the intervals say so "
             "([calibration](benchmarks/README.md#verdicts-that-survive-a-re-run--bench_calibrationpy)). A CPU with "
-            "other vector units (AMX, AVX-512) changes the trainings' rounding: a smaller change of the same kind, "
-            "inside the same intervals.\n")
+            "other vector units (AMX, AVX-512) changes the trainings' rounding, which is training variation of the "
+            "kind these intervals count; it was not measured separately here.\n")
 
 
 def replication_short(audits: Path) -> str:
