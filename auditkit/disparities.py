@@ -70,12 +70,17 @@ def subject_metrics(results: pd.DataFrame, by_repetition: bool = False) -> pd.Da
         score=("score", "mean"), f1=("f1", "mean"), accuracy=("accuracy", "mean"), frames=("frames", "max"),
         positives=("positives", "sum"), labels=("labels", "sum")).reset_index().assign(au=ALL_AUS)
     cells = pd.concat([overall[per_au.columns], per_au], ignore_index=True)
-    if by_repetition:
-        return cells
+    return cells if by_repetition else subjects_of(cells)
+
+
+def subjects_of(cells: pd.DataFrame) -> pd.DataFrame:
+    """subject_metrics(results) from subject_metrics(results, by_repetition=True): each subject's mean over its
+    repetitions, so a caller holding the cells does not group the results rows again."""
     keys = ["normalizer", "test_group", "subject", "au"]
+    columns = [c for c in cells.columns if c != "repetition"]
     return cells.groupby(keys, sort=False, observed=True).agg(
         score=("score", "mean"), f1=("f1", "mean"), accuracy=("accuracy", "mean"), frames=("frames", "max"),
-        positives=("positives", "max"), labels=("labels", "max")).reset_index()[per_au.columns.drop("repetition")]
+        positives=("positives", "max"), labels=("labels", "max")).reset_index()[columns]
 
 
 def _frame(sub: pd.DataFrame, n_boot: int, seed: int):

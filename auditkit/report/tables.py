@@ -14,6 +14,7 @@ from auditkit.disparities import (
     disparity_changes,
     fixed_model,
     subject_metrics,
+    subjects_of,
 )
 from auditkit.metrics import add_score, subject_scores
 from auditkit.normalizers.base import BASELINE
@@ -55,7 +56,7 @@ def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
     # between groups, every subject scored alike by models of every pool (disparities.balanced_rows)
     balanced = balanced_rows(results)
     cells = subject_metrics(balanced, by_repetition=True) if len(balanced) else None  # shared by the tables below
-    subjects = None if cells is None else subject_metrics(balanced)
+    subjects = None if cells is None else subjects_of(cells)
     groups, summary = disparities(balanced, seed=seed, subjects=subjects, cells=cells)
     adjusted, adjusted_changes = adjusted_disparities(balanced, BASELINE, seed=seed)
     rates, rate_differences = error_rates(balanced, fixed=fixed_model(results)) if len(balanced) else (None, None)
