@@ -113,6 +113,7 @@ def split_rows(split: str, audit: Path) -> list[dict]:
     from auditkit.disparities import ALL_AUS
     from auditkit.report.render import load_run
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
+    from auditkit.stats import CROSSED_TEST
 
     results, run = load_run(audit)
     tables = audit_tables(results, int(run["config"]["seed"]))
@@ -120,14 +121,22 @@ def split_rows(split: str, audit: Path) -> list[dict]:
     summary = tables.disparity_summary
     pairs = summary[summary["au"] == ALL_AUS].set_index("normalizer") if len(summary) else pd.DataFrame()
     adjusted = tables.adjusted_summary.set_index("normalizer") if len(tables.adjusted_summary) else pd.DataFrame()
+    tests = tables.tests
+    changes = tests[(tests["test"] == CROSSED_TEST) & (tests["test_group"] == "all")].set_index("comparison")
     rows = []
     for norm in run["config"]["normalizers"]:
         within, cross = _per_subject(tables.scores, norm, "within"), _per_subject(tables.scores, norm, "cross")
         overall = headline(tables, norm).set_index("test_group").loc["all"]
+        change = changes.loc[f"{norm} vs none (gap change)"] if f"{norm} vs none (gap change)" in changes.index else {}
         paper = PAPER[split].get(norm)
         rows.append({
             "split": split, "normalizer": norm, "within": within.mean(), "within_std": within.std(), "cross": cross.mean(),
-            "cross_std": cross.std(), "gap": overall["gap"], "p": overall["p"], "p_repetitions": overall["p_repetitions"],
+            "cross_std": cross.std(), "gap": overall["gap"], "gap_ci_low": overall["ci_low"], "gap_ci_high": overall["ci_high"],
+            "p": overall["p"], "p_holm": overall["p_holm"], "p_paper": overall["p_paper"],
+            "p_repetitions": overall["p_repetitions"], "repetitions": overall["repetitions"],
+            **{f"change{k}": float(change[c]) if len(change) else np.nan
+               for k, c in (("", "diff"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high"), ("_p", "p"),
+                            ("_p_holm", "p_holm"))},
             "share_cross": shares["share_cross"].get(norm, np.nan), "share_all": shares["share_all"].get(norm, np.nan),
             "comparison": pairs["comparison"].get(norm) if len(pairs) and "comparison" in pairs else None,
             "difference": pairs["difference"].get(norm, np.nan) if len(pairs) else np.nan,
@@ -227,20 +236,27 @@ def markdown(rows: list[dict], timings: dict, preset: str, groups: list[dict] | 
 
     lines = [f"Synthetic defaults: 68 subjects × 300 frames; the person split's: 41 BP4D-like subjects × "
              f"{PERSON_FRAMES:,} frames (bench_person_split.py says why). Preset `{preset}`, {os.cpu_count()} CPU "
-             "cores. Score = mean of F1 and "
-             "accuracy (%); within / cross = mean ± std over test subjects; gap = within − cross; p = the paper's "
-             "two-sample t-test on subjects / the repetition-level paired test; share = (N − none) / (oracle − none) "
-             "in cross-group score / in the mean over all train → test rows. Paper: Table 5 and section 5 "
-             "(DeepFN rows: the paper's DeepFN; histeq and oracle are not in the paper).", "",
-             "| split | normalizer | within | cross | gap | p | p (reps) | share (cross / mean) | paper within | "
-             "paper cross | paper gap |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "cores. Score = mean of F1 and accuracy (%); within / cross = mean ± std over test subjects; gap = "
+             "within − cross on the subjects and repetitions both scored, with its 95 % interval and p (Holm over the "
+             "audit's gap tests) from the subject × training inference (auditkit.stats.crossed: people and trainings "
+             "both vary), beside the paper's two-sample t-test on subjects; change = the normalizer's change to the "
+             "gap against `none`, paired by person and repetition, with its own interval and Holm p; share = (N − "
+             "none) / (oracle − none) in cross-group score / in the mean over all train → test rows. Paper: Table 5 "
+             "and section 5 (DeepFN rows: the paper's DeepFN; the oracle is not in the paper).", "",
+             "| split | normalizer | within | cross | gap (95 % CI) | p (Holm) | p, paper's test | change in the gap "
+             "vs none (95 % CI) | p (Holm) | share (cross / mean) | paper within | paper cross | paper gap |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         paper = ("—", "—", "—") if r["paper_within"] is None else (
             f"{r['paper_within']:.1f}", f"{r['paper_cross']:.1f}", f"{r['paper_within'] - r['paper_cross']:+.1f}")
+        change = "—" if r.get("change") != r.get("change") or r["normalizer"] == "none" else (
+            f"{100 * r['change']:+.1f} ({100 * r['change_ci_low']:+.1f}, {100 * r['change_ci_high']:+.1f})")
+        change_p = "—" if change == "—" else _p(r["change_p_holm"])
         lines.append(f"| {SPLIT_LABELS[r['split']]} | {r['normalizer']} | "
                      f"{100 * r['within']:.1f} ± {100 * r['within_std']:.1f} | "
-                     f"{100 * r['cross']:.1f} ± {100 * r['cross_std']:.1f} | {100 * r['gap']:+.1f} | {_p(r['p'])} | "
-                     f"{_p(r['p_repetitions'])} | {_share(r['normalizer'], r['share_cross'])} / "
+                     f"{100 * r['cross']:.1f} ± {100 * r['cross_std']:.1f} | {100 * r['gap']:+.1f} "
+                     f"({100 * r['gap_ci_low']:+.1f}, {100 * r['gap_ci_high']:+.1f}) | {_p(r['p_holm'])} | "
+                     f"{_p(r['p_paper'])} | {change} | {change_p} | {_share(r['normalizer'], r['share_cross'])} / "
                      f"{_share(r['normalizer'], r['share_all'])} | {paper[0]} | {paper[1]} | {paper[2]} |")
     if groups:
         lines += ["", "Share of the oracle's cross-group gain per test group (cross-group score on the group: none → "
@@ -338,6 +354,8 @@ def main() -> None:
     print(table)
     if args.update_readme:
         seeds_flag = f" --seeds {','.join(map(str, seeds))}" if len(seeds) > 1 else ""
+        if normalizers != tuple(dict.fromkeys(("none",) + NORMALIZERS)):
+            seeds_flag = f" --normalizers {','.join(normalizers)}" + seeds_flag
         if len(seeds) > 1 and args.seed_splits is not None:
             seeds_flag += f" --seed-splits {','.join(seed_splits)}"
         update_readme(table, f"python benchmarks/bench_replication.py{seeds_flag} --update-readme")

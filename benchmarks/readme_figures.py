@@ -6,7 +6,7 @@
 2. DeepFN: copies the short Table 5 (fitzpatrick and gender rows of none, deepfn and oracle) from the replication
    benchmark's finished audits (`benchmarks/bench_replication.py`) into the README's `replication-short` block, and
    writes its plain reading (shares, gaps, the darker/lighter difference) into the `deepfn-verdict` block.
-3. docs/report.png: the replication's fitzpatrick report (none, histeq, deepfn, oracle) in headless Chromium.
+3. docs/report.png: the replication's fitzpatrick report (none, deepfn, oracle) in headless Chromium.
 4. The DeepFN audit's wall time and memory on a fresh cache (its DeepFN fit included): the `deepfn-timing` block.
 5. docs/report-smoke.png: the report of a smoke run (`auditkit gap --attr fitzpatrick --preset smoke --normalizer
    oracle`), to show what an underpowered run says about itself.

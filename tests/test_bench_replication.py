@@ -23,6 +23,9 @@ def test_replication_table_and_resume(audit_dataset: Path, tmp_path: Path) -> No
     table = (out / "table5.md").read_text()
     assert "| gender (female / male) | none |" in table and "| gender (female / male) | oracle |" in table
     assert "| 55.0 | 52.6 | +2.4 |" in table  # the paper's gender figures sit beside ours
+    # the gap with its subject x training interval, and the oracle's change to the gap tested as a change
+    oracle = next(line for line in table.splitlines() if line.startswith("| gender (female / male) | oracle |"))
+    assert "change in the gap vs none (95 % CI)" in table and oracle.split(" | ")[7].count("(") == 1
     timings = json.loads((out / "timings.json").read_text())
     assert len(timings["splits"]["gender"]["invocations"]) == 1
     assert timings["splits"]["gender"]["invocations"][0]["peak_rss_mib"] > 0
