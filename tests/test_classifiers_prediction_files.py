@@ -220,6 +220,24 @@ def test_frame_numbering_offsets_are_detected_refused_when_ambiguous_or_given(au
     assert join_predictions(frames, same, AUS12, formats=["generic"])[2]["frame_offset"] == 0
 
 
+
+def test_a_file_covering_the_whole_dataset_joins_an_audit_of_some_of_its_people() -> None:
+    """Long sequences, a prediction for every dataset frame, an audit reading two of four people: at +0 every audited
+    frame finds its prediction, at +1 each sequence loses only one of 20 frames (too few to tell by counts)."""
+    from auditkit.classifiers.prediction_files import join_predictions
+
+    everyone = pd.DataFrame([(f"S{s}", "T1", f) for s in range(4) for f in range(1, 21)],
+                            columns=["subject", "sequence", "frame"])
+    preds = everyone.assign(**{au: 0.5 for au in AUS12})
+    audited = everyone[everyone["subject"].isin(["S0", "S1"])]
+    rows, _, counts = join_predictions(audited, preds, AUS12, formats=["generic"])
+    assert counts["frame_offset"] == 0 and counts["matched_frames"] == len(audited) == len(rows)
+    # a file that lost its first frame and covers only those people stays ambiguous (both alignments are complete)
+    with pytest.raises(AuditkitError, match="numbering is ambiguous"):
+        join_predictions(audited, preds[preds["subject"].isin(["S0", "S1"]) & (preds["frame"] > 1)], AUS12,
+                         formats=["generic"])
+
+
 def test_sequences_starting_mid_video_join_zero_based_tool_output_without_options(audit_dataset: Path) -> None:
     from auditkit.classifiers.prediction_files import describe_offset, join_predictions
 

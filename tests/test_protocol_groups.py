@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from auditkit.data import load_dataset
@@ -27,6 +28,18 @@ def test_parse_bins() -> None:
     with pytest.raises(AuditkitError, match="--bins: ranges 1-4 and 3-6 overlap \\(3 to 4 would be in both\\)"):
         parse_bins("1-4,3-6")
     assert parse_bins("1-2,2-3") == [(1, 2, "1-2"), (2, 3, "2-3")]
+
+
+def test_a_shared_end_point_that_a_subject_holds_is_refused() -> None:
+    """1-3,3-6 on the Fitzpatrick scale: a type III subject would sit in 3-6 while the group 1-3 claims type III."""
+    subjects = pd.DataFrame({"subject": ["a", "b", "c", "d"], "fitzpatrick": [1, 3, 5, 6]})
+    with pytest.raises(DatasetError, match=r"column 'fitzpatrick': --bins ranges 1-3 and 3-6 both hold 3 "
+                                           r"\(1 subject\(s\), e.g. 'b'\); make them disjoint \(e.g. 1-2,3-6 or "
+                                           r"1-3,4-6\)"):
+        attribute_labels(subjects, "fitzpatrick", parse_bins("1-3,3-6"))
+    # nobody holds 3: the labels are true to what the groups hold, so the ranges stand
+    held = attribute_labels(subjects.drop(index=1), "fitzpatrick", parse_bins("1-3,3-6"))
+    assert held.tolist() == ["1-3", "3-6", "3-6"]
 
 
 def test_an_empty_group_value_is_named_not_printed_as_a_blank(ds) -> None:

@@ -266,7 +266,8 @@ def choose_offset(keyed: pd.DataFrame, preds: pd.DataFrame,
     every frame either way, and a tool that dropped its first frame matches completely either way). So: the tool's
     known convention against each sequence's first frame (`expected`) is used unless its alignment matches clearly
     fewer frames than another; without a convention, the only alignment under which every prediction finds its
-    frame, or one that matches clearly more than any other; anything else is refused, asking for --frame-offset.
+    frame or every dataset frame its prediction, or one that matches clearly more than any other; anything else is
+    refused, asking for --frame-offset.
     """
     counts = {o: _matches(keyed, preds, o) for o in OFFSETS}
     ranked = sorted(counts, key=lambda o: (-counts[o], abs(o)))
@@ -277,7 +278,9 @@ def choose_offset(keyed: pd.DataFrame, preds: pd.DataFrame,
             return expected
     if counts[best] == 0:
         return 0  # nothing matches at all: join_predictions reports it
-    complete = [o for o, n in counts.items() if n == len(preds)]
+    # complete: every prediction finds its frame, or every dataset frame its prediction (a file covering the whole
+    # dataset, audited on some of its people)
+    complete = [o for o, n in counts.items() if n in (len(preds), len(keyed))]
     if len(complete) == 1:
         return complete[0]
     if counts[second] >= AMBIGUOUS * counts[best]:

@@ -41,7 +41,7 @@ def parse_bins(text: str) -> list[tuple[float, float, str]]:
         raise AuditkitError("--bins: no ranges given")
     ordered = sorted(bins)
     for (lo_a, hi_a, a), (lo_b, hi_b, b) in zip(ordered, ordered[1:]):
-        if lo_b < hi_a:  # a shared end point is allowed (the later range takes it); more would label twice
+        if lo_b < hi_a:  # a shared end point passes here; attribute_labels refuses it where a subject holds it
             raise AuditkitError(f"--bins: ranges {a} and {b} overlap ({lo_b:g} to {min(hi_a, hi_b):g} would be in "
                                 "both); make them disjoint, e.g. 1-2,3-4")
     return bins
@@ -73,10 +73,11 @@ def attribute_labels(subjects: pd.DataFrame, attr: str, bins: list[tuple[float, 
             raise DatasetError(path, f"column '{attr}'", "--bins needs a numeric attribute")
         labels = pd.Series(pd.NA, index=subjects.index, dtype="string")
         v = values.astype("Float64")
-        # a loop rather than pd.cut: bins are closed ranges that may leave gaps (1-2,5-6) or share an end point
-        # (1-2,2-3: the later wins), which pd.cut's non-overlapping intervals cannot express
+        # a loop rather than pd.cut: bins are closed ranges that may leave gaps (1-2,5-6), which pd.cut's
+        # intervals cannot express
         for lo, hi, name in bins:
             labels[(v >= lo) & (v <= hi)] = name
+        _refuse_shared_values(subjects, attr, v, bins, path)
         return labels
     if numeric and values.dropna().nunique() > 6:
         # a continuous attribute with no bins: split at the median into two halves
@@ -90,6 +91,26 @@ def attribute_labels(subjects: pd.DataFrame, attr: str, bins: list[tuple[float, 
         raise DatasetError(path, f"column '{attr}'", f"subject {who!r} has an empty value (leave it missing, NA, "
                            "to keep the subject out of every group, or fill it in)")
     return labels
+
+
+def _refuse_shared_values(subjects: pd.DataFrame, attr: str, values: pd.Series,
+                          bins: list[tuple[float, float, str]], path: str) -> None:
+    """Refuse closed ranges that share an end point some subject holds (1-3,3-6 with a type III subject): the
+    subject would sit in one group while the other's name says it holds them too."""
+    for i, (lo_a, hi_a, a) in enumerate(bins):
+        for lo_b, hi_b, b in bins[i + 1:]:
+            both = (values >= max(lo_a, lo_b)) & (values <= min(hi_a, hi_b))
+            both = both.fillna(False).astype(bool)
+            if both.any():
+                shared = sorted(float(x) for x in values[both].unique())
+                who = subjects.loc[both, "subject"].astype(str).tolist() if "subject" in subjects.columns else []
+                example = f", e.g. {who[0]!r}" if who else ""
+                x = shared[0]
+                hint = (f" (e.g. {lo_a:g}-{x - 1:g},{x:g}-{hi_b:g} or {lo_a:g}-{x:g},{x + 1:g}-{hi_b:g})"
+                        if len(shared) == 1 and x.is_integer() and lo_a < x < hi_b else "")
+                raise DatasetError(path, f"column '{attr}'",
+                                   f"--bins ranges {a} and {b} both hold {', '.join(f'{v:g}' for v in shared)} "
+                                   f"({int(both.sum())} subject(s){example}); make them disjoint{hint}")
 
 
 def build_pools(ds: Dataset, attrs: list[str], subjects: list[str], bins: dict[str, list] | None = None) -> list[Pool]:
