@@ -180,3 +180,32 @@ def test_cli_prints_a_leaderboard_at_80_columns_and_refuses_in_one_line(audits: 
     dup = _cli("compare", str(audits["fair"]), str(audits["unfair"]), "--name", "oops", "--out",
                str(tmp_path / "none"), cwd=tmp_path)
     assert dup.returncode == 2 and "--name: expected DIR=LABEL" in dup.stderr and not (tmp_path / "none").exists()
+
+
+def test_groups_are_compared_by_the_people_they_hold_not_their_spelling(audit_dataset: Path, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """Explicit --bins 1-2,5-6 make the Fitzpatrick default's groups under other names: compared, under the first's
+    names; bins that move people between groups are refused in one line."""
+    ds = load_dataset(audit_dataset)
+    path = write_generic(ds, tmp_path / "p.parquet", {"female": 0.1, "male": 0.1})
+    default = tmp_path / "default"
+    audit_predictions(path, audit_dataset, ("fitzpatrick",), default)
+    spelled = tmp_path / "spelled"
+    audit_predictions(path, audit_dataset, ("fitzpatrick",), spelled, bins="1-2,5-6")
+    entries = load_models([default, spelled])
+    assert {str(g) for e in entries for g in e.results["test_group"].unique()} == {"lighter", "darker"}
+    assert "groups 1-2 = lighter, 5-6 = darker" in capsys.readouterr().err
+    comparison = build_comparison(entries)
+    assert set(comparison.tables.pairs["comparison"]) >= {"darker vs lighter"}
+    # a range that also holds people the other audit left out (type III): compared on the people both grouped
+    wider = tmp_path / "wider"
+    audit_predictions(path, audit_dataset, ("fitzpatrick",), wider, bins="1-3,5-6")
+    entries = load_models([default, wider])
+    note = capsys.readouterr().err
+    assert "groups 1-3 = lighter, 5-6 = darker" in note and "6 subject(s) grouped by one audit only are left out" in note
+    counts = {c["model"]: c for c in build_comparison(entries).counts}
+    assert counts["wider"]["subjects"] > counts["wider"]["shared_subjects"] == counts["default"]["subjects"]
+    mixed = tmp_path / "mixed"
+    audit_predictions(path, audit_dataset, ("fitzpatrick",), mixed, bins="1-1,2-6")
+    with pytest.raises(AuditkitError, match=r"its group '1-1' holds other people than any group there"):
+        load_models([default, mixed])

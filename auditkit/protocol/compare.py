@@ -8,6 +8,7 @@ checked before anything is written: a refusal is one line naming the audit and w
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,13 +18,14 @@ from auditkit.disparities import ALL_AUS, subject_metrics
 from auditkit.errors import AuditkitError
 from auditkit.metrics import LEGACY_F1_RULE
 from auditkit.model_comparison import ModelComparisonTables, compare_models
-from auditkit.stats.error_rates import rate_cells
 from auditkit.protocol.audit_dir import RESULTS_FILE, RUN_FILE, AuditDir
 from auditkit.protocol.coverage import missed_by_group
+from auditkit.stats.error_rates import rate_cells
 
 # what two audits must share to be compared, as run.json holds it: (what it is called in an error, where it is)
-SAME = (("dataset", ("fingerprint",)), ("attribute", ("config", "attr")), ("bins", ("config", "bins")),
-        ("source", ("config", "source")), ("F1 rule for subjects without positives", ("config", "f1_rule")))
+# (groups are compared by the people they hold, not by how --bins spelled them: same_groups)
+SAME = (("dataset", ("fingerprint",)), ("attribute", ("config", "attr")), ("source", ("config", "source")),
+        ("F1 rule for subjects without positives", ("config", "f1_rule")))
 CROSS = "cross"  # the rows of a gap audit that say how a model serves people it was not trained on
 
 
@@ -159,6 +161,8 @@ def load_models(audits: list[str | Path], names: dict[Path, str] | None = None) 
             if mine != theirs:
                 raise AuditkitError(f"{path}: cannot be compared with {first_path}: different {what} "
                                     f"({theirs!r} vs {mine!r})")
+    renames = {path: same_groups(first_path, first_run, path, run) for path, run, _ in loaded[1:]}
+    loaded = [(path, run, _renamed(results, renames.get(path) or {})) for path, run, results in loaded]
     entries = [e for path, run, results in loaded
                for e in _entries(path, run, results, names.get(path.resolve(), path.resolve().name))]
     labels: dict[str, Path] = {}
@@ -168,6 +172,58 @@ def load_models(audits: list[str | Path], names: dict[Path, str] | None = None) 
                                 "each its own label with --name DIR=LABEL")
         labels[e.label] = e.audit
     return entries
+
+
+def _placement(run: dict) -> dict[str, str] | None:
+    """{subject: group} as the audit's plan placed them (the template, which no group holds, left out); None for
+    audits that recorded no pools."""
+    plan = run.get("plan") or {}
+    pools = plan.get("pools")
+    if not isinstance(pools, dict):
+        return None
+    return {str(s): str(g) for g, members in pools.items() for s in members if s != plan.get("template")}
+
+
+def same_groups(first_path: Path, first: dict, path: Path, run: dict) -> dict[str, str]:
+    """Check that two audits' groups hold the same people, whatever --bins called them; {its name: first's name}
+    for the groups named otherwise (empty when every name agrees). Refused in one line where they differ."""
+    mine, theirs = _placement(first), _placement(run)
+    if mine is None or theirs is None:  # audits from before plans recorded their pools: the spelling must agree
+        a, b = _value(first, ("config", "bins")), _value(run, ("config", "bins"))
+        if a != b:
+            raise AuditkitError(f"{path}: cannot be compared with {first_path}: different bins ({b!r} vs {a!r})")
+        return {}
+    both = set(mine) & set(theirs)
+    held_a = {g: {s for s in both if mine[s] == g} for g in set(mine.values())}
+    held_b = {g: {s for s in both if theirs[s] == g} for g in set(theirs.values())}
+    rename: dict[str, str] = {}
+    for g, people in sorted(held_b.items()):
+        match = [h for h, others in held_a.items() if others == people and people]
+        if not match:
+            example = sorted(people - next((o for o in held_a.values() if o & people), set()) or people)
+            who = f" (e.g. {example[0]})" if example else ""
+            raise AuditkitError(f"{path}: cannot be compared with {first_path}: its group {g!r} holds other people "
+                                f"than any group there{who}; compare audits whose --attr and --bins make the same "
+                                "groups")
+        rename[g] = match[0]
+    changed = {g: h for g, h in rename.items() if g != h}
+    # people one audit grouped and the other did not (another source, a template, a range only one of them covers)
+    # are left out like any subject not scored by every model; say so where the groups also differ in name
+    only = sorted((set(mine) ^ set(theirs)) - {(first.get("plan") or {}).get("template"),
+                                                (run.get("plan") or {}).get("template")})
+    if changed:
+        extra = f"; {len(only)} subject(s) grouped by one audit only are left out" if only else ""
+        print(f"note: {path}: groups {', '.join(f'{g} = {h}' for g, h in changed.items())} of {first_path} (the "
+              f"same people where both audits grouped them{extra}); compared under the latter names", file=sys.stderr)
+    return changed
+
+
+def _renamed(results: pd.DataFrame, rename: dict[str, str]) -> pd.DataFrame:
+    """The results with their groups under the first audit's names."""
+    if not rename:
+        return results
+    return results.assign(**{c: results[c].where(results[c].isna(), results[c].astype(str).replace(rename))
+                             for c in ("test_group", "train_group") if c in results})
 
 
 def _per_subject(entry: ModelEntry, aus: list[str]) -> pd.DataFrame:
@@ -205,7 +261,8 @@ def build_comparison(entries: list[ModelEntry], seed: int = 0) -> Comparison:
     scored = table.groupby("model", sort=False)["subject"].nunique()
     counts = [{"model": e.label, "audit": str(e.audit), "kind": e.kind, "normalizer": e.normalizer,
                "subjects": int(scored.get(e.label, 0)), "shared_subjects": len(shared), "aus": len(s),
-               "shared_aus": len(aus), "aus_left_out": sorted(s - set(aus))} for e, s in zip(entries, au_sets)]
+               "shared_aus": len(aus), "aus_left_out": sorted(s - set(aus))}
+              for e, s in zip(entries, au_sets, strict=True)]
     per_group = shared.groupby(level="test_group").size()
     for g in sorted(table["test_group"].unique()):
         if per_group.get(g, 0) < 2:
