@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit.classifiers.prediction_files import detect_format, read_openface, read_predictions
+from auditkit.classifiers.prediction_files import KEYS, detect_format, read_openface, read_predictions
 from auditkit.data import load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.protocol.predictions_audit import audit_predictions
@@ -27,8 +27,9 @@ def _probabilities(frames: pd.DataFrame, noise: float, seed: int) -> np.ndarray:
     return np.where(flip, 1 - labels, labels) * 0.8 + 0.1
 
 
-def write_openface(ds, root: Path, noise: float = 0.1) -> Path:
-    """OpenFace 2.0 FeatureExtraction CSVs (leading-space headers), one per SUBJECT/SEQUENCE.csv."""
+def write_openface(ds, root: Path, noise: float = 0.1, nested: bool = False) -> Path:
+    """OpenFace 2.0 FeatureExtraction CSVs (leading-space headers), one per SUBJECT/SEQUENCE.csv (`nested`:
+    SUBJECT/SUBJECT_SEQUENCE.csv, as OpenFace's batch scripts lay out one folder per person)."""
     for (subject, sequence), grp in ds.frames.groupby(["subject", "sequence"]):
         p = _probabilities(grp, noise, len(grp))
         table = {"frame": grp["frame"].to_numpy(), " face_id": 0, " timestamp": grp["frame"].to_numpy() / 25,
@@ -40,7 +41,7 @@ def write_openface(ds, root: Path, noise: float = 0.1) -> Path:
         df = pd.DataFrame(table)
         df.loc[df.index[0], " success"] = 0  # a frame where OpenFace found no face
         (root / subject).mkdir(parents=True, exist_ok=True)
-        df.to_csv(root / subject / f"{sequence}.csv", index=False)
+        df.to_csv(root / subject / (f"{subject}_{sequence}.csv" if nested else f"{sequence}.csv"), index=False)
     return root
 
 
@@ -67,6 +68,25 @@ def test_openface_reader(audit_dataset: Path, tmp_path: Path) -> None:
     preds, counts = read_predictions(root)
     assert counts["formats"] == ["openface"] and counts["dropped_no_face"] == ds.frames.groupby(["subject", "sequence"]).ngroups
 
+
+def test_openface_folder_per_person_layout_reads_like_the_flat_one(audit_dataset: Path, tmp_path: Path) -> None:
+    """PRED/<subject>/<subject>_<seq>.csv names the same frames as PRED/<subject>/<seq>.csv; a layout that names none
+    of the dataset's frames is refused with what was expected and what was found."""
+    from auditkit.classifiers.prediction_files import join_predictions
+
+    ds = load_dataset(audit_dataset)
+    flat, _ = read_predictions(write_openface(ds, tmp_path / "flat"))
+    nested, _ = read_predictions(write_openface(ds, tmp_path / "nested", nested=True))
+    pd.testing.assert_frame_equal(nested.sort_values(KEYS).reset_index(drop=True),
+                                  flat.sort_values(KEYS).reset_index(drop=True))
+    _, _, counts = join_predictions(ds.frames, nested, AUS12, formats=["openface"])
+    assert counts["matched_frames"] == len(nested)
+    renamed = nested.assign(sequence="clip-" + nested["sequence"])
+    first = ds.frames.iloc[0]
+    with pytest.raises(AuditkitError, match=rf"the predictions name e.g. \S+/clip-\S+ frame \d+, the dataset "
+                                            rf"{first['subject']}/{first['sequence']} frame {first['frame']}; check the "
+                                            "file naming"):
+        join_predictions(ds.frames, renamed, AUS12, formats=["openface"])
 
 
 def test_openface_garbage_in_rows_without_a_face_is_dropped_with_them(audit_dataset: Path, tmp_path: Path) -> None:

@@ -27,10 +27,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _keys_from_path(path: Path, root: Path) -> tuple[str, str]:
-    """<root>/<subject>/<sequence>.csv or <root>/<subject>_<sequence>.csv (a single file: its stem is the subject)."""
+    """<root>/<subject>/<sequence>.csv, <root>/<subject>/<subject>_<sequence>.csv (OpenFace's batch scripts, one
+    folder per person) or <root>/<subject>_<sequence>.csv (a single file: its stem is the subject)."""
     rel = path.relative_to(root) if root.is_dir() else Path(path.name)
     if len(rel.parts) >= 2:
-        return rel.parts[-2], rel.stem
+        subject, stem = rel.parts[-2], rel.stem
+        if stem.startswith(f"{subject}_") and len(stem) > len(subject) + 1:
+            stem = stem[len(subject) + 1:]
+        return subject, stem
     if "_" in rel.stem:
         subject, sequence = rel.stem.split("_", 1)
         return subject, sequence
@@ -322,5 +326,9 @@ def join_predictions(frames: pd.DataFrame, preds: pd.DataFrame, aus: list[str], 
     if not isinstance(offset, int):
         counts["frame_offset_range"] = [int(offset["shift"].min()), int(offset["shift"].max())]
     if merged.empty:
-        raise AuditkitError("no prediction matches a dataset frame on (subject, sequence, frame); check the file naming")
+        ours, theirs = keyed.iloc[0], preds.iloc[0]
+        raise AuditkitError("no prediction matches a dataset frame on (subject, sequence, frame): the predictions "
+                            f"name e.g. {theirs['subject']}/{theirs['sequence']} frame {int(theirs['frame'])}, the "
+                            f"dataset {ours['subject']}/{ours['sequence']} frame {int(ours['frame'])}; check the file "
+                            "naming (SUBJECT/SEQUENCE.csv, SUBJECT/SUBJECT_SEQUENCE.csv or SUBJECT_SEQUENCE.csv)")
     return merged["row"].to_numpy(), merged[usable].to_numpy(np.float32), counts
