@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import platform
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -30,13 +32,17 @@ def cache_root() -> Path:
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; it replaces `path` only if the block completes.
 
-    An OSError that names no file (a full disk as numpy reports it: "9830400 requested and 196480 written") is given
-    `path`, so the one-line error says which file could not be written."""
+    An OSError that names no file is given `path`, so the one-line error says which file could not be written; a
+    short write (how numpy reports a full disk: "9830400 requested and 196480 written", no errno) says the cause."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
+        short = re.fullmatch(r"(\d+) requested and (\d+) written", str(exc)) if exc.errno is None else None
+        if short:
+            raise OSError(errno.ENOSPC, f"no space left on device (or over quota): only {short.group(2)} of "
+                          f"{short.group(1)} bytes written", str(path)) from exc
         if exc.filename is None:
             exc.filename = str(path)
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -362,4 +363,8 @@ def test_a_write_error_without_a_file_name_is_given_the_file(tmp_path: Path) -> 
     target = tmp_path / "faces.npy"
     with pytest.raises(OSError) as info, atomic_path(target):
         raise OSError("9830400 requested and 196480 written")  # numpy's report of a full disk names no file
-    assert info.value.filename == str(target)
+    assert info.value.filename == str(target) and info.value.errno == errno.ENOSPC
+    assert info.value.strerror == "no space left on device (or over quota): only 196480 of 9830400 bytes written"
+    with pytest.raises(OSError) as info, atomic_path(target):
+        raise OSError("something else")  # any other nameless error keeps its words and gets the file
+    assert info.value.filename == str(target) and info.value.args[0] == "something else"
