@@ -220,6 +220,22 @@ def test_ingest_errors_are_one_line(bp4d_tree: Path, tmp_path: Path) -> None:
     assert "unknown source" in line
 
 
+def test_a_corrupt_image_stops_a_parallel_ingest_in_one_line(bp4d_tree: Path, tmp_path: Path) -> None:
+    """The error names the image; the other workers' cancelled units add no joblib warning."""
+    occ = sorted((bp4d_tree / "AUCoding" / "AU_OCC").glob("*.csv"))[0]
+    subject, task = occ.stem.split("_")
+    bad = bp4d_tree / "Sequences" / subject / task / "0004.jpg"
+    whole = bad.read_bytes()
+    bad.write_bytes(whole[: len(whole) // 2])
+    for _ in range(2):
+        res = run("ingest", "bp4d", str(bp4d_tree), "--demographics", str(bp4d_tree / "demographics.csv"), "--out",
+                  str(tmp_path / "o"), "--jobs", "2")
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        # progress lines aside, the error is the only thing said
+        said = [line for line in res.stderr.splitlines() if line.strip() and not line.startswith("ingesting ")]
+        assert len(said) == 1 and "0004.jpg: unreadable image" in said[0], res.stderr
+
+
 def test_plain_progress_prints_throttled_lines_with_eta(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from auditkit.cli import base as cli
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -187,12 +188,25 @@ def run_ingest(job: IngestJob, out: str | Path, n_jobs: int = -1, force: bool = 
     calls = (delayed(process_unit)(u, job.preprocess, shards, job.skip_unreadable) for u in todo)
     stream = Parallel(n_jobs=workers, return_as="generator")(calls) if workers > 1 and len(todo) > 1 else (
         process_unit(u, job.preprocess, shards, job.skip_unreadable) for u in todo)
-    for n, error in stream:
-        if error:
-            raise AuditkitError(error)
-        done += n
-        if progress:
-            progress(done, total)
+    failed = None
+    # stopping on an error cancels the workers' other units: joblib warns about that when the generator closes, but
+    # the one-line error below already says why the ingest stopped (and a re-run resumes from the finished shards)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*tasks which were still being processed", category=UserWarning)
+        try:
+            for n, error in stream:
+                if error:
+                    failed = error
+                    break
+                done += n
+                if progress:
+                    progress(done, total)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+    if failed:
+        raise AuditkitError(failed)
     stats = _assemble(job, tmp)
     shutil.rmtree(shards)
     (tmp / STATE_FILE).unlink()
