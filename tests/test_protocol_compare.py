@@ -209,3 +209,26 @@ def test_groups_are_compared_by_the_people_they_hold_not_their_spelling(audit_da
     audit_predictions(path, audit_dataset, ("fitzpatrick",), mixed, bins="1-1,2-6")
     with pytest.raises(AuditkitError, match=r"its group '1-1' holds other people than any group there"):
         load_models([default, mixed])
+
+
+def test_a_comparison_killed_while_writing_never_looks_finished(audits: dict[str, Path], tmp_path: Path) -> None:
+    """The process dies (os._exit, as under kill -9: no cleanup runs) right after report.html is written: the folder
+    says it is incomplete and holds no summary.json; running the comparison again finishes it."""
+    out = tmp_path / "cmp"
+    killer = (
+        "import os, sys\n"
+        "import auditkit\n"
+        "import auditkit.report.compare as rc\n"
+        "real = rc.write_text_atomic\n"
+        "def dying(text, path):\n"
+        "    if path.name == 'summary.md':\n"
+        "        os._exit(9)\n"
+        "    real(text, path)\n"
+        "rc.write_text_atomic = dying\n"
+        f"auditkit.compare([{str(audits['fair'])!r}, {str(audits['unfair'])!r}], out={str(out)!r})\n")
+    died = subprocess.run([sys.executable, "-c", killer], capture_output=True, text=True, timeout=300)
+    assert died.returncode == 9
+    assert (out / "report.html").is_file() and not (out / "summary.json").exists()
+    assert "stopped while writing" in (out / "INCOMPLETE").read_text()
+    auditkit.compare([audits["fair"], audits["unfair"]], out=out)
+    assert {p.name for p in out.iterdir()} == {"report.html", "summary.md", "summary.json"}

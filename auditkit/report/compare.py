@@ -353,6 +353,11 @@ def provenance_section(ctx: CompareContext) -> list[dict]:
 
 # -- outputs -----------------------------------------------------------------------------------------------------
 
+INCOMPLETE_FILE = "INCOMPLETE"  # present while (or because) a comparison's outputs were being written
+INCOMPLETE_TEXT = ("auditkit compare stopped while writing this comparison: report.html, summary.md and summary.json "
+                   "may be missing or from an earlier run. Run the same command again to finish it.\n")
+
+
 def check_out(out: Path) -> None:
     """Refuse an --out that holds an audit: its report would be overwritten by the comparison's."""
     if (out / RUN_FILE).exists():
@@ -376,8 +381,6 @@ def build_comparison_report(comparison: Comparison, out: str | Path, report: str
                "dataset": {"path": comparison.data, "fingerprint": comparison.fingerprint},
                "attribute": comparison.attr, "seed": comparison.seed, "aus": comparison.aus,
                "models": comparison.counts, **{s.key: values[s.key] for s in registered if s.in_summary}}
-    write_text_atomic(json.dumps(in_percent(summary, REPORT, UNITS), indent=2, default=str) + "\n", out / SUMMARY_JSON)
-    write_text_atomic(_markdown(summary, shown, values), out / SUMMARY_MD)
     tables = comparison.tables
     figures = {"score_disparity": score_disparity_figure(tables.models, tables.disparities,
                                                          headline_pair(tables.disparities)),
@@ -386,7 +389,14 @@ def build_comparison_report(comparison: Comparison, out: str | Path, report: str
         summary=summary, sections=shown, values=values, figures={k: figure_json(f) for k, f in figures.items()},
         plotly_js=plotly.offline.get_plotlyjs(), attribute=attribute_words(comparison.attr))
     path = Path(report) if report else out / REPORT_FILE
+    # three files cannot be replaced at once: everything is rendered first, a marker says the writing is under way,
+    # summary.json (what scripts read as the result) comes last, and the marker goes only when all three are in,
+    # so a comparison killed while writing never looks finished; running the command again mends it
+    write_text_atomic(INCOMPLETE_TEXT, out / INCOMPLETE_FILE)
     write_text_atomic(html, path)
+    write_text_atomic(_markdown(summary, shown, values), out / SUMMARY_MD)
+    write_text_atomic(json.dumps(in_percent(summary, REPORT, UNITS), indent=2, default=str) + "\n", out / SUMMARY_JSON)
+    (out / INCOMPLETE_FILE).unlink()
     return path
 
 
