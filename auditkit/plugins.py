@@ -46,8 +46,12 @@ def plugin_version(kind: str, name: str) -> str | None:
 def code_version(kind: str, name: str) -> str | None:
     """The version of the code behind a plugin's outputs: its `cache_version` attribute (the built-ins bump theirs
     when their code changes), else the version of the package that installs it."""
+    from auditkit.provenance import PLUGIN_FAMILIES, modified_code
+
     version = contract.read(load(kind, name), kind, "cache_version", name)
-    return str(version) if version is not None else plugin_version(kind, name)
+    if version is None:
+        return plugin_version(kind, name)
+    return str(version) + modified_code(PLUGIN_FAMILIES.get((kind, name), ()))
 
 
 def make_normalizer(name: str, **options: Any) -> Any:

@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 from auditkit import native
@@ -44,6 +45,62 @@ CODE_FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "pretrained": ("auditkit.classifiers.pretrained:CACHE_VERSION", ("classifiers/pretrained.py",)),
     "scoring": ("auditkit.metrics:CACHE_VERSION", ("metrics.py",)),
 }
+
+
+# each family's version and source digest as released (tests/test_cache_versions.py keeps it true of the package)
+RECORD = PACKAGE / "cache_versions.json"
+# the plugins whose outputs each family's code makes (cache keys and audit identities hold their code_version)
+PLUGIN_FAMILIES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("normalizer", "none"): ("none",), ("normalizer", "histeq"): ("histeq",), ("normalizer", "oracle"): ("oracle",),
+    ("normalizer", "deepfn"): ("deepfn-weights", "deepfn"), ("classifier", "lenet5"): ("lenet5",),
+    ("classifier", "pretrained"): ("pretrained",)}
+_warned: set[str] = set()
+
+
+@functools.cache
+def _recorded() -> dict:
+    try:
+        return json.loads(RECORD.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def modified_code(families: tuple[str, ...] | list[str]) -> str:
+    """'' for released code; '+<digest>' for each family whose sources differ from the record at the same
+    CACHE_VERSION (a modified checkout), so a cache key or audit identity holding the version then follows the code
+    itself and never reuses what the released code made. Said once per family, in the main process."""
+    import importlib
+
+    suffix = ""
+    for family in families:
+        where, _ = CODE_FAMILIES[family]
+        module, name = where.split(":")
+        recorded = _recorded().get(family)
+        version = getattr(importlib.import_module(module), name)
+        if recorded is None or recorded.get("version") != version:
+            continue  # a bump not yet recorded: the version alone is new
+        digest = _digest_once(family)
+        if digest == recorded.get("digest"):
+            continue
+        suffix += f"+{digest}"
+        if family not in _warned and _main_process():
+            _warned.add(family)
+            print(f"warning: auditkit's {family} code differs from this release's (a modified checkout; "
+                  f"{where} is still {version}): its caches and audit results are keyed by the code itself "
+                  "(outputs of the released code are not reused); bump the version if the change is to stay",
+                  file=sys.stderr)
+    return suffix
+
+
+@functools.cache
+def _digest_once(family: str) -> str:
+    return family_digest(family)  # sources do not change under a running process
+
+
+def _main_process() -> bool:
+    import multiprocessing
+
+    return multiprocessing.parent_process() is None
 
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:

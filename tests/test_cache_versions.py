@@ -1,9 +1,10 @@
 """Cached and resumed outputs carry the version of the code that made them, and that version cannot go stale.
 
-tests/cache_versions.json records, per code family (auditkit.provenance.CODE_FAMILIES), the hand-bumped
+auditkit/cache_versions.json records, per code family (auditkit.provenance.CODE_FAMILIES), the hand-bumped
 CACHE_VERSION and the digest of the family's sources. Changing a family's code without bumping fails here; so does a
-bump not yet recorded. To record after a bump (or after a change that cannot change outputs, e.g. a rename):
-`python -m tests.test_cache_versions > tests/cache_versions.json` (from the repository root).
+bump not yet recorded. The record ships with the package: a modified checkout's caches follow its code
+(provenance.modified_code). To record after a bump (or after a change that cannot change outputs, e.g. a rename):
+`python -m tests.test_cache_versions > auditkit/cache_versions.json` (from the repository root).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import numpy as np
 import pytest
 import torch
 
+import auditkit
 from auditkit.normalizers.deepfn import train as deepfn_train
 from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 from auditkit.provenance import CODE_FAMILIES, family_digest, source_digest
 
-RECORD = Path(__file__).with_name("cache_versions.json")
+RECORD = Path(auditkit.__file__).with_name("cache_versions.json")
 
 
 def current() -> dict[str, dict]:
@@ -117,3 +119,27 @@ def test_a_cached_weights_file_that_will_not_load_is_trained_again(tmp_path: Pat
 
 if __name__ == "__main__":
     sys.stdout.write(json.dumps(current(), indent=2) + "\n")
+
+
+def test_a_modified_checkout_keys_caches_by_its_code_and_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """Code changed without a bump (the record's digest differs at the same version): the plugin's code version and
+    DeepFN's weight key follow the code, so weights and faces made by the released code are not reused; one warning
+    per family. Released code keeps its plain version and keys."""
+    from auditkit import provenance
+    from auditkit.plugins import code_version
+
+    config = deepfn_train.TrainConfig()
+    released = deepfn_train.cache_key("amortized", config, "t", {"s": "d"})
+    assert code_version("normalizer", "histeq") == "1" and "warning" not in capsys.readouterr().err
+    record = json.loads(RECORD.read_text())
+    for family in ("histeq", "deepfn-weights"):
+        record[family] = {**record[family], "digest": "0" * 16}  # what the release shipped, before the local edit
+    monkeypatch.setattr(provenance, "_recorded", lambda: record)
+    monkeypatch.setattr(provenance, "_warned", set())
+    assert code_version("normalizer", "histeq") == f"1+{family_digest('histeq')}"
+    assert code_version("normalizer", "histeq") == f"1+{family_digest('histeq')}"
+    assert deepfn_train.cache_key("amortized", config, "t", {"s": "d"}) != released
+    warned = capsys.readouterr().err.splitlines()
+    assert len([w for w in warned if "auditkit's histeq code differs from this release's" in w]) == 1
+    assert any("deepfn-weights code differs" in w for w in warned)

@@ -47,6 +47,8 @@ def test_wheel_installed_in_a_fresh_virtualenv_runs_an_audit_and_writes_the_repo
                             "--out", str(out), "--preset", "smoke", "--repeats", "1", "--train", "2", "--val", "1",
                             "--jobs", "1", "--normalizer", "oracle"], capture_output=True, text=True, cwd=tmp_path)
     assert audit.returncode == 0, audit.stderr
+    assert "code differs from this release's" not in audit.stderr  # the record of released code travels with it
+    assert (Path(where.stdout.strip()).parent / "cache_versions.json").is_file()
     html = (out / "report.html").read_text()
     assert html.rstrip().endswith("</html>") and "oracle" in html and (out / "summary.md").is_file()
     # the kernels' C source travels in the wheel and builds where a compiler is found

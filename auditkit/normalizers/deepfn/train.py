@@ -106,7 +106,11 @@ def cache_key(kind: str, config: TrainConfig, template_digest: str, subject_dige
     if settings["background"] == "keep":
         del settings["background"]  # likewise
     # the code version: weights trained by older code are not reused by newer code (tests/test_cache_versions.py)
-    payload = json.dumps({"kind": kind, "version": CACHE_VERSION, "config": settings,
+    from auditkit.provenance import modified_code
+
+    modified = modified_code(("deepfn-weights",))  # released code keeps its keys; a modified checkout's follow its code
+    version = f"{CACHE_VERSION}{modified}" if modified else CACHE_VERSION
+    payload = json.dumps({"kind": kind, "version": version, "config": settings,
                           "model": asdict(config.model_preset),
                           "template": template_digest,
                           "subjects": sorted(subject_digests.items())}, sort_keys=True)
