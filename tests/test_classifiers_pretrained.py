@@ -149,7 +149,8 @@ def test_audit_model_with_and_without_normalizer(audit_dataset: Path, tmp_path: 
     html = build_report(out).read_text()
     md = (out / "summary.md").read_text()
     assert "histeq raises the model's score" in md or "histeq lowers the model's score" in md
-    assert "the difference between test subjects in female and male" in md and "n/a" not in md.split("## Findings")[1].split("##")[0]
+    findings = md.split("## Findings")[1].split("##")[0]
+    assert "the difference between test subjects in female and male" in md and "n/a" not in findings
     assert 'id="disparity-changes"' in html
     # the same audit again resumes with nothing left to do; another one is refused unless forced
     again, _ = audit_model(model, audit_dataset, ("gender",), out, ("histeq",), source="bp4d-synth")
@@ -230,4 +231,14 @@ def test_model_cards_are_checked_field_by_field_and_have_a_schema(tmp_path: Path
         assert message in str(info.value) and "\n" not in str(info.value)
     schema = ModelCard.model_json_schema()
     assert schema["additionalProperties"] is False and schema["required"] == ["aus"]
+    # the schema accepts what the reader accepts: AU numbers (the README's example card) as well as names
+    kinds = {k["type"] for k in schema["properties"]["aus"]["items"]["anyOf"]}
+    assert kinds == {"integer", "string"}
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = json.loads(next(b.split("```")[0] for b in readme.split("```json\n")[1:] if '"aus": [1, 2, 4' in b))
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(example, schema)
+    jsonschema.validate({"aus": ["AU01", " au12 "]}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"aus": ["nose"]}, schema)
     assert ModelCard.from_dict({"aus": ["AU1", 12], "input_size": 96}).input_size == (96, 96)

@@ -28,6 +28,12 @@ def test_inspect_prints_summary(tiny_dataset: Path) -> None:
     res = run("inspect", str(tiny_dataset))
     assert res.returncode == 0, res.stderr
     assert "bp4d-synth" in res.stdout and "AU12" in res.stdout and "not coded" in res.stdout
+    # on an 80-column terminal no name or heading is cut short ("subjec…", "bp4d-s…")
+    narrow = subprocess.run([sys.executable, "-m", "auditkit", "inspect", str(tiny_dataset)], capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "COLUMNS": "80"})
+    assert narrow.returncode == 0 and "…" not in narrow.stdout, narrow.stdout
+    assert "bp4d-synth" in narrow.stdout and "subjects" in narrow.stdout
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
 
 
 def test_inspect_bad_dataset_is_one_line(dataset_copy: Path) -> None:

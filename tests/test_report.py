@@ -65,6 +65,8 @@ def test_report_content_and_twins(tmp_path: Path) -> None:
     for s in ("L0", "D4"):
         assert f'<td class="l">{s}</td>' in html  # per-subject table
     assert "https://" not in html.split("<script>", 1)[0]  # no remote stylesheet or script in the head
+    # tables are numbered by their captions (Table 1, 2, ...): no heading may name a table by a number of its own
+    assert not re.search(r"<h[23][^>]*>[^<]*(?<!paper's )Table \d", html) and "the layout of the paper's Table 5" in html
     summary = json.loads((audit / "summary.json").read_text())
     assert summary["pools"] == {"light": 8, EVIL: 8} and summary["findings"]
     # scores in percent, like everything else, with the units stated
@@ -207,7 +209,8 @@ def test_share_of_the_ceiling_per_test_group_shows_a_group_served_worse() -> Non
                   "score": 0.9}]
     shares = group_ceiling_shares(pd.DataFrame(rows)).set_index("test_group")
     assert list(shares["normalizer"]) == ["deepfn", "deepfn"]
-    assert shares.loc["darker", "share_cross"] == pytest.approx(0.2) and shares.loc["lighter", "share_cross"] == pytest.approx(0.8)
+    assert shares.loc["darker", "share_cross"] == pytest.approx(0.2)
+    assert shares.loc["lighter", "share_cross"] == pytest.approx(0.8)
     assert shares.loc["darker", "none"] == pytest.approx(0.30) and shares.loc["darker", "oracle"] == pytest.approx(0.70)
     text = "\n".join(_ceiling_groups_md(json.loads(shares.reset_index().to_json(orient="records"))))
     assert "| deepfn | darker | 30.0 | 38.0 | 70.0 | 20 % |" in text

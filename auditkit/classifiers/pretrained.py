@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, ValidationInfo, WithJsonSchema, field_validator
 
 from auditkit.contract import Classifier
 from auditkit.data.format import au_name
@@ -37,7 +37,11 @@ class ModelCard(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    aus: tuple[str, ...] = Field(description="the AU of each output, in order")
+    # the schema says what a card may hold (AU numbers or names); the model holds the names the validator makes
+    aus: Annotated[tuple[str, ...], WithJsonSchema({
+        "type": "array", "minItems": 1, "title": "Aus",
+        "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^\\s*([Aa][Uu])?\\d+\\s*$"}]}})] = \
+        Field(description="the AU of each output, in order: numbers (1, 12) or names ('AU01', 'AU12')")
     input_size: tuple[StrictInt, StrictInt] = (128, 128)  # (height, width); one integer means a square
     channels: Literal[1, 3] = 1  # 3: the gray face is repeated on three channels
     scale: str = "unit"

@@ -148,11 +148,14 @@ def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None
     h, w = ds.image_size
     console.print(_styled(str(data), "bold", "") + f"  fingerprint {ds.fingerprint}  faces {len(ds.faces)} x {h}x{w}  "
                   f"subjects {len(ds.subjects)}  frames {len(ds.frames)}")
+    # one column per source dataset, one row per count: attributes add rows, not columns, so names are never cut
     table = Table(title="Subjects per source dataset")
-    for col in summary.subjects.columns:
-        table.add_column(str(col), justify="left" if col == "dataset" else "right")
-    for row in summary.subjects.itertuples(index=False):
-        table.add_row(*[str(v) if isinstance(v, str) else str(int(v)) for v in row])
+    counts = summary.subjects.set_index("dataset")
+    table.add_column("", justify="left", no_wrap=True)
+    for source in counts.index:
+        table.add_column(str(source), justify="right", no_wrap=True)
+    for col in counts.columns:
+        table.add_row(str(col), *[str(int(v)) for v in counts[col]])
     console.print(table)
     aus = Table(title="Action units: base rate among coded frames (coded fraction)")
     aus.add_column("AU")
