@@ -4,6 +4,9 @@
   thread counts and random streams; the code inside still seeds and sizes them as it needs.
 - `exit_with`: a worker process (joblib/loky, a local Dask worker) exits within a second of its audit's process
   ending, even by kill -9, instead of training on for nobody.
+- `parallel`: joblib's Parallel on loky whose workers all call `exit_with` when they start, so every phase that
+  starts workers (rendering, ingest, trainings) leaves none behind when its process dies, and loky's resource
+  trackers, which wait for the workers' end of their pipe, follow them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, parallel_config
+from joblib.externals.loky import get_reusable_executor
 
 
 @contextmanager
@@ -71,3 +76,14 @@ def exit_with(pid: int, every: float = 0.5) -> None:
     _watched.add(pid)
     threading.Thread(target=_watch, args=(pid, os.getppid() == pid, every), daemon=True,
                      name="auditkit-exit-with-parent").start()
+
+
+def parallel(n_jobs: int, return_as: str = "list") -> Parallel:
+    """joblib.Parallel(n_jobs, return_as) on loky, whose worker processes exit with this one (exit_with)."""
+    with parallel_config(backend="loky", initializer=exit_with, initargs=(os.getpid(),)):
+        return Parallel(n_jobs=n_jobs, return_as=return_as)
+
+
+def shutdown_workers() -> None:
+    """Stop the loky workers `parallel` started (their memory returned now, not at loky's idle timeout)."""
+    get_reusable_executor(initializer=exit_with, initargs=(os.getpid(),)).shutdown(wait=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import cv2
-import pytest
 import numpy as np
+import pytest
 import torch
 
 from auditkit.classifiers.lenet import make_lenet
@@ -121,42 +121,86 @@ def test_a_watched_process_exits_when_its_parent_is_killed() -> None:
     assert not _alive(kids)
 
 
-def _kill_audit_and_find_survivors(args: list[str], out, wait_for_parts: int = 1) -> tuple[set[int], set[int]]:
+def _session(sid: int) -> set[int]:
+    """Every living process of session `sid`: the command and all it started, whoever their parent is now (a
+    worker orphaned by a kill -9 is re-parented to init but stays in its session)."""
+    from pathlib import Path
+
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            out.add(int(entry.name))
+    return out
+
+
+def _kill_during(args: list[str], marker: str) -> tuple[set[int], set[int]]:
+    """Run `auditkit ARGS` in a session of its own, kill -9 it a second after its progress shows `marker`, and
+    return (the processes alive at the kill, those still alive 5 s later; any such are killed afterwards)."""
     import os
     import signal
     import subprocess
     import sys
     import time
 
-    from auditkit.protocol.audit_dir import AuditDir
-
-    proc = subprocess.Popen([sys.executable, "-m", "auditkit", "gap", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "auditkit", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 300
-    while time.time() < deadline and len(AuditDir(out).finished_parts()) < wait_for_parts:
-        time.sleep(0.05)
-    workers = _children(proc.pid)
-    os.kill(proc.pid, signal.SIGKILL)  # the audit process alone, as a user's kill -9 or the OOM killer would
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line or marker in line:
+            break
+    time.sleep(1.0)
+    started = _session(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)  # the command alone, as a user's kill -9 or the OOM killer would
     proc.wait()
-    deadline = time.time() + 15
-    while time.time() < deadline and _alive(workers):
-        time.sleep(0.2)
-    return workers, _alive(workers)
+    deadline = time.time() + 5
+    while time.time() < deadline and _session(proc.pid):
+        time.sleep(0.1)
+    left = _session(proc.pid)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return started - {proc.pid}, left
 
 
-def test_joblib_workers_die_with_a_killed_audit(audit_dataset, tmp_path) -> None:
-    workers, survivors = _kill_audit_and_find_survivors(
-        ["--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val", "1",
-         "--jobs", "2"], tmp_path / "a")
-    assert workers, "the audit started no worker processes"
-    assert not survivors, f"workers outlived the killed audit: {sorted(survivors)}"
+@pytest.fixture(scope="module")
+def bp4d_like_tree(tmp_path_factory: pytest.TempPathFactory):
+    """A BP4D-layout tree big enough for an ingest to run for a few seconds on two workers."""
+    import subprocess
+    import sys
+
+    tree = tmp_path_factory.mktemp("tree") / "BP4D"
+    subprocess.run([sys.executable, "-m", "auditkit", "synth", "--layout", "bp4d", "--out", str(tree), "--subjects",
+                    "6", "--frames-per-subject", "120"], check=True, capture_output=True)
+    return tree
+
+
+PHASES = {
+    "rendering": (lambda data, tree, out: ["synth", "--out", str(out), "--frames-per-subject", "200", "--jobs", "2"],
+                  "rendering subjects"),
+    "ingest": (lambda data, tree, out: ["ingest", "bp4d", str(tree), "--demographics", str(tree / "demographics.csv"),
+                                        "--out", str(out), "--jobs", "2"], "ingesting"),
+    "trainings": (lambda data, tree, out: ["gap", "--attr", "gender", "--data", str(data), "--preset", "smoke",
+                                           "--repeats", "6", "--out", str(out), "--jobs", "2"], "trainings: 1/"),
+    "local dask cluster": (lambda data, tree, out: ["gap", "--attr", "gender", "--data", str(data), "--preset",
+                                                    "smoke", "--repeats", "6", "--out", str(out), "--cluster",
+                                                    "local:2"], "trainings: 1/"),
+}
 
 
 @pytest.mark.slow
-def test_local_dask_workers_die_with_a_killed_audit(audit_dataset, tmp_path) -> None:
-    pytest.importorskip("distributed")
-    workers, survivors = _kill_audit_and_find_survivors(
-        ["--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val", "1",
-         "--cluster", "local:2"], tmp_path / "a")
-    assert workers, "the audit started no worker processes"
-    assert not survivors, f"workers outlived the killed audit: {sorted(survivors)}"
+@pytest.mark.parametrize("phase", sorted(PHASES))
+def test_no_process_outlives_a_killed_command_by_5_s(phase: str, audit_dataset, bp4d_like_tree, tmp_path) -> None:
+    """kill -9 of the command in each phase that starts workers: its loky or Dask workers, and the resource trackers
+    that wait on them, are all gone within 5 s."""
+    if phase == "local dask cluster":
+        pytest.importorskip("distributed")
+    args, marker = PHASES[phase]
+    started, left = _kill_during(args(audit_dataset, bp4d_like_tree, tmp_path / "out"), marker)
+    assert started, f"{phase}: the command started no worker processes"
+    assert not left, f"{phase}: processes outlived the killed command by 5 s: {sorted(left)}"

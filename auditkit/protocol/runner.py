@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -15,10 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 
 from auditkit import contract
-from auditkit.contract import checked_proba, checked_transform
 from auditkit.classifiers.base import (
     DEFAULT_INPUT_SIZE,
     channels_of,
@@ -27,6 +25,7 @@ from auditkit.classifiers.base import (
     runtime_of,
     with_channels,
 )
+from auditkit.contract import checked_proba, checked_transform
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
@@ -34,7 +33,7 @@ from auditkit.files import atomic_path
 from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import code_version, load, make_classifier, make_normalizer, plugin_version
-from auditkit.process_state import exit_with, preserved
+from auditkit.process_state import exit_with, parallel, preserved
 from auditkit.protocol.audit_dir import AuditDir, code_versions
 from auditkit.protocol.coverage import ingest_loss_record, sources_of
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
@@ -144,7 +143,8 @@ def make_plan(cfg: AuditConfig, ds: Dataset) -> AuditPlan:
         source, scope = "all", list(ds.subjects["subject"])
     elif cfg.source is not None:
         if cfg.source not in sources.index:
-            raise AuditkitError(f"--source (source): no subjects from {cfg.source!r} (sources here: {', '.join(sorted(sources.index))})")
+            raise AuditkitError(f"--source (source): no subjects from {cfg.source!r} (sources here: "
+                                f"{', '.join(sorted(sources.index))})")
         source, scope = cfg.source, list(ds.subjects.loc[ds.subjects["dataset"] == cfg.source, "subject"])
     else:
         # like the paper, group audits default to the largest single source so capture conditions do not confound them
@@ -448,7 +448,7 @@ def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str
         threads = max(1, (os.cpu_count() or 1) // workers)
         calls = [(t, n, data_by_norm[n], threads) for t, n in pending]
         if workers > 1:
-            stream = Parallel(n_jobs=workers, return_as="generator_unordered")(
+            stream = parallel(workers, "generator_unordered")(
                 delayed(_run_and_store)(audit, *c, parent=os.getpid()) for c in calls)
         else:
             stream = (_run_and_store(audit, *c) for c in calls)

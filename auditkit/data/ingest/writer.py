@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 
 from auditkit import __version__
 from auditkit.data.format import FACES_FILE, FORMAT_VERSION, SKIPPED_FILE, open_faces_for_writing, write_parquet, write_tables
@@ -28,6 +28,7 @@ from auditkit.data.ingest.units import Unit
 from auditkit.data.preprocess import FacePreprocessor, PreprocessConfig
 from auditkit.errors import AuditkitError
 from auditkit.files import atomic_path
+from auditkit.process_state import parallel
 
 INGEST_VERSION = 1
 STATE_FILE = "ingest.json"
@@ -186,7 +187,7 @@ def run_ingest(job: IngestJob, out: str | Path, n_jobs: int = -1, force: bool = 
         progress(done, total)
     workers = (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
     calls = (delayed(process_unit)(u, job.preprocess, shards, job.skip_unreadable) for u in todo)
-    stream = Parallel(n_jobs=workers, return_as="generator")(calls) if workers > 1 and len(todo) > 1 else (
+    stream = parallel(workers, "generator")(calls) if workers > 1 and len(todo) > 1 else (
         process_unit(u, job.preprocess, shards, job.skip_unreadable) for u in todo)
     failed = None
     # stopping on an error cancels the workers' other units: joblib warns about that when the generator closes, but

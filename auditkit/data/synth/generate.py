@@ -11,8 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from joblib.externals.loky import get_reusable_executor
+from joblib import delayed
 
 from auditkit import __version__
 from auditkit.contract import DatasetSource
@@ -31,6 +30,7 @@ from auditkit.data.synth.expression import TASKS, intensity_labels, sample_inten
 from auditkit.data.synth.identity import Identity, bp4d_roster, disfa_roster, sample_identity
 from auditkit.data.synth.render import FaceRenderer
 from auditkit.errors import AuditkitError
+from auditkit.process_state import parallel, shutdown_workers
 
 RENDERER_VERSION = 1
 AU_COLUMNS = [au_name(a) for a in AUS]
@@ -194,7 +194,7 @@ def generate(out: str | Path, cfg: SynthConfig = SynthConfig(), n_jobs: int = -1
     args = [(ident, i, cfg, str(tmp / FACES_FILE), offsets[i]) for i, ident in enumerate(identities)]
     workers = (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
     if workers > 1:
-        stream = Parallel(n_jobs=workers, return_as="generator")(delayed(_render_subject)(*a) for a in args)
+        stream = parallel(workers, "generator")(delayed(_render_subject)(*a) for a in args)
     else:
         stream = (_render_subject(*a) for a in args)
     results: list = []
@@ -205,7 +205,7 @@ def generate(out: str | Path, cfg: SynthConfig = SynthConfig(), n_jobs: int = -1
     if workers > 1:
         # the rendering workers' memory grew with the face file's pages; left running, joblib's leak check restarts
         # them at the next Parallel call (the audit's trainings) with a "worker stopped ... memory leak" warning
-        get_reusable_executor().shutdown(wait=True)
+        shutdown_workers()
     labels = pd.concat([r[0] for r in results], ignore_index=True)
     truth = pd.concat([r[1] for r in results], ignore_index=True)
     front = ["subject", "sequence", "frame", "face"]
