@@ -59,12 +59,11 @@ def test_an_audit_run_in_process_leaves_threads_and_seed_alone(audit_dataset, tm
     assert _same(_state(), before)
 
 
-def _children(pid: int) -> set[int]:
-    """Every living descendant of `pid` (from /proc; zombies count as gone)."""
-    import os
+def _living() -> dict[int, tuple[int, int]]:
+    """{pid: (parent pid, session id)} of every living process (from /proc; zombies count as gone)."""
     from pathlib import Path
 
-    parent_of = {}
+    out = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -73,7 +72,15 @@ def _children(pid: int) -> set[int]:
         except (OSError, IndexError):
             continue
         if fields[0] != "Z":
-            parent_of[int(entry.name)] = int(fields[1])
+            out[int(entry.name)] = (int(fields[1]), int(fields[3]))
+    return out
+
+
+def _children(pid: int) -> set[int]:
+    """Every living descendant of `pid`."""
+    import os
+
+    parent_of = {p: pp for p, (pp, _) in _living().items()}
     found, frontier = set(), {pid}
     while frontier:
         frontier = {p for p, pp in parent_of.items() if pp in frontier and p not in found}
@@ -124,19 +131,7 @@ def test_a_watched_process_exits_when_its_parent_is_killed() -> None:
 def _session(sid: int) -> set[int]:
     """Every living process of session `sid`: the command and all it started, whoever their parent is now (a
     worker orphaned by a kill -9 is re-parented to init but stays in its session)."""
-    from pathlib import Path
-
-    out = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            out.add(int(entry.name))
-    return out
+    return {p for p, (_, session) in _living().items() if session == sid}
 
 
 def _kill_during(args: list[str], marker: str) -> tuple[set[int], set[int]]:
