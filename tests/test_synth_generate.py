@@ -44,12 +44,7 @@ def test_rendering_workers_are_shut_down_before_anything_else_runs(tmp_path: Pat
     import auditkit.data.synth.generate as gen
 
     shut: list[bool] = []
-
-    class Executor:
-        def shutdown(self, wait: bool) -> None:
-            shut.append(wait)
-
-    monkeypatch.setattr(gen, "get_reusable_executor", Executor)
+    monkeypatch.setattr(gen, "shutdown_workers", lambda: shut.append(True))
     generate(tmp_path / "two", TINY, n_jobs=2)
     assert shut == [True]
     generate(tmp_path / "one", TINY, n_jobs=1)  # no pool, nothing to shut down
