@@ -27,7 +27,7 @@ class AuditResult:
     # smallest gap detectable at 80% power, the paper's subject t-test p, Hedges' g
     tests: pd.DataFrame  # every test of the audit (gaps and normalizer-vs-none), Holm-corrected per family
     ceiling: pd.DataFrame  # share of the oracle's gain per normalizer (empty without `oracle`)
-    disparities: pd.DataFrame  # per normalizer, AU (`all`: every AU) and test group: auditkit.disparities.GROUP_COLUMNS
+    disparities: pd.DataFrame  # per normalizer, AU (`all`: every AU) and test group: auditkit.stats.disparities.GROUP_COLUMNS
     disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, p (people and
     # trainings), Holm
     missed_frames: pd.DataFrame = field(default_factory=pd.DataFrame)  # predictions audits: per subject, frames
@@ -35,7 +35,7 @@ class AuditResult:
     run: dict = field(default_factory=dict)  # the audit's run.json (config, plan, counts of matched frames, ...)
     disparity_changes: pd.DataFrame = field(default_factory=pd.DataFrame)  # how each normalizer changes each difference
     # the same differences (all AUs) and changes prevalence-calibrated (each group at the pooled base rate):
-    # auditkit.base_rates
+    # auditkit.stats.base_rates
     disparity_adjusted: pd.DataFrame = field(default_factory=pd.DataFrame)
     disparity_adjusted_changes: pd.DataFrame = field(default_factory=pd.DataFrame)
     # hit and false-alarm rates per normalizer, AU and test group, and their between-group differences (equalized
@@ -280,7 +280,7 @@ class ComparisonResult:
     """Several models compared on shared subjects, as tidy DataFrames (scores in fractions 0-1), and the output folder."""
 
     out: Path
-    models: pd.DataFrame  # per model: overall score, 95% CI, rank (auditkit.model_comparison.MODEL_COLUMNS)
+    models: pd.DataFrame  # per model: overall score, 95% CI, rank (auditkit.stats.model_comparison.MODEL_COLUMNS)
     groups: pd.DataFrame  # per model and test group: score and CI
     disparities: pd.DataFrame  # per model and pair of groups: signed difference, CI, p, Holm
     pairs: pd.DataFrame  # per pair of models: overall and disparity differences, paired CI, p, Holm across pairs
@@ -508,13 +508,13 @@ def precision(pilot: str | Path, *, half_width: float) -> pd.DataFrame:
         needed (NaN where more repetitions cannot get there: the people's part alone is wider, so more people are
         needed), all in points.
     """
-    from auditkit.disparities import ALL_AUS, pairwise, subject_metrics
     from auditkit.errors import AuditkitError
-    from auditkit.metrics import subject_scores
     from auditkit.report.render import load_run
     from auditkit.report.tables import SCORE_KEYS
     from auditkit.stats import CROSSED_TEST, gap_tests
     from auditkit.stats.crossed import Inference, repetitions_for
+    from auditkit.stats.disparities import ALL_AUS, pairwise, subject_metrics
+    from auditkit.stats.metrics import subject_scores
 
     if not half_width > 0:
         raise AuditkitError(f"--half-width: must be above 0 points (got {half_width})")

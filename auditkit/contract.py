@@ -20,6 +20,8 @@ import numpy as np
 
 from auditkit.errors import AuditkitError
 
+BASELINE = "none"  # the faces as they are: every audit runs it first, and each normalizer's change is measured against it
+
 RESERVED_OPTIONS = ("seed", "progress")  # what auditkit itself passes every normalizer: not a user's setting
 
 

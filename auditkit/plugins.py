@@ -149,10 +149,10 @@ def option_value(name: str, key: str, text: str) -> Any:
     return _convert(hints[key], text)
 
 
-def parse_normalizer_options(items: list[str], normalizers: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+def parse_normalizer_options(items: list[str] | None, normalizers: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """`NAME.KEY=VALUE` strings -> {normalizer: {key: value}}, each checked against the normalizer's settings."""
     out: dict[str, dict[str, Any]] = {}
-    for item in items:
+    for item in items or []:
         head, sep, text = item.partition("=")
         name, dot, key = head.strip().partition(".")
         if not sep or not dot or not name or not key:

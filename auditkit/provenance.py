@@ -43,7 +43,7 @@ CODE_FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "lenet5": ("auditkit.classifiers.lenet:CACHE_VERSION",
                ("classifiers/lenet.py", "classifiers/lenet_fused.py", "classifiers/lenet_kernels.c")),
     "pretrained": ("auditkit.classifiers.pretrained:CACHE_VERSION", ("classifiers/pretrained.py",)),
-    "scoring": ("auditkit.metrics:CACHE_VERSION", ("metrics.py",)),
+    "scoring": ("auditkit.stats.metrics:CACHE_VERSION", ("stats/metrics.py",)),
 }
 
 

@@ -49,7 +49,7 @@ def run_gap(code: Path | None, data: str, out: Path, args: argparse.Namespace) -
 
 def condition_scores(results: pd.DataFrame) -> pd.DataFrame:
     """Mean score (%) and its standard error over test subjects, per normalizer and condition."""
-    from auditkit.metrics import subject_scores
+    from auditkit.stats.metrics import subject_scores
 
     subj = subject_scores(results, ["normalizer", "condition"])
     grouped = subj.groupby(["normalizer", "condition"])["score"]

@@ -146,9 +146,9 @@ def _people_only(values: pd.DataFrame, a: str, b: str) -> tuple[float, float, fl
 
 def null_rows(audit: Path) -> list[dict]:
     """Every null statistic of one coin audit: gaps, the heads-tails difference, jitter's changes, error rates."""
-    from auditkit.disparities import subject_metrics
     from auditkit.report.tables import audit_tables
     from auditkit.stats import CROSSED_TEST, SUBJECT_TEST
+    from auditkit.stats.disparities import subject_metrics
 
     results = pd.read_parquet(audit / "results.parquet")
     tables = audit_tables(results)
@@ -201,9 +201,9 @@ def power_rows(audit: Path) -> list[dict]:
     """Planted effects on the audit's real results: found or not, and the rate its own SE predicts."""
     from scipy import stats as sps
 
-    from auditkit.disparities import disparity_changes, pairwise, subject_metrics
-    from auditkit.metrics import subject_scores
     from auditkit.stats import CROSSED_TEST, gap_tests
+    from auditkit.stats.disparities import disparity_changes, pairwise, subject_metrics
+    from auditkit.stats.metrics import subject_scores
 
     results = pd.read_parquet(audit / "results.parquet")
     none = results[results["normalizer"] == "none"]

@@ -11,8 +11,8 @@ Run: python benchmarks/bench_cluster.py [--rounds 2] [--update-readme]
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import re
 import subprocess
 import sys
@@ -69,7 +69,8 @@ def main() -> None:
     if args.update_readme:
         readme = ROOT / "README.md"
         command = "auditkit " + " ".join(PLAN_ARGS) + " --data BP4D_SIZED"
-        body = (f"`python benchmarks/bench_cluster.py --update-readme` on {os.cpu_count()} cores: the default skin-type audit took "
+        body = (f"`python benchmarks/bench_cluster.py --update-readme` on {os.cpu_count()} cores: the default "
+                f"skin-type audit took "
                 f"{best['jobs']:.1f} s with `--jobs 2` and {best['cluster']:.1f} s with `--cluster local:2` (best of "
                 f"{args.rounds}; overhead ratio {report['overhead_ratio']:.2f}); results identical: "
                 f"{'yes' if identical else 'NO'}.\n\nThe paper's protocol at BP4D's size (41 subjects, ~146K frames), "

@@ -29,10 +29,9 @@ RULES = ("one", "exclude", "zero")
 
 def rule_rows(split: str, audit: Path) -> list[dict]:
     """Per normalizer and rule: undefined pairs, F1 bimodality, within/cross, gap and p, the disparity and its p."""
-    from auditkit.disparities import ALL_AUS
-    from auditkit.metrics import rescore_f1
     from auditkit.report.render import load_run
     from auditkit.report.tables import audit_tables, condition_means, headline
+    from auditkit.stats.metrics import rescore_f1
 
     results, run = load_run(audit)
     seed = int(run["config"]["seed"])

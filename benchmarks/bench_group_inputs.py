@@ -145,7 +145,7 @@ def person_by_group(audit: Path, attr: str = "fitzpatrick") -> pd.DataFrame:
     results, run = load_run(audit)
     scores = audit_tables(results, int(run["config"]["seed"])).scores
     subjects = load_dataset(run["data"]).subjects
-    label = dict(zip(subjects["subject"], attribute_labels(subjects, attr, None)))
+    label = dict(zip(subjects["subject"], attribute_labels(subjects, attr, None), strict=False))
     scores = scores.assign(group=scores["subject"].map(label)).dropna(subset=["group"])
     per_subject = scores.groupby(["normalizer", "condition", "group", "subject"])["score"].mean()
     table = per_subject.groupby(["normalizer", "condition", "group"]).mean().unstack("group") * 100

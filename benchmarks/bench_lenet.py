@@ -1,4 +1,4 @@
-"""Benchmark: LeNet-5 training throughput (images/s) on CPU against the machine's matmul peak, before and after the fused C kernels.
+"""Benchmark: LeNet-5 training throughput (images/s) on CPU against the matmul peak, before and after the fused C kernels.
 
 Three implementations, all rebuilt here in the same process so they run on the same machine in the same run:
 "before" is the code up to commit ae99db1 (nn.AvgPool2d pooling, out-of-place ReLU, validation predicted 512 images

@@ -109,11 +109,11 @@ def audit_path(out: Path, split: str, seed: int) -> Path:
 def split_rows(split: str, audit: Path) -> list[dict]:
     """Table 5 rows of one finished audit: per normalizer within/cross mean ± std, gap, p-values, share of the ceiling,
     and the between-group difference of a two-group split (all AUs, every model that tested a subject), as scored
-    and at equal base rates (auditkit.base_rates)."""
-    from auditkit.disparities import ALL_AUS
+    and at equal base rates (auditkit.stats.base_rates)."""
     from auditkit.report.render import load_run
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
     from auditkit.stats import CROSSED_TEST
+    from auditkit.stats.disparities import ALL_AUS
 
     results, run = load_run(audit)
     tables = audit_tables(results, int(run["config"]["seed"]))
@@ -202,7 +202,7 @@ def seeds_markdown(rows: list[dict], seeds: list[int]) -> str:
              "DeepFN fits): share of the oracle's cross-group gain, % (mean ± sd; lower = mean − 2·sd/√n), per test "
              "group too; difference = the between-group difference of the mean score, points (none / normalizer / "
              "oracle), as scored and at equal base rates (each subject's hit and false-alarm rates per AU rescored at "
-             "the AU's pooled base rate: auditkit.base_rates).", "",
+             "the AU's pooled base rate: auditkit.stats.base_rates).", "",
              "| split | normalizer | seeds | share | lower | share per test group | difference (none / normalizer / oracle) "
              "| at equal base rates |",
              "|---|---|---|---|---|---|---|---|"]

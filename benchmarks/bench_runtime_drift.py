@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_replication import log  # noqa: E402
 from readme_figures import README, replace_block  # noqa: E402
+
 VARIANTS = {  # name -> environment for the run
     "C kernels, -march=native": {},
     "C kernels, -march=x86-64-v3": {"AUDITKIT_MARCH": "x86-64-v3"},
@@ -44,7 +45,6 @@ def run_variant(name: str, env: dict, attr: str, out: Path) -> float:
 
 def figures(audit: Path) -> dict:
     """The published numbers of one audit (points): gap with CI, within, cross, first pair's difference with CI."""
-    from auditkit.disparities import ALL_AUS
     from auditkit.report.render import load_run
     from auditkit.report.tables import audit_tables, condition_means, headline
 

@@ -137,10 +137,10 @@ def _split_facts(audit: Path) -> dict:
     """DeepFN against none and the oracle on one split: shares, within change, gaps, the between-group difference."""
     from bench_replication import split_rows
 
-    from auditkit.disparities import ALL_AUS
     from auditkit.report.render import load_run
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
     from auditkit.stats import CROSSED_TEST
+    from auditkit.stats.disparities import ALL_AUS
 
     results, run = load_run(audit)
     tables = audit_tables(results, int(run["config"]["seed"]))
@@ -243,7 +243,7 @@ def deepfn_verdict(audits: Path) -> str:
                  f"ones in {100 * rate_b:.1f} % (expressiveness is drawn independently of skin type; these 17 people "
                  "happen to differ), and F1 falls with a lower base rate at the same hit and false-alarm rates. "
                  "Prevalence-calibrated (Siblini et al., 2020: each subject's rates rescored at every AU's pooled base "
-                 "rate, assuming they do not depend on it; `auditkit.base_rates`, in every report) the difference is "
+                 "rate, assuming they do not depend on it; `auditkit.stats.base_rates`, in every report) the difference is "
                  f"{pts(skin['adjusted']['none'])} without normalization, {pts(skin['adjusted']['deepfn'])} with DeepFN "
                  f"and {pts(skin['adjusted']['oracle'])} with the oracle (DeepFN's change {pts(a['change'])}, 95% CI "
                  f"{pts(a['change_ci_low'])} to {pts(a['change_ci_high'])}, {p_is(a['p'])})"

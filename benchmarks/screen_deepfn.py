@@ -45,7 +45,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from auditkit.base_rates import standardize
 from auditkit.data.dataset import load_dataset
 from auditkit.files import cache_root
 from auditkit.normalizers.deepfn import augment as augmentation
@@ -55,6 +54,7 @@ from auditkit.normalizers.deepfn.presets import PRESETS
 from auditkit.normalizers.deepfn.train import center_codes, image_gradient_l1
 from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.runner import AuditConfig, AuditPlan, TaskData, make_plan, prepare_inputs, run_task, scope_rows
+from auditkit.stats.base_rates import standardize
 
 PROBE_AUS = ["AU01", "AU02", "AU04", "AU06", "AU12", "AU15", "AU17"]
 
@@ -85,7 +85,7 @@ def audit(inputs: Path, p: AuditPlan, jobs: int = 2) -> dict:
     for (condition, group), score in per_subject.groupby(["condition", "group"]).score.mean().items():
         result[f"{condition}_{group}"] = round(100 * score, 1)
     # the disparity: each test subject scored by every model that tested them (within and cross), as the
-    # audit's disparities table does; and both again at equal base rates (auditkit.base_rates), since the groups
+    # audit's disparities table does; and both again at equal base rates (auditkit.stats.base_rates), since the groups
     # show AUs at different rates and F1 follows them
     adjusted = standardize(rows)
     adjusted["score"] = (adjusted.f1 + adjusted.accuracy) / 2
@@ -481,10 +481,10 @@ def template_table(outs: list[Path], skin: dict[str, int] | None = None) -> str:
                 continue
             gain = oracle["cross"] - none["cross"]
             share = f"{100 * (r['cross'] - none['cross']) / gain:.0f} %"
-            change = (lambda key: "—" if name == "none" else f"{diff(r, key) - diff(none, key):+.1f}")
+            change = {key: "—" if name == "none" else f"{diff(r, key) - diff(none, key):+.1f}" for key in ("", "adj_")}
             lines.append(f"| {template} ({int(skin[template])}) | {name} | {r['cross']:.1f} | "
-                         f"{share} | {r['all_darker']:.1f} / {r['all_lighter']:.1f} | {diff(r):+.1f} | {change('')} | "
-                         f"{diff(r, 'adj_'):+.1f} | {change('adj_')} |")
+                         f"{share} | {r['all_darker']:.1f} / {r['all_lighter']:.1f} | {diff(r):+.1f} | {change['']} | "
+                         f"{diff(r, 'adj_'):+.1f} | {change['adj_']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -16,8 +16,7 @@ LAYERS = {
     "auditkit": 0, "auditkit.errors": 0, "auditkit.files": 0, "auditkit.native": 0, "auditkit.provenance": 0,
     "auditkit.process_state": 0,
     "auditkit.plugins": 1, "auditkit.contract": 1, "auditkit.testing": 1, "auditkit.data": 1,
-    "auditkit.normalizers": 2, "auditkit.classifiers": 2, "auditkit.metrics": 2, "auditkit.stats": 2,
-    "auditkit.disparities": 2, "auditkit.base_rates": 2, "auditkit.model_comparison": 2,
+    "auditkit.normalizers": 2, "auditkit.classifiers": 2, "auditkit.stats": 2,
     "auditkit.protocol": 3, "auditkit.layers": 3,
     "auditkit.report": 4,
     "auditkit.api": 5, "auditkit.cli": 5, "auditkit.__main__": 5,
@@ -64,3 +63,12 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     assert layer_of("auditkit.report.render") > layer_of("auditkit.data.dataset")
     with pytest.raises(KeyError, match="in no layer"):
         layer_of("elsewhere.module")
+
+
+def test_the_statistics_import_no_normalizer_protocol_or_report() -> None:
+    """auditkit.stats is pure statistics: the same layer as the normalizers, but it needs none of them."""
+    banned = ("auditkit.normalizers", "auditkit.classifiers", "auditkit.protocol", "auditkit.report", "auditkit.data")
+    found = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}"
+             for path in sorted((PACKAGE / "stats").rglob("*.py"))
+             for line, target in imports_of(path) if target.startswith(banned)]
+    assert not found, "\n".join(found)

@@ -60,7 +60,7 @@ def test_underpowered_runs_say_so_and_show_no_test_with_two_repetitions() -> Non
 
 def test_a_difference_between_groups_is_restated_at_equal_base_rates() -> None:
     from auditkit.report.sections import _disparities_md, records
-    from tests.test_base_rates import _simulated
+    from tests.test_stats_base_rates import _simulated
 
     res = _simulated(np.random.default_rng(4), prevalence=(0.1, 0.4)).assign(train_group="pretrained")
     tables = audit_tables(res)

@@ -67,7 +67,7 @@ def test_null_calibration_with_trainings_varying() -> None:
 
 def test_a_false_alarm_disparity_the_score_hides_is_found() -> None:
     """Group a gets more hits *and* more false alarms: its composite score barely moves, its false-alarm rate does."""
-    from auditkit.disparities import pairwise, subject_metrics
+    from auditkit.stats.disparities import pairwise, subject_metrics
 
     rng = np.random.default_rng(9)
     found, score_found, n = 0, 0, 20

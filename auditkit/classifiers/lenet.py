@@ -12,8 +12,8 @@ from torch import nn
 from auditkit.classifiers import lenet_fused
 from auditkit.contract import Classifier
 from auditkit.errors import AuditkitError
-from auditkit.metrics import macro_f1
 from auditkit.process_state import preserved
+from auditkit.stats.metrics import macro_f1
 
 # bump when a change here can change a trained model's predictions
 # (tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)

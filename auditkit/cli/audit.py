@@ -29,7 +29,7 @@ def gap(
                                                  "or a comma-separated intersection (gender,fitzpatrick)."),
     normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s): repeat the option or give a "
                                          "comma list (histeq,deepfn); 'none' always runs as baseline."),
-    normalizer_option: NormalizerOptions = [],
+    normalizer_option: NormalizerOptions = None,
     classifier: str = typer.Option("lenet5", "--classifier", help="AU classifier plugin."),
     data: DefaultData = None,
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/<attr>)."),
@@ -97,7 +97,7 @@ def gap(
 def plan(
     attr: str = typer.Option(..., "--attr", help="As for `auditkit gap`."),
     normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s), as for `auditkit gap`."),
-    normalizer_option: NormalizerOptions = [],
+    normalizer_option: NormalizerOptions = None,
     data: DefaultData = None,
     bins: Bins = None,
     source: Source = None,

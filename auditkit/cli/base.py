@@ -19,7 +19,6 @@ from rich.text import Text
 from auditkit import __version__
 from auditkit.errors import AuditkitError
 
-
 app = typer.Typer(
     name="auditkit",
     help="Fairness audits for facial action unit recognition (within- vs cross-group gaps, DeepFN normalization).",

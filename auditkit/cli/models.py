@@ -15,8 +15,8 @@ from auditkit.cli.options import (
     LabelledData,
     NormalizerOptions,
     Source,
-    TestedAttr,
     Template,
+    TestedAttr,
 )
 from auditkit.cli.printing import _print_test_only, print_coverage, print_disparities, print_findings, print_leaderboard
 
@@ -73,7 +73,7 @@ def audit_model_cmd(
     attr: TestedAttr,
     normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s) put in front of the model "
                                          "(none always runs too): repeat the option or give a comma list, histeq,deepfn."),
-    normalizer_option: NormalizerOptions = [],
+    normalizer_option: NormalizerOptions = None,
     card: Path | None = typer.Option(None, "--card", help="Model card JSON (default: MODEL with .json suffix)."),
     bins: Bins = None,
     source: Source = None,

@@ -55,7 +55,7 @@ def normalize(
     gradient_weight: float | None = typer.Option(None, "--gradient-weight", min=0.0,
                                                  help="deepfn: weight of the image-gradient loss term (default: 1 in "
                                                       "amortized mode, 0 per subject, as in the paper)."),
-    normalizer_option: NormalizerOptions = [],
+    normalizer_option: NormalizerOptions = None,
     preview: Path | None = typer.Option(None, "--preview", help="PNG: originals beside normalized faces, and "
                                                                    "average face + histogram per gender and skin type."),
     include_faces: bool = typer.Option(True, "--include-faces/--groups-only", help="Show individual faces in the preview."),

@@ -10,7 +10,7 @@ import typer
 F1NoPositives = Annotated[str, typer.Option(
     "--f1-no-positives", help="F1 of a subject who neither shows nor is predicted to show an AU: exclude (left out; "
                               "default), one (1.0), zero (0.0).")]
-NormalizerOptions = Annotated[list[str], typer.Option(
+NormalizerOptions = Annotated[list[str] | None, typer.Option(
     "--normalizer-option", help="A normalizer's setting, NAME.KEY=VALUE (repeatable), e.g. deepfn.mode=per-subject "
                                 "deepfn.iterations=3000; values are read as the setting's type.")]
 Bins = Annotated[str | None, typer.Option("--bins", help="Bins for a numeric attribute, e.g. 1-2,3-4,5-6.")]

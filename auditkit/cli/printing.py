@@ -27,7 +27,7 @@ def _compact(title: str, columns: list[tuple[str, str]], caption: str | None = N
 def print_summary(tables) -> None:
     """Terminal version of the paper's Table 5 plus the gap tests, readable at 80 columns."""
     from auditkit.report.tables import ceiling_shares, format_share, headline
-    from auditkit.stats import CI_NOTE
+    from auditkit.stats import ALPHA, CI_NOTE
 
     cond = tables.conditions
     for norm in cond["normalizer"].unique():
@@ -47,7 +47,7 @@ def print_summary(tables) -> None:
                     caption=CI_NOTE)
     for norm in cond["normalizer"].unique():
         for r in headline(tables, norm).itertuples():
-            mark = "*" if r.p_holm < 0.05 else " "
+            mark = "*" if r.p_holm < ALPHA else " "
             gaps.add_row(norm, r.test_group, f"{100 * r.gap:+.1f}{mark}", f"{100 * r.ci_low:+.1f}..{100 * r.ci_high:+.1f}",
                          _fmt_p(r.p), _fmt_p(r.p_holm), _points_or_na(r.detectable), _fmt_p(r.p_paper),
                          f"{r.hedges_g:.2f}")
@@ -70,7 +70,7 @@ def _points_or_na(value: float) -> str:
 
 def print_disparities(tables) -> None:
     """Disparities between test groups (all AUs): each group's score with its 95% CI, ratio to the best group."""
-    from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
+    from auditkit.stats.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 
     groups = tables.disparity_groups
     groups = groups[groups["au"] == ALL_AUS]

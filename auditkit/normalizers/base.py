@@ -4,11 +4,9 @@ subject's faces, and every optional hook) and how the runner reaches a normalize
 from __future__ import annotations
 
 from auditkit import contract
-from auditkit.contract import Normalizer
+from auditkit.contract import BASELINE, Normalizer
 
 __all__ = ["BASELINE", "Normalizer", "check_dataset", "params_of", "prepare", "with_baseline"]
-
-BASELINE = "none"  # the faces as they are: every audit runs it, first, so each report shows a normalizer's effect
 
 
 def with_baseline(normalizers: tuple[str, ...] | list[str]) -> tuple[str, ...]:

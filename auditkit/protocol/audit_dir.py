@@ -64,8 +64,8 @@ def _same_value(key: str, previous: object, now: object) -> bool:
 
 def code_versions(classifier: str | None, normalizers: list[str] | tuple[str, ...]) -> dict[str, str | None]:
     """The code versions behind an audit's results (plugins.code_version and the scoring's), flat by role:name."""
-    from auditkit.metrics import CACHE_VERSION as SCORING
     from auditkit.provenance import modified_code
+    from auditkit.stats.metrics import CACHE_VERSION as SCORING
 
     record: dict[str, str | None] = {f"normalizer:{n}": code_version("normalizer", n) for n in normalizers}
     if classifier is not None:

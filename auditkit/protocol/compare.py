@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from auditkit.disparities import ALL_AUS, subject_metrics
 from auditkit.errors import AuditkitError
-from auditkit.metrics import LEGACY_F1_RULE
-from auditkit.model_comparison import ModelComparisonTables, compare_models
 from auditkit.protocol.audit_dir import RESULTS_FILE, RUN_FILE, AuditDir
 from auditkit.protocol.coverage import missed_by_group
+from auditkit.stats.disparities import ALL_AUS, subject_metrics
 from auditkit.stats.error_rates import rate_cells
+from auditkit.stats.metrics import LEGACY_F1_RULE
+from auditkit.stats.model_comparison import ModelComparisonTables, compare_models
 
 # what two audits must share to be compared, as run.json holds it: (what it is called in an error, where it is)
 # (groups are compared by the people they hold, not by how --bins spelled them: same_groups)

@@ -40,7 +40,7 @@ def parse_bins(text: str) -> list[tuple[float, float, str]]:
     if not bins:
         raise AuditkitError("--bins: no ranges given")
     ordered = sorted(bins)
-    for (lo_a, hi_a, a), (lo_b, hi_b, b) in zip(ordered, ordered[1:]):
+    for (_, hi_a, a), (lo_b, hi_b, b) in zip(ordered, ordered[1:], strict=False):
         if lo_b < hi_a:  # a shared end point passes here; attribute_labels refuses it where a subject holds it
             raise AuditkitError(f"--bins: ranges {a} and {b} overlap ({lo_b:g} to {min(hi_a, hi_b):g} would be in "
                                 "both); make them disjoint, e.g. 1-2,3-4")

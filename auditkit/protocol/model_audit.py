@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auditkit.contract import checked_transform
 from auditkit.classifiers.pretrained import PretrainedClassifier
+from auditkit.contract import checked_transform
 from auditkit.data.dataset import load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.files import file_digest
-from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import load, make_normalizer
 from auditkit.process_state import preserved
@@ -28,6 +27,7 @@ from auditkit.protocol.coverage import ingest_loss_record, sources_of
 from auditkit.protocol.predictions_audit import scope_pools, score_pools
 from auditkit.protocol.results import label_test_only
 from auditkit.provenance import environment, run_record
+from auditkit.stats.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule
 
 
 def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,

@@ -12,12 +12,12 @@ from auditkit.classifiers.prediction_files import join_predictions, read_predict
 from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.files import file_digest, write_parquet_atomic
-from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
 from auditkit.protocol.audit_dir import AuditDir, code_versions
 from auditkit.protocol.coverage import missed_by_group, missed_frames, not_run, sources_of
 from auditkit.protocol.groups import Pool, build_pools, resolve_bins
 from auditkit.protocol.results import label_test_only
 from auditkit.provenance import environment, run_record
+from auditkit.stats.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
 
 
 def scope_pools(ds: Dataset, attrs: list[str], bins: str | None, source: str | None,

@@ -30,7 +30,6 @@ from auditkit.data.dataset import Dataset, load_dataset
 from auditkit.data.template import select_template
 from auditkit.errors import AuditkitError
 from auditkit.files import atomic_path
-from auditkit.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import code_version, load, make_classifier, make_normalizer, plugin_version
 from auditkit.process_state import exit_with, parallel, preserved
@@ -40,6 +39,7 @@ from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolv
 from auditkit.protocol.results import label_rows
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
 from auditkit.provenance import differences, environment, run_record
+from auditkit.stats.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
 
 AUDIT_PRESETS: dict[str, dict] = {
     # the paper's protocol: 50 epochs, 20 repetitions, every person-independent test subject also gets a dependent model

@@ -16,8 +16,6 @@ import pandas as pd
 from auditkit import __version__
 from auditkit.errors import AuditkitError
 from auditkit.files import write_text_atomic
-from auditkit.metrics import F1_RULE_TEXT, LEGACY_F1_RULE, THRESHOLD
-from auditkit.model_comparison import DISPARITY, OVERALL, headline_pair
 from auditkit.protocol.audit_dir import REPORT_FILE, RUN_FILE, SUMMARY_JSON, SUMMARY_MD
 from auditkit.protocol.compare import Comparison
 from auditkit.report.figures import group_scores_figure, score_disparity_figure
@@ -27,6 +25,8 @@ from auditkit.report.render import figure_json, in_percent, markdown_document, t
 from auditkit.report.sections import records, register_section, sections_of
 from auditkit.report.text import md, pct, signed
 from auditkit.stats import format_p
+from auditkit.stats.metrics import F1_RULE_TEXT, LEGACY_F1_RULE, THRESHOLD
+from auditkit.stats.model_comparison import DISPARITY, OVERALL, headline_pair
 
 REPORT = "compare"
 # how a sentence names the attribute's disparity ("LibreFace's skin-type disparity ...")

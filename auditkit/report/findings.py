@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from auditkit.disparities import ALL_AUS
 from auditkit.normalizers.base import BASELINE
 from auditkit.report.power import Power, power_of, power_sentences
 from auditkit.report.tables import CEILING, AuditTables, ceiling_shares, condition_means, headline, is_test_only
 from auditkit.stats import ALPHA, CROSSED_TEST, format_p
+from auditkit.stats.disparities import ALL_AUS
 
 
 def _evidence(p: float, p_holm: float | None, power: Power, test: str = "") -> str:

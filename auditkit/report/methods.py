@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from auditkit.data.format import TRUTH_DIR
-from auditkit.disparities import MIN_SUBJECTS
-from auditkit.metrics import F1_RULE_TEXT, LEGACY_F1_RULE, THRESHOLD
 from auditkit.report.power import MIN_TESTED_REPETITIONS
 from auditkit.report.tables import AuditTables, is_test_only
+from auditkit.stats import ALPHA
+from auditkit.stats.disparities import MIN_SUBJECTS
+from auditkit.stats.metrics import F1_RULE_TEXT, LEGACY_F1_RULE, THRESHOLD
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
 # what each attribute the paper uses means; any other subjects.parquet column is described by its name
@@ -156,7 +157,7 @@ def methods(run: dict, tables: AuditTables) -> list[dict]:
                  "training variation out), as is a paired "
                  f"t-test on repetition means (not run under {MIN_TESTED_REPETITIONS} repetitions). Findings state a "
                  "gap, difference or change only where its own test supports it. ") + tests
-    tests += "p-values are Holm-corrected within each family of tests; significance at 0.05 after correction."
+    tests += f"p-values are Holm-corrected within each family of tests; significance at {ALPHA:g} after correction."
     items.append({"topic": "Tests", "text": tests})
     limits = ["A gap or a difference between groups measures performance, not its cause: the groups can differ in "
               "more than the attribute (how expressive the people are, how often each AU occurs, capture conditions)."]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditkit.disparities import ALL_AUS, MIN_SUBJECTS
 from auditkit.report.tables import AuditTables, is_test_only
+from auditkit.stats.disparities import ALL_AUS, MIN_SUBJECTS
 
 DEFAULT_REPETITIONS = 5  # below this many repetitions a trained audit's estimates are flagged as noisy
 MIN_TESTED_REPETITIONS = 3  # below this many, no test of a trained audit is presented as a finding

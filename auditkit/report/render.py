@@ -12,7 +12,6 @@ import pandas as pd
 from jinja2 import ChoiceLoader, DictLoader, Environment, PackageLoader, select_autoescape
 
 from auditkit import __version__
-from auditkit.disparities import ALL_AUS
 from auditkit.errors import AuditkitError
 from auditkit.files import write_text_atomic
 from auditkit.protocol.audit_dir import REPORT_FILE, SUMMARY_JSON, SUMMARY_MD, AuditDir
@@ -22,6 +21,7 @@ from auditkit.report.sections import ReportContext, Section, percent_fields
 from auditkit.report.tables import AuditTables, audit_tables, is_test_only
 from auditkit.report.text import md, num, pct, settings_line, signed
 from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
+from auditkit.stats.disparities import ALL_AUS
 
 # auditkit/report/templates links to the top-level reports/templates; wheels carry the files themselves
 TEMPLATES = "templates"

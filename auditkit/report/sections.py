@@ -17,13 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from auditkit.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 from auditkit.report.findings import summary_sentences
 from auditkit.report.methods import methods as methods_of
 from auditkit.report.provenance import provenance as provenance_of
 from auditkit.report.tables import AuditTables, ceiling_shares, group_ceiling_shares
 from auditkit.report.text import md, num, pct, signed
 from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
+from auditkit.stats.disparities import ALL_AUS, MIN_SUBJECTS, RATIO_BAND
 
 
 @dataclass
@@ -188,7 +188,7 @@ def _disparities_md(disparities: dict) -> list[str]:
                      f"{format_p(r['p_holm'])} | {pct(r['range'])} | {num(r['min_ratio'])}{flag} |")
     adjusted = disparities.get("adjusted") or []
     if adjusted:
-        lines += ["", "Prevalence-calibrated, a secondary view (Siblini et al., 2020; auditkit.base_rates: each "
+        lines += ["", "Prevalence-calibrated, a secondary view (Siblini et al., 2020; auditkit.stats.base_rates: each "
                   "subject's hit and false-alarm rates per AU rescored at the AU's pooled base rate, assuming those "
                   "rates do not depend on the base rate; the headline is the difference as scored above):",
                   "", "| normalizer | comparison | base rates | difference [95% CI] | p | p (Holm) |",

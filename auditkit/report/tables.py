@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from auditkit.base_rates import ADJUSTED_COLUMNS, adjusted_disparities
-from auditkit.disparities import (
+from auditkit.normalizers.base import BASELINE
+from auditkit.report.provenance import made_by
+from auditkit.stats import CROSSED_TEST, REPETITION_TEST, SUBJECT_TEST, condition_table, gap_tests
+from auditkit.stats.base_rates import ADJUSTED_COLUMNS, adjusted_disparities
+from auditkit.stats.disparities import (
     CHANGE_COLUMNS,
     balanced_rows,
     disparities,
@@ -16,13 +19,10 @@ from auditkit.disparities import (
     subject_metrics,
     subjects_of,
 )
-from auditkit.metrics import add_score, subject_scores
-from auditkit.normalizers.base import BASELINE
-from auditkit.report.provenance import made_by
-from auditkit.stats import CROSSED_TEST, REPETITION_TEST, SUBJECT_TEST, condition_table, gap_tests
 from auditkit.stats.error_rates import DIFFERENCE_COLUMNS as RATE_DIFFERENCE_COLUMNS
 from auditkit.stats.error_rates import GROUP_COLUMNS as RATE_GROUP_COLUMNS
 from auditkit.stats.error_rates import error_rates
+from auditkit.stats.metrics import add_score, subject_scores
 
 SCORE_KEYS = ["normalizer", "condition", "train_group", "test_group", "repetition"]
 CEILING = "oracle"  # the normalizer whose gain over `none` is the attainable one (synthetic data only)
@@ -36,11 +36,11 @@ class AuditTables:
     per_au: pd.DataFrame
     tests: pd.DataFrame
     scores: pd.DataFrame
-    disparity_groups: pd.DataFrame  # per normalizer, AU (and `all`) and test group: auditkit.disparities
+    disparity_groups: pd.DataFrame  # per normalizer, AU (and `all`) and test group: auditkit.stats.disparities
     disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, p (crossed)
     disparity_changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))  # vs none
     made_by: pd.DataFrame = field(default_factory=pd.DataFrame)  # trainings per environment and runtime (provenance)
-    # the all-AU differences and their changes again prevalence-calibrated (auditkit.base_rates)
+    # the all-AU differences and their changes again prevalence-calibrated (auditkit.stats.base_rates)
     adjusted_summary: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ADJUSTED_COLUMNS))
     adjusted_changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))
     # hit and false-alarm rates per test group and their differences (equalized odds: auditkit.stats.error_rates)

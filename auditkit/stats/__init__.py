@@ -20,10 +20,9 @@ import pandas as pd
 import pingouin as pg
 from scipy import stats as sps
 
-from auditkit.normalizers.base import BASELINE
-from auditkit.stats.crossed import Term, crossed_inference, detectable_effect
+from auditkit.contract import BASELINE
+from auditkit.stats.crossed import ALPHA, Term, crossed_inference, detectable_effect
 
-ALPHA = 0.05
 N_BOOT = 2000
 
 SUBJECT_TEST = "subject t-test"

@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-LEVEL = 0.95
+ALPHA = 0.05  # the one significance level: every test, interval (LEVEL) and power figure uses it
+LEVEL = 1 - ALPHA
 MIN_REPETITIONS = 2  # a jackknife over repetitions needs two; the report treats fewer than 3 as no finding anyway
 CELL_COLUMNS = ["arm", "stratum", "subject", "run", "repetition", "score"]
 
@@ -239,7 +240,7 @@ def prepare(cells: pd.DataFrame) -> _Cells:
     return _Cells(cells)
 
 
-def detectable_effect(inference: Inference, power: float = 0.8, alpha: float = 0.05) -> float:
+def detectable_effect(inference: Inference, power: float = 0.8, alpha: float = ALPHA) -> float:
     """The smallest true difference this design finds with probability `power` at two-sided `alpha`: (t_{1-a/2} +
     t_{power}) * SE, on the interval's degrees of freedom (the usual normal-approximation power formula with t)."""
     if not (inference.se == inference.se and inference.dof == inference.dof) or inference.se <= 0:

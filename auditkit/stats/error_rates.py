@@ -5,7 +5,7 @@ A composite score (the paper's mean of F1 and accuracy) can hide an error-rate d
 alarms *and* more hits can score like a group with fewer of both. These rates show the two kinds of error apart.
 
 Per results row the confusion counts are recovered exactly from F1, accuracy, coded frames and positives
-(`auditkit.base_rates.confusion_counts`); a subject's hit rate for an AU is hits / frames showing it (undefined for a
+(`auditkit.stats.base_rates.confusion_counts`); a subject's hit rate for an AU is hits / frames showing it (undefined for a
 subject who never shows it), its false-alarm rate false alarms / frames not showing it. Like the score, a cell is a
 (subject, repetition): the mean over that repetition's models; a subject's all-AU rate is the mean over the AUs where
 it is defined. Every interval and p-value is the subject x training inference (`auditkit.stats.crossed`), Holm over
@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from auditkit.base_rates import confusion_counts
 from auditkit.stats import ALPHA, holm
+from auditkit.stats.base_rates import confusion_counts
 from auditkit.stats.crossed import Term, crossed_inference, prepare
 
 ALL_AUS = "all"

@@ -25,9 +25,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from auditkit.metrics import add_score
 from auditkit.stats import ALPHA, holm
 from auditkit.stats.crossed import Term, crossed_inference
+from auditkit.stats.metrics import add_score
 
 ALL_AUS = "all"  # the row averaging every AU
 RATIO_BAND = (0.8, 1.25)  # the four-fifths rule and its inverse, the default band of fairness toolkits (Aequitas)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from auditkit.metrics import add_score, macro_f1, per_subject_au, subject_scores
+from auditkit.stats.metrics import add_score, macro_f1, per_subject_au, subject_scores
 
 
 def test_per_subject_au_matches_sklearn() -> None:
@@ -89,7 +89,7 @@ def test_macro_f1_matches_sklearn() -> None:
 
 def test_f1_rules_for_a_subject_without_positives_and_exact_rescoring() -> None:
     from auditkit.errors import AuditkitError
-    from auditkit.metrics import F1_RULES, check_f1_rule, rescore_f1
+    from auditkit.stats.metrics import F1_RULES, check_f1_rule, rescore_f1
 
     rng = np.random.default_rng(3)
     Y = (rng.random((400, 4)) < np.array([0.3, 0.02, 0.0, 0.1])).astype(int)  # AU index 2: nobody shows it

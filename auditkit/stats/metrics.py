@@ -62,7 +62,7 @@ def per_subject_au(Y: np.ndarray, proba: np.ndarray, subjects: np.ndarray, aus: 
                    threshold: float = THRESHOLD, f1_rule: str = DEFAULT_F1_RULE) -> pd.DataFrame:
     """One row per (subject, AU): f1, accuracy, support (coded frames), positives; not-coded frames excluded per AU.
 
-    The values are those of fairlearn's MetricFrame over sklearn's f1_score and accuracy_score (tests/test_metrics.py
+    The values are those of fairlearn's MetricFrame over sklearn's f1_score and accuracy_score (tests/test_stats_metrics.py
     checks it), computed here from per-subject confusion counts in one pass: MetricFrame per AU cost a third of every
     training's time in an audit (bench_lenet.py / #17).
     """

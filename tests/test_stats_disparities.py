@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit.disparities import ALL_AUS, GROUP_COLUMNS, SUMMARY_COLUMNS, disparities
+from auditkit.stats.disparities import ALL_AUS, GROUP_COLUMNS, SUMMARY_COLUMNS, disparities
 
 
 def _results(scores: dict[str, dict[str, float]], reps: int = 1, support: int = 100, positives: int = 20) -> pd.DataFrame:
@@ -82,14 +82,14 @@ def _coin_results(rng: np.random.Generator, subjects: int = 24, effect: float = 
     """results rows scored from simulated predictions: each subject's frames and labels, a tool whose errors are
     independent of the group (each subject's own error rate) but for `effect` more errors in group `heads`; the
     group is a coin drawn per subject, as an attribute unrelated to anything would be."""
-    from auditkit.metrics import per_subject_au
+    from auditkit.stats.metrics import per_subject_au
 
     coin = rng.integers(0, 2, subjects)
     while coin.min() == coin.max():
         coin = rng.integers(0, 2, subjects)
     names = [f"s{i:02d}" for i in range(subjects)]
     Y, P, who = [], [], []
-    for name, heads in zip(names, coin):
+    for name, heads in zip(names, coin, strict=False):
         y = (rng.random((frames, aus)) < rng.uniform(0.1, 0.4, aus)).astype(int)
         error = np.clip(rng.normal(0.2, 0.05) + effect * heads, 0.01, 0.9)
         flip = rng.random((frames, aus)) < error
@@ -97,7 +97,7 @@ def _coin_results(rng: np.random.Generator, subjects: int = 24, effect: float = 
         P.append(np.where(flip, 1 - y, y).astype(float))
         who += [name] * frames
     rows = per_subject_au(np.vstack(Y), np.vstack(P), np.array(who), [f"AU{k:02d}" for k in range(aus)])
-    group = dict(zip(names, np.where(coin == 1, "heads", "tails")))
+    group = dict(zip(names, np.where(coin == 1, "heads", "tails"), strict=False))
     return rows.assign(normalizer="none", condition="test-only", repetition=0,
                        test_group=rows["subject"].map(group))
 
@@ -149,7 +149,7 @@ def _two_normalizers(rng: np.random.Generator, effect: float = 0.0, subjects: in
 
 @pytest.mark.slow
 def test_the_change_in_a_disparity_is_calibrated_and_finds_a_normalizer_that_hurts_one_group() -> None:
-    from auditkit.disparities import disparity_changes
+    from auditkit.stats.disparities import disparity_changes
 
     rng = np.random.default_rng(7)
     null = [disparity_changes(_two_normalizers(rng), n_boot=0).iloc[0]["p"] for _ in range(200)]
@@ -165,7 +165,7 @@ def test_the_change_in_a_disparity_is_calibrated_and_finds_a_normalizer_that_hur
 def test_balanced_rows_keep_one_model_of_every_pool_per_subject() -> None:
     """A pool whose models score everyone higher (its people, not its test subjects): unbalanced, the *other* group
     looks better, because a subject is mostly scored by the other pool's models; balanced, no difference remains."""
-    from auditkit.disparities import balanced_rows, pairwise, subject_metrics
+    from auditkit.stats.disparities import balanced_rows, pairwise, subject_metrics
 
     rng = np.random.default_rng(0)
     pools = {"heads": [f"H{i}" for i in range(9)], "tails": [f"T{i}" for i in range(9)]}

@@ -108,10 +108,10 @@ def adjusted_disparities(results: pd.DataFrame, baseline: str = "none", n_boot: 
     """Between-group differences (all AUs) at equal base rates, and how each normalizer changes them.
 
     Returns (summary, changes): summary has ADJUSTED_COLUMNS (the raw base rate of each group beside), changes has
-    auditkit.disparities.CHANGE_COLUMNS; the same statistics as the unadjusted tables (bootstrap CI over subjects,
+    auditkit.stats.disparities.CHANGE_COLUMNS; the same statistics as the unadjusted tables (bootstrap CI over subjects,
     permutation p, Holm), computed on standardize(results).
     """
-    from auditkit.disparities import ALL_AUS, CHANGE_COLUMNS, disparity_changes, fixed_model, pairwise, subject_metrics
+    from auditkit.stats.disparities import ALL_AUS, CHANGE_COLUMNS, disparity_changes, fixed_model, pairwise, subject_metrics
 
     if results.empty or "test_group" not in results.columns:
         return pd.DataFrame(columns=ADJUSTED_COLUMNS), pd.DataFrame(columns=CHANGE_COLUMNS)

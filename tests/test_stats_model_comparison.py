@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit.model_comparison import (
+from auditkit.stats.model_comparison import (
     DISPARITY,
     OVERALL,
     check_paired,
@@ -30,7 +30,7 @@ def simulate(seed: int, n: tuple[int, int] = (15, 15), models: int = 2, shift: d
         noise = rng.normal(0, 0.03, len(groups))
         score = ability + noise + (shift or {}).get(m, 0.0) + (group_shift or {}).get(m, 0.0) * (np.array(groups) == "b")
         rows += [{"model": f"m{m}", "test_group": g, "subject": f"s{i}", "score": float(v)}
-                 for i, (g, v) in enumerate(zip(groups, score))]
+                 for i, (g, v) in enumerate(zip(groups, score, strict=False))]
     return pd.DataFrame(rows)
 
 
@@ -49,7 +49,8 @@ def test_scores_and_differences_are_paired_arithmetic() -> None:
     assert change["value_a"] == pytest.approx(dis.loc["m0", "difference"])
     assert change["ci_low"] < change["difference"] < change["ci_high"]
     groups = tables.groups.set_index(["model", "test_group"])
-    assert groups.loc[("m1", "b"), "subjects"] == 15 and groups.loc[("m1", "b"), "score_ci_low"] < groups.loc[("m1", "b"), "score"]
+    b = groups.loc[("m1", "b")]
+    assert b["subjects"] == 15 and b["score_ci_low"] < b["score"]
     assert headline_pair(tables.disparities) == ("a", "b")
 
 
@@ -174,7 +175,7 @@ def test_two_runs_of_one_configuration_are_not_called_different() -> None:
 
 
 def test_error_rates_per_model_and_group() -> None:
-    from auditkit.model_comparison import RATE_COLUMNS, RATE_DIFFERENCE_COLUMNS, model_error_rates
+    from auditkit.stats.model_comparison import RATE_COLUMNS, RATE_DIFFERENCE_COLUMNS, model_error_rates
 
     rng = np.random.default_rng(2)
     cells = two_runs_of_one_configuration(rng)

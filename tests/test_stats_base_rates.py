@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit.base_rates import ADJUSTED_COLUMNS, adjusted_disparities, confusion_counts, reference_rates, standardize
 from auditkit.errors import AuditkitError
-from auditkit.metrics import per_subject_au
+from auditkit.stats.base_rates import ADJUSTED_COLUMNS, adjusted_disparities, confusion_counts, reference_rates, standardize
+from auditkit.stats.metrics import per_subject_au
 
 
 def _scored(rng: np.random.Generator, subjects: int = 6, frames: int = 80, aus: int = 4) -> tuple[pd.DataFrame, dict]:
@@ -34,7 +34,7 @@ def _scored(rng: np.random.Generator, subjects: int = 6, frames: int = 80, aus: 
 def test_confusion_counts_are_recovered_exactly_from_f1_accuracy_and_counts() -> None:
     rows, truth = _scored(np.random.default_rng(0))
     counts = confusion_counts(rows)
-    recovered = {(r.subject, r.au): (c.tp, c.fp) for r, c in zip(rows.itertuples(), counts.itertuples())}
+    recovered = {(r.subject, r.au): (c.tp, c.fp) for r, c in zip(rows.itertuples(), counts.itertuples(), strict=False)}
     assert recovered == truth
 
 
@@ -84,7 +84,7 @@ def _simulated(rng: np.random.Generator, subjects: int = 24, frames: int = 120, 
     coin = rng.permutation(np.arange(subjects) % 2)
     names = [f"s{i:02d}" for i in range(subjects)]
     Y, P, who = [], [], []
-    for name, heads in zip(names, coin):
+    for name, heads in zip(names, coin, strict=False):
         y = (rng.random((frames, aus)) < prevalence[0 if heads else 1]).astype(int)
         tpr = np.clip(rng.normal(0.7, 0.08) + tpr_effect * heads, 0.05, 0.99)
         fpr = np.clip(rng.normal(0.12, 0.03), 0.01, 0.9)
@@ -93,13 +93,13 @@ def _simulated(rng: np.random.Generator, subjects: int = 24, frames: int = 120, 
         P.append(hit.astype(float))
         who += [name] * frames
     rows = per_subject_au(np.vstack(Y), np.vstack(P), np.array(who), [f"AU{k:02d}" for k in range(aus)])
-    group = dict(zip(names, np.where(coin == 1, "heads", "tails")))
+    group = dict(zip(names, np.where(coin == 1, "heads", "tails"), strict=False))
     return rows.assign(normalizer="none", condition="test-only", repetition=0, test_group=rows["subject"].map(group))
 
 
 @pytest.mark.slow
 def test_the_adjusted_difference_is_calibrated_ignores_base_rates_and_finds_a_planted_effect() -> None:
-    from auditkit.disparities import disparities
+    from auditkit.stats.disparities import disparities
 
     rng = np.random.default_rng(2026)
     null = [adjusted_disparities(_simulated(rng), n_boot=0)[0].iloc[0]["p"] for _ in range(200)]
