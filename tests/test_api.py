@@ -9,6 +9,7 @@ import pytest
 
 import auditkit
 from auditkit.errors import AuditkitError
+from tests.helpers import torchscript_model, write_generic
 
 
 def test_gap_from_python_returns_tidy_tables(audit_dataset: Path, tmp_path: Path) -> None:
@@ -39,8 +40,6 @@ def test_gap_from_python_validates_like_the_cli(audit_dataset: Path) -> None:
 
 def test_predictions_and_model_audits_from_python(audit_dataset: Path, tmp_path: Path) -> None:
     from auditkit.data import load_dataset
-    from tests.test_classifiers_prediction_files import write_generic
-    from tests.test_classifiers_pretrained import _torchscript
 
     preds = write_generic(load_dataset(audit_dataset), tmp_path / "preds.parquet", {"female": 0.05, "male": 0.3})
     result = auditkit.audit_predictions(preds, audit_dataset, attr="gender", out=tmp_path / "p")
@@ -61,12 +60,12 @@ def test_predictions_and_model_audits_from_python(audit_dataset: Path, tmp_path:
     with pytest.raises(AuditkitError):
         auditkit.audit_predictions(preds, audit_dataset, attr="gender", format="openface")
     assert set(Path(tempfile.gettempdir()).glob("auditkit-*")) == before
-    model = auditkit.audit_model(_torchscript(tmp_path), audit_dataset, attr="gender", normalizers=["histeq"],
+    model = auditkit.audit_model(torchscript_model(tmp_path), audit_dataset, attr="gender", normalizers=["histeq"],
                                  source="bp4d-synth", out=tmp_path / "m")
     assert set(model.conditions["normalizer"]) == {"none", "histeq"} and model.missed_frames.empty
     assert set(model.disparity_summary["normalizer"]) == {"none", "histeq"}
     with pytest.raises(AuditkitError, match="no setting 'strength'"):
-        auditkit.audit_model(_torchscript(tmp_path), audit_dataset, attr="gender", normalizers=["histeq"],
+        auditkit.audit_model(torchscript_model(tmp_path), audit_dataset, attr="gender", normalizers=["histeq"],
                              normalizer_options={"histeq": {"strength": 2}})
 
 

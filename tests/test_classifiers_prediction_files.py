@@ -15,46 +15,7 @@ from auditkit.data import load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.protocol.predictions_audit import audit_predictions
 from auditkit.report.render import build_report
-
-AUS12 = ["AU01", "AU02", "AU04", "AU06", "AU07", "AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24"]
-
-
-def _probabilities(frames: pd.DataFrame, noise: float, seed: int) -> np.ndarray:
-    """Good predictions (labels blurred by `noise`): the model is right more often when noise is low."""
-    rng = np.random.default_rng(seed)
-    labels = frames[AUS12].to_numpy().clip(0, 1).astype(float)
-    flip = rng.random(labels.shape) < noise
-    return np.where(flip, 1 - labels, labels) * 0.8 + 0.1
-
-
-def write_openface(ds, root: Path, noise: float = 0.1, nested: bool = False) -> Path:
-    """OpenFace 2.0 FeatureExtraction CSVs (leading-space headers), one per SUBJECT/SEQUENCE.csv (`nested`:
-    SUBJECT/SUBJECT_SEQUENCE.csv, as OpenFace's batch scripts lay out one folder per person)."""
-    for (subject, sequence), grp in ds.frames.groupby(["subject", "sequence"]):
-        p = _probabilities(grp, noise, len(grp))
-        table = {"frame": grp["frame"].to_numpy(), " face_id": 0, " timestamp": grp["frame"].to_numpy() / 25,
-                 " confidence": 0.98, " success": 1}
-        for k, au in enumerate(AUS12):
-            table[f" {au}_r"] = p[:, k] * 5
-        for k, au in enumerate(AUS12):
-            table[f" {au}_c"] = (p[:, k] >= 0.5).astype(float)
-        df = pd.DataFrame(table)
-        df.loc[df.index[0], " success"] = 0  # a frame where OpenFace found no face
-        (root / subject).mkdir(parents=True, exist_ok=True)
-        df.to_csv(root / subject / (f"{subject}_{sequence}.csv" if nested else f"{sequence}.csv"), index=False)
-    return root
-
-
-def write_generic(ds, path: Path, noise_by_gender: dict[str, float]) -> Path:
-    gender = ds.subjects.set_index("subject")["gender"]
-    parts = []
-    for subject, grp in ds.frames.groupby("subject"):
-        p = _probabilities(grp, noise_by_gender[gender[subject]], len(grp))
-        part = grp[["subject", "sequence", "frame"]].copy()
-        part[AUS12] = p
-        parts.append(part)
-    pd.concat(parts).to_parquet(path, index=False)
-    return path
+from tests.helpers import AUS12, probabilities, write_generic, write_openface
 
 
 def test_openface_reader(audit_dataset: Path, tmp_path: Path) -> None:
@@ -108,7 +69,7 @@ def test_pyfeat_reader(audit_dataset: Path, tmp_path: Path) -> None:
     grp = ds.subject_frames(ds.subjects["subject"].iloc[0])
     one = grp[grp["sequence"] == grp["sequence"].iloc[0]]
     df = pd.DataFrame({"frame": one["frame"], "input": "video.mp4", "FaceScore": 0.99})
-    df[AUS12] = _probabilities(one, 0.1, 0)
+    df[AUS12] = probabilities(one, 0.1, 0)
     df.loc[df.index[1], "AU01"] = np.nan  # no face found in that frame
     path = tmp_path / f"{one['subject'].iloc[0]}_{one['sequence'].iloc[0]}.csv"
     df.to_csv(path, index=False)
@@ -202,7 +163,7 @@ def test_pyfeat_frames_with_several_faces_keep_the_most_confident(audit_dataset:
     # py-feat's detection CSV: one row per detected face (FaceRect*, FaceScore), AU probabilities per row
     df = pd.DataFrame({"frame": one["frame"], "FaceRectX": 10.0, "FaceRectY": 12.0, "FaceRectWidth": 90.0,
                        "FaceRectHeight": 110.0, "FaceScore": 0.99, "input": "video.mp4"})
-    df[AUS12] = _probabilities(one, 0.1, 0)
+    df[AUS12] = probabilities(one, 0.1, 0)
     second = df.iloc[:2].assign(FaceScore=0.4, FaceRectX=300.0, **{au: 0.5 for au in AUS12})  # a face in the background
     path = tmp_path / f"{one['subject'].iloc[0]}_{one['sequence'].iloc[0]}.csv"
     pd.concat([df, second]).to_csv(path, index=False)
@@ -224,7 +185,7 @@ def test_frame_numbering_offsets_are_detected_refused_when_ambiguous_or_given(au
     assert frames.groupby(["subject", "sequence"])["frame"].min().eq(1).all()  # the dataset counts from 1
     # a py-feat run counts from 0: frame k of the file is dataset frame k + 1
     preds = frames[["subject", "sequence", "frame"]].assign(frame=frames["frame"] - 1).copy()
-    preds[AUS12] = _probabilities(frames, 0.0, 0)
+    preds[AUS12] = probabilities(frames, 0.0, 0)
     rows, proba, counts = join_predictions(frames, preds, AUS12, formats=["pyfeat"])
     assert counts["frame_offset"] == 1 and counts["frame_offset_detected"] and counts["matched_frames"] == len(frames)
     np.testing.assert_array_equal(proba, preds[AUS12].to_numpy(np.float32)[rows])  # each label meets its own frame
@@ -267,7 +228,7 @@ def test_sequences_starting_mid_video_join_zero_based_tool_output_without_option
     for starts in (np.full(first.max() + 1, 1000), 1000 + 250 * np.arange(first.max() + 1)):
         moved = frames.assign(frame=frames["frame"] + starts[first.to_numpy()])
         preds = frames[["subject", "sequence"]].assign(frame=frames["frame"] - 1)  # py-feat: the segment from 0
-        preds[AUS12] = _probabilities(frames, 0.0, 0)
+        preds[AUS12] = probabilities(frames, 0.0, 0)
         rows, proba, counts = join_predictions(moved, preds, AUS12, formats=["pyfeat"])
         assert counts["matched_frames"] == len(frames) and counts["frame_offset_detected"]
         np.testing.assert_array_equal(proba, preds[AUS12].to_numpy(np.float32)[rows])  # each row meets its own frame
@@ -362,7 +323,7 @@ def write_libreface(ds, root: Path, keep_every: int = 1) -> Path:
     frame_time_in_ms, head pose, MediaPipe landmarks, au_N detections (0/1), au_N_intensity, facial_expression;
     frames without a face are absent (gaps in frame_idx)."""
     for (subject, sequence), grp in ds.frames.groupby(["subject", "sequence"]):
-        p = _probabilities(grp, 0.1, len(grp))
+        p = probabilities(grp, 0.1, len(grp))
         idx = grp["frame"].to_numpy() - 1  # LibreFace counts the video's frames from 0
         table = {"frame_idx": idx, "frame_time_in_ms": idx * 40.0, "pitch": 1.0, "yaw": -2.0, "roll": 0.5,
                  "lm_mp_0_x": 0.4, "lm_mp_0_y": 0.6, "lm_mp_0_z": 0.0}

@@ -14,24 +14,7 @@ from auditkit.classifiers.pretrained import ModelCard, PretrainedClassifier, rea
 from auditkit.errors import AuditkitError, DatasetError, ModelFileError
 from auditkit.protocol.audit_dir import PARTS_DIR
 from auditkit.protocol.model_audit import audit_model
-
-AUS = ["AU01", "AU06", "AU12"]
-
-
-class Brightness(torch.nn.Module):
-    """Logit per AU from mean brightness of a band of rows: brows, cheeks, mouth (a weak but real AU cue)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.shape[2]
-        bands = [x[:, :, h // 5 : 2 * h // 5], x[:, :, 2 * h // 5 : 3 * h // 5], x[:, :, 3 * h // 5 : 4 * h // 5]]
-        return torch.stack([(b.mean(dim=(1, 2, 3)) - 0.45) * 8.0 for b in bands], dim=1)
-
-
-def _torchscript(tmp: Path, output: str = "logits", aus: list[str] = AUS) -> Path:
-    path = tmp / "model.pt"
-    torch.jit.script(Brightness()).save(str(path))
-    path.with_suffix(".json").write_text(json.dumps({"aus": aus, "input_size": 64, "output": output}))
-    return path
+from tests.helpers import PRETRAINED_AUS, Brightness, torchscript_model
 
 
 def _onnx(tmp: Path, size: int = 16) -> tuple[Path, np.ndarray, np.ndarray]:
@@ -39,13 +22,13 @@ def _onnx(tmp: Path, size: int = 16) -> tuple[Path, np.ndarray, np.ndarray]:
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
-    w = (rng.normal(0, 1, (size * size, len(AUS))) / size).astype(np.float32)
+    w = (rng.normal(0, 1, (size * size, len(PRETRAINED_AUS))) / size).astype(np.float32)
     b = np.array([-0.5, 0.0, 0.5], np.float32)
     graph = helper.make_graph(
         [helper.make_node("Flatten", ["x"], ["f"], axis=1), helper.make_node("MatMul", ["f", "w"], ["m"]),
          helper.make_node("Add", ["m", "b"], ["z"]), helper.make_node("Sigmoid", ["z"], ["y"])],
         "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, size, size])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", len(AUS)])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", len(PRETRAINED_AUS)])],
         [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -56,13 +39,13 @@ def _onnx(tmp: Path, size: int = 16) -> tuple[Path, np.ndarray, np.ndarray]:
 
 
 def test_torchscript_predicts_like_the_module(tmp_path: Path) -> None:
-    clf = PretrainedClassifier(_torchscript(tmp_path))
+    clf = PretrainedClassifier(torchscript_model(tmp_path))
     faces = np.random.default_rng(1).integers(0, 256, (5, 64, 64), dtype=np.uint8)
     expected = torch.sigmoid(Brightness()(torch.from_numpy(faces[:, None].astype(np.float32) / 255))).numpy()
     np.testing.assert_allclose(clf.predict_proba(faces), expected, rtol=1e-5)
     big = np.repeat(np.repeat(faces, 2, axis=1), 2, axis=2)  # 128x128 in, resized to the card's 64x64
     np.testing.assert_allclose(clf.predict_proba(big), expected, atol=1e-3)
-    assert clf.aus == AUS
+    assert clf.aus == PRETRAINED_AUS
     with pytest.raises(AuditkitError, match="test-only"):
         clf.fit(faces, np.zeros((5, 3), np.int8), faces, np.zeros((5, 3), np.int8))
 
@@ -73,11 +56,11 @@ def test_onnx_predicts_like_numpy(tmp_path: Path) -> None:
     faces = np.random.default_rng(2).integers(0, 256, (7, 16, 16), dtype=np.uint8)
     z = faces.reshape(7, -1).astype(np.float32) / 255 @ w + b
     np.testing.assert_allclose(clf.predict_proba(faces), 1 / (1 + np.exp(-z)), rtol=1e-4)
-    assert clf.aus == AUS
+    assert clf.aus == PRETRAINED_AUS
 
 
 def test_bad_model_files_and_cards(tmp_path: Path) -> None:
-    path = _torchscript(tmp_path, output="probabilities")
+    path = torchscript_model(tmp_path, output="probabilities")
     faces = np.full((2, 64, 64), 250, np.uint8)
     with pytest.raises(ModelFileError, match="output: outputs span .* set \"output\": \"logits\""):
         PretrainedClassifier(path).predict_proba(faces)
@@ -117,7 +100,7 @@ class Stop(Exception):
 
 
 def test_audit_model_with_and_without_normalizer(audit_dataset: Path, tmp_path: Path) -> None:
-    model = _torchscript(tmp_path)
+    model = torchscript_model(tmp_path)
     out = tmp_path / "audit"
 
     def stop_at_second(what: str, done: int, total: int) -> None:
@@ -131,7 +114,7 @@ def test_audit_model_with_and_without_normalizer(audit_dataset: Path, tmp_path: 
     assert run["config"]["normalizers"] == ["none", "histeq"]
     assert json.loads((out / "normalizers.json").read_text()) == {"none": {}, "histeq": {}}
     assert set(results["normalizer"]) == {"none", "histeq"} and set(results["test_group"]) == {"female", "male"}
-    assert set(results["au"]) == set(AUS) and (results["condition"] == "test-only").all()
+    assert set(results["au"]) == set(PRETRAINED_AUS) and (results["condition"] == "test-only").all()
     assert run["plan"]["template"] not in set(results["subject"])  # the template is nobody's test subject
     # histeq changes the brightness the model reads, so the scores must differ
     a = results[results["normalizer"] == "none"].set_index(["subject", "au"])["accuracy"]
@@ -174,7 +157,7 @@ def test_audit_model_reports_frames_lost_at_ingest_and_its_source_scope(audit_da
     women = ds.subjects.loc[ds.subjects["gender"] == "female", "subject"]
     rows = [{"subject": s, "sequence": "T1", "frame": 1000 + i, "reason": "no_face"} for s in women for i in range(8)]
     pd.DataFrame(rows).to_parquet(data / SKIPPED_FILE, index=False)
-    results, run = audit_model(_torchscript(tmp_path), data, ("gender",), tmp_path / "audit")
+    results, run = audit_model(torchscript_model(tmp_path), data, ("gender",), tmp_path / "audit")
     shares = {g["group"]: g["missed_share"] for g in run["ingest_losses"]["groups"]}
     assert shares["male"] == 0 and shares["female"] > 0  # as `gap` reports them
     assert run["sources"] == sorted(ds.subjects["dataset"].unique())  # every source scored, and said so
@@ -185,7 +168,7 @@ def test_audit_model_reports_frames_lost_at_ingest_and_its_source_scope(audit_da
 
 
 def test_audit_model_needs_shared_aus(audit_dataset: Path, tmp_path: Path) -> None:
-    model = _torchscript(tmp_path, aus=["AU43", "AU44", "AU45"])
+    model = torchscript_model(tmp_path, aus=["AU43", "AU44", "AU45"])
     with pytest.raises(AuditkitError, match="model's AUs \\(AU43, AU44, AU45\\) are not coded"):
         audit_model(model, audit_dataset, ("gender",), tmp_path / "a")
     with pytest.raises(AuditkitError, match="unknown normalizer 'magic'"):
@@ -210,9 +193,9 @@ def test_exported_program(tmp_path: Path) -> None:
     n = torch.export.Dim("n")
     ep = torch.export.export(Brightness(), (torch.zeros(2, 1, 64, 64),), dynamic_shapes={"x": {0: n}})
     torch.export.save(ep, str(path))
-    path.with_suffix(".json").write_text(json.dumps({"aus": AUS, "input_size": 64, "output": "logits"}))
+    path.with_suffix(".json").write_text(json.dumps({"aus": PRETRAINED_AUS, "input_size": 64, "output": "logits"}))
     faces = np.random.default_rng(3).integers(0, 256, (4, 64, 64), dtype=np.uint8)
-    ref = PretrainedClassifier(_torchscript(tmp_path)).predict_proba(faces)
+    ref = PretrainedClassifier(torchscript_model(tmp_path)).predict_proba(faces)
     np.testing.assert_allclose(PretrainedClassifier(path).predict_proba(faces), ref, rtol=1e-5)
     with pytest.raises(ModelFileError, match="unknown model type '.h5'"):
         (tmp_path / "m.h5").write_bytes(b"x")

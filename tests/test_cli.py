@@ -12,20 +12,17 @@ from pathlib import Path
 import pytest
 
 from auditkit import __version__
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditkit", *args], capture_output=True, text=True, timeout=300)
+from tests.helpers import one_line, run_cli
 
 
 def test_version_and_help() -> None:
-    assert run("--version").stdout.strip() == f"auditkit {__version__}"
-    out = run("--help").stdout
+    assert run_cli("--version").stdout.strip() == f"auditkit {__version__}"
+    out = run_cli("--help").stdout
     assert "synth" in out and "inspect" in out
 
 
 def test_inspect_prints_summary(tiny_dataset: Path) -> None:
-    res = run("inspect", str(tiny_dataset))
+    res = run_cli("inspect", str(tiny_dataset))
     assert res.returncode == 0, res.stderr
     assert "bp4d-synth" in res.stdout and "AU12" in res.stdout and "not coded" in res.stdout
     # on an 80-column terminal no name or heading is cut short ("subjec…", "bp4d-s…")
@@ -38,7 +35,7 @@ def test_inspect_prints_summary(tiny_dataset: Path) -> None:
 
 def test_inspect_bad_dataset_is_one_line(dataset_copy: Path) -> None:
     (dataset_copy / "frames.parquet").write_bytes(b"junk")
-    res = run("inspect", str(dataset_copy))
+    res = run_cli("inspect", str(dataset_copy))
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     lines = [line for line in res.stderr.splitlines() if line.strip()]
@@ -53,7 +50,7 @@ def test_inspect_lists_every_problem_then_a_count(dataset_copy: Path) -> None:
     frames.loc[1, "AU04"] = 8
     frames.to_parquet(dataset_copy / "frames.parquet", index=False)
     (dataset_copy / "faces.npy").unlink()
-    res = run("inspect", str(dataset_copy))
+    res = run_cli("inspect", str(dataset_copy))
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert res.returncode == 2 and len(lines) == 4, res.stderr
     assert "faces.npy: file is missing" in lines[0] and "'AU04': value 8" in lines[1] and "'AU12': value 7" in lines[2]
@@ -61,18 +58,18 @@ def test_inspect_lists_every_problem_then_a_count(dataset_copy: Path) -> None:
 
 
 def test_inspect_shows_which_splits_can_run(tiny_dataset: Path) -> None:
-    res = run("inspect", str(tiny_dataset))
+    res = run_cli("inspect", str(tiny_dataset))
     assert "Can the default protocol run?" in res.stdout and "fitzpatrick" in res.stdout
 
 
 def test_synth_needs_a_target() -> None:
-    res = run("synth")
+    res = run_cli("synth")
     assert res.returncode == 2 and "--out" in res.stderr
 
 
 def test_synth_preview_png(tmp_path: Path) -> None:
     png = tmp_path / "sheet.png"
-    res = run("synth", "--preview", str(png))
+    res = run_cli("synth", "--preview", str(png))
     assert res.returncode == 0, res.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -80,17 +77,17 @@ def test_synth_preview_png(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_synth_then_inspect(tmp_path: Path) -> None:
     out = tmp_path / "synth"
-    res = run("synth", "--out", str(out), "--frames-per-subject", "4", "--seed", "5")
+    res = run_cli("synth", "--out", str(out), "--frames-per-subject", "4", "--seed", "5")
     assert res.returncode == 0, res.stderr
-    res = run("inspect", str(out))
+    res = run_cli("inspect", str(out))
     assert res.returncode == 0, res.stderr
     assert "68" in res.stdout  # 41 + 27 subjects
-    again = run("synth", "--out", str(out), "--frames-per-subject", "4")
+    again = run_cli("synth", "--out", str(out), "--frames-per-subject", "4")
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
 def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
-    res = run("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(tmp_path / "g"), "--preset", "smoke",
+    res = run_cli("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(tmp_path / "g"), "--preset", "smoke",
               "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1", "--normalizer", "histeq,none")
     assert res.returncode == 0, res.stderr
     assert "female -> male" in res.stdout.replace("\n", " ") or "female" in res.stdout
@@ -113,7 +110,7 @@ def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
 ])
 def test_gap_bad_input_is_one_line(audit_dataset: Path, tmp_path: Path, args: list[str], message: str) -> None:
     extra = [] if "fitzpatrick" in args else ["--train", "2", "--val", "1"]
-    res = run("gap", "--data", str(audit_dataset), "--out", str(tmp_path / "o"), *args, *extra)
+    res = run_cli("gap", "--data", str(audit_dataset), "--out", str(tmp_path / "o"), *args, *extra)
     assert res.returncode == 2, res.stdout + res.stderr
     lines = [line for line in res.stderr.splitlines() if line.strip() and "rendering" not in line and "trainings" not in line]
     assert "Traceback" not in res.stderr
@@ -121,7 +118,7 @@ def test_gap_bad_input_is_one_line(audit_dataset: Path, tmp_path: Path, args: li
 
 
 def test_plugins_lists_builtins() -> None:
-    out = run("plugins").stdout
+    out = run_cli("plugins").stdout
     for name in ("none", "histeq", "lenet5", "synthetic"):
         assert name in out
 
@@ -129,44 +126,44 @@ def test_plugins_lists_builtins() -> None:
 def test_schema_prints_and_checks_model_cards_and_dataset_json(tiny_dataset: Path, tmp_path: Path) -> None:
     import json
 
-    card = json.loads(run("schema", "model-card").stdout)
+    card = json.loads(run_cli("schema", "model-card").stdout)
     assert card["required"] == ["aus"] and "input_size" in card["properties"]
-    assert "format_version" in json.loads(run("schema", "dataset").stdout)["required"]
-    ok = run("schema", "dataset", "--check", str(tiny_dataset / "dataset.json"))
+    assert "format_version" in json.loads(run_cli("schema", "dataset").stdout)["required"]
+    ok = run_cli("schema", "dataset", "--check", str(tiny_dataset / "dataset.json"))
     assert ok.returncode == 0 and "a valid dataset" in ok.stdout
     path = tmp_path / "model.json"
     path.write_text('{"aus": [1, 2], "scale": "percent"}')
-    bad = run("schema", "model-card", "--check", str(path))
-    assert bad.returncode == 2 and "model.json: scale: must be one of unit, byte, standard" in _one_line(bad)
+    bad = run_cli("schema", "model-card", "--check", str(path))
+    assert bad.returncode == 2 and "model.json: scale: must be one of unit, byte, standard" in one_line(bad)
     path.write_text('{"aus": [1, 2], "input_size": 112}')
-    assert "a valid model-card" in run("schema", "model-card", "--check", str(path)).stdout
-    assert "unknown name 'card'" in _one_line(run("schema", "card"))
+    assert "a valid model-card" in run_cli("schema", "model-card", "--check", str(path)).stdout
+    assert "unknown name 'card'" in one_line(run_cli("schema", "card"))
 
 
 def test_describe_prints_paper_totals() -> None:
-    out = run("describe", "deepfn", "--preset", "paper").stdout
+    out = run_cli("describe", "deepfn", "--preset", "paper").stdout
     assert "119,988,224" in out and "6,269,601" in out and "132,527,426" in out
-    assert "388,564" in run("describe", "lenet5").stdout
+    assert "388,564" in run_cli("describe", "lenet5").stdout
     # without --preset: the model `deepfn` trains on this machine (lite without a GPU)
     import torch
 
-    default = run("describe", "deepfn").stdout
+    default = run_cli("describe", "deepfn").stdout
     assert ("input 128, 128" in default) if torch.cuda.is_available() else ("lite" in default and "input 64, 64" in default)
-    bad = run("describe", "resnet")
+    bad = run_cli("describe", "resnet")
     assert bad.returncode == 2 and "unknown model" in bad.stderr
 
 
 def test_normalize_histeq_with_preview(tiny_dataset: Path, tmp_path: Path) -> None:
     png = tmp_path / "prev.png"
-    res = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"), "--preview", str(png))
+    res = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"), "--preview", str(png))
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "n" / "faces.npy").exists() and png.read_bytes()[:4] == b"\x89PNG"
-    again = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"))
+    again = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"))
     assert again.returncode == 2 and "already exists" in again.stderr
     # settings of any normalizer, as for `gap`; one it does not take is a one-line error before any work
-    bad = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "m"),
+    bad = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "m"),
               "--normalizer-option", "histeq.tiles=8")
-    assert bad.returncode == 2 and "histeq has no setting 'tiles' (valid: none)" in _one_line(bad)
+    assert bad.returncode == 2 and "histeq has no setting 'tiles' (valid: none)" in one_line(bad)
     assert not (tmp_path / "m").exists()
 
 
@@ -177,7 +174,7 @@ def test_normalize_deepfn_recenter_switch(tiny_dataset: Path, tmp_path: Path, mo
     faces = {}
     for flag in ("--no-recenter", "--recenter", "--no-person-norm"):
         out = tmp_path / flag.strip("-")
-        res = run("normalize", str(tiny_dataset), "--normalizer", "deepfn", "--iterations", "3", "--no-center",
+        res = run_cli("normalize", str(tiny_dataset), "--normalizer", "deepfn", "--iterations", "3", "--no-center",
                   "--gradient-weight", "0", *(["--recenter"] if flag == "--no-person-norm" else []), flag,
                   "--out", str(out))
         assert res.returncode == 0, res.stderr
@@ -186,30 +183,25 @@ def test_normalize_deepfn_recenter_switch(tiny_dataset: Path, tmp_path: Path, mo
     assert not np.array_equal(faces["--recenter"], faces["--no-person-norm"])  # person statistics on by default
     assert len(list((tmp_path / "cache" / "deepfn").glob("*.pt"))) == 1  # one training, used both ways
     # the default trains centered: its decoder only knows centered codes
-    res = run("normalize", str(tiny_dataset), "--normalizer", "deepfn", "--iterations", "3", "--no-recenter",
+    res = run_cli("normalize", str(tiny_dataset), "--normalizer", "deepfn", "--iterations", "3", "--no-recenter",
               "--out", str(tmp_path / "bad"))
-    assert _one_line(res).startswith("error: deepfn: a model trained centered") and not (tmp_path / "bad").exists()
+    assert one_line(res).startswith("error: deepfn: a model trained centered") and not (tmp_path / "bad").exists()
 
 
-def _one_line(res: subprocess.CompletedProcess) -> str:
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    lines = [line for line in res.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, res.stderr
-    return lines[0]
 
 
 def test_synth_layout_ingest_merge(tmp_path: Path) -> None:
     trees = {}
     for layout in ("bp4d", "disfa"):
         tree = tmp_path / layout.upper()
-        res = run("synth", "--layout", layout, "--out", str(tree), "--subjects", "2", "--frames-per-subject", "6")
+        res = run_cli("synth", "--layout", layout, "--out", str(tree), "--subjects", "2", "--frames-per-subject", "6")
         assert res.returncode == 0, res.stderr
         out = tmp_path / f"{layout}-data"
-        res = run("ingest", layout, str(tree), "--demographics", str(tree / "demographics.csv"), "--out", str(out))
+        res = run_cli("ingest", layout, str(tree), "--demographics", str(tree / "demographics.csv"), "--out", str(out))
         assert res.returncode == 0, res.stderr
         assert "labelled frames kept" in res.stdout
         trees[layout] = out
-    res = run("merge", str(trees["bp4d"]), str(trees["disfa"]), "--out", str(tmp_path / "both"))
+    res = run_cli("merge", str(trees["bp4d"]), str(trees["disfa"]), "--out", str(tmp_path / "both"))
     assert res.returncode == 0, res.stderr
     assert "4 subjects" in res.stdout
 
@@ -217,12 +209,12 @@ def test_synth_layout_ingest_merge(tmp_path: Path) -> None:
 def test_ingest_errors_are_one_line(bp4d_tree: Path, tmp_path: Path) -> None:
     victim = sorted((bp4d_tree / "AUCoding" / "AU_OCC").glob("*.csv"))[0]
     victim.unlink()
-    line = _one_line(run("ingest", "bp4d", str(bp4d_tree), "--demographics", str(bp4d_tree / "demographics.csv"),
+    line = one_line(run_cli("ingest", "bp4d", str(bp4d_tree), "--demographics", str(bp4d_tree / "demographics.csv"),
                          "--out", str(tmp_path / "o")))
     assert victim.name in line and "missing label file" in line
-    line = _one_line(run("ingest", "bp4d", str(bp4d_tree), "--out", str(tmp_path / "o")))
+    line = one_line(run_cli("ingest", "bp4d", str(bp4d_tree), "--out", str(tmp_path / "o")))
     assert "--demographics" in line
-    line = _one_line(run("ingest", "ck+", str(bp4d_tree), "--out", str(tmp_path / "o")))
+    line = one_line(run_cli("ingest", "ck+", str(bp4d_tree), "--out", str(tmp_path / "o")))
     assert "unknown source" in line
 
 
@@ -234,7 +226,7 @@ def test_a_corrupt_image_stops_a_parallel_ingest_in_one_line(bp4d_tree: Path, tm
     whole = bad.read_bytes()
     bad.write_bytes(whole[: len(whole) // 2])
     for _ in range(2):
-        res = run("ingest", "bp4d", str(bp4d_tree), "--demographics", str(bp4d_tree / "demographics.csv"), "--out",
+        res = run_cli("ingest", "bp4d", str(bp4d_tree), "--demographics", str(bp4d_tree / "demographics.csv"), "--out",
                   str(tmp_path / "o"), "--jobs", "2")
         assert res.returncode == 2 and "Traceback" not in res.stderr
         # progress lines aside, the error is the only thing said
@@ -276,28 +268,28 @@ def test_rich_markup_in_user_strings_prints_as_written(audit_dataset: Path, tmp_
     first = sorted(subjects["gender"].unique())[0]
     subjects["team"] = ["[/]" if g == first else "[bold]m" for g in subjects["gender"]]
     subjects.to_parquet(data / "subjects.parquet", index=False)
-    res = run("gap", "--attr", "team", "--data", str(data), "--out", str(tmp_path / "a"), "--preset", "smoke",
+    res = run_cli("gap", "--attr", "team", "--data", str(data), "--out", str(tmp_path / "a"), "--preset", "smoke",
               "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1")
     assert res.returncode == 0, res.stderr
     assert "[/]" in res.stdout and "[bold]m" in res.stdout and "Traceback" not in res.stderr
     # an error message carrying such a string: one line, printed as written
-    bad = run("gap", "--attr", "[red]x[/]", "--data", str(data), "--out", str(tmp_path / "b"))
-    assert "[red]x[/]" in _one_line(bad)
+    bad = run_cli("gap", "--attr", "[red]x[/]", "--data", str(data), "--out", str(tmp_path / "b"))
+    assert "[red]x[/]" in one_line(bad)
 
 
 def test_unwritable_out_and_full_disk_are_one_line_errors(audit_dataset: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    res = run("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(blocker / "audit"), "--preset", "smoke")
-    assert str(blocker) in _one_line(res)
+    res = run_cli("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(blocker / "audit"), "--preset", "smoke")
+    assert str(blocker) in one_line(res)
 
     # a full disk while the report is written: one line naming the file, and no torn report left behind
     from auditkit.cli import base as cli
     from auditkit.report import render
 
     audit = tmp_path / "audit"
-    ok = run("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(audit), "--preset", "smoke",
+    ok = run_cli("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(audit), "--preset", "smoke",
              "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1")
     assert ok.returncode == 0, ok.stderr
     (audit / "report.html").unlink()
@@ -333,15 +325,15 @@ def test_disparities_print_flags_and_small_group_warning(capsys) -> None:
 
 def test_normalize_reports_the_transfer_error_on_synthetic_data(tiny_dataset: Path, dataset_copy: Path,
                                                                tmp_path: Path) -> None:
-    res = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--quality", "--out", str(tmp_path / "h"))
+    res = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--quality", "--out", str(tmp_path / "h"))
     assert res.returncode == 0, res.stderr
     line = " ".join(res.stdout.split())
     assert "transfer error" in line and "5 subjects" in line
     # histeq outputs the equalized originals: the two errors are the same number
     assert line.split("histeq ")[1].split(" ")[0] == line.split("originals ")[1].split(" ")[0].rstrip(".")
     shutil.rmtree(dataset_copy / "synthetic")  # now like an ingested dataset: no ideal face to compare with
-    bad = run("normalize", str(dataset_copy), "--normalizer", "histeq", "--quality", "--out", str(tmp_path / "x"))
-    assert "synthetic" in _one_line(bad) and not (tmp_path / "x").exists()
+    bad = run_cli("normalize", str(dataset_copy), "--normalizer", "histeq", "--quality", "--out", str(tmp_path / "x"))
+    assert "synthetic" in one_line(bad) and not (tmp_path / "x").exists()
 
 
 def test_every_help_text_keeps_its_brackets() -> None:

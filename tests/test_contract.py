@@ -16,6 +16,7 @@ from auditkit.contract import Classifier, Normalizer, checked_proba, checked_tra
 from auditkit.errors import AuditkitError
 from auditkit.plugins import load, parse_normalizer_options
 from auditkit.testing import check_plugin
+from tests.helpers import torchscript_model
 
 ARCHITECTURE = Path(__file__).resolve().parents[1] / "ARCHITECTURE.md"
 
@@ -183,9 +184,8 @@ def test_option_strings_take_the_constructor_annotations() -> None:
 
 
 def test_pretrained_passes_the_contract_and_round_trips(tmp_path: Path) -> None:
-    from tests.test_classifiers_pretrained import _torchscript
 
-    path = _torchscript(tmp_path)
+    path = torchscript_model(tmp_path)
     check_plugin(load("classifier", "pretrained"), "classifier", "pretrained", model=str(path))
     clf = load("classifier", "pretrained")(model=str(path), batch_size=32)
     again = type(clf)(**clf.get_params())

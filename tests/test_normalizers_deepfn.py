@@ -9,10 +9,6 @@ import pytest
 import torch
 
 from auditkit.data import load_dataset
-from auditkit.data.synth.aus import AUS
-from auditkit.data.synth.capture import CAPTURES
-from auditkit.data.synth.generate import SynthConfig, make_identities
-from auditkit.data.synth.render import FaceRenderer
 from auditkit.errors import AuditkitError
 from auditkit.layers import layer_rows
 from auditkit.normalizers.deepfn import normalizer as deepfn_normalizer
@@ -21,8 +17,8 @@ from auditkit.normalizers.deepfn.model import ConditionedDecoder, DeepFN
 from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 from auditkit.normalizers.deepfn.presets import PRESETS, DeepFNPreset
 from auditkit.normalizers.deepfn.train import TrainConfig, center_codes, fit_model, image_gradient_l1, train
+from tests.helpers import DEEPFN_TINY, deepfn_faces
 
-TINY = {"iterations": 12, "batch_size": 8, "checkpoint_every": 4}
 UNCENTERED = {"center": False, "gradient_weight": 0.0}  # Eq. 1 as published, trained amortized
 
 
@@ -90,17 +86,11 @@ def test_augmentation_warps_only_the_input() -> None:
     assert torch.allclose(a0, b0, atol=1e-6)
 
 
-def _faces(seed: int, n: int = 16) -> np.ndarray:
-    """n rendered faces of one synthetic person (identity `seed`) with random expressions."""
-    ident = make_identities(SynthConfig(seed=seed, bp4d_subjects=1, disfa_subjects=0))[0]
-    rng = np.random.default_rng(seed)
-    intensities = rng.uniform(0, 4, (n, len(AUS))) * (rng.random((n, len(AUS))) < 0.3)
-    return FaceRenderer(ident, CAPTURES[ident.dataset]).render(intensities)
 
 
 def test_training_lowers_the_loss() -> None:
-    template = preprocess(_faces(0), 64)
-    subject = preprocess(_faces(1), 64)
+    template = preprocess(deepfn_faces(0), 64)
+    subject = preprocess(deepfn_faces(1), 64)
     _, losses = train(template, [subject], TrainConfig(iterations=40, batch_size=8, lr=1e-3))
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
 
@@ -115,14 +105,14 @@ def test_warp_strength_is_a_training_option(monkeypatch: pytest.MonkeyPatch) -> 
         return augment(x, gen, warp=warp, grid=grid)
 
     monkeypatch.setattr(train_module, "augment", spy)
-    faces = preprocess(_faces(0, 4), 64)
+    faces = preprocess(deepfn_faces(0, 4), 64)
     train(faces, [faces], TrainConfig(iterations=2, batch_size=2, warp=0.01))
     assert seen == [0.01] * 4  # template and subject batch, two iterations
 
 
 def test_transform_shape_range_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    subjects = {"a": _faces(1), "b": _faces(2)}
-    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY).fit(_faces(0), subjects)
+    subjects = {"a": deepfn_faces(1), "b": deepfn_faces(2)}
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY).fit(deepfn_faces(0), subjects)
     assert isinstance(n.shared.subject_decoder, ConditionedDecoder)
     out = n.transform("a", np.zeros((5, 128, 128), np.uint8) + 90)
     assert out.shape == (5, 128, 128) and out.dtype == np.uint8
@@ -132,14 +122,14 @@ def test_transform_shape_range_and_cache(tmp_path: Path, monkeypatch: pytest.Mon
         raise AssertionError("a cached model must not be retrained")
 
     monkeypatch.setattr(deepfn_normalizer, "train", boom)
-    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY).fit(_faces(0), subjects)
+    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY).fit(deepfn_faces(0), subjects)
     assert again.cache_hits == 1
-    np.testing.assert_array_equal(again.transform("a", _faces(3)), n.transform("a", _faces(3)))
+    np.testing.assert_array_equal(again.transform("a", deepfn_faces(3)), n.transform("a", deepfn_faces(3)))
 
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])  # the cosine rate is a function of the iteration alone
 def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, schedule: str) -> None:
-    template, subject = preprocess(_faces(0), 64), preprocess(_faces(1), 64)
+    template, subject = preprocess(deepfn_faces(0), 64), preprocess(deepfn_faces(1), 64)
     cfg = TrainConfig(iterations=10, batch_size=4, checkpoint_every=4, lr=1e-3, lr_schedule=schedule)
     straight, _ = train(template, [subject], cfg)
 
@@ -161,11 +151,11 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, schedul
 
 
 def test_per_subject_mode_and_errors(tmp_path: Path) -> None:
-    n = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path, **TINY)
-    n.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
+    n = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY)
+    n.fit(deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)})
     assert set(n.models) == {"a", "b"} and len(list(tmp_path.glob("*.pt"))) == 2
     with pytest.raises(AuditkitError, match="no per-subject model for 'c'"):
-        n.transform("c", _faces(3))
+        n.transform("c", deepfn_faces(3))
     with pytest.raises(AuditkitError, match="unknown mode"):
         DeepFNNormalizer(mode="magic")
     with pytest.raises(AuditkitError, match="unknown preset"):
@@ -176,55 +166,55 @@ def test_normalize_dataset_writes_a_valid_dataset(tiny_dataset: Path, tmp_path: 
     from auditkit.normalizers.apply import normalize_dataset
 
     ds = load_dataset(tiny_dataset)
-    out = normalize_dataset(ds, "deepfn", tmp_path / "norm", options={"cache_dir": str(tmp_path / "c"), **TINY})
+    out = normalize_dataset(ds, "deepfn", tmp_path / "norm", options={"cache_dir": str(tmp_path / "c"), **DEEPFN_TINY})
     result = load_dataset(out)
     assert result.faces.shape == ds.faces.shape
     assert result.frames.equals(ds.frames)
     assert result.meta["provenance"]["normalizer"] == "deepfn"
     assert result.meta["provenance"]["normalized_from"]["fingerprint"] == ds.fingerprint
     # the same record of settings as the audits' normalizers.json (fitted_settings), not the model's internals
-    assert result.meta["provenance"]["normalizer_config"]["iterations"] == TINY["iterations"]
+    assert result.meta["provenance"]["normalizer_config"]["iterations"] == DEEPFN_TINY["iterations"]
     assert {"mode", "preset", "recenter", "person_norm"} <= set(result.meta["provenance"]["normalizer_config"])
     assert not np.array_equal(np.asarray(result.faces[:5]), np.asarray(ds.faces[:5]))
 
 
 def test_per_subject_fits_run_through_a_parallel_map_into_the_cache(tmp_path: Path) -> None:
-    plain = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path / "plain", **TINY)
-    plain.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
+    plain = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path / "plain", **DEEPFN_TINY)
+    plain.fit(deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)})
     calls: list[tuple] = []
 
     def serial_map(fn, jobs):  # what a cluster's map does, in order and in this process
         calls.extend(jobs)
         return [fn(*job) for job in jobs]
 
-    spread = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path / "spread", **TINY)
+    spread = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path / "spread", **DEEPFN_TINY)
     spread.parallel_map = serial_map
-    spread.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
+    spread.fit(deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)})
     assert len(calls) == 2 and spread.cache_hits == 2  # trained by the map, then loaded from the cache
     for s in ("a", "b"):
-        np.testing.assert_array_equal(plain.transform(s, _faces(3)), spread.transform(s, _faces(3)))
-    again = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path / "spread", **TINY)
+        np.testing.assert_array_equal(plain.transform(s, deepfn_faces(3)), spread.transform(s, deepfn_faces(3)))
+    again = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path / "spread", **DEEPFN_TINY)
     again.parallel_map = serial_map
-    again.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
+    again.fit(deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)})
     assert len(calls) == 2  # everything cached: nothing sent to the map
 
 
 def test_add_subject_fine_tunes_a_new_embedding(tmp_path: Path) -> None:
     n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, iterations=20, batch_size=8, lr=1e-3,
                          person_norm=False, **UNCENTERED)
-    n.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
-    n.add_subject("new", _faces(5), _faces(0), iterations=30)
+    n.fit(deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)})
+    n.add_subject("new", deepfn_faces(5), deepfn_faces(0), iterations=30)
     assert n.shared.subject_decoder.embedding.weight.shape[0] == 3
     losses = n.losses["new"]
     assert len(losses) == 30 and np.mean(losses[-5:]) < np.mean(losses[:5])
     # the encoder moved: the other people's stored mean codes are stale and dropped, the template's is refreshed
     assert set(n.subject_codes) == {"new"}
     with torch.inference_mode():
-        expected = n.shared.encoder.embed(n.shared.prepare(_faces(0))).mean(0)
+        expected = n.shared.encoder.embed(n.shared.prepare(deepfn_faces(0))).mean(0)
     assert torch.allclose(n.template_codes["amortized"], expected, atol=1e-5)
-    assert n.transform("new", _faces(5)).shape == (16, 128, 128)
+    assert n.transform("new", deepfn_faces(5)).shape == (16, 128, 128)
     with pytest.raises(AuditkitError, match="needs a fitted amortized model"):
-        DeepFNNormalizer(mode="per-subject", cache_dir=tmp_path).add_subject("x", _faces(1), _faces(0))
+        DeepFNNormalizer(mode="per-subject", cache_dir=tmp_path).add_subject("x", deepfn_faces(1), deepfn_faces(0))
 
 
 def _decoded(model: DeepFN, code: torch.Tensor, size: int) -> np.ndarray:
@@ -236,12 +226,12 @@ def _decoded(model: DeepFN, code: torch.Tensor, size: int) -> np.ndarray:
 
 
 def test_recentering_swaps_a_persons_mean_code_for_the_templates(tmp_path: Path) -> None:
-    template, a = _faces(0), _faces(1)
+    template, a = deepfn_faces(0), deepfn_faces(1)
     # the trained BatchNorm statistics (person_norm off), so the arithmetic below can be checked by hand
-    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, person_norm=False, **TINY, **UNCENTERED)
-    n.fit(template, {"a": a, "b": _faces(2)})
-    plain = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, recenter=False, **TINY, **UNCENTERED)
-    plain.fit(template, {"a": a, "b": _faces(2)})
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, person_norm=False, **DEEPFN_TINY, **UNCENTERED)
+    n.fit(template, {"a": a, "b": deepfn_faces(2)})
+    plain = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, recenter=False, **DEEPFN_TINY, **UNCENTERED)
+    plain.fit(template, {"a": a, "b": deepfn_faces(2)})
     assert n.recenter and not plain.recenter and plain.cache_hits == 1  # recentering does not change the weights
     assert not DeepFNNormalizer(mode="per-subject").recenter  # the paper's procedure stays as published
     with torch.inference_mode():
@@ -256,21 +246,21 @@ def test_recentering_swaps_a_persons_mean_code_for_the_templates(tmp_path: Path)
 
 
 def test_recentering_an_unseen_person_needs_enough_frames(tmp_path: Path) -> None:
-    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY)
-    n.fit(_faces(0), {"a": _faces(1), "b": _faces(2)})
-    assert n.transform("new", _faces(5)).shape == (16, 128, 128)
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY)
+    n.fit(deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)})
+    assert n.transform("new", deepfn_faces(5)).shape == (16, 128, 128)
     with pytest.raises(AuditkitError, match="recentering 'new' needs at least 10 of their frames \\(got 3\\)"):
-        n.transform("new", _faces(5)[:3])
+        n.transform("new", deepfn_faces(5)[:3])
     with pytest.raises(AuditkitError, match="needs at least 10"):
-        n.add_subject("new", _faces(5)[:3], _faces(0))
-    n.add_subject("new", _faces(5), _faces(0))  # no fine-tune: the mean code alone
+        n.add_subject("new", deepfn_faces(5)[:3], deepfn_faces(0))
+    n.add_subject("new", deepfn_faces(5), deepfn_faces(0))  # no fine-tune: the mean code alone
     assert "new" in n.subject_codes and n.shared.subject_decoder.embedding.weight.shape[0] == 2
-    assert n.transform("new", _faces(5)[:3]).shape == (3, 128, 128)  # known now: any number of frames
-    per = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path, recenter=True, **TINY)
-    per.fit(_faces(0), {"a": _faces(1)})
+    assert n.transform("new", deepfn_faces(5)[:3]).shape == (3, 128, 128)  # known now: any number of frames
+    per = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path, recenter=True, **DEEPFN_TINY)
+    per.fit(deepfn_faces(0), {"a": deepfn_faces(1)})
     assert set(per.template_codes) == {"a"} and set(per.subject_codes) == {"a"}
-    assert per.transform("a", _faces(1)[:2]).shape == (2, 128, 128)
-    per.fit(_faces(0), {"b": _faces(2)})  # a re-fit keeps nothing of the earlier one
+    assert per.transform("a", deepfn_faces(1)[:2]).shape == (2, 128, 128)
+    per.fit(deepfn_faces(0), {"b": deepfn_faces(2)})  # a re-fit keeps nothing of the earlier one
     assert set(per.models) == set(per.template_codes) == set(per.subject_codes) == {"b"}
 
 
@@ -320,15 +310,15 @@ def test_cpu_default_trains_centered_with_a_gradient_term_and_the_paper_mode_doe
 
 def test_centered_training_batches_people_in_blocks_and_learns(tmp_path: Path) -> None:
     cfg = TrainConfig(iterations=30, batch_size=8, lr=1e-3, center=True, people_per_batch=2, gradient_weight=1.0)
-    _, losses = train(preprocess(_faces(0), 64), [preprocess(_faces(i), 64) for i in (1, 2, 3)], cfg)
+    _, losses = train(preprocess(deepfn_faces(0), 64), [preprocess(deepfn_faces(i), 64) for i in (1, 2, 3)], cfg)
     assert len(losses) == 30 and np.mean(losses[-5:]) < np.mean(losses[:5])
 
 
 def test_a_centered_model_normalizes_deviations_from_the_persons_mean(tmp_path: Path) -> None:
-    template, a = _faces(0), _faces(1)
+    template, a = deepfn_faces(0), deepfn_faces(1)
     # trained BatchNorm statistics, to check the arithmetic (person statistics: test_normalizers_deepfn_person_stats)
-    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, person_norm=False, **TINY)
-    n.fit(template, {"a": a, "b": _faces(2)})
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, person_norm=False, **DEEPFN_TINY)
+    n.fit(template, {"a": a, "b": deepfn_faces(2)})
     assert n.config.center and torch.count_nonzero(n.template_codes["amortized"]) == 0
     with torch.inference_mode():
         z = n.shared.encoder.embed(n.shared.prepare(a))
@@ -336,12 +326,12 @@ def test_a_centered_model_normalizes_deviations_from_the_persons_mean(tmp_path: 
     assert np.abs(got - _decoded(n.shared, z - z.mean(0), 128)).max() <= 1
     # an unseen person is centered on their own frames' mean
     with torch.inference_mode():
-        u = n.shared.encoder.embed(n.shared.prepare(_faces(5)))
-    assert np.abs(n.transform("new", _faces(5)).astype(int) - _decoded(n.shared, u - u.mean(0), 128)).max() <= 1
+        u = n.shared.encoder.embed(n.shared.prepare(deepfn_faces(5)))
+    assert np.abs(n.transform("new", deepfn_faces(5)).astype(int) - _decoded(n.shared, u - u.mean(0), 128)).max() <= 1
 
 
 def test_cosine_schedule_acts_and_is_validated() -> None:
-    template, subject = preprocess(_faces(0), 64), preprocess(_faces(1), 64)
+    template, subject = preprocess(deepfn_faces(0), 64), preprocess(deepfn_faces(1), 64)
     cosine, _ = train(template, [subject], TrainConfig(iterations=10, batch_size=4, lr=1e-3, lr_schedule="cosine"))
     constant, _ = train(template, [subject], TrainConfig(iterations=10, batch_size=4, lr=1e-3))
     assert not all(torch.allclose(v, constant.state_dict()[k]) for k, v in cosine.state_dict().items())
@@ -371,12 +361,12 @@ def test_a_progress_callback_can_stop_training_and_keep_the_weights() -> None:
     before = [p.detach().clone() for p in model.parameters()]
     cfg = TrainConfig(iterations=50, batch_size=4)
     with pytest.raises(Stop):
-        fit_model(model, preprocess(_faces(0), 64), [preprocess(_faces(1), 64)], None, cfg, cfg.iterations, None,
+        fit_model(model, preprocess(deepfn_faces(0), 64), [preprocess(deepfn_faces(1), 64)], None, cfg, cfg.iterations, None,
                   stop_after_three)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))  # three steps were taken
     torch.manual_seed(0)
     again = DeepFN(PRESETS["lite"])
-    fit_model(again, preprocess(_faces(0), 64), [preprocess(_faces(1), 64)], None, cfg, 3)
+    fit_model(again, preprocess(deepfn_faces(0), 64), [preprocess(deepfn_faces(1), 64)], None, cfg, 3)
     assert all(torch.equal(a, b) for a, b in zip(again.parameters(), model.parameters(), strict=True))  # same as a 3-step run
 
 
@@ -406,16 +396,16 @@ def test_a_face_equalized_model_prepares_every_input_by_the_face(tmp_path: Path,
         return real(faces, region)
 
     monkeypatch.setattr(augment_module, "equalize", spy)
-    subjects = {"a": _faces(1), "b": _faces(2)}
-    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, equalize="face", **TINY)
-    n.fit(_faces(0), subjects)
-    out = n.transform("a", _faces(3))
+    subjects = {"a": deepfn_faces(1), "b": deepfn_faces(2)}
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, equalize="face", **DEEPFN_TINY)
+    n.fit(deepfn_faces(0), subjects)
+    out = n.transform("a", deepfn_faces(3))
     assert n.shared.equalize == "face" and set(regions) == {"face"}
     regions.clear()
-    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, equalize="face", **TINY)
-    again.fit(_faces(0), subjects)
+    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, equalize="face", **DEEPFN_TINY)
+    again.fit(deepfn_faces(0), subjects)
     assert again.cache_hits == 1 and again.shared.equalize == "face"
-    np.testing.assert_array_equal(again.transform("a", _faces(3)), out)
+    np.testing.assert_array_equal(again.transform("a", deepfn_faces(3)), out)
     assert set(regions) == {"face"}
 
 
@@ -430,28 +420,28 @@ def test_background_is_a_validated_training_option_that_every_input_follows(tmp_
     with pytest.raises(AuditkitError, match="deepfn: background must be one of"):
         DeepFNNormalizer(mode="amortized", background="black")
     assert cache_key("amortized", TrainConfig(), "t", {}) != cache_key("amortized", TrainConfig(background="grey"), "t", {})
-    keep, grey = preprocess(_faces(0, 3), 64), preprocess(_faces(0, 3), 64, background="grey")
+    keep, grey = preprocess(deepfn_faces(0, 3), 64), preprocess(deepfn_faces(0, 3), 64, background="grey")
     assert torch.allclose(grey[:, :, 0, 0], torch.full((3, 1), 0.5), atol=1e-3)
     assert torch.allclose(grey[:, :, 32, 32], keep[:, :, 32, 32], atol=1e-3)
-    subjects = {"a": _faces(1), "b": _faces(2)}
-    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, background="grey", **TINY)
-    n.fit(_faces(0), subjects)
+    subjects = {"a": deepfn_faces(1), "b": deepfn_faces(2)}
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, background="grey", **DEEPFN_TINY)
+    n.fit(deepfn_faces(0), subjects)
     assert n.shared.background == "grey" and n.fitted_settings()["background"] == "grey"
-    assert torch.equal(n.shared.prepare(_faces(3)), preprocess(_faces(3), 64, "face", "grey"))
-    out = n.transform("a", _faces(3))
-    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, background="grey", **TINY)
-    again.fit(_faces(0), subjects)
+    assert torch.equal(n.shared.prepare(deepfn_faces(3)), preprocess(deepfn_faces(3), 64, "face", "grey"))
+    out = n.transform("a", deepfn_faces(3))
+    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, background="grey", **DEEPFN_TINY)
+    again.fit(deepfn_faces(0), subjects)
     assert again.cache_hits == 1 and again.shared.background == "grey"
-    np.testing.assert_array_equal(again.transform("a", _faces(3)), out)
-    other = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, background="keep", **TINY)
-    other.fit(_faces(0), subjects)
-    assert other.cache_hits == 0 and not np.array_equal(other.transform("a", _faces(3)), out)
+    np.testing.assert_array_equal(again.transform("a", deepfn_faces(3)), out)
+    other = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, background="keep", **DEEPFN_TINY)
+    other.fit(deepfn_faces(0), subjects)
+    assert other.cache_hits == 0 and not np.array_equal(other.transform("a", deepfn_faces(3)), out)
 
 
 def test_without_a_warp_the_input_is_the_target_and_the_random_stream_is_unchanged() -> None:
     """warp 0 skips the resampling of a zero field, but draws the same random numbers, so the batches that follow
     (and so the trained weights) are the same as when the zero field was computed."""
-    x = preprocess(_faces(0, 4), 64)
+    x = preprocess(deepfn_faces(0, 4), 64)
     still, moved = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     warped, target = augment(x, still, warp=0.0)
     augment(x, moved, warp=0.04)

@@ -15,7 +15,7 @@ from auditkit.normalizers.deepfn.model import DeepFN
 from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
 from auditkit.normalizers.deepfn.person_stats import batch_norms, person_stats, using_stats
 from auditkit.normalizers.deepfn.presets import PRESETS
-from tests.test_normalizers_deepfn import TINY, _faces
+from tests.helpers import DEEPFN_TINY, deepfn_faces
 
 
 def _buffers(model: DeepFN) -> list[torch.Tensor]:
@@ -27,14 +27,14 @@ def _trained_lite() -> DeepFN:
     model = DeepFN(PRESETS["lite"])
     model.train()
     with torch.no_grad():  # move the running statistics away from their initial values
-        model.reconstruct_template(preprocess(_faces(3), 64))
+        model.reconstruct_template(preprocess(deepfn_faces(3), 64))
     return model.eval()
 
 
 def test_statistics_are_the_persons_batch_statistics_and_the_model_is_left_as_it_was() -> None:
     model = _trained_lite()
     before = _buffers(model)
-    faces = _faces(1)
+    faces = deepfn_faces(1)
     stats = person_stats(model, faces)
     assert all(torch.equal(a, b) for a, b in zip(before, _buffers(model), strict=True)) and not model.training
     x = preprocess(faces, 64)
@@ -57,8 +57,8 @@ def test_statistics_need_faces_and_are_restored_after_an_error() -> None:
     model = _trained_lite()
     before = _buffers(model)
     with pytest.raises(ValueError, match="at least one face"):
-        person_stats(model, _faces(1)[:0])
-    with pytest.raises(RuntimeError), using_stats(model, person_stats(model, _faces(1))):
+        person_stats(model, deepfn_faces(1)[:0])
+    with pytest.raises(RuntimeError), using_stats(model, person_stats(model, deepfn_faces(1))):
         raise RuntimeError("a failure inside the block")
     assert all(torch.equal(a, b) for a, b in zip(before, _buffers(model), strict=True))
 
@@ -75,9 +75,9 @@ def test_person_norm_is_the_amortized_default_and_is_validated(tmp_path: Path) -
 
 
 def test_person_norm_changes_the_output_not_the_weights(tmp_path: Path) -> None:
-    template, people = _faces(0), {"a": _faces(1), "b": _faces(2)}
-    on = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **TINY).fit(template, people)
-    off = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, person_norm=False, **TINY)
+    template, people = deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)}
+    on = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY).fit(template, people)
+    off = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, person_norm=False, **DEEPFN_TINY)
     off.fit(template, people)
     assert off.cache_hits == 1 and set(on.subject_stats) == {"a", "b"} and not off.subject_stats
     before = _buffers(on.shared)
@@ -87,6 +87,6 @@ def test_person_norm_changes_the_output_not_the_weights(tmp_path: Path) -> None:
     # frame by frame as in one batch: each frame is normalized with the person's statistics, not its batch's
     assert np.array_equal(np.concatenate([on.transform("a", people["a"][i : i + 5]) for i in range(0, 16, 5)]), got)
     # an unseen person gets their statistics from the frames given
-    assert on.transform("new", _faces(4)).shape == (16, 128, 128) and "new" not in on.subject_stats
-    on.add_subject("new", _faces(4), template)
+    assert on.transform("new", deepfn_faces(4)).shape == (16, 128, 128) and "new" not in on.subject_stats
+    on.add_subject("new", deepfn_faces(4), template)
     assert "new" in on.subject_stats

@@ -9,7 +9,7 @@ import pytest
 
 from auditkit.errors import AuditkitError
 from auditkit.plugins import normalizer_options, parse_normalizer_options
-from tests.test_cli import _one_line, run
+from tests.helpers import one_line, run_cli
 
 
 def test_options_are_parsed_typed_and_grouped_by_normalizer() -> None:
@@ -37,10 +37,10 @@ def test_gap_passes_settings_to_the_normalizer_and_refuses_bad_ones(audit_datase
     monkeypatch.setenv("AUDITKIT_CACHE", str(tmp_path / "cache"))
     base = ["gap", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--repeats", "1", "--train", "2",
             "--val", "1", "--jobs", "1", "--normalizer", "deepfn"]
-    bad = run(*base, "--out", str(tmp_path / "bad"), "--normalizer-option", "deepfn.iterations=3",
+    bad = run_cli(*base, "--out", str(tmp_path / "bad"), "--normalizer-option", "deepfn.iterations=3",
               "--normalizer-option", "deepfn.mode=sideways")
-    assert "deepfn.mode takes one of amortized, per-subject, got 'sideways'" in _one_line(bad) and not (tmp_path / "bad").exists()
-    ok = run(*base, "--out", str(tmp_path / "ok"), "--normalizer-option", "deepfn.iterations=3",
+    assert "deepfn.mode takes one of amortized, per-subject, got 'sideways'" in one_line(bad) and not (tmp_path / "bad").exists()
+    ok = run_cli(*base, "--out", str(tmp_path / "ok"), "--normalizer-option", "deepfn.iterations=3",
              "--normalizer-option", "deepfn.batch_size=8")
     assert ok.returncode == 0, ok.stderr
     settings = json.loads((tmp_path / "ok" / "normalizers.json").read_text())["deepfn"]

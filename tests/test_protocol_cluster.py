@@ -19,6 +19,7 @@ from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.cluster import ENV_VAR, check_workers_can_read, cluster_spec
 from auditkit.protocol.runner import AuditConfig, run_audit
 from tests.conftest import kill_mid_run
+from tests.helpers import run_cli, torchscript_model
 
 distributed = pytest.importorskip("distributed")
 
@@ -120,9 +121,8 @@ def test_cluster_spec_from_option_or_environment(monkeypatch: pytest.MonkeyPatch
 
 def test_audit_model_on_a_cluster_gives_the_local_results(audit_dataset: Path, tmp_path: Path) -> None:
     from auditkit.protocol.model_audit import audit_model
-    from tests.test_classifiers_pretrained import _torchscript
 
-    model = _torchscript(tmp_path)
+    model = torchscript_model(tmp_path)
     local, _ = audit_model(model, audit_dataset, ("gender",), tmp_path / "local", ("histeq",), source="bp4d-synth")
     remote, _ = audit_model(model, audit_dataset, ("gender",), tmp_path / "remote", ("histeq",), source="bp4d-synth",
                             cluster="local:2")
@@ -131,15 +131,14 @@ def test_audit_model_on_a_cluster_gives_the_local_results(audit_dataset: Path, t
 
 
 def test_normalize_on_a_cluster_writes_the_same_dataset(tiny_dataset: Path, tmp_path: Path) -> None:
-    from tests.test_cli import run
 
-    local = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "local"))
-    remote = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "remote"),
+    local = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "local"))
+    remote = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "remote"),
                  "--cluster", "local:1")
     assert local.returncode == 0 and remote.returncode == 0, remote.stderr
     assert "normalizing on the cluster" in remote.stdout
     assert (tmp_path / "local" / "faces.npy").read_bytes() == (tmp_path / "remote" / "faces.npy").read_bytes()
-    again = run("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "remote"),
+    again = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "remote"),
                 "--cluster", "local:1")
     assert again.returncode == 2 and "already exists" in again.stderr  # the worker's error, as one line
 

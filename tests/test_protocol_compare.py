@@ -17,7 +17,7 @@ from auditkit.data import load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.protocol.compare import build_comparison, load_models, parse_names
 from auditkit.protocol.predictions_audit import audit_predictions
-from tests.test_classifiers_prediction_files import AUS12, write_generic, write_openface
+from tests.helpers import AUS12, write_generic, write_openface
 
 
 def _predictions_audit(data: Path, out: Path, noise: dict[str, float], skip: tuple[str, ...] = (),

@@ -15,7 +15,7 @@ from auditkit.protocol.costs import (
     training_images,
 )
 from auditkit.protocol.runner import AuditConfig, make_plan
-from tests.test_cli import run
+from tests.helpers import run_cli
 
 
 def _plan(data: Path, **kw):
@@ -41,7 +41,7 @@ def test_estimate_counts_and_costs(audit_dataset: Path) -> None:
 
 
 def test_plan_command(audit_dataset: Path) -> None:
-    res = run("plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val", "1",
+    res = run_cli("plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val", "1",
               "--normalizer", "deepfn")
     assert res.returncode == 0, res.stderr
     out = " ".join(res.stdout.split())
@@ -55,13 +55,13 @@ def test_plan_command(audit_dataset: Path) -> None:
     # (the template subject is in no group)
     assert f"{largest.iloc[0] - 1} of {len(ds.subjects)} subjects in scope (source {largest.index[0]})" in out
     assert "this preset has no early stopping" in out and "early stopping ends many sooner" not in out
-    default = " ".join(run("plan", "--attr", "gender", "--data", str(audit_dataset), "--train", "2", "--val",
+    default = " ".join(run_cli("plan", "--attr", "gender", "--data", str(audit_dataset), "--train", "2", "--val",
                            "1").stdout.split())
     assert "early stopping ends many sooner" in default
-    paper = run("plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val",
+    paper = run_cli("plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val",
                 "1", "--normalizer", "deepfn", "--normalizer-option", "deepfn.mode=per-subject",
                 "--normalizer-option", "deepfn.preset=paper")
     out = " ".join(paper.stdout.split())
     assert paper.returncode == 0 and "50,000 iterations each" in out and "GPU-hours for the DeepFN fits" in out
-    bad = run("plan", "--attr", "height", "--data", str(audit_dataset))
+    bad = run_cli("plan", "--attr", "height", "--data", str(audit_dataset))
     assert bad.returncode == 2 and "unknown attribute" in bad.stderr

@@ -17,6 +17,7 @@ from auditkit.errors import AuditkitError
 from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.runner import AuditConfig, run_audit
 from tests.conftest import kill_mid_run
+from tests.helpers import run_cli
 
 SMALL = {"n_train": 2, "n_val": 1}
 
@@ -183,7 +184,6 @@ def test_frames_lost_at_ingest_are_reported_per_group(audit_dataset: Path, tmp_p
     from auditkit.data import load_dataset
     from auditkit.data.format import SKIPPED_FILE
     from auditkit.protocol.coverage import ingest_losses
-    from tests.test_cli import run
 
     data = tmp_path / "data"
     shutil.copytree(audit_dataset, data)
@@ -193,7 +193,7 @@ def test_frames_lost_at_ingest_are_reported_per_group(audit_dataset: Path, tmp_p
     rows.append({"subject": men.iloc[0], "sequence": "T1", "frame": 5000, "reason": "unreadable"})  # not a miss
     pd.DataFrame(rows).to_parquet(data / SKIPPED_FILE, index=False)
     out = tmp_path / "audit"
-    res = run("gap", "--attr", "gender", "--data", str(data), "--out", str(out), "--preset", "smoke", "--repeats", "1",
+    res = run_cli("gap", "--attr", "gender", "--data", str(data), "--out", str(out), "--preset", "smoke", "--repeats", "1",
               "--train", "2", "--val", "1", "--jobs", "1")
     assert res.returncode == 0, res.stderr
     assert "Labelled frames lost at ingest" in res.stdout

@@ -15,9 +15,9 @@ from auditkit.report.figures import faces_figure
 from auditkit.report.render import build_report
 from auditkit.report.tables import audit_tables
 from tests import browser
+from tests.helpers import LINK
 
 EVIL = "<script>alert(1)</script>"
-LINK = '<a href="https://example.org/">click</a>'
 
 
 def _fake_audit(out: Path, names: tuple[str, str] = ("light", EVIL)) -> Path:

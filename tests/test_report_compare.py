@@ -14,8 +14,7 @@ from auditkit.data import load_dataset
 from auditkit.protocol.predictions_audit import audit_predictions
 from auditkit.report.sections import sections_of
 from tests import browser
-from tests.test_classifiers_prediction_files import write_generic
-from tests.test_report import LINK
+from tests.helpers import LINK, write_generic
 
 BOLD = "<b>bold</b>"
 

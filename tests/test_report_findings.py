@@ -7,27 +7,7 @@ import pandas as pd
 
 from auditkit.report.findings import summary_sentences
 from auditkit.report.tables import audit_tables
-
-
-def _results(reps: int = 6, seed: int = 0, subjects: int = 8) -> pd.DataFrame:
-    """A gap audit where `norm` closes the within/cross gap but lowers every `dark` test subject by 8 points."""
-    rng = np.random.default_rng(seed)
-    pools = {"dark": [f"D{i}" for i in range(subjects)], "light": [f"L{i}" for i in range(subjects)]}
-    rows = []
-    for norm in ("none", "norm"):
-        for rep in range(reps):
-            for train in pools:
-                for test, members in pools.items():
-                    for s in members:
-                        within = train == test
-                        value = 0.6 if within else (0.5 if norm == "none" else 0.59)
-                        value -= 0.08 if (norm == "norm" and test == "dark") else 0.0
-                        for au in ("AU06", "AU12"):
-                            v = float(np.clip(value + rng.normal(0, 0.02), 0, 1))
-                            rows.append({"normalizer": norm, "repetition": rep, "condition": "within" if within else "cross",
-                                         "train_group": train, "test_group": test, "subject": s, "au": au, "f1": v,
-                                         "accuracy": v, "support": 30, "positives": 6})
-    return pd.DataFrame(rows)
+from tests.helpers import findings_results, simulated_rates
 
 
 def _run(preset: str = "default") -> dict:
@@ -35,7 +15,7 @@ def _run(preset: str = "default") -> dict:
 
 
 def test_a_normalizer_that_narrows_the_gap_but_widens_the_disparity_is_called_out() -> None:
-    lines = summary_sentences(audit_tables(_results()), _run())
+    lines = summary_sentences(audit_tables(findings_results()), _run())
     text = "\n".join(lines)
     assert "norm narrows the overall generalization gap" in text
     assert "norm widens and reverses the difference between test subjects in dark and light" in text
@@ -45,24 +25,23 @@ def test_a_normalizer_that_narrows_the_gap_but_widens_the_disparity_is_called_ou
 
 
 def test_underpowered_runs_say_so_and_show_no_test_with_two_repetitions() -> None:
-    lines = summary_sentences(audit_tables(_results(reps=2, subjects=4)), _run("smoke"))
+    lines = summary_sentences(audit_tables(findings_results(reps=2, subjects=4)), _run("smoke"))
     cautions = [line for line in lines if line.startswith("Caution")]
     assert len(cautions) == 3 and "smoke run" in cautions[0] and "only 2 repetitions" in cautions[1]
     assert "dark (4), light (4)" in cautions[2]
     findings = [line for line in lines if not line.startswith("Caution")]
     assert findings and not any("p =" in line or "p <" in line for line in findings)
     assert all("not tested with 2 repetitions" in line for line in findings if "(" in line and "gap" in line)
-    tables = audit_tables(_results(reps=2, subjects=4))
+    tables = audit_tables(findings_results(reps=2, subjects=4))
     assert tables.tests.query("test == 'repetition paired t-test'")["p"].isna().all()  # 1 dof: not run
-    four = summary_sentences(audit_tables(_results(reps=4)), _run())
+    four = summary_sentences(audit_tables(findings_results(reps=4)), _run())
     assert sum(line.startswith("Caution") for line in four) == 1 and "only 4 repetitions" in four[0]
 
 
 def test_a_difference_between_groups_is_restated_at_equal_base_rates() -> None:
     from auditkit.report.sections import _disparities_md, records
-    from tests.test_stats_base_rates import _simulated
 
-    res = _simulated(np.random.default_rng(4), prevalence=(0.1, 0.4)).assign(train_group="pretrained")
+    res = simulated_rates(np.random.default_rng(4), prevalence=(0.1, 0.4)).assign(train_group="pretrained")
     tables = audit_tables(res)
     text = "\n".join(summary_sentences(tables, _run()))
     rates = tables.adjusted_summary.iloc[0]
@@ -115,6 +94,6 @@ def test_an_effect_its_own_test_does_not_support_is_not_stated_as_fact() -> None
 
 
 def test_findings_name_error_rate_differences() -> None:
-    tables = audit_tables(_results())
+    tables = audit_tables(findings_results())
     text = "\n".join(summary_sentences(tables, _run()))
     assert "error rates over all aus: test subjects in dark have a hit rate of" in text.lower()

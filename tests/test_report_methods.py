@@ -10,7 +10,7 @@ import pandas as pd
 from auditkit.report.methods import group_definition, methods
 from auditkit.report.render import build_report
 from auditkit.report.tables import audit_tables
-from tests.test_report_findings import _results
+from tests.helpers import findings_results
 
 
 def _run(data: Path, **config: object) -> dict:
@@ -31,7 +31,7 @@ def test_groups_are_defined_with_their_bins() -> None:
 
 def test_methods_state_the_protocol_data_groups_rule_and_limits(tmp_path: Path) -> None:
     (tmp_path / "synthetic").mkdir()
-    items = {i["topic"]: i["text"] for i in methods(_run(tmp_path, f1_rule="exclude"), audit_tables(_results()))}
+    items = {i["topic"]: i["text"] for i in methods(_run(tmp_path, f1_rule="exclude"), audit_tables(findings_results()))}
     assert list(items) == ["What was audited", "Data", "Groups", "Scores", "Tests", "Limitations"]
     assert "4 training and 2 validation subjects" in items["What was audited"] and "6 repetitions" in items["What was audited"]
     assert "Synthetic" in items["Data"] and "bp4d-synth" in items["Data"]
@@ -39,12 +39,12 @@ def test_methods_state_the_protocol_data_groups_rule_and_limits(tmp_path: Path) 
     assert "T0" in items["Groups"] and "rule 'exclude'" in items["Scores"] and "left out" in items["Scores"]
     assert "Holm" in items["Tests"] and "not its cause" in items["Limitations"]
     assert "people and the trainings" in items["Tests"] and "Welch-Satterthwaite" in items["Tests"]
-    real = {i["topic"]: i["text"] for i in methods(_run(tmp_path / "elsewhere"), audit_tables(_results()))}
+    real = {i["topic"]: i["text"] for i in methods(_run(tmp_path / "elsewhere"), audit_tables(findings_results()))}
     assert "Synthetic" not in real["Data"] and "rule 'one'" in real["Scores"]
 
 
 def test_test_only_reports_have_their_own_title_and_text(tmp_path: Path) -> None:
-    rows = _results(reps=1).query("condition == 'within'").assign(condition="test-only", train_group="-")
+    rows = findings_results(reps=1).query("condition == 'within'").assign(condition="test-only", train_group="-")
     out = tmp_path / "audit"
     out.mkdir()
     rows.to_parquet(out / "results.parquet", index=False)

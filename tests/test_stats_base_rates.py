@@ -9,6 +9,7 @@ import pytest
 from auditkit.errors import AuditkitError
 from auditkit.stats.base_rates import ADJUSTED_COLUMNS, adjusted_disparities, confusion_counts, reference_rates, standardize
 from auditkit.stats.metrics import per_subject_au
+from tests.helpers import simulated_rates
 
 
 def _scored(rng: np.random.Generator, subjects: int = 6, frames: int = 80, aus: int = 4) -> tuple[pd.DataFrame, dict]:
@@ -77,24 +78,6 @@ def test_a_missing_column_is_one_clear_error() -> None:
         standardize(pd.DataFrame({"subject": ["a"], "au": ["AU01"], "f1": [1.0], "accuracy": [1.0], "support": [3]}))
 
 
-def _simulated(rng: np.random.Generator, subjects: int = 24, frames: int = 120, aus: int = 3,
-               prevalence: tuple[float, float] = (0.25, 0.25), tpr_effect: float = 0.0) -> pd.DataFrame:
-    """results rows of a tool with per-subject hit and false-alarm rates independent of a coin group, except
-    `tpr_effect` on heads' hit rate; each group shows AUs at its own `prevalence` (heads, tails)."""
-    coin = rng.permutation(np.arange(subjects) % 2)
-    names = [f"s{i:02d}" for i in range(subjects)]
-    Y, P, who = [], [], []
-    for name, heads in zip(names, coin, strict=False):
-        y = (rng.random((frames, aus)) < prevalence[0 if heads else 1]).astype(int)
-        tpr = np.clip(rng.normal(0.7, 0.08) + tpr_effect * heads, 0.05, 0.99)
-        fpr = np.clip(rng.normal(0.12, 0.03), 0.01, 0.9)
-        hit = rng.random((frames, aus)) < np.where(y == 1, tpr, fpr)
-        Y.append(y)
-        P.append(hit.astype(float))
-        who += [name] * frames
-    rows = per_subject_au(np.vstack(Y), np.vstack(P), np.array(who), [f"AU{k:02d}" for k in range(aus)])
-    group = dict(zip(names, np.where(coin == 1, "heads", "tails"), strict=False))
-    return rows.assign(normalizer="none", condition="test-only", repetition=0, test_group=rows["subject"].map(group))
 
 
 @pytest.mark.slow
@@ -102,18 +85,18 @@ def test_the_adjusted_difference_is_calibrated_ignores_base_rates_and_finds_a_pl
     from auditkit.stats.disparities import disparities
 
     rng = np.random.default_rng(2026)
-    null = [adjusted_disparities(_simulated(rng), n_boot=0)[0].iloc[0]["p"] for _ in range(200)]
+    null = [adjusted_disparities(simulated_rates(rng), n_boot=0)[0].iloc[0]["p"] for _ in range(200)]
     rate = np.mean(np.array(null) < 0.05)
     assert 0.02 <= rate <= 0.09, rate  # 5 % expected; binomial(200, 0.05) lies in [0.02, 0.09] 99 % of the time
     # groups that differ only in how often they show AUs: the paper's score calls it a disparity, the adjusted one not
     raw, adjusted = [], []
     for _ in range(100):
-        res = _simulated(rng, prevalence=(0.1, 0.4))
+        res = simulated_rates(rng, prevalence=(0.1, 0.4))
         raw.append(disparities(res, n_boot=0)[1].query("au == 'all'").iloc[0]["p"])
         adjusted.append(adjusted_disparities(res, n_boot=0)[0].iloc[0]["p"])
     assert np.mean(np.array(raw) < 0.05) >= 0.8
     assert np.mean(np.array(adjusted) < 0.05) <= 0.11  # about 5 %: binomial(100, 0.05) exceeds 11 under 1 % of the time
-    planted = [adjusted_disparities(_simulated(rng, prevalence=(0.1, 0.4), tpr_effect=-0.15), n_boot=0)[0].iloc[0]
+    planted = [adjusted_disparities(simulated_rates(rng, prevalence=(0.1, 0.4), tpr_effect=-0.15), n_boot=0)[0].iloc[0]
                for _ in range(40)]
     assert np.mean([r["p"] < 0.05 for r in planted]) >= 0.8
     assert all(r["difference"] < 0 for r in planted)  # heads vs tails: heads, with fewer hits, scores lower
@@ -121,7 +104,7 @@ def test_the_adjusted_difference_is_calibrated_ignores_base_rates_and_finds_a_pl
 
 def test_adjusted_tables_carry_base_rates_intervals_and_changes() -> None:
     rng = np.random.default_rng(3)
-    none = _simulated(rng, prevalence=(0.1, 0.4))
+    none = simulated_rates(rng, prevalence=(0.1, 0.4))
     other = none.assign(normalizer="norm")
     summary, changes = adjusted_disparities(pd.concat([none, other], ignore_index=True), n_boot=200)
     assert list(summary.columns) == ADJUSTED_COLUMNS and list(summary["normalizer"]) == ["none", "norm"]
