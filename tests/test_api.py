@@ -12,6 +12,7 @@ from auditkit.errors import AuditkitError
 from tests.helpers import torchscript_model, write_generic
 
 
+@pytest.mark.slow
 def test_gap_from_python_returns_tidy_tables(audit_dataset: Path, tmp_path: Path) -> None:
     result = auditkit.gap(audit_dataset, attr="gender", normalizers=["histeq"], preset="smoke", repeats=1,
                           n_train=2, n_val=1, jobs=1, out=tmp_path / "a")
@@ -38,6 +39,7 @@ def test_gap_from_python_validates_like_the_cli(audit_dataset: Path) -> None:
         auditkit.gap(audit_dataset, attr="gender", normalizers=["deepfn"], normalizer_options={"deepfn": {"iters": 3}})
 
 
+@pytest.mark.slow
 def test_predictions_and_model_audits_from_python(audit_dataset: Path, tmp_path: Path) -> None:
     from auditkit.data import load_dataset
 
@@ -69,6 +71,7 @@ def test_predictions_and_model_audits_from_python(audit_dataset: Path, tmp_path:
                              normalizer_options={"histeq": {"strength": 2}})
 
 
+@pytest.mark.slow
 def test_normalize_from_python_matches_the_cli(tiny_dataset: Path, tmp_path: Path) -> None:
     import subprocess
     import sys

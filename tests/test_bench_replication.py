@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_replication.py"
 
 
@@ -16,6 +18,7 @@ def _run(data: Path, out: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_replication_table_and_resume(audit_dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "replication"
     first = _run(audit_dataset, out)
@@ -35,6 +38,7 @@ def test_replication_table_and_resume(audit_dataset: Path, tmp_path: Path) -> No
     assert len(json.loads((out / "timings.json").read_text())["splits"]["gender"]["invocations"]) == 1
 
 
+@pytest.mark.slow
 def test_shares_over_seeds(audit_dataset: Path, tmp_path: Path) -> None:
     """--seeds runs each split once per seed (other draws and fits) and tables the shares as mean ± sd."""
     out = tmp_path / "seeds"

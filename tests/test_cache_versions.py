@@ -106,6 +106,7 @@ def test_weights_load_as_plain_data_and_a_file_that_runs_code_is_trained_again(t
     assert deepfn_train.load_state(broken) is None
 
 
+@pytest.mark.slow
 def test_a_cached_weights_file_that_will_not_load_is_trained_again(tmp_path: Path) -> None:
     norm = DeepFNNormalizer(preset="lite", iterations=2, cache_dir=tmp_path)
     faces = np.random.default_rng(0).integers(0, 255, (6, 64, 64), dtype=np.uint8)

@@ -18,6 +18,7 @@ from auditkit.report.render import build_report
 from tests.helpers import AUS12, probabilities, write_generic, write_openface
 
 
+@pytest.mark.slow
 def test_openface_reader(audit_dataset: Path, tmp_path: Path) -> None:
     ds = load_dataset(audit_dataset)
     root = write_openface(ds, tmp_path / "openface")
@@ -30,6 +31,7 @@ def test_openface_reader(audit_dataset: Path, tmp_path: Path) -> None:
     assert counts["formats"] == ["openface"] and counts["dropped_no_face"] == ds.frames.groupby(["subject", "sequence"]).ngroups
 
 
+@pytest.mark.slow
 def test_openface_folder_per_person_layout_reads_like_the_flat_one(audit_dataset: Path, tmp_path: Path) -> None:
     """PRED/<subject>/<subject>_<seq>.csv names the same frames as PRED/<subject>/<seq>.csv; a layout that names none
     of the dataset's frames is refused with what was expected and what was found."""
@@ -117,6 +119,7 @@ def test_bad_predictions_are_one_line_errors(audit_dataset: Path, tmp_path: Path
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_corrupt_csv_and_cli(audit_dataset: Path, tmp_path: Path) -> None:
     bad = tmp_path / "S_T1.csv"
     bad.write_bytes(b"\x00\xff\xfe garbage")
@@ -133,6 +136,7 @@ def test_corrupt_csv_and_cli(audit_dataset: Path, tmp_path: Path) -> None:
     assert res.returncode == 2 and "no such file or directory" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_every_format_checks_probabilities_and_files_must_give_the_same_aus(audit_dataset: Path, tmp_path: Path) -> None:
     ds = load_dataset(audit_dataset)
     root = write_openface(ds, tmp_path / "openface")
@@ -239,6 +243,7 @@ def test_sequences_starting_mid_video_join_zero_based_tool_output_without_option
             assert describe_offset(counts).startswith("per sequence, +1001 to")
 
 
+@pytest.mark.slow
 def test_frames_a_tool_drops_are_reported_per_group(audit_dataset: Path, tmp_path: Path) -> None:
     import json
 
@@ -264,6 +269,7 @@ def test_frames_a_tool_drops_are_reported_per_group(audit_dataset: Path, tmp_pat
     assert 'id="missed"' in html and "frames of subjects in female" in html
 
 
+@pytest.mark.slow
 def test_subjects_and_sequences_the_tool_never_ran_on_are_not_missed_frames(audit_dataset: Path, tmp_path: Path) -> None:
     import json
     import shutil
@@ -297,6 +303,7 @@ def test_subjects_and_sequences_the_tool_never_ran_on_are_not_missed_frames(audi
     assert f"No predictions at all for {in_scope - len(kept)} subject(s) and 1 further sequence(s)" in md
 
 
+@pytest.mark.slow
 def test_the_f1_rule_is_settable_recorded_and_stated(audit_dataset: Path, tmp_path: Path) -> None:
     ds = load_dataset(audit_dataset)
     preds = write_generic(ds, tmp_path / "preds.parquet", {"female": 0.1, "male": 0.1})
@@ -338,6 +345,7 @@ def write_libreface(ds, root: Path, keep_every: int = 1) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_libreface_reader_maps_detections_and_counts_from_zero(audit_dataset: Path, tmp_path: Path) -> None:
     from auditkit.classifiers.prediction_files import join_predictions
 

@@ -99,6 +99,7 @@ class Stop(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_audit_model_with_and_without_normalizer(audit_dataset: Path, tmp_path: Path) -> None:
     model = torchscript_model(tmp_path)
     out = tmp_path / "audit"
@@ -175,6 +176,7 @@ def test_audit_model_needs_shared_aus(audit_dataset: Path, tmp_path: Path) -> No
         audit_model(model, audit_dataset, ("gender",), tmp_path / "a", ("magic",))
 
 
+@pytest.mark.slow
 def test_audit_model_cli_and_report(audit_dataset: Path, tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -15,12 +15,14 @@ from auditkit import __version__
 from tests.helpers import one_line, run_cli
 
 
+@pytest.mark.slow
 def test_version_and_help() -> None:
     assert run_cli("--version").stdout.strip() == f"auditkit {__version__}"
     out = run_cli("--help").stdout
     assert "synth" in out and "inspect" in out
 
 
+@pytest.mark.slow
 def test_inspect_prints_summary(tiny_dataset: Path) -> None:
     res = run_cli("inspect", str(tiny_dataset))
     assert res.returncode == 0, res.stderr
@@ -33,6 +35,7 @@ def test_inspect_prints_summary(tiny_dataset: Path) -> None:
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
 
 
+@pytest.mark.slow
 def test_inspect_bad_dataset_is_one_line(dataset_copy: Path) -> None:
     (dataset_copy / "frames.parquet").write_bytes(b"junk")
     res = run_cli("inspect", str(dataset_copy))
@@ -42,6 +45,7 @@ def test_inspect_bad_dataset_is_one_line(dataset_copy: Path) -> None:
     assert len(lines) == 1 and "frames.parquet" in lines[0] and "not a readable Parquet" in lines[0]
 
 
+@pytest.mark.slow
 def test_inspect_lists_every_problem_then_a_count(dataset_copy: Path) -> None:
     import pandas as pd
 
@@ -57,16 +61,19 @@ def test_inspect_lists_every_problem_then_a_count(dataset_copy: Path) -> None:
     assert lines[3].endswith("3 problems found (listed above)")
 
 
+@pytest.mark.slow
 def test_inspect_shows_which_splits_can_run(tiny_dataset: Path) -> None:
     res = run_cli("inspect", str(tiny_dataset))
     assert "Can the default protocol run?" in res.stdout and "fitzpatrick" in res.stdout
 
 
+@pytest.mark.slow
 def test_synth_needs_a_target() -> None:
     res = run_cli("synth")
     assert res.returncode == 2 and "--out" in res.stderr
 
 
+@pytest.mark.slow
 def test_synth_preview_png(tmp_path: Path) -> None:
     png = tmp_path / "sheet.png"
     res = run_cli("synth", "--preview", str(png))
@@ -86,6 +93,7 @@ def test_synth_then_inspect(tmp_path: Path) -> None:
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+@pytest.mark.slow
 def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
     res = run_cli("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(tmp_path / "g"), "--preset", "smoke",
               "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1", "--normalizer", "histeq,none")
@@ -108,6 +116,7 @@ def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
     (["--attr", "gender", "--preset", "fastest"], "unknown preset"),
     (["--attr", "gender", "--source", "ck+"], "no subjects from 'ck+'"),
 ])
+@pytest.mark.slow
 def test_gap_bad_input_is_one_line(audit_dataset: Path, tmp_path: Path, args: list[str], message: str) -> None:
     extra = [] if "fitzpatrick" in args else ["--train", "2", "--val", "1"]
     res = run_cli("gap", "--data", str(audit_dataset), "--out", str(tmp_path / "o"), *args, *extra)
@@ -117,12 +126,14 @@ def test_gap_bad_input_is_one_line(audit_dataset: Path, tmp_path: Path, args: li
     assert any(message in line for line in lines), res.stderr
 
 
+@pytest.mark.slow
 def test_plugins_lists_builtins() -> None:
     out = run_cli("plugins").stdout
     for name in ("none", "histeq", "lenet5", "synthetic"):
         assert name in out
 
 
+@pytest.mark.slow
 def test_schema_prints_and_checks_model_cards_and_dataset_json(tiny_dataset: Path, tmp_path: Path) -> None:
     import json
 
@@ -140,6 +151,7 @@ def test_schema_prints_and_checks_model_cards_and_dataset_json(tiny_dataset: Pat
     assert "unknown name 'card'" in one_line(run_cli("schema", "card"))
 
 
+@pytest.mark.slow
 def test_describe_prints_paper_totals() -> None:
     out = run_cli("describe", "deepfn", "--preset", "paper").stdout
     assert "119,988,224" in out and "6,269,601" in out and "132,527,426" in out
@@ -153,6 +165,7 @@ def test_describe_prints_paper_totals() -> None:
     assert bad.returncode == 2 and "unknown model" in bad.stderr
 
 
+@pytest.mark.slow
 def test_normalize_histeq_with_preview(tiny_dataset: Path, tmp_path: Path) -> None:
     png = tmp_path / "prev.png"
     res = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"), "--preview", str(png))
@@ -167,6 +180,7 @@ def test_normalize_histeq_with_preview(tiny_dataset: Path, tmp_path: Path) -> No
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_normalize_deepfn_recenter_switch(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
@@ -190,6 +204,7 @@ def test_normalize_deepfn_recenter_switch(tiny_dataset: Path, tmp_path: Path, mo
 
 
 
+@pytest.mark.slow
 def test_synth_layout_ingest_merge(tmp_path: Path) -> None:
     trees = {}
     for layout in ("bp4d", "disfa"):
@@ -206,6 +221,7 @@ def test_synth_layout_ingest_merge(tmp_path: Path) -> None:
     assert "4 subjects" in res.stdout
 
 
+@pytest.mark.slow
 def test_ingest_errors_are_one_line(bp4d_tree: Path, tmp_path: Path) -> None:
     victim = sorted((bp4d_tree / "AUCoding" / "AU_OCC").glob("*.csv"))[0]
     victim.unlink()
@@ -218,6 +234,7 @@ def test_ingest_errors_are_one_line(bp4d_tree: Path, tmp_path: Path) -> None:
     assert "unknown source" in line
 
 
+@pytest.mark.slow
 def test_a_corrupt_image_stops_a_parallel_ingest_in_one_line(bp4d_tree: Path, tmp_path: Path) -> None:
     """The error names the image; the other workers' cancelled units add no joblib warning."""
     occ = sorted((bp4d_tree / "AUCoding" / "AU_OCC").glob("*.csv"))[0]
@@ -258,6 +275,7 @@ def test_names_accepts_repeated_options_and_comma_lists() -> None:
     assert _names(["histeq,none", "deepfn", " oracle , histeq", ""]) == ("histeq", "none", "deepfn", "oracle")
 
 
+@pytest.mark.slow
 def test_rich_markup_in_user_strings_prints_as_written(audit_dataset: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -277,6 +295,7 @@ def test_rich_markup_in_user_strings_prints_as_written(audit_dataset: Path, tmp_
     assert "[red]x[/]" in one_line(bad)
 
 
+@pytest.mark.slow
 def test_unwritable_out_and_full_disk_are_one_line_errors(audit_dataset: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     blocker = tmp_path / "file"
@@ -323,6 +342,7 @@ def test_disparities_print_flags_and_small_group_warning(capsys) -> None:
     assert "outside [0.8, 1.25]" in out and "warning: darker: fewer than 5 test subjects" in out
 
 
+@pytest.mark.slow
 def test_normalize_reports_the_transfer_error_on_synthetic_data(tiny_dataset: Path, dataset_copy: Path,
                                                                tmp_path: Path) -> None:
     res = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--quality", "--out", str(tmp_path / "h"))
@@ -336,6 +356,7 @@ def test_normalize_reports_the_transfer_error_on_synthetic_data(tiny_dataset: Pa
     assert "synthetic" in one_line(bad) and not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_every_help_text_keeps_its_brackets() -> None:
     import re
 
@@ -365,6 +386,7 @@ def test_every_help_text_keeps_its_brackets() -> None:
     (["gap"], "error: Missing option '--attr'. (see `auditkit gap --help`)"),
     (["gapp"], "error: No such command 'gapp'. Did you mean 'gap'? (see `auditkit --help`)"),
 ])
+@pytest.mark.slow
 def test_command_line_mistakes_are_one_line_naming_the_value(args: list[str], line: str, tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "auditkit", *args], capture_output=True, text=True, cwd=tmp_path,
                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})

@@ -101,6 +101,7 @@ def test_unreadable_image_stops_or_is_recorded(bp4d_tree: Path, tmp_path: Path) 
     assert skipped[["subject", "sequence", "frame", "reason"]].values.tolist() == [[subject, task, 4, "unreadable"]]
 
 
+@pytest.mark.slow
 def test_ingest_end_to_end(bp4d_tree: Path, tmp_path: Path) -> None:
     # a frame with no face in it is kept out and counted, not an error
     occ = sorted((bp4d_tree / "AUCoding" / "AU_OCC").glob("*.csv"))[-1]

@@ -58,12 +58,14 @@ def _ingest(site: Path, *args: str) -> subprocess.CompletedProcess:
                           timeout=300, env=env)
 
 
+@pytest.mark.slow
 def test_a_plugin_source_ingests_through_the_cli(plugin_path: Path, tiny_dataset: Path, tmp_path: Path) -> None:
     res = _ingest(plugin_path, "copyds", str(tiny_dataset), "--out", str(tmp_path / "out"))
     assert res.returncode == 0, res.stderr
     assert "dataset written to" in res.stdout and (tmp_path / "out" / "dataset.json").is_file()
 
 
+@pytest.mark.slow
 def test_plugin_failures_are_one_line_errors(plugin_path: Path, tiny_dataset: Path, tmp_path: Path) -> None:
     broken = _ingest(plugin_path, "broken", str(tiny_dataset), "--out", str(tmp_path / "b"))
     assert broken.returncode != 0 and "Traceback" not in broken.stderr
@@ -76,6 +78,7 @@ def test_plugin_failures_are_one_line_errors(plugin_path: Path, tiny_dataset: Pa
     assert "bp4d, disfa" in unknown.stderr and "copyds" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_the_synthetic_source_refuses_to_ingest(tmp_path: Path) -> None:
     with pytest.raises(AuditkitError, match="generated, not ingested"):
         SyntheticSource().load(tmp_path / "out", root=tmp_path)

@@ -17,6 +17,7 @@ class Stop(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_interrupted_ingest_resumes_to_the_same_fingerprint(bp4d_tree: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     demo = bp4d_tree / "demographics.csv"

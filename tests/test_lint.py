@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_ruff_passes_on_the_package_tests_and_benchmarks() -> None:
     pytest.importorskip("ruff")
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", "auditkit", "tests",

@@ -88,6 +88,7 @@ def test_augmentation_warps_only_the_input() -> None:
 
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss() -> None:
     template = preprocess(deepfn_faces(0), 64)
     subject = preprocess(deepfn_faces(1), 64)
@@ -178,6 +179,7 @@ def test_normalize_dataset_writes_a_valid_dataset(tiny_dataset: Path, tmp_path: 
     assert not np.array_equal(np.asarray(result.faces[:5]), np.asarray(ds.faces[:5]))
 
 
+@pytest.mark.slow
 def test_per_subject_fits_run_through_a_parallel_map_into_the_cache(tmp_path: Path) -> None:
     plain = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path / "plain", **DEEPFN_TINY)
     plain.fit(deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)})
@@ -199,6 +201,7 @@ def test_per_subject_fits_run_through_a_parallel_map_into_the_cache(tmp_path: Pa
     assert len(calls) == 2  # everything cached: nothing sent to the map
 
 
+@pytest.mark.slow
 def test_add_subject_fine_tunes_a_new_embedding(tmp_path: Path) -> None:
     n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, iterations=20, batch_size=8, lr=1e-3,
                          person_norm=False, **UNCENTERED)
@@ -245,6 +248,7 @@ def test_recentering_swaps_a_persons_mean_code_for_the_templates(tmp_path: Path)
     assert np.abs(n.transform("tpl", template).astype(int) - plain.transform("tpl", template)).max() <= 1
 
 
+@pytest.mark.slow
 def test_recentering_an_unseen_person_needs_enough_frames(tmp_path: Path) -> None:
     n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY)
     n.fit(deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)})
@@ -308,6 +312,7 @@ def test_cpu_default_trains_centered_with_a_gradient_term_and_the_paper_mode_doe
     assert {"center", "people_per_batch", "gradient_weight", "warp"} <= set(amortized.fitted_settings())
 
 
+@pytest.mark.slow
 def test_centered_training_batches_people_in_blocks_and_learns(tmp_path: Path) -> None:
     cfg = TrainConfig(iterations=30, batch_size=8, lr=1e-3, center=True, people_per_batch=2, gradient_weight=1.0)
     _, losses = train(preprocess(deepfn_faces(0), 64), [preprocess(deepfn_faces(i), 64) for i in (1, 2, 3)], cfg)
@@ -409,6 +414,7 @@ def test_a_face_equalized_model_prepares_every_input_by_the_face(tmp_path: Path,
     assert set(regions) == {"face"}
 
 
+@pytest.mark.slow
 def test_background_is_a_validated_training_option_that_every_input_follows(tmp_path: Path) -> None:
     """A grey-background model's training inputs, person statistics and normalization inputs all have the background
     greyed, also when its weights come back from the cache; the option has its own cache key and is refused when

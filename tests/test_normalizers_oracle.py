@@ -73,6 +73,7 @@ def test_check_refuses_data_without_ground_truth(tiny_dataset: Path, tmp_path: P
     check_dataset(OracleNormalizer, load_dataset(tiny_dataset))  # the synthetic one passes
 
 
+@pytest.mark.slow
 def test_gap_with_oracle_on_ingested_data_is_one_line_and_writes_nothing(audit_dataset: Path, tmp_path: Path) -> None:
     data = _without_truth(audit_dataset, tmp_path)
     out = tmp_path / "audit"
@@ -86,6 +87,7 @@ def test_gap_with_oracle_on_ingested_data_is_one_line_and_writes_nothing(audit_d
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_oracle_audit_reports_the_ceiling(audit_dataset: Path, tmp_path: Path) -> None:
     from auditkit.report.render import build_report
     from auditkit.report.tables import audit_tables, ceiling_shares

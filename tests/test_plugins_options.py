@@ -32,6 +32,7 @@ def test_bad_options_are_one_line_errors(item: str, message: str) -> None:
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_gap_passes_settings_to_the_normalizer_and_refuses_bad_ones(audit_dataset: Path, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUDITKIT_CACHE", str(tmp_path / "cache"))

@@ -103,6 +103,7 @@ def _alive(pids: set[int]) -> set[int]:
     return out
 
 
+@pytest.mark.slow
 def test_a_watched_process_exits_when_its_parent_is_killed() -> None:
     import os
     import signal

@@ -34,6 +34,7 @@ def local_reference(audit_dataset: Path, tmp_path_factory: pytest.TempPathFactor
     return run_audit(_cfg(audit_dataset, normalizers=("histeq",)), tmp_path_factory.mktemp("local") / "a", jobs=2)
 
 
+@pytest.mark.slow
 def test_local_cluster_gives_the_local_results(audit_dataset: Path, tmp_path: Path,
                                                local_reference: pd.DataFrame) -> None:
     out = tmp_path / "cluster"
@@ -44,6 +45,7 @@ def test_local_cluster_gives_the_local_results(audit_dataset: Path, tmp_path: Pa
     assert len(AuditDir(out).finished_parts()) == local_reference["task"].nunique() * 2
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(audit_dataset: Path, tmp_path: Path,
                                                               local_reference: pd.DataFrame) -> None:
     out = tmp_path / "cluster"
@@ -76,6 +78,7 @@ def _gap(data: Path, out: Path) -> list[str]:
             "--preset", "smoke", "--train", "2", "--val", "1", "--normalizer", "histeq", "--cluster", "local:2"]
 
 
+@pytest.mark.slow
 def test_killed_submitter_resumes_to_the_same_results(audit_dataset: Path, tmp_path: Path,
                                                       local_reference: pd.DataFrame) -> None:
     out = tmp_path / "resumed"
@@ -87,6 +90,7 @@ def test_killed_submitter_resumes_to_the_same_results(audit_dataset: Path, tmp_p
     pd.testing.assert_frame_equal(local_reference.drop(columns="seconds"), got.drop(columns="seconds"))
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_one_line_and_writes_nothing(audit_dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "never"
     env = {**os.environ, "AUDITKIT_CLUSTER_TIMEOUT": "1"}
@@ -119,6 +123,7 @@ def test_cluster_spec_from_option_or_environment(monkeypatch: pytest.MonkeyPatch
             pass
 
 
+@pytest.mark.slow
 def test_audit_model_on_a_cluster_gives_the_local_results(audit_dataset: Path, tmp_path: Path) -> None:
     from auditkit.protocol.model_audit import audit_model
 
@@ -130,6 +135,7 @@ def test_audit_model_on_a_cluster_gives_the_local_results(audit_dataset: Path, t
     assert json.loads((tmp_path / "remote" / "normalizers.json").read_text()) == {"none": {}, "histeq": {}}
 
 
+@pytest.mark.slow
 def test_normalize_on_a_cluster_writes_the_same_dataset(tiny_dataset: Path, tmp_path: Path) -> None:
 
     local = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "local"))
@@ -143,6 +149,7 @@ def test_normalize_on_a_cluster_writes_the_same_dataset(tiny_dataset: Path, tmp_
     assert again.returncode == 2 and "already exists" in again.stderr  # the worker's error, as one line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["amortized", "per-subject"])
 def test_deepfn_fits_on_a_cluster_match_the_local_fits(audit_dataset: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch, mode: str) -> None:

@@ -163,6 +163,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_prints_a_leaderboard_at_80_columns_and_refuses_in_one_line(audits: dict[str, Path],
                                                                          tmp_path: Path) -> None:
     env_out = tmp_path / "cmp"
@@ -211,6 +212,7 @@ def test_groups_are_compared_by_the_people_they_hold_not_their_spelling(audit_da
         load_models([default, mixed])
 
 
+@pytest.mark.slow
 def test_a_comparison_killed_while_writing_never_looks_finished(audits: dict[str, Path], tmp_path: Path) -> None:
     """The process dies (os._exit, as under kill -9: no cleanup runs) right after report.html is written: the folder
     says it is incomplete and holds no summary.json; running the comparison again finishes it."""

@@ -40,6 +40,7 @@ def test_estimate_counts_and_costs(audit_dataset: Path) -> None:
     assert len(estimate(_plan(audit_dataset))) == 1  # no DeepFN, no DeepFN line
 
 
+@pytest.mark.slow
 def test_plan_command(audit_dataset: Path) -> None:
     res = run_cli("plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val", "1",
               "--normalizer", "deepfn")

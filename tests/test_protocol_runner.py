@@ -178,6 +178,7 @@ def test_a_classifier_gets_the_channels_it_declares(audit_dataset: Path, tmp_pat
     assert set(SmallFaceClassifier.seen) == {expected}
 
 
+@pytest.mark.slow
 def test_frames_lost_at_ingest_are_reported_per_group(audit_dataset: Path, tmp_path: Path) -> None:
     import shutil
 

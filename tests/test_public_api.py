@@ -15,6 +15,7 @@ def test_every_public_name_resolves(name: str) -> None:
     assert getattr(auditkit, name) is not None
 
 
+@pytest.mark.slow
 def test_importing_auditkit_does_not_import_torch() -> None:
     code = "import sys, auditkit; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from readme_figures import adjusted_reading, disparity_reading, seeds_difference, seeds_sentence, seeds_wider  # noqa: E402
@@ -63,6 +64,7 @@ def test_seeds_wider_is_welchs_test_on_the_seed_means(tmp_path: Path) -> None:
     assert seeds_wider(_seeds(tmp_path, (-0.055, 0.010), (-0.050, 0.008))) > 0.3
 
 
+@pytest.mark.slow
 def test_seeds_wider_is_calibrated_under_the_null_and_finds_a_planted_widening(tmp_path: Path) -> None:
     # three seeds per normalizer drawn from one distribution: "wider, p < 0.05" about 2.5 % of the time (one side of
     # a two-sided 5 % test); a widening of three seeds' sd is found most of the time

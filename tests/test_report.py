@@ -52,6 +52,7 @@ def _fake_audit(out: Path, names: tuple[str, str] = ("light", EVIL)) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_report_content_and_twins(tmp_path: Path) -> None:
     audit = _fake_audit(tmp_path / "audit")
     path = build_report(audit)
@@ -77,6 +78,7 @@ def test_report_content_and_twins(tmp_path: Path) -> None:
     assert md.startswith("# auditkit report: skin") and "| none | within |" in md
 
 
+@pytest.mark.slow
 def test_disparities_in_report_summaries_and_markdown(tmp_path: Path) -> None:
     audit = _fake_audit(tmp_path / "audit")
     html = build_report(audit).read_text()
@@ -128,6 +130,7 @@ def test_missing_or_empty_results_are_one_line_errors(tmp_path: Path) -> None:
         build_report(audit)
 
 
+@pytest.mark.slow
 def test_normalizer_settings_are_stated(tmp_path: Path) -> None:
     audit = _fake_audit(tmp_path / "audit")
     (audit / "normalizers.json").write_text(json.dumps({"none": {}, "histeq": {"tiles": 8, "clip": EVIL}}))
@@ -166,6 +169,7 @@ def test_report_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
     assert browser.screenshot(report, tmp_path / "profile", "report.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_faces_only_with_include_faces(audit_dataset: Path, tmp_path: Path) -> None:
     from auditkit.protocol.runner import AuditConfig, run_audit
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from auditkit.report.findings import summary_sentences
 from auditkit.report.tables import audit_tables
@@ -24,6 +25,7 @@ def test_a_normalizer_that_narrows_the_gap_but_widens_the_disparity_is_called_ou
     assert "n/a" not in text
 
 
+@pytest.mark.slow
 def test_underpowered_runs_say_so_and_show_no_test_with_two_repetitions() -> None:
     lines = summary_sentences(audit_tables(findings_results(reps=2, subjects=4)), _run("smoke"))
     cautions = [line for line in lines if line.startswith("Caution")]

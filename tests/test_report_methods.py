@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from auditkit.report.methods import group_definition, methods
 from auditkit.report.render import build_report
@@ -29,6 +30,7 @@ def test_groups_are_defined_with_their_bins() -> None:
     assert "the subjects.parquet column 'age'" in group_definition({"attr": ["age"]})
 
 
+@pytest.mark.slow
 def test_methods_state_the_protocol_data_groups_rule_and_limits(tmp_path: Path) -> None:
     (tmp_path / "synthetic").mkdir()
     items = {i["topic"]: i["text"] for i in methods(_run(tmp_path, f1_rule="exclude"), audit_tables(findings_results()))}

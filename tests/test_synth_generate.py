@@ -38,6 +38,7 @@ def test_same_seed_gives_identical_bytes(tiny_dataset: Path, tmp_path: Path) -> 
     assert _digests(again) == _digests(tiny_dataset)
 
 
+@pytest.mark.slow
 def test_rendering_workers_are_shut_down_before_anything_else_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # left running, their grown memory makes joblib restart them during the audit's trainings, with a warning about
     # a "memory leak" on a user's first run
