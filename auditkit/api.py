@@ -43,11 +43,15 @@ class AuditResult:
     error_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
     error_rate_differences: pd.DataFrame = field(default_factory=pd.DataFrame)
 
-    def to_html(self, path: str | Path | None = None) -> Path:
+    include_faces: bool = False  # the report shows individual faces (`--include-faces`), not only group averages
+    tables: object = field(default=None, repr=False)  # the AuditTables these frames come from: to_html reuses them
+
+    def to_html(self, path: str | Path | None = None, include_faces: bool | None = None) -> Path:
         """Write the self-contained report (and summary.json, summary.md beside the audit); returns its path."""
         from auditkit.report.render import build_report
 
-        return build_report(self.out, path)
+        faces = self.include_faces if include_faces is None else include_faces
+        return build_report(self.out, path, include_faces=faces, tables=self.tables)
 
 
 def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: list[str] | tuple[str, ...] = ("none",),
@@ -55,7 +59,8 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
         normalizer_options: dict[str, dict] | None = None, repeats: int | None = None, seed: int = 0,
         n_train: int | None = None, n_val: int | None = None, bins: str | None = None, source: str | None = None,
         template: str | None = None, epochs: int | None = None, f1_rule: str = "exclude", jobs: int = -1,
-        force: bool = False, cluster: str | None = None, strict_reproducibility: bool = False) -> AuditResult:
+        force: bool = False, cluster: str | None = None, strict_reproducibility: bool = False,
+        include_faces: bool = False) -> AuditResult:
     """Run (or resume) a within- vs cross-group audit, as `auditkit gap` does, and return its tables.
 
     Parameters
@@ -92,28 +97,36 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     force : bool
         Discard another audit's results in `out`.
     cluster : str, optional
-        Dask scheduler address or "local:N": run the trainings there.
+        Dask scheduler address or "local:N": run the trainings there (default: $AUDITKIT_CLUSTER, as the CLI).
     strict_reproducibility : bool
         Refuse to resume results made in another environment.
+    include_faces : bool
+        Let the report (`to_html`) show individual faces, not only group averages of at least 5 people.
 
     Returns
     -------
     AuditResult
         The audit's tables (scores as fractions) and its directory.
     """
+    from auditkit.protocol.cluster import cluster_spec
     from auditkit.protocol.runner import run_audit
 
     cfg = _audit_config(data, attr, normalizers, preset, normalizer_options, classifier=classifier, repeats=repeats,
                         seed=seed, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
                         epochs=epochs, f1_rule=f1_rule)
     with _out(out) as out:
-        results = run_audit(cfg, out, jobs=jobs, force=force, cluster=cluster,
+        results = run_audit(cfg, out, jobs=jobs, force=force, cluster=cluster_spec(cluster),
                             strict_reproducibility=strict_reproducibility)
-    return _result(out, results, seed)
+    return _result(out, results, seed, include_faces=include_faces)
 
 
 def _attrs(attr: str | list[str]) -> tuple[str, ...]:
-    return tuple([attr] if isinstance(attr, str) else attr)
+    """The attributes of `attr`, "gender,fitzpatrick" read as two (an intersection), as --attr reads them."""
+    items = [attr] if isinstance(attr, str) else list(attr)
+    names = tuple(dict.fromkeys(n.strip() for a in items for n in str(a).split(",") if n.strip()))
+    if not names:
+        raise AuditkitError("attr (--attr): give an attribute such as fitzpatrick, gender, person or dataset")
+    return names
 
 
 def _checked_normalizers(normalizers: list[str] | tuple[str, ...] | str,
@@ -159,7 +172,8 @@ def _out(out: str | Path | None) -> Iterator[Path]:
         raise
 
 
-def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFrame | None = None) -> AuditResult:
+def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFrame | None = None,
+            include_faces: bool = False) -> AuditResult:
     """Every table of an audit's results, as the report computes them."""
 
     from auditkit.protocol.audit_dir import AuditDir
@@ -173,7 +187,7 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
                        ceiling_shares(tables.conditions), tables.disparity_groups, tables.disparity_summary,
                        missed if missed is not None else pd.DataFrame(), run, tables.disparity_changes,
                        tables.adjusted_summary, tables.adjusted_changes, tables.error_rates,
-                       tables.error_rate_differences)
+                       tables.error_rate_differences, include_faces, tables)
 
 
 def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,
@@ -256,7 +270,8 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     force : bool
         Discard another audit's results in `out`.
     cluster : str, optional
-        Dask scheduler address or "local:N": each normalizer's fit and predictions run there.
+        Dask scheduler address or "local:N": each normalizer's fit and predictions run there (default:
+        $AUDITKIT_CLUSTER, as the CLI).
     f1_rule : {"exclude", "one", "zero"}
         F1 of a subject who neither shows nor is predicted to show an AU.
 
@@ -264,6 +279,7 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     -------
     AuditResult
     """
+    from auditkit.protocol.cluster import cluster_spec
     from auditkit.protocol.model_audit import audit_model as run_model
 
     attrs = _attrs(attr)
@@ -271,7 +287,7 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     with _out(out) as out:
         results, _ = run_model(model, data, attrs, out, normalizers=norms, card=card, bins=bins, source=source,
                                template=template, seed=seed, force=force, normalizer_options=normalizer_options,
-                               cluster=cluster, f1_rule=f1_rule)
+                               cluster=cluster_spec(cluster), f1_rule=f1_rule)
     return _result(out, results, seed)
 
 

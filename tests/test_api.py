@@ -30,11 +30,36 @@ def test_gap_from_python_returns_tidy_tables(audit_dataset: Path, tmp_path: Path
     assert result.disparity_summary["p"].isna().all() and result.disparity_summary["difference"].notna().all()
     html = result.to_html()
     assert html.name == "report.html" and html.exists()
+    assert result.tables is not None and not result.include_faces  # to_html reused the tables computed here
+    # --include-faces has its keyword: the report then shows individual faces
+    faces = auditkit.gap(audit_dataset, attr="gender", normalizers=["histeq"], preset="smoke", repeats=1, n_train=2,
+                         n_val=1, jobs=1, out=tmp_path / "a", include_faces=True)
+    assert faces.include_faces and "fig-examples" in faces.to_html(tmp_path / "faces.html").read_text()
+    assert "fig-examples" not in result.to_html(tmp_path / "plain.html").read_text()
+
+
+def test_the_api_reads_the_cluster_from_the_environment_like_the_cli(audit_dataset: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """$AUDITKIT_CLUSTER reaches auditkit.gap and auditkit.audit_model as it reaches --cluster's default."""
+    pytest.importorskip("distributed")
+    monkeypatch.setenv("AUDITKIT_CLUSTER", "tcp://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AUDITKIT_CLUSTER_TIMEOUT", "1")
+    with pytest.raises(AuditkitError, match="127.0.0.1:9"):
+        auditkit.gap(audit_dataset, attr="gender", preset="smoke", repeats=1, n_train=2, n_val=1,
+                     out=tmp_path / "a")
 
 
 def test_gap_from_python_validates_like_the_cli(audit_dataset: Path) -> None:
+    from auditkit.api import _audit_config
+
     with pytest.raises(TypeError, match="n_trian"):  # explicit keywords: a misspelt one is Python's own error
         auditkit.gap(audit_dataset, attr="gender", n_trian=2)
+    # "gender,fitzpatrick" is an intersection of two attributes, as --attr reads it, not one column of that name
+    cfg = _audit_config(audit_dataset, "gender, fitzpatrick", ["none"], "smoke", None)
+    assert cfg.attr == ("gender", "fitzpatrick")
+    assert _audit_config(audit_dataset, ["gender,fitzpatrick"], ["none"], "smoke", None).attr == cfg.attr
+    with pytest.raises(AuditkitError, match=r"attr \(--attr\): give an attribute"):
+        auditkit.gap(audit_dataset, attr=" , ")
     with pytest.raises(AuditkitError, match="deepfn has no setting 'iters'"):
         auditkit.gap(audit_dataset, attr="gender", normalizers=["deepfn"], normalizer_options={"deepfn": {"iters": 3}})
 
@@ -164,3 +189,31 @@ def test_precision_plans_repetitions_from_a_pilot(tmp_path: Path) -> None:
         narrow["repetitions_needed"].isna()[row]  # narrower needs more repetitions, or more people
     with pytest.raises(AuditkitError, match="half-width"):
         auditkit.precision(pilot, half_width=0)
+
+
+# CLI option -> API keyword where the names differ by convention (a repeatable option is one value per use; the
+# keyword takes the list); the units are the same
+RENAMED = {"normalizer": "normalizers", "normalizer_option": "normalizer_options", "f1_no_positives": "f1_rule",
+           "name": "names", "fmt": "format"}
+# what one side has and the other cannot: `normalize`'s DeepFN shorthands are keys of `options`; `plan`'s pilot,
+# half-width and cores are auditkit.precision's and auditkit.plan's cost model; progress callbacks are Python's
+ONLY_CLI = {"normalize": {"center", "gradient_weight", "iterations", "mode", "person_norm", "preset", "recenter",
+                          "normalizer_option"},
+            "plan": {"cores", "half_width", "pilot"}}
+ONLY_API = {"normalize": {"options", "progress"}, "audit-predictions": {"fmt"}}
+
+
+@pytest.mark.parametrize("command", ["gap", "audit-model", "audit-predictions", "compare", "normalize", "plan"])
+def test_every_cli_option_has_its_api_keyword_and_back(command: str) -> None:
+    """One pipeline: each command's options and its auditkit function's keywords name the same settings."""
+    import inspect
+
+    from typer.main import get_command
+
+    from auditkit.cli import app
+
+    function = getattr(auditkit, command.replace("-", "_"))
+    keywords = set(inspect.signature(function).parameters) - ONLY_API.get(command, set())
+    names = {p.name for p in get_command(app).commands[command].params} - ONLY_CLI.get(command, set())
+    options = {n if n in keywords else RENAMED.get(n, n) for n in names}
+    assert options == keywords, f"{command}: CLI only {sorted(options - keywords)}, API only {sorted(keywords - options)}"

@@ -81,6 +81,7 @@ def audit_model_cmd(
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/model-<attr>)."),
     cluster: str | None = typer.Option(None, "--cluster", help="Run each normalizer's fit and predictions on a Dask "
                                        "cluster: tcp://host:8786 or local:N (default $AUDITKIT_CLUSTER)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the normalizers' fits."),
     force: Force = False,
     f1_no_positives: F1NoPositives = "exclude",
 ) -> None:
@@ -98,8 +99,8 @@ def audit_model_cmd(
     out_dir = out if out is not None else Path("audits") / ("model-" + "-".join(attrs))
     with _lazy_progress() as report:
         results, run = audit_model(model, data, attrs, out_dir, normalizers=norms, card=card, bins=bins, source=source,
-                                   template=template, force=force, progress=report, normalizer_options=options,
-                                   cluster=cluster_spec(cluster), f1_rule=f1_no_positives)
+                                   template=template, seed=seed, force=force, progress=report,
+                                   normalizer_options=options, cluster=cluster_spec(cluster), f1_rule=f1_no_positives)
     console.print(f"{Path(model).name}: AUs {', '.join(run['plan']['aus'])}; "
                   f"{len(run['plan']['scope'])} subjects tested under {', '.join(run['config']['normalizers'])}")
     tables = audit_tables(results)
