@@ -60,7 +60,7 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
         n_train: int | None = None, n_val: int | None = None, bins: str | None = None, source: str | None = None,
         template: str | None = None, epochs: int | None = None, f1_rule: str = "exclude", jobs: int = -1,
         force: bool = False, cluster: str | None = None, strict_reproducibility: bool = False,
-        include_faces: bool = False) -> AuditResult:
+        include_faces: bool = False, progress: Callable[[str, int, int], None] | None = None) -> AuditResult:
     """Run (or resume) a within- vs cross-group audit, as `auditkit gap` does, and return its tables.
 
     Parameters
@@ -102,6 +102,8 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
         Refuse to resume results made in another environment.
     include_faces : bool
         Let the report (`to_html`) show individual faces, not only group averages of at least 5 people.
+    progress : callable, optional
+        Called as progress(stage, done, total) while faces are normalized and models trained.
 
     Returns
     -------
@@ -115,7 +117,7 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
                         seed=seed, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
                         epochs=epochs, f1_rule=f1_rule)
     with _out(out) as out:
-        results = run_audit(cfg, out, jobs=jobs, force=force, cluster=cluster_spec(cluster),
+        results = run_audit(cfg, out, jobs=jobs, force=force, progress=progress, cluster=cluster_spec(cluster),
                             strict_reproducibility=strict_reproducibility)
     return _result(out, results, seed, include_faces=include_faces)
 

@@ -200,7 +200,7 @@ RENAMED = {"normalizer": "normalizers", "normalizer_option": "normalizer_options
 ONLY_CLI = {"normalize": {"center", "gradient_weight", "iterations", "mode", "person_norm", "preset", "recenter",
                           "normalizer_option"},
             "plan": {"cores", "half_width", "pilot"}}
-ONLY_API = {"normalize": {"options", "progress"}, "audit-predictions": {"fmt"}}
+ONLY_API = {"normalize": {"options", "progress"}, "audit-predictions": {"fmt"}, "gap": {"progress"}}
 
 
 @pytest.mark.parametrize("command", ["gap", "audit-model", "audit-predictions", "compare", "normalize", "plan"])

@@ -56,40 +56,34 @@ def gap(
                                                 "resume warns and records both."),
 ) -> None:
     """Train within-group and cross-group AU models and report the generalization gap with significance tests."""
+    import auditkit
     from auditkit.normalizers.base import with_baseline
     from auditkit.plugins import parse_normalizer_options
-    from auditkit.protocol.cluster import cluster_spec
-    from auditkit.protocol.runner import AuditConfig, run_audit
-    from auditkit.report.tables import audit_tables
 
     attrs = _attrs(attr)
     data_dir = data if data is not None else _ensure_default_data(attrs)
     out_dir = out if out is not None else Path("audits") / "-".join(attrs)
     norms = _names(normalizer)
     options = parse_normalizer_options(normalizer_option, with_baseline(norms))
-    cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, classifier=classifier,
-                                  repeats=repeats, n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
-                                  epochs=epochs, seed=seed, normalizer_options=options, f1_rule=f1_no_positives)
     with _lazy_progress() as report:
         try:
-            results = run_audit(cfg, out_dir, jobs=jobs, force=force, progress=report, cluster=cluster_spec(cluster),
-                                strict_reproducibility=strict_reproducibility)
+            result = auditkit.gap(data_dir, attr=list(attrs), normalizers=list(norms), preset=preset, out=out_dir,
+                                  classifier=classifier, normalizer_options=options, repeats=repeats, seed=seed,
+                                  n_train=n_train, n_val=n_val, bins=bins, source=source, template=template,
+                                  epochs=epochs, f1_rule=f1_no_positives, jobs=jobs, force=force, cluster=cluster,
+                                  strict_reproducibility=strict_reproducibility, include_faces=include_faces,
+                                  progress=report)
         except KeyboardInterrupt:
             raise AuditkitError(
                 f"interrupted: finished trainings are kept in {out_dir}; re-run the same command to resume") from None
-    from auditkit.protocol.audit_dir import AuditDir
-    from auditkit.report.render import build_report
-
-    tables = audit_tables(results, seed)
+    tables = result.tables
     print_summary(tables)
     print_disparities(tables)
-    run = AuditDir(out_dir).read_run()
-    losses = run.get("ingest_losses")
+    losses = result.run.get("ingest_losses")
     if losses:
         print_coverage("Labelled frames lost at ingest (no face found), mean share per subject", losses)
-    print_findings(tables, run)
-    report_path = build_report(out_dir, include_faces=include_faces, tables=tables)
-    console.print(f"report: {report_path}  (summary.json, summary.md beside it)")
+    print_findings(tables, result.run)
+    console.print(f"report: {result.to_html()}  (summary.json, summary.md beside it)")
     console.print(f"results: {out_dir / 'results.parquet'}  config: {out_dir / 'run.json'}")
 
 
