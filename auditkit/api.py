@@ -232,8 +232,6 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
     from auditkit.protocol.predictions_audit import audit_predictions as run_predictions
 
     attrs = _attrs(attr)
-    if faces not in ("best", "error"):
-        raise AuditkitError(f"audit_predictions: faces must be 'best' or 'error', got {faces!r}")
     with _out(out) as out:
         results, _ = run_predictions(predictions, data, attrs, out, fmt=fmt or format, bins=bins, source=source,
                                      force=force, faces=faces, frame_offset=frame_offset, f1_rule=f1_rule)
@@ -246,7 +244,8 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
                 normalizers: list[str] | tuple[str, ...] = ("none",), out: str | Path | None = None,
                 card: str | Path | None = None, bins: str | None = None, source: str | None = None,
                 template: str | None = None, normalizer_options: dict[str, dict] | None = None, seed: int = 0,
-                force: bool = False, cluster: str | None = None, f1_rule: str = "exclude") -> AuditResult:
+                force: bool = False, cluster: str | None = None, f1_rule: str = "exclude",
+                progress: Callable[[str, int, int], None] | None = None) -> AuditResult:
     """Test a pretrained model file per group, with and without normalizers in front of it (`auditkit audit-model`).
 
     Parameters
@@ -276,6 +275,8 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
         $AUDITKIT_CLUSTER, as the CLI).
     f1_rule : {"exclude", "one", "zero"}
         F1 of a subject who neither shows nor is predicted to show an AU.
+    progress : callable, optional
+        Called as progress(stage, done, total) while each normalizer runs.
 
     Returns
     -------
@@ -289,7 +290,7 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     with _out(out) as out:
         results, _ = run_model(model, data, attrs, out, normalizers=norms, card=card, bins=bins, source=source,
                                template=template, seed=seed, force=force, normalizer_options=normalizer_options,
-                               cluster=cluster_spec(cluster), f1_rule=f1_rule)
+                               cluster=cluster_spec(cluster), f1_rule=f1_rule, progress=progress)
     return _result(out, results, seed)
 
 

@@ -39,15 +39,15 @@ def audit_predictions_cmd(
     f1_no_positives: F1NoPositives = "exclude",
 ) -> None:
     """Audit a model that already ran (test-only): scores per group, group differences, and the HTML report."""
+    import auditkit
     from auditkit.classifiers.prediction_files import describe_offset
-    from auditkit.protocol.predictions_audit import audit_predictions
-    from auditkit.report.render import build_report
-    from auditkit.report.tables import audit_tables
 
     attrs = _attrs(attr)
     out_dir = out if out is not None else Path("audits") / ("predictions-" + "-".join(attrs))
-    results, run = audit_predictions(predictions, data, attrs, out_dir, fmt=fmt, bins=bins, source=source, force=force,
-                                     faces=faces, frame_offset=frame_offset, f1_rule=f1_no_positives)
+    result = auditkit.audit_predictions(predictions, data, attr=list(attrs), out=out_dir, format=fmt, bins=bins,
+                                        source=source, faces=faces, frame_offset=frame_offset, force=force,
+                                        f1_rule=f1_no_positives)
+    run, tables = result.run, result.tables
     c = run["counts"]
     console.print(f"frame offset {describe_offset(c)}", markup=False)
     if c.get("frames_with_several_faces"):
@@ -57,13 +57,12 @@ def audit_predictions_cmd(
                   f"{c['dataset_frames_without_prediction']} dataset frames without a prediction, "
                   f"{c['predictions_without_dataset_frame']} predictions without a dataset frame, "
                   f"{c['dropped_no_face']} dropped (no face / low confidence); AUs: {', '.join(c['aus'])}")
-    tables = audit_tables(results)
     _print_test_only(tables)
     print_disparities(tables)
     print_coverage("Frames the tool never served (no face, low confidence, gaps), mean share per subject",
                    run["missed_frames"])
     print_findings(tables, run)
-    console.print(f"report: {build_report(out_dir, tables=tables)}")
+    console.print(f"report: {result.to_html()}")
 
 
 @app.command("audit-model")
@@ -86,31 +85,29 @@ def audit_model_cmd(
     f1_no_positives: F1NoPositives = "exclude",
 ) -> None:
     """Audit a pretrained model file test-only per group, with and without normalizers in front of it."""
+    import auditkit
     from auditkit.normalizers.base import with_baseline
     from auditkit.plugins import parse_normalizer_options
-    from auditkit.protocol.cluster import cluster_spec
-    from auditkit.protocol.model_audit import audit_model
-    from auditkit.report.render import build_report
-    from auditkit.report.tables import audit_tables
 
     attrs = _attrs(attr)
     norms = _names(normalizer)
     options = parse_normalizer_options(normalizer_option, with_baseline(norms))
     out_dir = out if out is not None else Path("audits") / ("model-" + "-".join(attrs))
     with _lazy_progress() as report:
-        results, run = audit_model(model, data, attrs, out_dir, normalizers=norms, card=card, bins=bins, source=source,
-                                   template=template, seed=seed, force=force, progress=report,
-                                   normalizer_options=options, cluster=cluster_spec(cluster), f1_rule=f1_no_positives)
+        result = auditkit.audit_model(model, data, attr=list(attrs), normalizers=list(norms), out=out_dir, card=card,
+                                      bins=bins, source=source, template=template, normalizer_options=options,
+                                      seed=seed, force=force, cluster=cluster, f1_rule=f1_no_positives,
+                                      progress=report)
+    run, tables = result.run, result.tables
     console.print(f"{Path(model).name}: AUs {', '.join(run['plan']['aus'])}; "
                   f"{len(run['plan']['scope'])} subjects tested under {', '.join(run['config']['normalizers'])}")
-    tables = audit_tables(results)
     _print_test_only(tables)
     print_disparities(tables)
     if run.get("ingest_losses"):
         print_coverage("Labelled frames lost at ingest (no face found), mean share per subject", run["ingest_losses"])
     console.print(f"source datasets scored: {', '.join(run.get('sources') or ['(not recorded)'])}", markup=False)
     print_findings(tables, run)
-    console.print(f"report: {build_report(out_dir, tables=tables)}")
+    console.print(f"report: {result.to_html()}")
 
 
 @app.command()
