@@ -32,7 +32,7 @@ from auditkit.errors import AuditkitError
 from auditkit.files import atomic_path
 from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
 from auditkit.plugins import code_version, load, make_classifier, make_normalizer, plugin_version
-from auditkit.process_state import exit_with, parallel, preserved
+from auditkit.process_state import parallel, preserved
 from auditkit.protocol.audit_dir import AuditDir, code_versions
 from auditkit.protocol.coverage import ingest_loss_record, sources_of
 from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
@@ -449,7 +449,7 @@ def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str
         calls = [(t, n, data_by_norm[n], threads) for t, n in pending]
         if workers > 1:
             stream = parallel(workers, "generator_unordered")(
-                delayed(_run_and_store)(audit, *c, parent=os.getpid()) for c in calls)
+                delayed(_run_and_store)(audit, *c) for c in calls)
         else:
             stream = (_run_and_store(audit, *c) for c in calls)
     # results.parquet is rewritten when a normalizer's trainings are all in (and by the caller at the end), not after
@@ -491,10 +491,8 @@ def timed_task(task: Task, normalizer: str, data: TaskData, threads: int) -> tup
     return rows, environment(rows["classifier_runtime"].iloc[0] if len(rows) else None)
 
 
-def _run_and_store(audit: AuditDir, task: Task, normalizer: str, data: TaskData, threads: int,
-                   parent: int | None = None) -> tuple[str, dict]:
-    if parent is not None:  # a worker process: it ends with the audit, not minutes after a kill -9
-        exit_with(parent)
+def _run_and_store(audit: AuditDir, task: Task, normalizer: str, data: TaskData, threads: int) -> tuple[str, dict]:
+    # in a worker, process_state.parallel's initializer already ends it with the audit
     rows, env = timed_task(task, normalizer, data, threads)
     audit.store_part(rows, normalizer, task.key)
     return normalizer, env
