@@ -3,7 +3,7 @@
 The stable public API, by concept (imported lazily, so `import auditkit` stays fast and torch-free until used):
 
 - data: `Dataset`, `load_dataset`, `SynthConfig`, `generate` (the synthetic benchmark)
-- plugins: the typed bases `Normalizer`, `Classifier` (`AUClassifier`, its earlier name) and `DatasetSource`, whose
+- plugins: the typed bases `Normalizer`, `Classifier` and `DatasetSource`, whose
   hooks `auditkit.contract.HOOKS` lists; `auditkit.testing.check_plugin` (the checks a plugin must pass);
   `make_normalizer`, `make_classifier`; `ModelCard` (what a pretrained model file needs beside it)
 - normalizers: `DeepFNNormalizer`, `OracleNormalizer`, `normalize_dataset`
@@ -32,7 +32,6 @@ _EXPORTS = {
     "Normalizer": "auditkit.contract",
     "Classifier": "auditkit.contract",
     "DatasetSource": "auditkit.contract",
-    "AUClassifier": "auditkit.classifiers.base",
     "make_normalizer": "auditkit.plugins",
     "make_classifier": "auditkit.plugins",
     "DeepFNNormalizer": "auditkit.normalizers.deepfn.normalizer",

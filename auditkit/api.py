@@ -26,7 +26,7 @@ class AuditResult:
     gaps: pd.DataFrame  # per normalizer and test group: within - cross, subject x training CI and p, Holm, the
     # smallest gap detectable at 80% power, the paper's subject t-test p, Hedges' g
     tests: pd.DataFrame  # every test of the audit (gaps and normalizer-vs-none), Holm-corrected per family
-    ceiling: pd.DataFrame  # share of the oracle's gain per normalizer (empty without `oracle`)
+    ceiling: pd.DataFrame  # share of the ceiling's gain per normalizer (empty without a ceiling: the oracle)
     disparities: pd.DataFrame  # per normalizer, AU (`all`: every AU) and test group: auditkit.stats.disparities.GROUP_COLUMNS
     disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, p (people and
     # trainings), Holm
@@ -132,17 +132,18 @@ def _attrs(attr: str | list[str]) -> tuple[str, ...]:
 
 
 def _checked_normalizers(normalizers: list[str] | tuple[str, ...] | str,
-                         normalizer_options: dict[str, dict] | None) -> tuple[str, ...]:
-    """The audit's normalizers (baseline first; "histeq,deepfn" read as two), their options checked like
-    --normalizer-option's (values keep their types)."""
-    from auditkit.plugins import parse_normalizer_options
+                         normalizer_options: dict[str, dict] | None) -> tuple[tuple[str, ...], dict[str, dict]]:
+    """The audit's normalizers (baseline first; "histeq,deepfn" read as two) and their options, checked as
+    --normalizer-option's are (`plugins.check_normalizer_options`: typed values kept, text converted)."""
+    from auditkit.plugins import check_normalizer_options
 
     if isinstance(normalizers, str):  # as the CLI takes it, not the letters of one name
         normalizers = [n.strip() for n in normalizers.split(",") if n.strip()]
     norms = with_baseline(normalizers)
-    parse_normalizer_options([f"{n}.{k}={v}" for n, opts in (normalizer_options or {}).items()
-                              for k, v in opts.items()], norms)
-    return norms
+    try:
+        return norms, check_normalizer_options(normalizer_options, norms)
+    except AuditkitError as exc:
+        raise AuditkitError(f"normalizer_options: {exc}") from None
 
 
 def _audit_config(data: str | Path | None, attr: str | list[str], normalizers: list[str] | tuple[str, ...] | str,
@@ -151,13 +152,13 @@ def _audit_config(data: str | Path | None, attr: str | list[str], normalizers: l
     from auditkit.protocol.runner import AuditConfig
 
     attrs = _attrs(attr)
-    norms = _checked_normalizers(normalizers, normalizer_options)
+    norms, options = _checked_normalizers(normalizers, normalizer_options)
     if data is None:
         from auditkit.data.synth.default import ensure_default_dataset
 
         data = ensure_default_dataset(attrs=attrs)
     return AuditConfig.from_preset(preset, data=str(data), attr=attrs, normalizers=norms,
-                                   normalizer_options=normalizer_options or {}, **protocol)
+                                   normalizer_options=options, **protocol)
 
 
 @contextmanager
@@ -186,7 +187,7 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
     gaps = pd.concat([headline(tables, n).assign(normalizer=n) for n in norms], ignore_index=True)
     run = AuditDir(out).read_run(missing_ok=True)
     return AuditResult(out, results, tables.scores, tables.conditions, gaps, tables.tests,
-                       ceiling_shares(tables.conditions), tables.disparity_groups, tables.disparity_summary,
+                       ceiling_shares(tables.conditions, tables.ceiling), tables.disparity_groups, tables.disparity_summary,
                        missed if missed is not None else pd.DataFrame(), run, tables.disparity_changes,
                        tables.adjusted_summary, tables.adjusted_changes, tables.error_rates,
                        tables.error_rate_differences, include_faces, tables)
@@ -194,8 +195,7 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
 
 def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,
                       format: str = "auto", bins: str | None = None, source: str | None = None, faces: str = "best",
-                      frame_offset: int | None = None, force: bool = False, f1_rule: str = "exclude",
-                      fmt: str | None = None) -> AuditResult:
+                      frame_offset: int | None = None, force: bool = False, f1_rule: str = "exclude") -> AuditResult:
     """Score a tool's saved per-frame outputs per group, test-only, as `auditkit audit-predictions` does.
 
     Parameters
@@ -209,7 +209,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
     out : str or Path, optional
         Audit directory (None: a new temporary directory).
     format : {"auto", "openface", "pyfeat", "libreface", "generic"}
-        The files' layout (`fmt` is its older spelling).
+        The files' layout.
     bins : str, optional
         Bins of a numeric attribute, e.g. "1-2,5-6".
     source : str, optional
@@ -233,7 +233,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | 
 
     attrs = _attrs(attr)
     with _out(out) as out:
-        results, _ = run_predictions(predictions, data, attrs, out, fmt=fmt or format, bins=bins, source=source,
+        results, _ = run_predictions(predictions, data, attrs, out, fmt=format, bins=bins, source=source,
                                      force=force, faces=faces, frame_offset=frame_offset, f1_rule=f1_rule)
     missed_file = AuditDir(out).missed
     missed = pd.read_parquet(missed_file) if missed_file.is_file() else pd.DataFrame()
@@ -286,10 +286,10 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
     from auditkit.protocol.model_audit import audit_model as run_model
 
     attrs = _attrs(attr)
-    norms = _checked_normalizers(normalizers, normalizer_options)
+    norms, options = _checked_normalizers(normalizers, normalizer_options)
     with _out(out) as out:
         results, _ = run_model(model, data, attrs, out, normalizers=norms, card=card, bins=bins, source=source,
-                               template=template, seed=seed, force=force, normalizer_options=normalizer_options,
+                               template=template, seed=seed, force=force, normalizer_options=options,
                                cluster=cluster_spec(cluster), f1_rule=f1_rule, progress=progress)
     return _result(out, results, seed)
 
@@ -478,11 +478,31 @@ def inspect(data: str | Path) -> InspectResult:
     return InspectResult([], summary.subjects, summary.aus, feasibility(ds))
 
 
+@dataclass
+class PlanResult:
+    """What an audit will cost before it runs (`auditkit plan`), and with a pilot the repetitions its intervals need."""
+
+    costs: pd.DataFrame  # one row per kind of work: what, count, cpu_core_hours, gpu_hours (NaN: not measured), ...
+    subjects_in_scope: int  # the people the plan covers (one source; the template in no group)
+    subjects: int  # the dataset's people
+    source: str  # the source dataset in scope
+    frames_in_scope: int
+    epochs: int  # every training's most epochs
+    early_stopping: bool  # False: every training runs all its epochs (the costs are then exact, not an upper bound)
+    precision: pd.DataFrame | None = None  # with `pilot`: auditkit.precision's rows
+
+    @property
+    def cpu_core_hours(self) -> float:
+        """All the work's CPU core-hours."""
+        return float(self.costs["cpu_core_hours"].sum()) if len(self.costs) else 0.0
+
+
 def plan(data: str | Path | None = None, *, attr: str | list[str], normalizers: list[str] | tuple[str, ...] = ("none",),
          preset: str = "default", normalizer_options: dict[str, dict] | None = None, repeats: int | None = None,
          n_train: int | None = None, n_val: int | None = None, bins: str | None = None,
-         source: str | None = None) -> pd.DataFrame:
-    """Count an audit's trainings and DeepFN fits and estimate their CPU and GPU hours, as `auditkit plan` does.
+         source: str | None = None, pilot: str | Path | None = None, half_width: float = 3.0) -> PlanResult:
+    """Count an audit's trainings and normalizer fits and estimate their CPU and GPU hours, as `auditkit plan` does;
+    with a pilot audit, also the repetitions its intervals need.
 
     Parameters
     ----------
@@ -490,11 +510,16 @@ def plan(data: str | Path | None = None, *, attr: str | list[str], normalizers: 
         Dataset directory (None: the synthetic default).
     attr, normalizers, preset, normalizer_options, repeats, n_train, n_val, bins, source
         As for `gap`.
+    pilot : str or Path, optional
+        A finished `gap` audit of this design: `precision` then holds the repetitions each headline quantity needs.
+    half_width : float
+        With `pilot`: the wanted half-width of each 95% interval, in points.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per kind of work: what, count, cpu_core_hours, gpu_hours (NaN: not measured), detail, source.
+    PlanResult
+        `costs`: one row per kind of work (what, count, cpu_core_hours, gpu_hours (NaN: not measured), detail,
+        source), each stated by its plugin; the plan's scope; `precision` with a pilot.
     """
     from dataclasses import asdict
 
@@ -504,8 +529,15 @@ def plan(data: str | Path | None = None, *, attr: str | list[str], normalizers: 
 
     cfg = _audit_config(data, attr, normalizers, preset, normalizer_options, repeats=repeats, n_train=n_train,
                         n_val=n_val, bins=bins, source=source)
-    lines = estimate(make_plan(cfg, load_dataset(cfg.data)))
-    return pd.DataFrame([asdict(line) for line in lines])
+    ds = load_dataset(cfg.data)
+    audit_plan = make_plan(cfg, ds)
+    costs = pd.DataFrame([asdict(line) for line in estimate(audit_plan)],
+                         columns=["what", "count", "cpu_core_hours", "gpu_hours", "detail", "source"])
+    costs["gpu_hours"] = costs["gpu_hours"].astype(float)  # None (not measured) as NaN
+    return PlanResult(costs, len(audit_plan.scope), len(ds.subjects), str(audit_plan.source),
+                      int(ds.frames["subject"].isin(audit_plan.scope).sum()), int(cfg.epochs),
+                      cfg.patience is not None,
+                      precision(pilot, half_width=half_width) if pilot is not None else None)
 
 
 def precision(pilot: str | Path, *, half_width: float) -> pd.DataFrame:

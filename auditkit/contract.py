@@ -1,16 +1,18 @@
 """The plugin contract: every hook auditkit may call on a normalizer, an AU classifier or a dataset source.
 
 Each hook is listed once (`HOOKS`), with how auditkit calls it, what it must return and when; the typed bases
-(`Normalizer`, `Classifier`, `DatasetSource`, exported as `auditkit.Normalizer`, ...) implement every optional hook's
-default, so a plugin subclasses one and overrides what it needs (a plugin that does not subclass is read the same
-way). Hooks are read only here (`read`, `call`), and checked here: `check` when a plugin is loaded (class-level
-hooks) and constructed (the rest), returned values on every call (`checked_transform`, `checked_proba`), each
-problem a one-line error naming the plugin and the hook. ARCHITECTURE.md's extension section lists these hooks
-(tests/test_contract.py keeps the two in step).
+(`Normalizer`, `Classifier`, `DatasetSource`, exported as `auditkit.Normalizer`, ...) declare the required hooks
+abstract and implement every optional hook's default, so a plugin subclasses one and overrides what it needs; an
+entry point naming anything else (a function, a class of another base) is refused when it is loaded. Hooks are
+read only here (`read`, `call`), and checked here: `check` when a plugin is loaded (its class: the base, the
+abstract hooks implemented, class-level hooks) and constructed (the rest), returned values on every call
+(`checked_transform`, `checked_proba`), each problem a one-line error naming the plugin and the hook. ARCHITECTURE.md's extension
+section lists these hooks (tests/test_contract.py keeps the two in step).
 """
 
 from __future__ import annotations
 
+import abc
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ class Hook:
     when: str  # when auditkit reads or calls it
     required: bool = False
     method: bool = True  # False: an attribute, read rather than called
-    on: str = "instance"  # "class": read from the entry point's class or factory, before any construction
+    on: str = "instance"  # "class": read from the entry point's class, before any construction
     arity: int = 0  # positional arguments auditkit passes (methods): the signature must accept them
     keywords: tuple[str, ...] = ()  # keyword arguments auditkit passes beside them
 
@@ -80,6 +82,14 @@ def _is_history(v: object) -> str | None:
     return None if ok else "must be a list of {'epoch': int, 'val_f1': float, ...} records"
 
 
+def _is_cost(v: object) -> str | None:
+    ok = v is None or (isinstance(v, dict) and COST_KEYS <= set(v))
+    return None if ok else f"must return None or a dict with {', '.join(sorted(COST_KEYS))}"
+
+
+COST_KEYS = frozenset({"what", "count", "cpu_core_s", "gpu_s", "detail", "source"})
+
+
 def _is_map(v: object) -> str | None:
     return None if v is None or callable(v) else "must be None or a map(fn, calls) -> results callable"
 
@@ -87,9 +97,10 @@ def _is_map(v: object) -> str | None:
 CHECKS: dict[str, Callable[[object], str | None]] = {
     "cache_version": _is_version, "input_size": _is_size, "channels": _is_channels, "test_only": _is_bool,
     "extra_options": _is_names, "get_params": _is_dict, "fitted_settings": _is_dict, "runtime": _is_text,
-    "runtime_note": _is_text, "history": _is_history, "parallel_map": _is_map, "name": _is_name,
+    "runtime_note": _is_text, "history": _is_history, "parallel_map": _is_map, "name": _is_name, "ceiling": _is_bool,
+    "fit_cost": _is_cost, "train_cost": _is_cost,
 }
-DEFAULTS: dict[str, object] = {"input_size": 64, "channels": 1, "test_only": False, "extra_options": (),
+DEFAULTS: dict[str, object] = {"input_size": 64, "channels": 1, "test_only": False, "extra_options": (), "ceiling": False,
                                "history": [], "parallel_map": None, "cache_version": None, "name": None}
 
 HOOKS: dict[str, tuple[Hook, ...]] = {
@@ -112,6 +123,12 @@ HOOKS: dict[str, tuple[Hook, ...]] = {
              "when --normalizer-option values are checked", method=False, on="class"),
         Hook("cache_version", "cache_version", "a string or integer, bumped when the output can change",
              "in every audit identity and input cache key", method=False, on="class"),
+        Hook("ceiling", "ceiling", "True for an instrument that sees the ground truth (default False): its gain over "
+             "`none` is the attainable one, and every other normalizer's share of it is reported",
+             "when an audit's tables are computed", method=False, on="class"),
+        Hook("fit_cost", "fit_cost(n_subjects)", "None (cost unknown, the default) or {'what', 'count': fits, "
+             "'cpu_core_s', 'gpu_s' (None: not measured), 'detail', 'source'} for fitting on that many people, "
+             "from measured rates", "by `auditkit plan`, with the audit's settings", arity=1),
         Hook("parallel_map", "parallel_map", "None (the default), which auditkit may replace by map(fn, calls)",
              "set before `fit` when the audit runs on a cluster, to spread the fit", method=False),
     ),
@@ -122,6 +139,9 @@ HOOKS: dict[str, tuple[Hook, ...]] = {
              "after `fit`, once per test group (checked on every call)", required=True, arity=1),
         Hook("get_params", "get_params(deep=True)", "exactly the constructor's keywords (type(c)(**c.get_params()) "
              "makes an equal classifier)", "by `auditkit.testing.check_plugin` and users"),
+        Hook("train_cost", "train_cost(images)", "None (cost unknown, the default) or {'what', 'count': 1, "
+             "'cpu_core_s', 'gpu_s', 'detail', 'source'} for one training on that many faces per epoch",
+             "by `auditkit plan`, once per planned training, with the audit's settings", arity=1),
         Hook("history", "history", "a list of {'epoch', 'val_f1', ...} records (default [])",
              "after `fit`: epochs run and the best epoch go to every results row", method=False),
         Hook("input_size", "input_size", "the square face size in pixels (default 64)",
@@ -156,7 +176,7 @@ def hooks_markdown() -> str:
     lines = ["| plugin | hook | on | required | returns or holds | when auditkit uses it |", "|---|---|---|---|---|---|"]
     for kind, specs in HOOKS.items():
         for h in specs:
-            where = "class or factory" if h.on == "class" else "instance"
+            where = "class" if h.on == "class" else "instance"
             lines.append(f"| {kind} | `{h.signature}` | {where} | {'yes' if h.required else 'no'} | {h.returns} | "
                          f"{h.when} |")
     return "\n".join(lines) + "\n"
@@ -200,13 +220,9 @@ def call(plugin: object, kind: str, hook: str, *args: Any, name: str = "", **kwa
 
 
 def settings(normalizer: object) -> dict:
-    """A normalizer's settings as it runs: `fitted_settings()`, else (plugins that predate it) `get_params()` or the
-    older `settings()`; {} for one that describes itself in none of these ways."""
-    for hook in ("fitted_settings", "get_params"):
-        if _defines(normalizer, hook):
-            return call(normalizer, "normalizer", hook)
-    older = getattr(normalizer, "settings", None)  # the name before auditkit took scikit-learn's
-    return older() if callable(older) else {}
+    """A normalizer's settings as it runs: its `fitted_settings()` (the base's default: `get_params()` without seed
+    and progress)."""
+    return call(normalizer, "normalizer", "fitted_settings")
 
 
 def has(plugin: object, kind: str, hook: str) -> bool:
@@ -235,6 +251,8 @@ def check(kind: str, name: str, plugin: object, on: str = "instance", origin: st
     with auditkit's arguments, attributes of the right type, get_params and fitted_settings returning dicts.
     `origin` (the entry point, module:object) is named in the error beside the plugin's name."""
     who = f"{name!r} ({origin})" if origin else repr(name)
+    if on == "class":
+        _check_base(kind, who, plugin)
     for spec in HOOKS[kind]:
         if spec.on != on:
             continue
@@ -258,6 +276,19 @@ def check(kind: str, name: str, plugin: object, on: str = "instance", origin: st
             problem = CHECKS.get(spec.name, lambda v: None)(value)
             if problem:
                 raise AuditkitError(f"{where} {problem}")
+
+
+def _check_base(kind: str, who: str, plugin: object) -> None:
+    """A plugin is a class subclassing its kind's base, with every required (abstract) hook implemented."""
+    base = BASES[kind]
+    if not (isinstance(plugin, type) and issubclass(plugin, base)):
+        got = f"class {plugin.__name__}" if isinstance(plugin, type) else type(plugin).__name__
+        raise AuditkitError(f"{kind} plugin {who} must be a class subclassing auditkit.{base.__name__}, got {got}")
+    missing = [h for h in HOOKS[kind] if h.name in plugin.__abstractmethods__]
+    if missing:
+        spec = missing[0]
+        raise AuditkitError(f"{kind} plugin {who} does not implement the {kind} interface: no {spec.name} method "
+                            f"({spec.signature} -> {spec.returns})")
 
 
 def checked_transform(normalizer: object, name: str, subject: str, faces: np.ndarray) -> np.ndarray:
@@ -290,7 +321,8 @@ def constructor_params(cls: type) -> list[inspect.Parameter]:
 
 
 class _Params:
-    """scikit-learn's settings contract: the constructor stores each keyword under its own name."""
+    """scikit-learn's settings contract: the constructor stores each keyword under its own name (as given: settings
+    are resolved in `fit`), `get_params` returns them and `set_params` changes them."""
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's keywords as given (scikit-learn's get_params; `progress`, a callback, left out)."""
@@ -301,9 +333,19 @@ class _Params:
                                 "constructor keyword of that name (scikit-learn's get_params contract)")
         return {p.name: getattr(self, p.name) for p in constructor_params(type(self)) if p.name != "progress"}
 
+    def set_params(self, **params: Any) -> _Params:
+        """Change constructor keywords (scikit-learn's set_params); a name the constructor does not take is an error."""
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise AuditkitError(f"{type(self).__name__}.set_params: no setting {key!r} "
+                                    f"(valid: {', '.join(valid) or 'none'})")
+            setattr(self, key, value)
+        return self
 
-class Normalizer(_Params):
-    """Base of face normalizers: override `fit` and `transform`; every other hook has a working default here.
+
+class Normalizer(_Params, abc.ABC):
+    """Base of face normalizers: implement `fit` and `transform` (abstract); every other hook has a default here.
 
     The constructor takes the normalizer's settings as keywords (plus `seed` and `progress`, which auditkit passes
     every normalizer), each stored under its own name, so `get_params()` round-trips.
@@ -314,13 +356,13 @@ class Normalizer(_Params):
     extra_options: tuple[str, ...] = ()
     # parallel_map is opt-in: a normalizer that can spread its fit sets `self.parallel_map = None` in __init__
 
+    @abc.abstractmethod
     def fit(self, template_faces: np.ndarray, subject_faces: dict[str, np.ndarray]) -> Normalizer:
         """Learn what the normalizer needs from the template's faces and every subject's."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def transform(self, subject: str, faces: np.ndarray) -> np.ndarray:
         """One subject's (n, H, W) uint8 faces, normalized: the same shape and dtype."""
-        raise NotImplementedError
 
     @staticmethod
     def check_dataset(dataset: object) -> None:
@@ -334,8 +376,8 @@ class Normalizer(_Params):
         return {k: v for k, v in self.get_params().items() if k not in RESERVED_OPTIONS}
 
 
-class Classifier(_Params):
-    """Base of AU classifiers (scikit-learn's shapes): override `fit` and `predict_proba`."""
+class Classifier(_Params, abc.ABC):
+    """Base of AU classifiers (scikit-learn's shapes): implement `fit` and `predict_proba` (abstract)."""
 
     input_size: int = 64
     channels: int = 1
@@ -343,20 +385,23 @@ class Classifier(_Params):
     cache_version: str | int | None = None
     history: list[dict] = []  # noqa: RUF012 (read-only default; fit sets its own list)
 
+    @abc.abstractmethod
     def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> Classifier:
         """Train on faces X and labels Y (int8, -1 where not coded); select the model on the validation set."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Per-AU presence probabilities, (n, n_aus) in [0, 1]."""
-        raise NotImplementedError
 
 
-class DatasetSource:
-    """Base of dataset sources: override `load`, which writes the dataset format into `out`."""
+class DatasetSource(abc.ABC):
+    """Base of dataset sources: implement `load` (abstract), which writes the dataset format into `out`."""
 
     name: str = ""
 
+    @abc.abstractmethod
     def load(self, out: Any, root: Any = None, demographics: Any = None, n_jobs: int = -1, **options: Any) -> Any:
         """Write the dataset directory into `out` from the source's files under `root`; return its path."""
-        raise NotImplementedError
+
+
+BASES: dict[str, type] = {"normalizer": Normalizer, "classifier": Classifier, "dataset": DatasetSource}

@@ -23,7 +23,8 @@ def available_plugins() -> dict[str, dict[str, str]]:
 
 
 def load(kind: str, name: str) -> Any:
-    """The object a plugin's entry point names (a class or factory); a clear error if it is not installed."""
+    """The class a plugin's entry point names, checked (a subclass of its kind's base with every required hook); a
+    clear one-line error if it is not installed, does not load or is not such a class."""
     eps = available(kind)
     if name not in eps:
         known = ", ".join(sorted(eps)) or "none installed"
@@ -149,25 +150,44 @@ def option_value(name: str, key: str, text: str) -> Any:
     return _convert(hints[key], text)
 
 
+def check_normalizer_options(options: dict[str, dict[str, Any]] | None,
+                             normalizers: tuple[str, ...] | list[str]) -> dict[str, dict[str, Any]]:
+    """{normalizer: {setting: value}} checked against the run's normalizers and the settings each takes; a text value
+    is converted with the constructor's annotation (the command line's), a typed one kept. The error names the
+    setting; a caller adds how it was spelled (the CLI its flag)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, settings in (options or {}).items():
+        if name not in normalizers:
+            raise AuditkitError(f"{name!r} is not one of this run's normalizers ({', '.join(normalizers)})")
+        if not isinstance(settings, dict):
+            raise AuditkitError(f"{name}: expected a dict of setting -> value, got {type(settings).__name__}")
+        valid = normalizer_options(name)
+        for key, value in settings.items():
+            if key not in valid:
+                raise AuditkitError(f"{name} has no setting {key!r} (valid: {', '.join(valid) or 'none'})")
+            if isinstance(value, str):
+                try:
+                    value = option_value(name, key, value)
+                except ValueError as exc:
+                    raise AuditkitError(f"{name}.{key} takes {exc}, got {value!r}") from None
+            out.setdefault(name, {})[key] = value
+    return out
+
+
 def parse_normalizer_options(items: list[str] | None, normalizers: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """`NAME.KEY=VALUE` strings -> {normalizer: {key: value}}, each checked against the normalizer's settings."""
+    """`NAME.KEY=VALUE` strings (--normalizer-option) -> {normalizer: {key: value}}, checked as
+    `check_normalizer_options` checks them, each error naming the string as given."""
     out: dict[str, dict[str, Any]] = {}
     for item in items or []:
         head, sep, text = item.partition("=")
         name, dot, key = head.strip().partition(".")
         if not sep or not dot or not name or not key:
             raise AuditkitError(f"--normalizer-option {item!r}: expected NAME.KEY=VALUE, e.g. deepfn.mode=per-subject")
-        if name not in normalizers:
-            raise AuditkitError(f"--normalizer-option {item!r}: {name!r} is not one of this run's normalizers "
-                                f"({', '.join(normalizers)})")
-        valid = normalizer_options(name)
-        if key not in valid:
-            raise AuditkitError(f"--normalizer-option {item!r}: {name} has no setting {key!r} "
-                                f"(valid: {', '.join(valid) or 'none'})")
         try:
-            out.setdefault(name, {})[key] = option_value(name, key, text)
-        except ValueError as exc:
-            raise AuditkitError(f"--normalizer-option {item!r}: {name}.{key} takes {exc}, got {text!r}") from None
+            checked = check_normalizer_options({name: {key: text}}, normalizers)
+        except AuditkitError as exc:
+            raise AuditkitError(f"--normalizer-option {item!r}: {exc}") from None
+        out.setdefault(name, {}).update(checked[name])
     return out
 
 
@@ -179,7 +199,17 @@ def check_contract(kind: str, name: str, plugin: object) -> None:
 
 
 def make_classifier(name: str, **options: Any) -> Any:
-    """Instantiate a classifier plugin; factories receive seed, threads and training options as keywords."""
-    classifier = load("classifier", name)(**options)
+    """Instantiate a classifier plugin with seed, threads and training options as keywords; a keyword its constructor
+    does not take (and no **options to take it) is a one-line error listing those it does."""
+    import inspect
+
+    cls = load("classifier", name)
+    params = inspect.signature(cls).parameters.values()
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        valid = [p.name for p in contract.constructor_params(cls)]
+        unknown = [k for k in options if k not in valid]
+        if unknown:
+            raise AuditkitError(f"classifier {name!r}: unknown setting {unknown[0]!r} (valid: {', '.join(valid)})")
+    classifier = cls(**options)
     check_contract("classifier", name, classifier)
     return classifier

@@ -47,7 +47,7 @@ def check_round_trip(plugin: object, kind: str, name: str) -> None:
 
 def check_plugin(plugin: type | Callable | object, kind: str | None = None, name: str | None = None,
                  size: int = 64, dataset: object | None = None, **options: Any) -> None:
-    """Check a normalizer or classifier plugin (its class or factory, with constructor `options`) against the
+    """Check a normalizer or classifier plugin (its class, with constructor `options`, or an instance) against the
     contract and run it once on small random faces; raises AuditkitError naming the hook that breaks it.
 
     `dataset` (an auditkit Dataset): a normalizer that needs more than faces (`bind`, `check_dataset`, e.g. the
@@ -57,9 +57,9 @@ def check_plugin(plugin: type | Callable | object, kind: str | None = None, name
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     name = name or getattr(plugin, "name", None) or getattr(plugin, "__name__", type(plugin).__name__)
-    contract.check(kind, name, plugin, on="class")
-    # a class or a factory is constructed; an instance is checked as it is
-    instance = plugin(**options) if isinstance(plugin, type) or not hasattr(plugin, "fit") else plugin
+    contract.check(kind, name, plugin if isinstance(plugin, type) else type(plugin), on="class")
+    # a class is constructed; an instance is checked as it is
+    instance = plugin(**options) if isinstance(plugin, type) else plugin
     contract.check(kind, name, instance)
     check_round_trip(instance, kind, name)
     if contract.has(instance, kind, "fitted_settings"):

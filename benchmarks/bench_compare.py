@@ -67,7 +67,7 @@ TIMING_EXTRA = [Model("lenet-4-people", "generic", "none", 4, 0, "LeNet-5, 4 tra
 
 def train_and_predict(ds: object, model: Model, middle: list[str]) -> np.ndarray:
     """Train one LeNet-5 on Fitzpatrick III-IV people and return its probabilities for every frame of the dataset."""
-    from auditkit.classifiers.lenet import INPUT_SIZE, make_lenet
+    from auditkit.classifiers.lenet import INPUT_SIZE, LeNetClassifier
     from auditkit.plugins import make_normalizer
     from auditkit.protocol.runner import AUDIT_PRESETS
 
@@ -83,8 +83,8 @@ def train_and_predict(ds: object, model: Model, middle: list[str]) -> np.ndarray
     X = np.stack([cv2.resize(f, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA) for f in faces])
     Y = ds.frames[ds.aus].to_numpy(np.int8)
     preset = AUDIT_PRESETS["default"]
-    clf = make_lenet(seed=model.seed, epochs=preset["epochs"], patience=preset["patience"], lr=preset["lr"],
-                     balanced=preset["balanced"])
+    clf = LeNetClassifier(seed=model.seed, epochs=preset["epochs"], patience=preset["patience"], lr=preset["lr"],
+                          balanced=preset["balanced"])
     tr, va = np.isin(subjects, train), np.isin(subjects, val)
     clf.fit(X[tr], Y[tr], X[va], Y[va])
     return clf.predict_proba(X)

@@ -31,7 +31,7 @@ from torch import nn
 import auditkit.classifiers.lenet as lenet
 from auditkit import native
 from auditkit.classifiers import lenet_fused
-from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig
+from auditkit.classifiers.lenet import LeNet5, LeNetClassifier
 
 N_AUS = 12
 BATCH = 64
@@ -155,7 +155,7 @@ def fit_rates(X: np.ndarray, Y: np.ndarray, epochs: int, rounds: int = 3) -> dic
         for name in IMPLEMENTATIONS:
             with _implementation(name):
                 start = time.perf_counter()
-                LeNetClassifier(LeNetConfig(epochs=epochs, lr=1e-3, balanced=True)).fit(X, Y, X[:600], Y[:600])
+                LeNetClassifier(epochs=epochs, lr=1e-3, balanced=True).fit(X, Y, X[:600], Y[:600])
                 best[name] = max(best[name], len(X) * epochs / (time.perf_counter() - start))
     return best
 
@@ -175,11 +175,11 @@ def _worker_fit(name: str, images: int, epochs: int, start_at: float) -> tuple[f
     X = rng.integers(0, 256, (images, 64, 64), dtype=np.uint8)
     Y = (rng.random((images, N_AUS)) > 0.8).astype(np.int8)
     with _implementation(name):
-        LeNetClassifier(LeNetConfig(epochs=1, lr=1e-3, balanced=True)).fit(X[:256], Y[:256], X[:64], Y[:64])
+        LeNetClassifier(epochs=1, lr=1e-3, balanced=True).fit(X[:256], Y[:256], X[:64], Y[:64])
         while time.time() < start_at:
             time.sleep(0.01)
         start = time.time()
-        LeNetClassifier(LeNetConfig(epochs=epochs, lr=1e-3, balanced=True)).fit(X, Y, X[:600], Y[:600])
+        LeNetClassifier(epochs=epochs, lr=1e-3, balanced=True).fit(X, Y, X[:600], Y[:600])
         return start, time.time()
 
 

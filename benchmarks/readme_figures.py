@@ -145,7 +145,7 @@ def _split_facts(audit: Path) -> dict:
     results, run = load_run(audit)
     tables = audit_tables(results, int(run["config"]["seed"]))
     rows = {r["normalizer"]: r for r in split_rows(audit.name, audit)}  # the same figures as the table above it
-    share = ceiling_shares(tables.conditions).set_index("normalizer")
+    share = ceiling_shares(tables.conditions, tables.ceiling).set_index("normalizer")
     gaps = {n: headline(tables, n).set_index("test_group").loc["all"] for n in ("none", "deepfn", "oracle")}
     t = tables.tests
     gap_change = t[(t["comparison"] == "deepfn vs none (gap change)") & (t["test"] == CROSSED_TEST)].iloc[0]

@@ -60,8 +60,16 @@ def test_gap_from_python_validates_like_the_cli(audit_dataset: Path) -> None:
     assert _audit_config(audit_dataset, ["gender,fitzpatrick"], ["none"], "smoke", None).attr == cfg.attr
     with pytest.raises(AuditkitError, match=r"attr \(--attr\): give an attribute"):
         auditkit.gap(audit_dataset, attr=" , ")
-    with pytest.raises(AuditkitError, match="deepfn has no setting 'iters'"):
+    with pytest.raises(AuditkitError, match=r"^normalizer_options: deepfn has no setting 'iters' \(valid: mode"):
         auditkit.gap(audit_dataset, attr="gender", normalizers=["deepfn"], normalizer_options={"deepfn": {"iters": 3}})
+    # typed values are kept, text is converted as the command line's is: one check for both
+    cfg = _audit_config(audit_dataset, "gender", ["deepfn"], "smoke",
+                        {"deepfn": {"iterations": "40", "recenter": False, "mode": "amortized"}})
+    assert cfg.normalizer_options == {"deepfn": {"iterations": 40, "recenter": False, "mode": "amortized"}}
+    with pytest.raises(AuditkitError, match=r"^normalizer_options: deepfn.iterations takes a whole number, got 'x'"):
+        _audit_config(audit_dataset, "gender", ["deepfn"], "smoke", {"deepfn": {"iterations": "x"}})
+    with pytest.raises(AuditkitError, match=r"^normalizer_options: 'oracle' is not one of this run's normalizers"):
+        _audit_config(audit_dataset, "gender", ["deepfn"], "smoke", {"oracle": {}})
 
 
 @pytest.mark.slow
@@ -135,8 +143,14 @@ def test_the_other_commands_have_python_equivalents(tiny_dataset: Path, dataset_
     (dataset_copy / "frames.parquet").write_bytes(b"not parquet")
     broken = auditkit.inspect(dataset_copy)
     assert broken.problems and "frames.parquet" in str(broken.problems[0]) and broken.subjects.empty
-    cost = auditkit.plan(audit_dataset, attr="gender", normalizers=["deepfn"], repeats=2)
-    assert list(cost["what"])[0] == "LeNet-5 trainings" and (cost["cpu_core_hours"] > 0).all()
+    planned = auditkit.plan(audit_dataset, attr="gender", normalizers=["deepfn"], repeats=2)
+    cost = planned.costs
+    assert list(cost["what"]) == ["LeNet-5 trainings", "DeepFN fits"] and (cost["cpu_core_hours"] > 0).all()
+    assert planned.cpu_core_hours == pytest.approx(cost["cpu_core_hours"].sum()) and planned.precision is None
+    assert 0 < planned.subjects_in_scope < planned.subjects and planned.early_stopping and planned.frames_in_scope > 0
+    pilot = _pilot(tmp_path / "pilot")  # `auditkit plan --pilot`: the precision rows in the same call
+    with_pilot = auditkit.plan(audit_dataset, attr="gender", repeats=2, pilot=pilot, half_width=8.0)
+    pd.testing.assert_frame_equal(with_pilot.precision, auditkit.precision(pilot, half_width=8.0))
     assert auditkit.merge_datasets.__module__ == "auditkit.data.merge"  # tested in tests/test_data_merge.py
     assert auditkit.describe_model("lenet5").total > 0
     assert auditkit.available_plugins()["normalizer"]["histeq"] == "auditkit.normalizers.histeq:HistEqNormalizer"
@@ -195,12 +209,12 @@ def test_precision_plans_repetitions_from_a_pilot(tmp_path: Path) -> None:
 # keyword takes the list); the units are the same
 RENAMED = {"normalizer": "normalizers", "normalizer_option": "normalizer_options", "f1_no_positives": "f1_rule",
            "name": "names", "fmt": "format"}
-# what one side has and the other cannot: `normalize`'s DeepFN shorthands are keys of `options`; `plan`'s pilot,
-# half-width and cores are auditkit.precision's and auditkit.plan's cost model; progress callbacks are Python's
+# what one side has and the other cannot: `normalize`'s DeepFN shorthands are keys of `options`; `plan`'s cores
+# only say the wall time on that many cores; progress callbacks are Python's
 ONLY_CLI = {"normalize": {"center", "gradient_weight", "iterations", "mode", "person_norm", "preset", "recenter",
                           "normalizer_option"},
-            "plan": {"cores", "half_width", "pilot"}}
-ONLY_API = {"normalize": {"options", "progress"}, "audit-predictions": {"fmt"}, "gap": {"progress"},
+            "plan": {"cores"}}
+ONLY_API = {"normalize": {"options", "progress"}, "gap": {"progress"},
             "audit-model": {"progress"}}
 
 

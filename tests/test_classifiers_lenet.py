@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig, make_lenet, positive_weights, to_tensor
+from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig, positive_weights, to_tensor
+from auditkit.errors import AuditkitError
 
 
 def test_table3_shapes_and_parameters() -> None:
@@ -35,7 +36,7 @@ def test_learns_a_visible_au() -> None:
     rng = np.random.default_rng(0)
     X, Y = _toy(256, rng)
     Xv, Yv = _toy(64, rng)
-    clf = LeNetClassifier(LeNetConfig(epochs=6, lr=1e-3, seed=0)).fit(X, Y, Xv, Yv)
+    clf = LeNetClassifier(epochs=6, lr=1e-3, seed=0).fit(X, Y, Xv, Yv)
     proba = clf.predict_proba(Xv)
     assert proba.shape == (64, 2) and proba.dtype == np.float32
     assert ((proba[:, 0] >= 0.5) == (Yv[:, 0] == 1)).mean() > 0.9
@@ -47,7 +48,7 @@ def test_not_coded_labels_do_not_train() -> None:
     rng = np.random.default_rng(1)
     X, Y = _toy(128, rng)
     Y[:, 1] = -1  # AU 1 never coded: its output layer row must not move
-    clf = make_lenet(seed=3, epochs=2, lr=1e-3)
+    clf = LeNetClassifier(seed=3, epochs=2, lr=1e-3)
     torch.manual_seed(3)
     initial = LeNet5(2).head[-1].weight[1].detach().clone()
     clf.fit(X, Y, X[:32], Y[:32])
@@ -57,8 +58,8 @@ def test_not_coded_labels_do_not_train() -> None:
 def test_best_validation_epoch_is_kept_and_seeded() -> None:
     rng = np.random.default_rng(2)
     X, Y = _toy(128, rng)
-    a = LeNetClassifier(LeNetConfig(epochs=3, lr=1e-3, seed=5)).fit(X, Y, X[:32], Y[:32])
-    b = LeNetClassifier(LeNetConfig(epochs=3, lr=1e-3, seed=5)).fit(X, Y, X[:32], Y[:32])
+    a = LeNetClassifier(epochs=3, lr=1e-3, seed=5).fit(X, Y, X[:32], Y[:32])
+    b = LeNetClassifier(epochs=3, lr=1e-3, seed=5).fit(X, Y, X[:32], Y[:32])
     np.testing.assert_array_equal(a.predict_proba(X[:8]), b.predict_proba(X[:8]))
     assert len(a.history) == 3
 
@@ -67,7 +68,7 @@ def test_patience_stops_early_and_errors() -> None:
     rng = np.random.default_rng(3)
     X, Y = _toy(64, rng)
     Y[:, 0] = 0  # nothing to find: validation F1 never improves after the first epoch
-    clf = LeNetClassifier(LeNetConfig(epochs=20, patience=2, seed=0)).fit(X, Y, X[:16], Y[:16])
+    clf = LeNetClassifier(epochs=20, patience=2, seed=0).fit(X, Y, X[:16], Y[:16])
     assert len(clf.history) == 3
     with pytest.raises(ValueError, match="64x64"):
         LeNetClassifier().fit(np.zeros((4, 32, 32), np.uint8), Y[:4], X[:2], Y[:2])
@@ -87,12 +88,24 @@ def test_positive_weights() -> None:
 def test_unknown_training_settings_are_refused() -> None:
     import pytest
 
-    from auditkit.classifiers.lenet import make_lenet
-    from auditkit.errors import AuditkitError
+    from auditkit.plugins import make_classifier
 
-    with pytest.raises(AuditkitError, match="lenet5: unknown setting 'epoch' \\(valid: epochs, lr"):
-        make_lenet(seed=0, epoch=3)
-    assert make_lenet(seed=1, threads=1, epochs=2, patience=None).config.epochs == 2
+    with pytest.raises(AuditkitError, match="classifier 'lenet5': unknown setting 'epoch' \\(valid: seed, threads, "
+                                            "epochs, lr"):
+        make_classifier("lenet5", seed=0, epoch=3)
+    clf = make_classifier("lenet5", seed=1, threads=1, epochs=2, patience=None, lr=None)
+    assert clf.config == LeNetConfig(seed=1, threads=1, epochs=2)  # None: the paper's value
+
+
+def test_lenet_params_round_trip_and_resolve_in_fit() -> None:
+    clf = LeNetClassifier(seed=4, epochs=3)
+    assert clf.get_params() == {"seed": 4, "threads": None, "epochs": 3, "lr": 5e-5, "betas": (0.5, 0.999),
+                                "batch_size": 64, "patience": None, "balanced": False}
+    assert LeNetClassifier(**clf.get_params()).get_params() == clf.get_params()
+    assert clf.set_params(epochs=7, balanced=True) is clf
+    assert clf.get_params()["epochs"] == 7 and clf.config.epochs == 7 and clf.config.balanced
+    with pytest.raises(AuditkitError, match="LeNetClassifier.set_params: no setting 'epoch'"):
+        clf.set_params(epoch=2)
 
 
 @pytest.mark.parametrize("size", [62, 29])  # both pooling layers: even input, and odd input whose last row is dropped
@@ -128,7 +141,7 @@ def test_predictions_do_not_depend_on_the_inference_chunk() -> None:
 
     rng = np.random.default_rng(4)
     X, Y = _toy(150, rng)
-    clf = LeNetClassifier(LeNetConfig(epochs=1, lr=1e-3, seed=0)).fit(X, Y, X[:40], Y[:40])
+    clf = LeNetClassifier(epochs=1, lr=1e-3, seed=0).fit(X, Y, X[:40], Y[:40])
     chunked = clf.predict_proba(X)  # 64 at a time: three chunks, the last partial
     with torch.inference_mode():
         whole = torch.sigmoid(clf.model.eval()(lenet.to_tensor(X))).numpy()

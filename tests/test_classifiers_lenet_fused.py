@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from auditkit import native
 from auditkit.classifiers import lenet_fused
 from auditkit.classifiers.base import runtime_of
-from auditkit.classifiers.lenet import LeNet5, LeNetClassifier, LeNetConfig, make_lenet
+from auditkit.classifiers.lenet import LeNet5, LeNetClassifier
 
 needs_kernels = pytest.mark.skipif(not lenet_fused.available(), reason=f"{lenet_fused.unavailable_reason()}")
 
@@ -110,11 +110,11 @@ def test_training_on_kernels_and_on_pytorch_layers_selects_the_same_epoch(monkey
     rng = np.random.default_rng(5)
     X, Y = _toy(192, rng)
     Xv, Yv = _toy(64, rng)
-    cfg = LeNetConfig(epochs=5, lr=1e-3, seed=2)
-    fused = LeNetClassifier(cfg).fit(X, Y, Xv, Yv)
+    cfg = {"epochs": 5, "lr": 1e-3, "seed": 2}
+    fused = LeNetClassifier(**cfg).fit(X, Y, Xv, Yv)
     monkeypatch.setenv(native.DISABLE_ENV, "0")
     assert not lenet_fused.available()
-    plain = LeNetClassifier(cfg).fit(X, Y, Xv, Yv)
+    plain = LeNetClassifier(**cfg).fit(X, Y, Xv, Yv)
     # float rounding differs from the first step on; over a short training it must not change the outcome
     assert [round(h["val_f1"], 2) for h in fused.history] == [round(h["val_f1"], 2) for h in plain.history]
     np.testing.assert_allclose([h["loss"] for h in fused.history], [h["loss"] for h in plain.history], rtol=1e-3)
@@ -127,7 +127,7 @@ def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv(native.DISABLE_ENV, "0")
     assert not lenet_fused.available()
     assert lenet_fused.unavailable_reason() == f"turned off by {native.DISABLE_ENV}=0"
-    assert runtime_of(make_lenet) == f"PyTorch layers (turned off by {native.DISABLE_ENV}=0)"
+    assert runtime_of(LeNetClassifier) == f"PyTorch layers (turned off by {native.DISABLE_ENV}=0)"
     assert runtime_of(object()) is None  # plugins need not say
     x = torch.randn(2, 1, 64, 64)
     assert not lenet_fused.usable(x, torch.zeros(6, 1, 3, 3), torch.zeros(16, 6, 3, 3))

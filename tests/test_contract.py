@@ -123,7 +123,8 @@ def _broken(base: type, **attrs: object) -> type:
     ("normalizer", _Norm, {"parallel_map": 3}, "parallel_map must be None or a map"),
     ("normalizer", _Norm, {"fit": lambda self, faces: self}, "fit cannot be called as fit"),
     ("dataset", contract.DatasetSource, {"load": lambda self: None}, "load cannot be called as load"),
-    ("dataset", contract.DatasetSource, {"name": 3}, "name must be a string"),
+    ("dataset", _broken(contract.DatasetSource, load=lambda self, out, **kw: out), {"name": 3},
+     "name must be a string"),
 ])
 def test_each_hook_is_validated_in_one_line(kind: str, base: type, attrs: dict, message: str) -> None:
     broken = _broken(base, **attrs)
@@ -149,6 +150,40 @@ def test_returned_values_are_checked_on_every_call() -> None:
         checked_proba(logits, "c", faces, 3)
     with pytest.raises(AuditkitError, match="runtime must return a string or None"):
         contract.call(_broken(_Clf, runtime=staticmethod(lambda: 3)), "classifier", "runtime", name="c")
+
+
+class _Halfway(Normalizer):
+    """Implements fit but not transform."""
+
+    def fit(self, template_faces: np.ndarray, subject_faces: dict) -> _Halfway:
+        return self
+
+
+def _factory(seed: int = 0) -> _Clf:
+    return _Clf(seed)
+
+
+@pytest.mark.parametrize("kind,plugin,message", [
+    ("normalizer", _Halfway, "normalizer plugin 'p' (m:o) does not implement the normalizer interface: no transform "
+                             "method (transform(subject, faces) -> uint8 faces of the input's shape)"),
+    ("classifier", _factory, "classifier plugin 'p' (m:o) must be a class subclassing auditkit.Classifier, got "
+                             "function"),
+    ("classifier", _Norm, "classifier plugin 'p' (m:o) must be a class subclassing auditkit.Classifier, got class _Norm"),
+    ("dataset", contract.DatasetSource, "dataset plugin 'p' (m:o) does not implement the dataset interface: no load"),
+])
+def test_only_a_whole_subclass_of_the_base_loads(kind: str, plugin: object, message: str) -> None:
+    with pytest.raises(AuditkitError, match=re.escape(message)) as err:
+        contract.check(kind, "p", plugin, on="class", origin="m:o")
+    assert "\n" not in str(err.value)
+
+
+def test_builtin_params_round_trip_through_set_params() -> None:
+    for kind, name, options in [("normalizer", n, {}) for n in ("none", "histeq", "oracle", "deepfn")] + \
+            [("classifier", "lenet5", {"epochs": 2})]:
+        plugin = load(kind, name)(**options)
+        params = plugin.get_params()
+        fresh = load(kind, name)()
+        assert fresh.set_params(**params) is fresh and fresh.get_params() == params, name
 
 
 def test_get_params_needs_each_keyword_stored() -> None:

@@ -17,8 +17,10 @@ PLUGIN = '''
 import shutil
 from pathlib import Path
 
+from auditkit import DatasetSource
 
-class CopySource:
+
+class CopySource(DatasetSource):
     """A source whose distributed layout is already auditkit's: ingesting is copying."""
 
     def load(self, out, root, demographics=None, n_jobs=-1):
@@ -26,12 +28,12 @@ class CopySource:
         return Path(out)
 
 
-class BrokenSource:
+class BrokenSource(DatasetSource):
     def load(self, out, root, **options):
         raise ValueError("cannot parse labels.csv")
 
 
-class GarbageSource:
+class GarbageSource(DatasetSource):
     def load(self, out, root, **options):
         Path(out).mkdir(parents=True)
         (Path(out) / "dataset.json").write_text("{}")

@@ -158,9 +158,9 @@ def test_per_subject_mode_and_errors(tmp_path: Path) -> None:
     with pytest.raises(AuditkitError, match="no per-subject model for 'c'"):
         n.transform("c", deepfn_faces(3))
     with pytest.raises(AuditkitError, match="unknown mode"):
-        DeepFNNormalizer(mode="magic")
+        DeepFNNormalizer(mode="magic").resolve()
     with pytest.raises(AuditkitError, match="unknown preset"):
-        DeepFNNormalizer(preset="huge")
+        DeepFNNormalizer(preset="huge").resolve()
 
 
 def test_normalize_dataset_writes_a_valid_dataset(tiny_dataset: Path, tmp_path: Path) -> None:
@@ -235,8 +235,9 @@ def test_recentering_swaps_a_persons_mean_code_for_the_templates(tmp_path: Path)
     n.fit(template, {"a": a, "b": deepfn_faces(2)})
     plain = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, recenter=False, **DEEPFN_TINY, **UNCENTERED)
     plain.fit(template, {"a": a, "b": deepfn_faces(2)})
-    assert n.recenter and not plain.recenter and plain.cache_hits == 1  # recentering does not change the weights
-    assert not DeepFNNormalizer(mode="per-subject").recenter  # the paper's procedure stays as published
+    # recentering does not change the weights
+    assert n.resolved_.recenter and not plain.resolved_.recenter and plain.cache_hits == 1
+    assert not DeepFNNormalizer(mode="per-subject").resolve().recenter  # the paper's procedure stays as published
     with torch.inference_mode():
         z = n.shared.encoder.embed(n.shared.prepare(a))
         t = n.shared.encoder.embed(n.shared.prepare(template)).mean(0)
@@ -293,17 +294,17 @@ def test_training_options_are_validated() -> None:
     with pytest.raises(ValueError, match="gradient_weight"):
         TrainConfig(gradient_weight=-1.0)
     with pytest.raises(AuditkitError, match="deepfn: batch_size 6 must be a multiple"):
-        DeepFNNormalizer(mode="amortized", batch_size=6)
+        DeepFNNormalizer(mode="amortized", batch_size=6).resolve()
     with pytest.raises(AuditkitError, match="cannot be used with recenter=False"):
-        DeepFNNormalizer(mode="amortized", recenter=False)
+        DeepFNNormalizer(mode="amortized", recenter=False).resolve()
 
 
 def test_cpu_default_trains_centered_with_a_gradient_term_and_the_paper_mode_does_not() -> None:
     amortized = DeepFNNormalizer(mode="amortized", preset="lite")
-    assert amortized.config.center and amortized.config.gradient_weight == 1.0 and amortized.recenter
+    assert amortized.config.center and amortized.config.gradient_weight == 1.0 and amortized.resolve().recenter
     assert amortized.config.lr == 1e-3 and PRESETS["lite"].norm == "batch" and PRESETS["paper"].norm == "none"
     paper = DeepFNNormalizer(mode="per-subject", preset="paper")
-    assert not paper.config.center and paper.config.gradient_weight == 0 and not paper.recenter
+    assert not paper.config.center and paper.config.gradient_weight == 0 and not paper.resolve().recenter
     assert amortized.config.warp == 0.0 and paper.config.warp == 0.04  # the paper keeps faceswap's random warp
     assert amortized.config.iterations == 3000
     # the CPU default equalizes by the inner face; the paper's procedure keeps whole-image equalization
@@ -381,7 +382,7 @@ def test_equalize_region_is_a_validated_training_option_with_its_own_cache_key(t
     with pytest.raises(ValueError, match="equalize must be one of image, face"):
         TrainConfig(equalize="hair")
     with pytest.raises(AuditkitError, match="deepfn: equalize must be one of"):
-        DeepFNNormalizer(mode="amortized", equalize="hair")
+        DeepFNNormalizer(mode="amortized", equalize="hair").resolve()
     # face-equalized weights are never mistaken for whole-image ones (or the other way round)
     image, face = TrainConfig(), TrainConfig(equalize="face")
     assert cache_key("amortized", image, "t", {}) != cache_key("amortized", face, "t", {})
@@ -424,7 +425,7 @@ def test_background_is_a_validated_training_option_that_every_input_follows(tmp_
     with pytest.raises(ValueError, match="background must be one of keep, grey"):
         TrainConfig(background="black")
     with pytest.raises(AuditkitError, match="deepfn: background must be one of"):
-        DeepFNNormalizer(mode="amortized", background="black")
+        DeepFNNormalizer(mode="amortized", background="black").resolve()
     assert cache_key("amortized", TrainConfig(), "t", {}) != cache_key("amortized", TrainConfig(background="grey"), "t", {})
     keep, grey = preprocess(deepfn_faces(0, 3), 64), preprocess(deepfn_faces(0, 3), 64, background="grey")
     assert torch.allclose(grey[:, :, 0, 0], torch.full((3, 1), 0.5), atol=1e-3)

@@ -96,8 +96,10 @@ def test_oracle_audit_reports_the_ceiling(audit_dataset: Path, tmp_path: Path) -
                                   n_train=2, n_val=1, repeats=1)
     results = run_audit(cfg, tmp_path / "a", jobs=1)
     assert set(results["normalizer"]) == {"none", "histeq", "oracle"}
-    shares = ceiling_shares(audit_tables(results).conditions)
-    assert list(shares["normalizer"]) == ["histeq"]
+    tables = audit_tables(results)
+    assert tables.ceiling == "oracle"  # its plugin declares `ceiling`
+    shares = ceiling_shares(tables.conditions, tables.ceiling)
+    assert list(shares["normalizer"]) == ["histeq"] and set(shares["ceiling"]) == {"oracle"}
     build_report(tmp_path / "a")
     md = (tmp_path / "a" / "summary.md").read_text()
     assert "## Share of the ceiling" in md and "| histeq |" in md

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from auditkit.classifiers.lenet import make_lenet
+from auditkit.classifiers.lenet import LeNetClassifier
 from auditkit.process_state import preserved
 
 
@@ -40,7 +40,7 @@ def test_lenet_fit_does_not_reseed_or_resize_the_callers_process() -> None:
     rng = np.random.default_rng(0)
     X = rng.integers(0, 255, (16, 64, 64), dtype=np.uint8)
     Y = rng.integers(0, 2, (16, 2)).astype(np.int8)
-    make_lenet(seed=0, threads=1, epochs=1).fit(X, Y, X[:4], Y[:4])
+    LeNetClassifier(seed=0, threads=1, epochs=1).fit(X, Y, X[:4], Y[:4])
     assert _same(_state(), before)
     # and the caller's stream goes on where it was: the next draw is the one it would have been
     torch.manual_seed(99)

@@ -128,7 +128,9 @@ def test_record_normalizer_states_deepfn_settings(tmp_path: Path) -> None:
 
     audit = AuditDir(tmp_path)
     audit.normalizers_file.write_text("{damaged")  # rebuilt, since no result depends on it
-    audit.record_normalizer("none", params_of(object()))
+    from auditkit.normalizers.identity import IdentityNormalizer
+
+    audit.record_normalizer("none", params_of(IdentityNormalizer()))
     deepfn = DeepFNNormalizer(mode="amortized", preset="lite", iterations=7, seed=3)
     audit.record_normalizer("deepfn", params_of(deepfn))
     got = audit.normalizer_settings()
@@ -176,16 +178,18 @@ def test_a_resumed_audit_does_not_reuse_inputs_of_other_normalizer_settings(audi
     assert second != first and second.exists() and audit.normalizer_settings()["histeq"] == {"clip": 2.0}
 
 
-def test_params_of_reads_get_params_and_the_older_settings_name() -> None:
+def test_params_of_reads_fitted_settings_json_ready() -> None:
+    from auditkit.contract import Normalizer
     from auditkit.normalizers.base import params_of
 
-    class Modern:
-        def get_params(self, deep: bool = True) -> dict:
-            return {"tiles": 8, "path": Path("/x")}
+    class Tiles(Normalizer):
+        def __init__(self, tiles: int = 8, path: Path = Path("/x"), seed: int = 0) -> None:
+            self.tiles, self.path, self.seed = tiles, path, seed
 
-    class Older:
-        def settings(self) -> dict:
-            return {"tiles": 4}
+        def fit(self, template_faces: object, subject_faces: object) -> Tiles:
+            return self
 
-    assert params_of(Modern()) == {"tiles": 8, "path": "/x"}  # JSON-ready: anything else becomes its text
-    assert params_of(Older()) == {"tiles": 4} and params_of(object()) == {}
+        def transform(self, subject: str, faces: object) -> object:
+            return faces
+
+    assert params_of(Tiles()) == {"tiles": 8, "path": "/x"}  # JSON-ready: anything else becomes its text

@@ -6,14 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from auditkit.classifiers.lenet import IMAGES_PER_CORE_S as LENET_IMAGES_PER_CORE_S
 from auditkit.data.dataset import load_dataset
-from auditkit.protocol.costs import (
-    DEEPFN_STEP_S_2_CORES,
-    DEEPFN_STEP_S_GPU,
-    LENET_IMAGES_PER_CORE_S,
-    estimate,
-    training_images,
-)
+from auditkit.normalizers.deepfn.normalizer import STEP_S_2_CORES as DEEPFN_STEP_S_2_CORES
+from auditkit.normalizers.deepfn.normalizer import STEP_S_GPU as DEEPFN_STEP_S_GPU
+from auditkit.protocol.costs import estimate, training_images
 from auditkit.protocol.runner import AuditConfig, make_plan
 from tests.helpers import run_cli
 
@@ -38,6 +35,22 @@ def test_estimate_counts_and_costs(audit_dataset: Path) -> None:
     assert fits.gpu_hours == pytest.approx(fits.count * 10 * DEEPFN_STEP_S_GPU["paper"] / 3600)
     assert deepfn.gpu_hours is None and lenet.gpu_hours is None  # measured on a GPU for the paper preset only
     assert len(estimate(_plan(audit_dataset))) == 1  # no DeepFN, no DeepFN line
+
+
+def test_costs_come_from_the_plugins_hooks(audit_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditkit.classifiers.lenet import LeNetClassifier
+    from auditkit.normalizers.histeq import HistEqNormalizer
+
+    def cost(self, n: int) -> dict:
+        return {"what": "histeq passes", "count": n, "cpu_core_s": 36.0 * n, "gpu_s": None, "detail": "d", "source": "s"}
+
+    monkeypatch.setattr(HistEqNormalizer, "fit_cost", cost, raising=False)
+    lines = {line.what: line for line in estimate(_plan(audit_dataset, normalizers=("histeq",)))}
+    plan = _plan(audit_dataset, normalizers=("histeq",))
+    assert lines["histeq passes"].count == len(plan.scope)
+    assert lines["histeq passes"].cpu_core_hours == pytest.approx(len(plan.scope) / 100)
+    monkeypatch.setattr(LeNetClassifier, "train_cost", lambda self, images: None)
+    assert "LeNet-5 trainings" not in {line.what for line in estimate(plan)}  # cost unknown: no line, no guess
 
 
 @pytest.mark.slow

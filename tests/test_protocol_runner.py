@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from auditkit.classifiers import lenet_fused
+from auditkit.contract import Classifier
 from auditkit.errors import AuditkitError
 from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.runner import AuditConfig, run_audit
@@ -105,14 +106,14 @@ def test_killed_audit_resumes_to_the_same_results(audit_dataset: Path, tmp_path:
     pd.testing.assert_frame_equal(a, b)
 
 
-class SmallFaceClassifier:
+class SmallFaceClassifier(Classifier):
     """A classifier plugin that takes 32x32 faces and records what it was given."""
 
     input_size = 32
     seen: list[tuple[int, ...]] = []
 
     def __init__(self, seed: int = 0, threads: int | None = None, **options: object) -> None:
-        self.n_aus = 0
+        self.seed, self.threads = seed, threads
 
     def fit(self, X, Y, X_val, Y_val):
         SmallFaceClassifier.seen.append(X.shape[1:])
@@ -281,7 +282,7 @@ def test_an_upgrade_that_changed_the_classifier_code_does_not_resume_old_trainin
 
     cfg = _cfg(audit_dataset, ("gender",), repeats=1)
     run_audit(cfg, tmp_path / "a", jobs=1)
-    monkeypatch.setattr(lenet.make_lenet, "cache_version", lenet.CACHE_VERSION + 1)
+    monkeypatch.setattr(lenet.LeNetClassifier, "cache_version", lenet.CACHE_VERSION + 1)
     with pytest.raises(AuditkitError, match=r"made by other code \(classifier:lenet5 1 -> 2\).*--force"):
         run_audit(cfg, tmp_path / "a", jobs=1)
 

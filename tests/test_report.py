@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from auditkit.contract import Normalizer
 from auditkit.errors import AuditkitError
 from auditkit.report.figures import faces_figure
 from auditkit.report.render import build_report
@@ -43,7 +44,7 @@ def _fake_audit(out: Path, names: tuple[str, str] = ("light", EVIL)) -> Path:
     pd.DataFrame(rows).to_parquet(out / "results.parquet", index=False)
     run = {"data": "data/<b>synth</b>", "fingerprint": "abc123", "versions": {"auditkit": "test"},
            "config": {"attr": ["skin"], "normalizers": ["none", "histeq"], "classifier": "lenet5", "preset": "smoke",
-                      "repeats": 4, "seed": 0, "n_train": 4, "n_val": 2},
+                      "repeats": 4, "seed": 0, "n_train": 4, "n_val": 2, "f1_rule": "exclude"},
            "plan": {"template": "T0", "pools": pools}}
     (out / "run.json").write_text(json.dumps(run))
     (out / "faces").mkdir()
@@ -183,6 +184,18 @@ def test_faces_only_with_include_faces(audit_dataset: Path, tmp_path: Path) -> N
     assert "Example faces (individuals)" in with_faces and "fig-examples" in with_faces
 
 
+class _Truth(Normalizer):
+    """A third-party instrument that sees the ground truth."""
+
+    ceiling = True
+
+    def fit(self, template_faces: np.ndarray, subject_faces: dict) -> _Truth:
+        return self
+
+    def transform(self, subject: str, faces: np.ndarray) -> np.ndarray:
+        return faces
+
+
 def test_share_of_the_ceiling_arithmetic() -> None:
     from auditkit.report.tables import ceiling_shares, share
 
@@ -190,13 +203,14 @@ def test_share_of_the_ceiling_arithmetic() -> None:
     for norm, within, cross in (("none", 0.50, 0.40), ("deepfn", 0.56, 0.52), ("oracle", 0.70, 0.70), ("bad", 0.4, 0.3)):
         rows += [{"normalizer": norm, "condition": "within", "train_group": "a", "test_group": "a", "score": within},
                  {"normalizer": norm, "condition": "cross", "train_group": "a", "test_group": "b", "score": cross}]
-    shares = ceiling_shares(pd.DataFrame(rows)).set_index("normalizer")
+    shares = ceiling_shares(pd.DataFrame(rows), "oracle").set_index("normalizer")
     assert list(shares.index) == ["deepfn", "bad"]
     assert shares.loc["deepfn", "share_cross"] == pytest.approx((0.52 - 0.40) / (0.70 - 0.40))
     assert shares.loc["deepfn", "share_all"] == pytest.approx((0.54 - 0.45) / (0.70 - 0.45))
     assert shares.loc["bad", "share_cross"] == pytest.approx(-1 / 3)
     assert np.isnan(share(0.5, 0.6, 0.6)) and np.isnan(share(0.5, 0.6, 0.55)) and np.isnan(share(0.5, np.nan, 0.7))
-    assert ceiling_shares(pd.DataFrame(rows[:4])).empty  # no oracle in the audit: no ceiling to share
+    assert ceiling_shares(pd.DataFrame(rows[:4]), "oracle").empty  # no oracle in the audit: no ceiling to share
+    assert ceiling_shares(pd.DataFrame(rows), None).empty  # no normalizer declares itself the ceiling
 
 
 def test_share_of_the_ceiling_per_test_group_shows_a_group_served_worse() -> None:
@@ -211,14 +225,30 @@ def test_share_of_the_ceiling_per_test_group_shows_a_group_served_worse() -> Non
                   "score": light},
                  {"normalizer": norm, "condition": "within", "train_group": "darker", "test_group": "darker",
                   "score": 0.9}]
-    shares = group_ceiling_shares(pd.DataFrame(rows)).set_index("test_group")
+    shares = group_ceiling_shares(pd.DataFrame(rows), "oracle").set_index("test_group")
     assert list(shares["normalizer"]) == ["deepfn", "deepfn"]
     assert shares.loc["darker", "share_cross"] == pytest.approx(0.2)
     assert shares.loc["lighter", "share_cross"] == pytest.approx(0.8)
-    assert shares.loc["darker", "none"] == pytest.approx(0.30) and shares.loc["darker", "oracle"] == pytest.approx(0.70)
+    assert shares.loc["darker", "none"] == pytest.approx(0.30) and shares.loc["darker", "ceiling_score"] == pytest.approx(0.70)
     text = "\n".join(_ceiling_groups_md(json.loads(shares.reset_index().to_json(orient="records"))))
     assert "| deepfn | darker | 30.0 | 38.0 | 70.0 | 20 % |" in text
-    assert group_ceiling_shares(pd.DataFrame(rows[:6])).empty  # no oracle: nothing to share
+    assert "| normalizer | test group | none | normalizer | oracle | share |" in text
+    assert group_ceiling_shares(pd.DataFrame(rows[:6]), "oracle").empty  # no oracle: nothing to share
+
+
+def test_the_ceiling_is_the_normalizer_whose_plugin_declares_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from auditkit import plugins
+    from auditkit.report.tables import ceiling_of
+
+    assert ceiling_of(["none", "histeq", "oracle"]) == "oracle"  # the built-in that declares `ceiling = True`
+    assert ceiling_of(["none", "histeq", "deepfn"]) is None
+    assert ceiling_of(["none", "not-installed-here"]) is None  # a report rebuilt where the plugin is missing
+    real = plugins.available
+    monkeypatch.setattr(plugins, "available", lambda kind: {**real(kind), "truth": EntryPoint(
+        "truth", "tests.test_report:_Truth", "auditkit.normalizers")})
+    assert ceiling_of(["none", "truth", "oracle"]) == "truth"  # any plugin can be the instrument, not a name in the core
 
 
 def test_percentages_never_read_minus_zero() -> None:

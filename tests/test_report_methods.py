@@ -19,7 +19,7 @@ def _run(data: Path, **config: object) -> dict:
     return {"data": str(data), "fingerprint": "f00", "sources": ["bp4d-synth"],
             "config": {"attr": ["fitzpatrick"], "normalizers": ["none", "norm"], "classifier": "lenet5",
                        "preset": "default", "repeats": 6, "n_train": 4, "n_val": 2, "epochs": 15, "patience": 5,
-                       **config},
+                       "f1_rule": "exclude", **config},
             "plan": {"pools": pools, "template": "T0"}}
 
 

@@ -121,3 +121,13 @@ def test_excluded_f1_is_skipped_by_every_average() -> None:
     assert cond.loc["a", "score"] == pytest.approx(0.6) and cond.loc["b", "f1"] == pytest.approx(0.4)
     pair = tables.disparity_summary.query("au == 'all'").iloc[0]
     assert pair["difference"] == pytest.approx(0.2)
+
+
+def test_an_audit_that_records_no_f1_rule_is_refused_in_one_line() -> None:
+    from auditkit.errors import AuditkitError
+    from auditkit.stats.metrics import recorded_f1_rule
+
+    assert recorded_f1_rule({"f1_rule": "one"}, "a/run.json") == "one"
+    with pytest.raises(AuditkitError, match=r"^a/run.json: records no F1 rule \(config.f1_rule; an audit written by "
+                                            r"auditkit 0.1\): re-run the audit with this version$"):
+        recorded_f1_rule({}, "a/run.json")

@@ -1,5 +1,5 @@
 """AU classifiers: multi-label models mapping faces to per-AU probabilities."""
 
-from auditkit.classifiers.base import AUClassifier
+from auditkit.contract import Classifier
 
-__all__ = ["AUClassifier"]
+__all__ = ["Classifier"]

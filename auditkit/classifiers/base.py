@@ -6,20 +6,17 @@ from __future__ import annotations
 import numpy as np
 
 from auditkit import contract
-from auditkit.contract import Classifier
-
-AUClassifier = Classifier  # the name of earlier releases
 
 DEFAULT_INPUT_SIZE = 64  # LeNet-5's (Table 3); a classifier plugin may declare another with an `input_size` attribute
 
 
 def input_size_of(plugin: object) -> int:
-    """The square face size (pixels) a classifier plugin (class or factory) takes: its `input_size`, else 64."""
+    """The square face size (pixels) a classifier plugin (class or instance) takes: its `input_size`, else 64."""
     return int(contract.read(plugin, "classifier", "input_size"))
 
 
 def channels_of(plugin: object) -> int:
-    """How many channels a classifier plugin (class or factory) takes: its `channels`, 1 (gray) or 3; else 1."""
+    """How many channels a classifier plugin (class or instance) takes: its `channels`, 1 (gray) or 3; else 1."""
     return int(contract.read(plugin, "classifier", "channels"))
 
 

@@ -11,7 +11,6 @@ from torch import nn
 
 from auditkit.classifiers import lenet_fused
 from auditkit.contract import Classifier
-from auditkit.errors import AuditkitError
 from auditkit.process_state import preserved
 from auditkit.stats.metrics import macro_f1
 
@@ -20,6 +19,9 @@ from auditkit.stats.metrics import macro_f1
 CACHE_VERSION = 1
 INPUT_SIZE = 64
 INFER_BATCH = 64
+# training images per second on one core, per-epoch validation included (`auditkit plan`'s rate): measured by
+# `python benchmarks/bench_lenet.py --threads 1` ("fit_now", benchmarks/README.md)
+IMAGES_PER_CORE_S = 7180.0
 
 
 @dataclass(frozen=True)
@@ -118,14 +120,39 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y:
 
 
 class LeNetClassifier(Classifier):
-    """AUClassifier around LeNet5: masked BCE, Adam, keeps the epoch with the best validation macro F1."""
+    """LeNet-5 as an auditkit classifier: masked BCE, Adam, keeps the epoch with the best validation macro F1.
+
+    The keywords are stored as given (scikit-learn's rule) and resolved into a `LeNetConfig` in `fit`; a training
+    setting left None takes the paper's value (LeNetConfig's default), as the runner passes every setting it has.
+    """
 
     name = "lenet5"
+    cache_version = CACHE_VERSION  # in every audit identity: an upgrade never resumes trainings made by older code
+    input_size = INPUT_SIZE  # the runner prepares faces at this size
+    runtime = staticmethod(lenet_fused.describe)  # recorded in run.json and on every results row
+    runtime_note = staticmethod(lenet_fused.fallback_note)  # printed once per audit
+    model: LeNet5 | None = None  # set by fit
 
-    def __init__(self, config: LeNetConfig = LeNetConfig()) -> None:
-        self.config = config
-        self.model: LeNet5 | None = None
-        self.history: list[dict] = []
+    def __init__(self, seed: int = 0, threads: int | None = None, epochs: int | None = 50, lr: float | None = 5e-5,
+                 betas: tuple[float, float] | None = (0.5, 0.999), batch_size: int | None = 64,
+                 patience: int | None = None, balanced: bool | None = False) -> None:
+        self.seed, self.threads, self.epochs, self.lr, self.betas = seed, threads, epochs, lr, betas
+        self.batch_size, self.patience, self.balanced = batch_size, patience, balanced
+
+    @property
+    def config(self) -> LeNetConfig:
+        """The training settings the keywords resolve to (None: LeNetConfig's default)."""
+        given = {k: v for k, v in self.get_params().items() if v is not None}
+        if "betas" in given:
+            given["betas"] = tuple(given["betas"])
+        return LeNetConfig(**given)
+
+    def train_cost(self, images: int) -> dict:
+        """One training's cost on `images` faces per epoch, every epoch run (early stopping ends many sooner)."""
+        epochs = self.config.epochs
+        return {"what": "LeNet-5 trainings", "count": 1, "cpu_core_s": images * epochs / IMAGES_PER_CORE_S,
+                "gpu_s": None, "detail": f"{epochs} epochs at most of ~{images:,} images",
+                "source": f"{IMAGES_PER_CORE_S:,.0f} images/s per core (bench_lenet.py --threads 1)"}
 
     def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> LeNetClassifier:
         """Train for config.epochs (or until patience runs out) and restore the best-validation weights.
@@ -190,19 +217,3 @@ class LeNetClassifier(Classifier):
         # small chunks keep the activations in cache (measured against 512 at a time: benchmarks/README.md, LeNet-5)
         out = [torch.sigmoid(self.model(x[i : i + INFER_BATCH])) for i in range(0, len(x), INFER_BATCH)]
         return torch.cat(out).numpy()
-
-
-def make_lenet(seed: int = 0, threads: int | None = None, **options: object) -> LeNetClassifier:
-    """Plugin factory: a LeNet-5 classifier with the given seed and training options (epochs, lr, patience, ...)."""
-    unknown = [k for k in options if k not in LeNetConfig.__dataclass_fields__]
-    if unknown:
-        raise AuditkitError(f"lenet5: unknown setting {unknown[0]!r} (valid: {', '.join(LeNetConfig.__dataclass_fields__)})")
-    fields = {k: v for k, v in options.items() if v is not None}
-    return LeNetClassifier(LeNetConfig(seed=seed, threads=threads, **fields))
-
-
-# in every audit identity: an upgrade never resumes trainings made by older code
-make_lenet.cache_version = CACHE_VERSION  # type: ignore[attr-defined]
-make_lenet.input_size = INPUT_SIZE  # type: ignore[attr-defined]  # the runner prepares faces at this size
-make_lenet.runtime_note = lenet_fused.fallback_note  # type: ignore[attr-defined]  # printed once per audit
-make_lenet.runtime = lenet_fused.describe  # type: ignore[attr-defined]  # recorded in run.json (classifiers.base.runtime_of)

@@ -1,4 +1,4 @@
-"""A user's pretrained AU model file (TorchScript or torch.export, or ONNX through onnxruntime) behind the AUClassifier interface.
+"""A user's pretrained AU model file (TorchScript or torch.export, or ONNX through onnxruntime) behind the Classifier interface.
 
 The model is described by a small JSON card next to it (`model.onnx` -> `model.json`), or by the same fields given
 as options: which AU each output is, the input size, how pixels are scaled, and whether outputs are logits.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -21,6 +22,9 @@ from auditkit.cli.options import (
 )
 from auditkit.cli.printing import _compact, print_coverage, print_disparities, print_findings, print_summary
 from auditkit.errors import AuditkitError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @app.command()
@@ -105,50 +109,43 @@ def plan(
     half_width: float = typer.Option(3.0, "--half-width", help="With --pilot: the wanted half-width of each 95% "
                                      "interval, in points."),
 ) -> None:
-    """Count an audit's trainings and DeepFN fits and estimate their CPU/GPU hours, to size a cluster first; with
+    """Count an audit's trainings and normalizer fits and estimate their CPU/GPU hours, to size a cluster first; with
     --pilot, the repetitions its intervals need to reach a precision."""
-    from auditkit.data.dataset import load_dataset
+    import auditkit
     from auditkit.normalizers.base import with_baseline
     from auditkit.plugins import parse_normalizer_options
-    from auditkit.protocol.costs import estimate
-    from auditkit.protocol.runner import AuditConfig, make_plan
 
     attrs = _attrs(attr)
     data_dir = data if data is not None else _ensure_default_data(attrs)
     norms = _names(normalizer)
     options = parse_normalizer_options(normalizer_option, with_baseline(norms))
-    cfg = AuditConfig.from_preset(preset, data=str(data_dir), attr=attrs, normalizers=norms, repeats=repeats,
-                                  n_train=n_train, n_val=n_val, bins=bins, source=source, normalizer_options=options)
-    ds = load_dataset(cfg.data)
-    audit_plan = make_plan(cfg, ds)
-    lines = estimate(audit_plan)
-    in_scope = ds.frames["subject"].isin(audit_plan.scope).sum()
-    table = _compact(f"auditkit gap --attr {attr} --preset {preset}: {len(audit_plan.scope)} of {len(ds.subjects)} "
-                     f"subjects in scope (source {audit_plan.source}), {in_scope:,} frames",
+    result = auditkit.plan(data_dir, attr=list(attrs), normalizers=list(norms), preset=preset,
+                           normalizer_options=options, repeats=repeats, n_train=n_train, n_val=n_val, bins=bins,
+                           source=source, pilot=pilot, half_width=half_width)
+    table = _compact(f"auditkit gap --attr {attr} --preset {preset}: {result.subjects_in_scope} of {result.subjects} "
+                     f"subjects in scope (source {result.source}), {result.frames_in_scope:,} frames",
                      [("work", "left"), ("count", "right"), ("CPU core-h", "right"), ("GPU h", "right")])
+    lines = list(result.costs.itertuples())
     for line in lines:
         table.add_row(line.what, f"{line.count:,}", f"{line.cpu_core_hours:,.2f}",
-                      "not measured" if line.gpu_hours is None else f"{line.gpu_hours:,.2f}")
+                      "not measured" if line.gpu_hours != line.gpu_hours else f"{line.gpu_hours:,.2f}")
     console.print(table)
-    total = sum(line.cpu_core_hours for line in lines)
-    stopping = ("an upper bound for trainings: early stopping ends many sooner" if cfg.patience is not None
-                else f"every training runs all {cfg.epochs} epochs: this preset has no early stopping")
+    total = result.cpu_core_hours
+    stopping = ("an upper bound for trainings: early stopping ends many sooner" if result.early_stopping
+                else f"every training runs all {result.epochs} epochs: this preset has no early stopping")
     console.print(f"total {total:,.2f} CPU core-hours: ~{total / max(cores, 1):,.2f} h on {cores} cores ({stopping})")
-    gpu = [line for line in lines if line.gpu_hours is not None]
+    gpu = [line for line in lines if line.gpu_hours == line.gpu_hours]
     if gpu:
         console.print(f"on GPUs instead: {sum(line.gpu_hours for line in gpu):,.2f} GPU-hours for the "
                       f"{', '.join(line.what for line in gpu)} (one fit per GPU at a time)")
     for line in lines:
         console.print(f"  {line.what}: {line.detail}; {line.source}")
-    if pilot is not None:
-        _print_precision(pilot, half_width)
+    if result.precision is not None:
+        _print_precision(result.precision, pilot, half_width)
 
 
-def _print_precision(pilot: Path, half_width: float) -> None:
+def _print_precision(rows: pd.DataFrame, pilot: Path | None, half_width: float) -> None:
     """The repetitions each headline quantity of a pilot audit needs for +-half_width points (auditkit.precision)."""
-    from auditkit.api import precision
-
-    rows = precision(pilot, half_width=half_width)
     table = _compact(f"Precision from the pilot {pilot}: repetitions for 95% intervals of +-{half_width:g} points "
                      "(people and trainings counted; the trainings' part shrinks with more repetitions, the "
                      "people's does not)",

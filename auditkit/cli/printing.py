@@ -52,10 +52,11 @@ def print_summary(tables) -> None:
                          _fmt_p(r.p), _fmt_p(r.p_holm), _points_or_na(r.detectable), _fmt_p(r.p_paper),
                          f"{r.hedges_g:.2f}")
     console.print(gaps)
-    shares = ceiling_shares(cond)
+    shares = ceiling_shares(cond, tables.ceiling)
     if len(shares):
-        ceiling = _compact("Share of the ceiling: (normalizer - none) / (oracle - none); oracle = a perfect normalizer "
-                           "from the synthetic ground truth",
+        top = tables.ceiling
+        ceiling = _compact(f"Share of the ceiling: (normalizer - none) / ({top} - none); {top} = a perfect normalizer "
+                           "from the ground truth",
                            [("normalizer", "left"), ("cross", "right"), ("share", "right"), ("mean", "right"),
                             ("share of mean", "right")])
         for r in shares.itertuples():

@@ -25,7 +25,6 @@ def prepare(normalizer: object, dataset: object, template: str | None) -> None:
 
 
 def params_of(normalizer: object) -> dict:
-    """A normalizer's JSON-ready settings as it runs: `fitted_settings()`, else (plugins that predate it) its
-    `get_params()` or the older `settings()`; {} for plugins that describe themselves in none of these ways."""
+    """A normalizer's JSON-ready settings as it runs: its `fitted_settings()`."""
     record = contract.settings(normalizer)
     return {str(k): v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in record.items()}

@@ -19,7 +19,7 @@ from auditkit.protocol.audit_dir import RESULTS_FILE, RUN_FILE, AuditDir
 from auditkit.protocol.coverage import missed_by_group
 from auditkit.stats.disparities import ALL_AUS, subject_metrics
 from auditkit.stats.error_rates import rate_cells
-from auditkit.stats.metrics import LEGACY_F1_RULE
+from auditkit.stats.metrics import recorded_f1_rule
 from auditkit.stats.model_comparison import ModelComparisonTables, compare_models
 
 # what two audits must share to be compared, as run.json holds it: (what it is called in an error, where it is)
@@ -62,8 +62,6 @@ def _value(run: dict, path: tuple[str, ...]) -> object:
     value: object = run
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
-    if path == ("config", "f1_rule") and value is None:
-        return LEGACY_F1_RULE  # audits that recorded no rule were scored under the old one
     return value
 
 
@@ -104,6 +102,7 @@ def _read(path: Path) -> tuple[dict, pd.DataFrame]:
     if not audit.run_file.is_file():
         raise AuditkitError(f"{path}: not an audit directory (no {RUN_FILE})")
     run = audit.read_run()
+    recorded_f1_rule(run.get("config") or {}, audit.run_file)
     if not audit.results.is_file():
         raise AuditkitError(f"{path}: unfinished audit (no {RESULTS_FILE}: still running, or cut; finish it by running "
                             "the same command again)")

@@ -1,8 +1,8 @@
-"""`auditkit plan`: how many trainings and DeepFN fits an audit needs, and what they cost, before submitting it.
+"""`auditkit plan`: how many trainings and normalizer fits an audit needs, and what they cost, before submitting it.
 
-Costs are per-step figures measured by the benchmarks on the project machine (AMD EPYC, PyTorch 2.13 CPU); each
-constant names the command that measured it. An estimate, not a promise: early stopping ends trainings sooner, other
-CPUs are faster or slower. The one GPU figure (the paper preset's step on an H100) was measured on a lent machine.
+Each plugin states its own costs (the `train_cost` and `fit_cost` hooks, from rates its benchmarks measured); this
+module counts the work the plan holds and adds them up. An estimate, not a promise: early stopping ends trainings
+sooner, other CPUs are faster or slower.
 """
 
 from __future__ import annotations
@@ -11,18 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditkit.protocol.runner import AuditPlan, scope_rows
-
-# LeNet-5 training images per second on one thread, per-epoch validation included:
-# `python benchmarks/bench_lenet.py --threads 1` ("fit_now", benchmarks/README.md)
-LENET_IMAGES_PER_CORE_S = 7180.0
-# DeepFN seconds per training step on 2 CPU threads: `python benchmarks/bench_deepfn.py steps` (benchmarks/README.md)
-DEEPFN_STEP_S_2_CORES = {"lite": 0.111, "paper": 37.1}
-DEEPFN_BENCH_CORES = 2
-# DeepFN seconds per training step on one GPU at the preset's batch (bf16 autocast, as auditkit trains there):
-# `python benchmarks/bench_deepfn_gpu.py device` on an NVIDIA H100 80GB HBM3 (benchmarks/README.md)
-DEEPFN_STEP_S_GPU = {"paper": 0.0232}
-DEEPFN_GPU_NAME = "H100"
+from auditkit import contract
+from auditkit.plugins import make_classifier, make_normalizer
+from auditkit.protocol.runner import AuditPlan, classifier_options, scope_rows
 
 
 @dataclass
@@ -52,33 +43,27 @@ def training_images(plan: AuditPlan) -> list[int]:
     return counts
 
 
-def deepfn_fits(plan: AuditPlan, options: dict) -> tuple[int, int, str]:
-    """(fits, iterations per fit, preset) of the `deepfn` normalizer with these settings, resolved as it will be
-    on a machine without a GPU (the submitting machine decides its defaults)."""
-    from auditkit.normalizers.deepfn.normalizer import DeepFNNormalizer
-
-    params = DeepFNNormalizer(**options).fitted_settings()
-    fits = 1 if params["mode"] == "amortized" else len(plan.scope)  # per subject: one template + person model each
-    return fits, params["iterations"], params["preset"]
-
-
 def estimate(plan: AuditPlan) -> list[CostLine]:
-    """Cost lines of an audit: LeNet-5 trainings (all normalizers) and DeepFN fits (when `deepfn` runs)."""
+    """Cost lines of an audit: the classifier's trainings (all normalizers) and each normalizer's fits, as the
+    plugins state them (a plugin without a cost hook adds no line)."""
     cfg = plan.config
     images = training_images(plan)
-    per_normalizer = sum(images) * cfg.epochs / LENET_IMAGES_PER_CORE_S / 3600
-    lines = [CostLine("LeNet-5 trainings", len(plan.tasks) * len(cfg.normalizers), per_normalizer * len(cfg.normalizers),
-                      None, f"{len(plan.tasks)} per normalizer x {len(cfg.normalizers)}, {cfg.epochs} epochs at most "
-                      f"of ~{int(np.mean(images)) if images else 0:,} images",
-                      f"{LENET_IMAGES_PER_CORE_S:,.0f} images/s per core (bench_lenet.py --threads 1)")]
-    if "deepfn" in cfg.normalizers:
-        fits, iterations, preset = deepfn_fits(plan, cfg.normalizer_options.get("deepfn", {}))
-        step = DEEPFN_STEP_S_2_CORES.get(preset)
-        core_hours = fits * iterations * step * DEEPFN_BENCH_CORES / 3600 if step is not None else float("nan")
-        gpu_step = DEEPFN_STEP_S_GPU.get(preset)
-        gpu_hours = fits * iterations * gpu_step / 3600 if gpu_step is not None else None
-        gpu = (f"{gpu_step} s/step on one {DEEPFN_GPU_NAME} (bench_deepfn_gpu.py device)" if gpu_step is not None
-               else "GPU not measured for this preset")
-        lines.append(CostLine("DeepFN fits", fits, core_hours, gpu_hours, f"{preset} preset, {iterations:,} iterations each",
-                              f"{step} s/step on 2 cores (bench_deepfn.py steps); {gpu}"))
+    lines = []
+    classifier = make_classifier(cfg.classifier, seed=cfg.seed, threads=None, **classifier_options(cfg))
+    costs = [contract.call(classifier, "classifier", "train_cost", n, name=cfg.classifier) for n in images]
+    if costs and all(c is not None for c in costs):
+        count = len(plan.tasks) * len(cfg.normalizers)
+        core_s = sum(c["cpu_core_s"] for c in costs) * len(cfg.normalizers)
+        gpu = None if any(c["gpu_s"] is None for c in costs) else sum(c["gpu_s"] for c in costs) * len(cfg.normalizers)
+        typical = contract.call(classifier, "classifier", "train_cost", int(np.mean(images)), name=cfg.classifier)
+        lines.append(CostLine(typical["what"], count, core_s / 3600, None if gpu is None else gpu / 3600,
+                              f"{len(plan.tasks)} per normalizer x {len(cfg.normalizers)}, {typical['detail']}",
+                              typical["source"]))
+    for name in cfg.normalizers:
+        normalizer = make_normalizer(name, seed=cfg.seed, **cfg.normalizer_options.get(name, {}))
+        cost = contract.call(normalizer, "normalizer", "fit_cost", len(plan.scope), name=name)
+        if cost is not None:
+            gpu = cost["gpu_s"]
+            lines.append(CostLine(cost["what"], int(cost["count"]), cost["cpu_core_s"] / 3600,
+                                  None if gpu is None else gpu / 3600, cost["detail"], cost["source"]))
     return lines

@@ -27,7 +27,7 @@ from auditkit.protocol.coverage import ingest_loss_record, sources_of
 from auditkit.protocol.predictions_audit import scope_pools, score_pools
 from auditkit.protocol.results import label_test_only
 from auditkit.provenance import environment, run_record
-from auditkit.stats.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule
+from auditkit.stats.metrics import DEFAULT_F1_RULE, check_f1_rule
 
 
 def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out: str | Path,
@@ -64,7 +64,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
            "config": {"attr": attrs, "normalizers": list(normalizers), "classifier": classifier, "preset": "test-only",
                       "repeats": 1, "seed": seed, "n_train": 0, "n_val": 0, "bins": bins, "source": source,
                       "card": clf.card.to_dict(), **({"normalizer_options": normalizer_options} if normalizer_options else {}),
-                      **({"f1_rule": f1_rule} if f1_rule != LEGACY_F1_RULE else {})},
+                      "f1_rule": f1_rule},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
            "sources": sources_of(ds, scope), "code": {**code_versions(None, normalizers), "classifier:pretrained":
                                                       str(PretrainedClassifier.cache_version)}}

@@ -17,7 +17,7 @@ from auditkit.protocol.coverage import missed_by_group, missed_frames, not_run, 
 from auditkit.protocol.groups import Pool, build_pools, resolve_bins
 from auditkit.protocol.results import label_test_only
 from auditkit.provenance import environment, run_record
-from auditkit.stats.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
+from auditkit.stats.metrics import DEFAULT_F1_RULE, check_f1_rule, per_subject_au
 
 
 def scope_pools(ds: Dataset, attrs: list[str], bins: str | None, source: str | None,
@@ -85,7 +85,7 @@ def audit_predictions(predictions: str | Path, data: str | Path, attr: tuple[str
            "reading": {"format": fmt, "faces": faces, "frame_offset": frame_offset},
            "config": {"attr": attrs, "normalizers": ["none"], "classifier": classifier, "preset": "test-only",
                       "repeats": 1, "seed": 0, "n_train": 0, "n_val": 0, "bins": bins, "source": source,
-                      **({"f1_rule": f1_rule} if f1_rule != LEGACY_F1_RULE else {})},
+                      "f1_rule": f1_rule},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": None, "scope": scope,
                     "aus": join_counts["aus"]},
            "counts": {**read_counts, **join_counts}, "code": code_versions(None, []),

@@ -39,7 +39,7 @@ from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolv
 from auditkit.protocol.results import label_rows
 from auditkit.protocol.splits import Task, group_tasks, person_tasks
 from auditkit.provenance import differences, environment, run_record
-from auditkit.stats.metrics import DEFAULT_F1_RULE, LEGACY_F1_RULE, check_f1_rule, per_subject_au
+from auditkit.stats.metrics import DEFAULT_F1_RULE, check_f1_rule, per_subject_au
 
 AUDIT_PRESETS: dict[str, dict] = {
     # the paper's protocol: 50 epochs, 20 repetitions, every person-independent test subject also gets a dependent model
@@ -107,8 +107,6 @@ class AuditConfig:
         d.pop("data")
         if not d["normalizer_options"]:
             d.pop("normalizer_options")  # audits from before the option existed still resume
-        if d["f1_rule"] == LEGACY_F1_RULE:
-            d.pop("f1_rule")  # audits from before the option were scored under the legacy rule: they still resume
         return d
 
 
@@ -397,14 +395,19 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     return results
 
 
+def classifier_options(cfg: AuditConfig) -> dict:
+    """The training settings every classifier plugin is given beside seed and threads (the preset's or the user's)."""
+    return {"epochs": cfg.epochs, "patience": cfg.patience, "lr": cfg.lr, "batch_size": cfg.batch_size,
+            "balanced": cfg.balanced}
+
+
 def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str]], *, size: int, channels: int,
                  jobs: int, progress: Callable[[str, int, int], None] | None, client: object | None,
                  strict: bool = False) -> None:
     """Normalize what the pending trainings need, run them (local processes or cluster), store each part as it ends."""
     cfg = plan.config
     frames = plan.dataset.frames.iloc[scope_rows(plan)]
-    options = {"epochs": cfg.epochs, "patience": cfg.patience, "lr": cfg.lr, "batch_size": cfg.batch_size,
-               "balanced": cfg.balanced}
+    options = classifier_options(cfg)
     total = len(plan.tasks) * len(cfg.normalizers)
     done = total - len(pending)
     if progress:

@@ -25,7 +25,7 @@ from auditkit.report.render import figure_json, in_percent, markdown_document, t
 from auditkit.report.sections import records, register_section, sections_of
 from auditkit.report.text import md, pct, signed
 from auditkit.stats import format_p
-from auditkit.stats.metrics import F1_RULE_TEXT, LEGACY_F1_RULE, THRESHOLD
+from auditkit.stats.metrics import F1_RULE_TEXT, THRESHOLD
 from auditkit.stats.model_comparison import DISPARITY, OVERALL, headline_pair
 
 REPORT = "compare"
@@ -282,7 +282,7 @@ def methods(comparison: Comparison) -> list[dict]:
                  "behaves, not how any real model treats real people.")
     items.append({"topic": "Data", "text": data})
     items.append({"topic": "Groups", "text": group_definition(config) + "."})
-    rule = config.get("f1_rule", LEGACY_F1_RULE)
+    rule = config["f1_rule"]  # every compared audit records it (protocol.compare reads them)
     items.append({"topic": "Scores", "text": (
         f"Per test subject and AU: F1 and accuracy at threshold {THRESHOLD}; their mean is the score (the paper's), "
         f"averaged over the shared AUs per subject. F1 of a subject who neither shows nor is predicted to show an AU: "

@@ -12,7 +12,7 @@ import pandas as pd
 
 from auditkit.normalizers.base import BASELINE
 from auditkit.report.power import Power, power_of, power_sentences
-from auditkit.report.tables import CEILING, AuditTables, ceiling_shares, condition_means, headline, is_test_only
+from auditkit.report.tables import AuditTables, ceiling_shares, condition_means, headline, is_test_only
 from auditkit.stats import ALPHA, CROSSED_TEST, format_p
 from auditkit.stats.disparities import ALL_AUS
 
@@ -200,8 +200,8 @@ def _missed_sentences(run: dict) -> list[str]:
     return lines
 
 
-def _label(norm: str) -> str:
-    return f"{norm} (the ceiling: a perfect normalizer from the synthetic ground truth)" if norm == CEILING else norm
+def _label(norm: str, ceiling: str | None) -> str:
+    return f"{norm} (the ceiling: a perfect normalizer from the ground truth)" if norm == ceiling else norm
 
 
 def _normalizers(tables: AuditTables) -> list[str]:
@@ -264,7 +264,7 @@ def _trained_sentences(tables: AuditTables, power: Power) -> list[str]:
     for norm in norms:
         if norm == BASELINE or base is None:
             continue
-        label = _label(norm)
+        label = _label(norm, tables.ceiling)
         h = headline(tables, norm)
         o_new, o_old = h[h["test_group"] == "all"], base[base["test_group"] == "all"]
         if not (len(o_new) and len(o_old)):
@@ -290,12 +290,12 @@ def _trained_sentences(tables: AuditTables, power: Power) -> list[str]:
                          "it does not make the model fairer to the group that scores lower.")
         elif gap_word.startswith("widens") and narrows:
             lines.append(f"So {norm} narrows the difference between test groups but widens the generalization gap.")
-    for r in ceiling_shares(tables.conditions).itertuples():
+    for r in ceiling_shares(tables.conditions, tables.ceiling).itertuples():
         if r.share_cross != r.share_cross or r.share_all != r.share_all:
-            lines.append(f"The oracle gains nothing over none here, so no share of its gain can be given for "
-                         f"{r.normalizer}.")
+            lines.append(f"The ceiling ({r.ceiling}) gains nothing over none here, so no share of its gain can be "
+                         f"given for {r.normalizer}.")
             continue
-        lines.append(f"{r.normalizer} reaches {100 * r.share_cross:.0f} % of the oracle's gain in cross-group score "
+        lines.append(f"{r.normalizer} reaches {100 * r.share_cross:.0f} % of {r.ceiling}'s gain in cross-group score "
                      f"and {100 * r.share_all:.0f} % of its gain in the mean over all conditions.")
     return lines
 

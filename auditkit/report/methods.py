@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from auditkit.data.format import TRUTH_DIR
+from auditkit.protocol.audit_dir import RUN_FILE
 from auditkit.report.power import MIN_TESTED_REPETITIONS
 from auditkit.report.tables import AuditTables, is_test_only
 from auditkit.stats import ALPHA
 from auditkit.stats.disparities import MIN_SUBJECTS
-from auditkit.stats.metrics import F1_RULE_TEXT, LEGACY_F1_RULE, THRESHOLD
+from auditkit.stats.metrics import F1_RULE_TEXT, THRESHOLD, recorded_f1_rule
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
 # what each attribute the paper uses means; any other subjects.parquet column is described by its name
@@ -126,7 +127,7 @@ def methods(run: dict, tables: AuditTables) -> list[dict]:
     if template:
         groups += f" The normalizers' template subject ({template}) is in no group."
     items.append({"topic": "Groups", "text": groups})
-    rule = config.get("f1_rule", LEGACY_F1_RULE)  # a run that recorded no rule was scored under the legacy one
+    rule = recorded_f1_rule(config, RUN_FILE)
     items.append({"topic": "Scores", "text": (
         f"Per test subject and AU: F1 and accuracy at threshold {THRESHOLD} on the frames coded for that AU; their "
         "mean is the score (the paper's). AUs are averaged per subject, and every subject counts once (averaged over "

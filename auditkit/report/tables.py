@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from auditkit import contract, plugins
+from auditkit.errors import AuditkitError
 from auditkit.normalizers.base import BASELINE
 from auditkit.report.provenance import made_by
 from auditkit.stats import CROSSED_TEST, REPETITION_TEST, SUBJECT_TEST, condition_table, gap_tests
@@ -25,7 +27,6 @@ from auditkit.stats.error_rates import error_rates
 from auditkit.stats.metrics import add_score, subject_scores
 
 SCORE_KEYS = ["normalizer", "condition", "train_group", "test_group", "repetition"]
-CEILING = "oracle"  # the normalizer whose gain over `none` is the attainable one (synthetic data only)
 
 
 @dataclass
@@ -46,6 +47,7 @@ class AuditTables:
     # hit and false-alarm rates per test group and their differences (equalized odds: auditkit.stats.error_rates)
     error_rates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RATE_GROUP_COLUMNS))
     error_rate_differences: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RATE_DIFFERENCE_COLUMNS))
+    ceiling: str | None = None  # the normalizer whose gain over none is the attainable one (ceiling_of)
 
 
 def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
@@ -60,9 +62,11 @@ def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
     groups, summary = disparities(balanced, seed=seed, subjects=subjects, cells=cells)
     adjusted, adjusted_changes = adjusted_disparities(balanced, BASELINE, seed=seed)
     rates, rate_differences = error_rates(balanced, fixed=fixed_model(results)) if len(balanced) else (None, None)
-    return AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary,
-                       disparity_changes(balanced, BASELINE, seed=seed, subjects=cells), made_by(results),
-                       adjusted, adjusted_changes, *((rates, rate_differences) if rates is not None else ()))
+    tables = AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary,
+                         disparity_changes(balanced, BASELINE, seed=seed, subjects=cells), made_by(results),
+                         adjusted, adjusted_changes, *((rates, rate_differences) if rates is not None else ()))
+    tables.ceiling = ceiling_of(results["normalizer"]) if len(results) else None
+    return tables
 
 
 def is_test_only(tables: AuditTables) -> bool:
@@ -108,35 +112,51 @@ def format_share(value: float) -> str:
     return "n/a" if value != value else f"{100 * value:.0f} %"
 
 
-def ceiling_shares(conditions: pd.DataFrame) -> pd.DataFrame:
-    """Share of the oracle's gain over `none` that each other normalizer reaches, in cross and in the mean over all rows.
+def ceiling_of(normalizers: list[str] | pd.Series) -> str | None:
+    """The audit's ceiling: the first of its normalizers whose plugin declares `ceiling` (the oracle among the
+    built-ins); None when none does or its plugin is not installed here."""
+    for name in dict.fromkeys(normalizers):
+        if name == BASELINE or name not in plugins.available("normalizer"):
+            continue
+        try:
+            if contract.read(plugins.load("normalizer", name), "normalizer", "ceiling", name):
+                return str(name)
+        except AuditkitError:  # a plugin that no longer loads declares nothing
+            continue
+    return None
 
-    Empty unless the audit ran both `none` and `oracle` (the ceiling exists only on synthetic data).
+
+def ceiling_shares(conditions: pd.DataFrame, ceiling: str | None) -> pd.DataFrame:
+    """Share of the ceiling's gain over `none` that each other normalizer reaches, in cross and in the mean over all
+    rows; the ceiling's name in column `ceiling`.
+
+    Empty unless the audit ran both `none` and a ceiling (`ceiling_of`: the oracle, on synthetic data only).
     """
     means = condition_means(conditions)
-    columns = ["normalizer", "cross", "all", "share_cross", "share_all"]
-    if BASELINE not in means.index or CEILING not in means.index:
+    columns = ["normalizer", "cross", "all", "share_cross", "share_all", "ceiling"]
+    if ceiling is None or BASELINE not in means.index or ceiling not in means.index:
         return pd.DataFrame(columns=columns)
-    base, top = means.loc[BASELINE], means.loc[CEILING]
+    base, top = means.loc[BASELINE], means.loc[ceiling]
     rows = [{"normalizer": n, "cross": m["cross"], "all": m["all"], "share_cross": share(m["cross"], base["cross"], top["cross"]),
-             "share_all": share(m["all"], base["all"], top["all"])}
-            for n, m in means.iterrows() if n not in (BASELINE, CEILING)]
+             "share_all": share(m["all"], base["all"], top["all"]), "ceiling": ceiling}
+            for n, m in means.iterrows() if n not in (BASELINE, ceiling)]
     return pd.DataFrame(rows, columns=columns)
 
 
-def group_ceiling_shares(conditions: pd.DataFrame) -> pd.DataFrame:
-    """Per normalizer and test group: the cross-group score on that group and its share of the oracle's gain there,
-    so a normalizer that serves one group far better than another shows it (the overall share averages them)."""
-    columns = ["normalizer", "test_group", "cross", "none", "oracle", "share_cross"]
+def group_ceiling_shares(conditions: pd.DataFrame, ceiling: str | None) -> pd.DataFrame:
+    """Per normalizer and test group: the cross-group score on that group and its share of the ceiling's gain there
+    (`ceiling_score`: the ceiling's own), so a normalizer that serves one group far better than another shows it (the
+    overall share averages them)."""
+    columns = ["normalizer", "test_group", "cross", "none", "ceiling_score", "share_cross", "ceiling"]
     cross = conditions[conditions["condition"] == "cross"]
-    if not {BASELINE, CEILING} <= set(cross["normalizer"]):
+    if ceiling is None or not {BASELINE, ceiling} <= set(cross["normalizer"]):
         return pd.DataFrame(columns=columns)
     by = cross.groupby(["normalizer", "test_group"], sort=True)["score"].mean()
     rows = []
     for (norm, group), score in by.items():
-        if norm in (BASELINE, CEILING) or (BASELINE, group) not in by or (CEILING, group) not in by:
+        if norm in (BASELINE, ceiling) or (BASELINE, group) not in by or (ceiling, group) not in by:
             continue
-        base, top = by[(BASELINE, group)], by[(CEILING, group)]
-        rows.append({"normalizer": norm, "test_group": group, "cross": score, "none": base, "oracle": top,
-                     "share_cross": share(score, base, top)})
+        base, top = by[(BASELINE, group)], by[(ceiling, group)]
+        rows.append({"normalizer": norm, "test_group": group, "cross": score, "none": base, "ceiling_score": top,
+                     "share_cross": share(score, base, top), "ceiling": ceiling})
     return pd.DataFrame(rows, columns=columns)

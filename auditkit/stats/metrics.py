@@ -24,12 +24,21 @@ F1_RULE_TEXT = {
 # `exclude` by default, chosen on evidence (benchmarks/README.md, "F1 of a subject without positives"): on the default
 # audits `one` shrank the darker/lighter difference from -5.8 to -4.3 points and hid a +3.9-point (p = 0.008)
 # between-dataset difference, because groups differ in how often a subject never shows an AU; `zero` charges a
-# subject for AUs they never show. Runs recorded without a rule were scored under `one` (LEGACY_F1_RULE).
+# subject for AUs they never show.
 DEFAULT_F1_RULE = "exclude"
-LEGACY_F1_RULE = "one"
 # model selection on the validation set pools every validation subject, so an AU there is undefined only when nobody
 # in the validation draw shows it and nothing is predicted: counted as agreement (a constant across epochs)
 F1_ZERO_DIVISION = 1.0
+
+
+def recorded_f1_rule(config: dict, where: object) -> str:
+    """The F1 rule an audit's run.json config records; a one-line error for an audit that records none (written by
+    auditkit 0.1, before the rule was recorded: its scores cannot be read under a known rule)."""
+    rule = config.get("f1_rule")
+    if rule not in F1_RULES:
+        raise AuditkitError(f"{where}: records no F1 rule (config.f1_rule; an audit written by auditkit 0.1): "
+                            "re-run the audit with this version")
+    return str(rule)
 
 
 def check_f1_rule(rule: str) -> None:

@@ -62,6 +62,11 @@ class BaseRateClassifier(Classifier):
             raise AuditkitError("base-rate: predict_proba called before fit")
         return np.tile(self.rates.astype(np.float32), (len(X), 1))
 
+    def train_cost(self, images: int) -> dict:
+        """What `auditkit plan` counts for one training: a pass over the labels, next to nothing."""
+        return {"what": "base-rate trainings", "count": 1, "cpu_core_s": images * 1e-7, "gpu_s": None,
+                "detail": f"one pass over ~{images:,} labels", "source": "a count (no rate measured)"}
+
 
 class ContrastNormalizer(Normalizer):
     """Stretches each face's grey levels so that its `low` and `high` percentiles span 0-255."""
