@@ -17,7 +17,8 @@ from auditkit.normalizers.base import with_baseline
 
 @dataclass
 class AuditResult:
-    """An audit's results as tidy DataFrames (scores in fractions 0-1), and its directory."""
+    """An audit's results as tidy DataFrames in the report's units (scores, rates, gaps, differences and intervals in
+    percent: points; `results`, the stored rows, in fractions 0-1), and its directory."""
 
     out: Path
     results: pd.DataFrame  # one row per (normalizer, training, test subject, AU)
@@ -181,16 +182,17 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
 
     from auditkit.protocol.audit_dir import AuditDir
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
+    from auditkit.report.units import in_points as p
 
     tables = audit_tables(results, seed)
     norms = list(dict.fromkeys(results["normalizer"]))
     gaps = pd.concat([headline(tables, n).assign(normalizer=n) for n in norms], ignore_index=True)
     run = AuditDir(out).read_run(missing_ok=True)
-    return AuditResult(out, results, tables.scores, tables.conditions, gaps, tables.tests,
-                       ceiling_shares(tables.conditions, tables.ceiling), tables.disparity_groups, tables.disparity_summary,
-                       missed if missed is not None else pd.DataFrame(), run, tables.disparity_changes,
-                       tables.adjusted_summary, tables.adjusted_changes, tables.error_rates,
-                       tables.error_rate_differences, include_faces, tables)
+    return AuditResult(out, results, p(tables.scores), p(tables.conditions), p(gaps), p(tables.tests),
+                       p(ceiling_shares(tables.conditions, tables.ceiling)), p(tables.disparity_groups),
+                       p(tables.disparity_summary), p(missed) if missed is not None else pd.DataFrame(), run,
+                       p(tables.disparity_changes), p(tables.adjusted_summary), p(tables.adjusted_changes),
+                       p(tables.error_rates), p(tables.error_rate_differences), include_faces, tables)
 
 
 def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,
@@ -296,7 +298,8 @@ def audit_model(model: str | Path, data: str | Path, *, attr: str | list[str],
 
 @dataclass
 class ComparisonResult:
-    """Several models compared on shared subjects, as tidy DataFrames (scores in fractions 0-1), and the output folder."""
+    """Several models compared on shared subjects, as tidy DataFrames in the report's units (scores, rates, differences
+    and intervals in percent: points), and the output folder."""
 
     out: Path
     models: pd.DataFrame  # per model: overall score, 95% CI, rank (auditkit.stats.model_comparison.MODEL_COLUMNS)
@@ -349,10 +352,12 @@ def compare(audits: list[str | Path], *, names: dict[str | Path, str] | None = N
     comparison = build_comparison(load_models(paths, labels), seed)
     with _out(out) as folder:
         build_comparison_report(comparison, folder)
+    from auditkit.report.units import in_points as p
+
     tables = comparison.tables
-    return ComparisonResult(folder, tables.models, tables.groups, tables.disparities, tables.pairs,
-                            comparison.subjects, pd.DataFrame(comparison.counts), comparison.missed, comparison,
-                            tables.error_rates, tables.error_rate_differences)
+    return ComparisonResult(folder, p(tables.models), p(tables.groups), p(tables.disparities), p(tables.pairs),
+                            p(comparison.subjects), pd.DataFrame(comparison.counts), p(comparison.missed), comparison,
+                            p(tables.error_rates), p(tables.error_rate_differences))
 
 
 @dataclass

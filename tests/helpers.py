@@ -146,3 +146,12 @@ def findings_results(reps: int = 6, seed: int = 0, subjects: int = 8) -> pd.Data
                                          "train_group": train, "test_group": test, "subject": s, "au": au, "f1": v,
                                          "accuracy": v, "support": 30, "positives": 6})
     return pd.DataFrame(rows)
+
+
+def summary_tables(node: object, path: str = "") -> list[tuple[str, list[dict]]]:
+    """Every list of row dicts in a summary.json, with its path ("a.b")."""
+    if isinstance(node, list) and node and all(isinstance(r, dict) for r in node):
+        return [(path, node)]
+    if isinstance(node, dict):
+        return [t for k, v in node.items() for t in summary_tables(v, f"{path}.{k}" if path else k)]
+    return []

@@ -148,7 +148,7 @@ def test_api_returns_tables_and_writes_the_three_outputs(audits: dict[str, Path]
     summary = json.loads((tmp_path / "cmp" / "summary.json").read_text())
     assert "percent" in summary["units"]
     board = {r["model"]: r for r in summary["leaderboard"]}
-    assert board["fair"]["score"] == pytest.approx(100 * result.models.set_index("model").loc["fair", "score"])
+    assert board["fair"]["score"] == pytest.approx(result.models.set_index("model").loc["fair", "score"])  # one unit
     md = (tmp_path / "cmp" / "summary.md").read_text()
     assert "## Leaderboard" in md and "## Methods and limitations" in md and "fair's gender disparity" in md
     html = (tmp_path / "cmp" / "report.html").read_text()

@@ -16,7 +16,7 @@ from auditkit.report.figures import faces_figure
 from auditkit.report.render import build_report
 from auditkit.report.tables import audit_tables
 from tests import browser
-from tests.helpers import LINK
+from tests.helpers import LINK, summary_tables
 
 EVIL = "<script>alert(1)</script>"
 
@@ -292,3 +292,27 @@ def test_a_registered_section_reaches_all_three_outputs(tmp_path: Path, monkeypa
     assert json.loads((audit / "summary.json").read_text())["au_counts"] == {"aus": 2, "share": "all"}
     md = (audit / "summary.md").read_text()
     assert "## AUs scored\n\n2 AUs, all" in md and md.index("## Tests") < md.index("## AUs scored")
+
+
+def test_summary_json_and_the_api_speak_one_unit(tmp_path: Path) -> None:
+    from auditkit.api import _result
+    from auditkit.report.sections import percent_fields
+    from auditkit.report.units import POINTS
+
+    audit = _fake_audit(tmp_path / "audit")
+    build_report(audit)
+    summary = json.loads((audit / "summary.json").read_text())
+    declared = percent_fields("audit")
+    tables = summary_tables(summary)
+    assert {"conditions", "tests", "disparities.groups"} <= {p for p, _ in tables}
+    for path, rows in tables:
+        score_like = {k for r in rows for k, v in r.items() if k in POINTS and isinstance(v, (int, float))}
+        assert score_like <= set(declared.get(path, ())), f"{path}: {score_like - set(declared.get(path, ()))}"
+    # the API's tables are the report's figures: the same conditions, in the same units
+    result = _result(audit, pd.read_parquet(audit / "results.parquet"))
+    api = result.conditions.set_index(["normalizer", "condition", "train_group", "test_group"])
+    for row in summary["conditions"]:
+        got = api.loc[(row["normalizer"], row["condition"], row["train_group"], row["test_group"])]
+        assert got["score"] == pytest.approx(row["score"]) and got["sem"] == pytest.approx(row["sem"])
+    crossed = result.tests[result.tests["test"] == result.tests["test"].iloc[0]]
+    assert (crossed["diff"].abs() > 1).any()  # points, not fractions

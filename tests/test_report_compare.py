@@ -14,7 +14,7 @@ from auditkit.data import load_dataset
 from auditkit.protocol.predictions_audit import audit_predictions
 from auditkit.report.sections import sections_of
 from tests import browser
-from tests.helpers import LINK, write_generic
+from tests.helpers import LINK, summary_tables, write_generic
 
 BOLD = "<b>bold</b>"
 
@@ -46,7 +46,7 @@ def test_summary_md_keeps_labels_inert(hostile: auditkit.ComparisonResult) -> No
     assert "\\<b>bold\\</b>" in text and "<b>" not in text.replace("\\<b>", "")
     summary = json.loads((hostile.out / "summary.json").read_text())
     assert {m["model"] for m in summary["models"]} == {BOLD, LINK}
-    assert summary["model_pairs"][0]["difference"] == pytest.approx(100 * hostile.pairs["difference"].iloc[0])
+    assert summary["model_pairs"][0]["difference"] == pytest.approx(hostile.pairs["difference"].iloc[0])
 
 
 @pytest.mark.slow
@@ -61,3 +61,14 @@ def test_compare_report_renders_offline_in_headless_chromium(hostile: auditkit.C
     assert not errors, errors
     shot = browser.screenshot(report, tmp_path / "profile", "compare-report.png")
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_summary_gives_every_score_like_column_in_points(hostile: auditkit.ComparisonResult) -> None:
+    from auditkit.report.sections import percent_fields
+    from auditkit.report.units import POINTS
+
+    summary = json.loads((hostile.out / "summary.json").read_text())
+    declared = percent_fields("compare")
+    for path, rows in summary_tables(summary):
+        score_like = {k for r in rows for k, v in r.items() if k in POINTS and isinstance(v, (int, float))}
+        assert score_like <= set(declared.get(path, ())), f"{path}: {score_like - set(declared.get(path, ()))}"

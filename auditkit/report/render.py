@@ -20,6 +20,7 @@ from auditkit.report.figures import conditions_figure, faces_figure, per_au_figu
 from auditkit.report.sections import ReportContext, Section, percent_fields
 from auditkit.report.tables import AuditTables, audit_tables, is_test_only
 from auditkit.report.text import md, num, pct, settings_line, signed
+from auditkit.report.units import SQUARED, UNITS
 from auditkit.stats import CI_NOTE, HOLM_NOTE, format_p, test_descriptions
 from auditkit.stats.disparities import ALL_AUS
 
@@ -87,11 +88,14 @@ def example_faces(out: Path, run: dict, per_group: int = 3) -> dict[str, dict[st
     return faces
 
 
-# summary.json gives every score-like number in percent (points), like the report, the terminal and summary.md;
-# each section names its percent fields (report/sections.py)
-UNITS = ("scores, their std, differences, confidence intervals, shares of the ceiling, base rates and missed-frame "
-         "shares are in percent (points); p-values, test statistics, effect sizes (Cohen's d, Hedges' g) and "
-         "disparity ratios are unitless")
+# summary.json gives every score-like number in percent (points), like the report, the terminal, summary.md and the
+# API (report/units.py); each section names its percent fields (report/sections.py)
+
+
+def _scaled(key: str, value: object, fields: tuple[str, ...]) -> object:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return value
+    return 100 * value if key in fields else 10_000 * value if key in SQUARED else value
 
 
 def in_percent(summary: dict, report: str = "audit", units: str = UNITS) -> dict:
@@ -108,8 +112,7 @@ def in_percent(summary: dict, report: str = "audit", units: str = UNITS) -> dict
         else:
             if not isinstance(holder.get(key), list):  # absent, or not a table of rows (nothing to scale)
                 continue
-            holder[key] = [{k: (100 * v if k in fields and isinstance(v, (int, float)) else v) for k, v in row.items()}
-                           for row in holder.get(key, [])]
+            holder[key] = [{k: _scaled(k, v, fields) for k, v in row.items()} for row in holder.get(key, [])]
     return out
 
 

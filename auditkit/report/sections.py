@@ -116,7 +116,7 @@ def _conditions_md(rows: list[dict]) -> list[str]:
     return lines
 
 
-@register_section("conditions", markdown=_conditions_md, percent={"": ("score", "std", "f1", "accuracy")})
+@register_section("conditions", markdown=_conditions_md, percent={"": ("score", "std", "sem", "f1", "accuracy")})
 def conditions(ctx: ReportContext) -> list[dict]:
     """The paper's Table 5 for this audit."""
     return records(ctx.tables.conditions)
@@ -219,11 +219,11 @@ def _disparities_md(disparities: dict) -> list[str]:
                            "summary": ("overall", "score_a", "score_b", "difference", "difference_ci_low",
                                        "difference_ci_high", "range"),
                            "changes": ("difference_baseline", "difference", "change", "change_ci_low",
-                                       "change_ci_high"),
+                                       "change_ci_high", "se"),
                            "adjusted": ("score_a", "score_b", "difference", "difference_ci_low", "difference_ci_high",
                                         "base_rate_a", "base_rate_b"),
                            "adjusted_changes": ("difference_baseline", "difference", "change", "change_ci_low",
-                                                "change_ci_high")})
+                                                "change_ci_high", "se")})
 def disparities(ctx: ReportContext) -> dict:
     """fairlearn-style disparities between test groups, per normalizer and AU (and all AUs), and each pair's test."""
     return {"groups": records(ctx.tables.disparity_groups), "summary": records(ctx.tables.disparity_summary),
@@ -312,7 +312,8 @@ def _tests_md(rows: list[dict]) -> list[str]:
     return lines + ["", f"- {HOLM_NOTE}", f"- {CI_NOTE}"] + [f"- {n}: {t}" for n, t in test_descriptions().items()]
 
 
-@register_section("tests", markdown=_tests_md, percent={"": ("diff", "ci_low", "ci_high")})
+@register_section("tests", markdown=_tests_md,
+                  percent={"": ("mean_a", "mean_b", "diff", "ci_low", "ci_high", "se", "detectable")})
 def tests(ctx: ReportContext) -> list[dict]:
     """Every registered test of every registered comparison, Holm-corrected (stats.gap_tests)."""
     return records(ctx.tables.tests)
