@@ -39,7 +39,7 @@ _EXPORTS = {
     "normalize_dataset": "auditkit.normalizers.apply",
     "gap": "auditkit.api",
     "AuditResult": "auditkit.api",
-    "AuditConfig": "auditkit.protocol.runner",
+    "AuditConfig": "auditkit.protocol.config",
     "run_audit": "auditkit.protocol.runner",
     "audit_predictions": "auditkit.api",
     "audit_model": "auditkit.api",

@@ -150,7 +150,7 @@ def _checked_normalizers(normalizers: list[str] | tuple[str, ...] | str,
 def _audit_config(data: str | Path | None, attr: str | list[str], normalizers: list[str] | tuple[str, ...] | str,
                   preset: str, normalizer_options: dict[str, dict] | None, **protocol: object) -> object:
     """The AuditConfig of `gap` and `plan`: the synthetic default when `data` is None, options checked."""
-    from auditkit.protocol.runner import AuditConfig
+    from auditkit.protocol.config import AuditConfig
 
     attrs = _attrs(attr)
     norms, options = _checked_normalizers(normalizers, normalizer_options)
@@ -309,14 +309,14 @@ class ComparisonResult:
     subjects: pd.DataFrame  # per model and shared test subject: the score every table is computed from
     counts: pd.DataFrame  # per model: subjects and AUs scored, and how many all models share
     missed_frames: pd.DataFrame  # per model and group (predictions audits): frames the tool never served
-    comparison: object = field(repr=False, default=None)  # the auditkit.protocol.compare.Comparison behind it
+    comparison: object = field(repr=False, default=None)  # the auditkit.protocol.comparison.Comparison behind it
     # per model and group: hit and false-alarm rates; per model, pair of groups and rate: difference, CI, p, Holm
     error_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
     error_rate_differences: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_html(self, path: str | Path | None = None) -> Path:
         """Write report.html (and summary.json, summary.md) into the output folder, or the report to `path`."""
-        from auditkit.report.compare import build_comparison_report
+        from auditkit.report.comparison_report import build_comparison_report
 
         return build_comparison_report(self.comparison, self.out, path)
 
@@ -342,8 +342,8 @@ def compare(audits: list[str | Path], *, names: dict[str | Path, str] | None = N
         The tables as DataFrames, with `.to_html()`. Refusals (one audit, different datasets or groups,
         unfinished audits, duplicate labels) raise AuditkitError before anything is written.
     """
-    from auditkit.protocol.compare import build_comparison, check_names, load_models
-    from auditkit.report.compare import build_comparison_report, check_out
+    from auditkit.protocol.comparison import build_comparison, check_names, load_models
+    from auditkit.report.comparison_report import build_comparison_report, check_out
 
     paths = [Path(a) for a in audits]
     labels = check_names(names or {}, paths)
@@ -408,37 +408,19 @@ def normalize(data: str | Path, out: str | Path, *, normalizer: str = "deepfn", 
     -------
     NormalizeResult
     """
-    from functools import partial
-
     from auditkit.data import load_dataset
-    from auditkit.normalizers.apply import normalize_dataset, normalize_path
-    from auditkit.protocol.cluster import check_workers_can_read, cluster_spec, fit_threads, open_client, run_remote
+    from auditkit.protocol.normalization import normalize_copy, quality_of
 
-    out = Path(out)
     ds = load_dataset(data)
     if quality:
         from auditkit.data.synth.truth import load_truth
 
         load_truth(ds)  # before any work: only synthetic datasets know the ideal face (a one-line DatasetError)
-    settings = {**(options or {}), "seed": seed}
-    spec = cluster_spec(cluster)
-    if spec:
-        with open_client(spec) as client:
-            check_workers_can_read(client, [data, out.resolve().parent])
-            run_remote(client, partial(normalize_path, template=template, force=force, options=settings), str(data),
-                       normalizer, str(out), gpu=True, threads=fit_threads())
-    else:
-        normalize_dataset(ds, normalizer, out, template=template, force=force, options=settings, progress=progress)
-    normalized = load_dataset(out)
-    result = NormalizeResult(out, dict(normalized.meta["provenance"].get("normalizer_config") or {}))
+    normalized = normalize_copy(data, normalizer, out, template=template, force=force,
+                                options={**(options or {}), "seed": seed}, cluster=cluster, progress=progress)
+    result = NormalizeResult(Path(out), dict(normalized.meta["provenance"].get("normalizer_config") or {}))
     if quality:
-        from auditkit.normalizers.quality import transfer_error
-
-        # DeepFN's CPU default equalizes by the face and greys the background: the ideal is drawn the same way
-        region = str(result.settings.get("equalize", "image"))
-        background = str(result.settings.get("background", "keep"))
-        result.transfer_error = transfer_error(ds, normalized, normalized.meta["provenance"]["template"], seed=seed,
-                                               region=region, background=background)
+        result.transfer_error = quality_of(ds, normalized, result.settings, seed)
     if preview is not None:
         from auditkit.normalizers.preview import preview_dataset
 
@@ -530,7 +512,7 @@ def plan(data: str | Path | None = None, *, attr: str | list[str], normalizers: 
 
     from auditkit.data.dataset import load_dataset
     from auditkit.protocol.costs import estimate
-    from auditkit.protocol.runner import make_plan
+    from auditkit.protocol.plan import make_plan
 
     cfg = _audit_config(data, attr, normalizers, preset, normalizer_options, repeats=repeats, n_train=n_train,
                         n_val=n_val, bins=bins, source=source)

@@ -189,7 +189,7 @@ def null_rows(audit: Path) -> list[dict]:
 
 def compare_rows(audit: Path) -> list[dict]:
     """`compare` of the audit's two normalizers (none and jitter: one configuration, its own trainings)."""
-    from auditkit.protocol.compare import _entries, _read, build_comparison
+    from auditkit.protocol.comparison import _entries, _read, build_comparison
 
     run, results = _read(audit)
     comparison = build_comparison(_entries(audit, run, results, audit.name))
@@ -246,7 +246,7 @@ def power_rows(audit: Path) -> list[dict]:
 def seed_rows(audits: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
     """Per seed audit: the overall gap and the darker - lighter difference with their intervals; and `compare` of
     disjoint pairs of seeds (one configuration, other draws and trainings)."""
-    from auditkit.protocol.compare import build_comparison, load_models
+    from auditkit.protocol.comparison import build_comparison, load_models
     from auditkit.report.tables import audit_tables, headline
 
     rows = []

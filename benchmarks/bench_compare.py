@@ -69,7 +69,7 @@ def train_and_predict(ds: object, model: Model, middle: list[str]) -> np.ndarray
     """Train one LeNet-5 on Fitzpatrick III-IV people and return its probabilities for every frame of the dataset."""
     from auditkit.classifiers.lenet import INPUT_SIZE, LeNetClassifier
     from auditkit.plugins import make_normalizer
-    from auditkit.protocol.runner import AUDIT_PRESETS
+    from auditkit.protocol.config import AUDIT_PRESETS
 
     rng = np.random.default_rng(model.seed)
     people = list(rng.permutation(middle))

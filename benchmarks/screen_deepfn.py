@@ -53,7 +53,10 @@ from auditkit.normalizers.deepfn.model import DeepFN
 from auditkit.normalizers.deepfn.presets import PRESETS
 from auditkit.normalizers.deepfn.train import center_codes, image_gradient_l1
 from auditkit.protocol.audit_dir import AuditDir
-from auditkit.protocol.runner import AuditConfig, AuditPlan, TaskData, make_plan, prepare_inputs, run_task, scope_rows
+from auditkit.protocol.config import AuditConfig
+from auditkit.protocol.inputs import prepare_inputs
+from auditkit.protocol.plan import AuditPlan, make_plan, scope_rows
+from auditkit.protocol.training import TaskData, run_task
 from auditkit.stats.base_rates import standardize
 
 PROBE_AUS = ["AU01", "AU02", "AU04", "AU06", "AU12", "AU15", "AU17"]

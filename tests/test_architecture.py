@@ -72,3 +72,12 @@ def test_the_statistics_import_no_normalizer_protocol_or_report() -> None:
              for path in sorted((PACKAGE / "stats").rglob("*.py"))
              for line, target in imports_of(path) if target.startswith(banned)]
     assert not found, "\n".join(found)
+
+
+def test_architecture_md_stands_alone_and_walks_every_protocol_module() -> None:
+    text = (PACKAGE.parent / "ARCHITECTURE.md").read_text()
+    assert "../shared" not in text and "DESIGN.md" not in text  # no map outside the repository
+    walk = text[text.index("## One audit, from the command to the report"):text.index("## The pipeline")]
+    modules = sorted(p.stem for p in (PACKAGE / "protocol").glob("*.py") if p.stem != "__init__")
+    missing = [m for m in modules if f"protocol/{m}.py" not in walk and f"protocol/{m}." not in walk]
+    assert not missing, f"ARCHITECTURE.md's walk does not say where these protocol modules come in: {missing}"

@@ -19,7 +19,8 @@ from auditkit.normalizers.base import check_dataset, prepare
 from auditkit.normalizers.histeq import equalize
 from auditkit.normalizers.oracle import OracleNormalizer
 from auditkit.plugins import make_normalizer
-from auditkit.protocol.runner import AuditConfig, run_audit
+from auditkit.protocol.config import AuditConfig
+from auditkit.protocol.runner import run_audit
 
 
 def _fitted(data: Path) -> tuple[OracleNormalizer, object, str]:

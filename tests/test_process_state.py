@@ -50,7 +50,8 @@ def test_lenet_fit_does_not_reseed_or_resize_the_callers_process() -> None:
 
 
 def test_an_audit_run_in_process_leaves_threads_and_seed_alone(audit_dataset, tmp_path) -> None:
-    from auditkit.protocol.runner import AuditConfig, run_audit
+    from auditkit.protocol.config import AuditConfig
+    from auditkit.protocol.runner import run_audit
 
     torch.manual_seed(7)
     before = _state()

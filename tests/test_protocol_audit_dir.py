@@ -166,7 +166,9 @@ def test_a_resumed_audit_does_not_reuse_inputs_of_other_normalizer_settings(audi
     """A changed default (here histeq's settings, as after an upgrade) makes the runner normalize again."""
     from auditkit.data.dataset import load_dataset
     from auditkit.normalizers.histeq import HistEqNormalizer
-    from auditkit.protocol.runner import AuditConfig, make_plan, prepare_inputs
+    from auditkit.protocol.config import AuditConfig
+    from auditkit.protocol.inputs import prepare_inputs
+    from auditkit.protocol.plan import make_plan
 
     cfg = AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("gender",), repeats=1, n_train=2, n_val=1)
     plan = make_plan(cfg, load_dataset(audit_dataset))

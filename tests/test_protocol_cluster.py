@@ -17,7 +17,8 @@ import pytest
 from auditkit.errors import AuditkitError
 from auditkit.protocol.audit_dir import AuditDir
 from auditkit.protocol.cluster import ENV_VAR, check_workers_can_read, cluster_spec
-from auditkit.protocol.runner import AuditConfig, run_audit
+from auditkit.protocol.config import AuditConfig
+from auditkit.protocol.runner import run_audit
 from tests.conftest import kill_mid_run
 from tests.helpers import run_cli, torchscript_model
 

@@ -10,8 +10,9 @@ from auditkit.classifiers.lenet import IMAGES_PER_CORE_S as LENET_IMAGES_PER_COR
 from auditkit.data.dataset import load_dataset
 from auditkit.normalizers.deepfn.normalizer import STEP_S_2_CORES as DEEPFN_STEP_S_2_CORES
 from auditkit.normalizers.deepfn.normalizer import STEP_S_GPU as DEEPFN_STEP_S_GPU
+from auditkit.protocol.config import AuditConfig
 from auditkit.protocol.costs import estimate, training_images
-from auditkit.protocol.runner import AuditConfig, make_plan
+from auditkit.protocol.plan import make_plan
 from tests.helpers import run_cli
 
 

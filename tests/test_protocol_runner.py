@@ -16,7 +16,8 @@ from auditkit.classifiers import lenet_fused
 from auditkit.contract import Classifier
 from auditkit.errors import AuditkitError
 from auditkit.protocol.audit_dir import AuditDir
-from auditkit.protocol.runner import AuditConfig, run_audit
+from auditkit.protocol.config import AuditConfig
+from auditkit.protocol.runner import run_audit
 from tests.conftest import kill_mid_run
 from tests.helpers import run_cli
 
@@ -212,7 +213,8 @@ def test_frames_lost_at_ingest_are_reported_per_group(audit_dataset: Path, tmp_p
 
 def test_settings_that_would_train_nothing_or_crash_are_refused_before_any_work(tmp_path: Path) -> None:
     from auditkit.errors import AuditkitError
-    from auditkit.protocol.runner import AuditConfig, run_audit
+    from auditkit.protocol.config import AuditConfig
+    from auditkit.protocol.runner import run_audit
 
     for key, value, message in (("epochs", 0, "--epochs (epochs): must be at least 1, got 0"),
                                 ("repeats", -1, "--repeats (repeats): must be at least 1"),
@@ -243,7 +245,7 @@ def test_every_row_says_what_made_it_and_run_json_records_the_environment(audit_
 
 def _resume_elsewhere(audit_dataset: Path, out: Path, monkeypatch: pytest.MonkeyPatch, **kw) -> pd.DataFrame:
     """Run a small audit, drop one finished training, and resume it as if on a CPU with other instruction sets."""
-    from auditkit.protocol import runner
+    from auditkit.protocol import runner, training
 
     cfg = _cfg(audit_dataset, ("gender",), repeats=1)
     run_audit(cfg, out, jobs=1)
@@ -254,7 +256,8 @@ def _resume_elsewhere(audit_dataset: Path, out: Path, monkeypatch: pytest.Monkey
         env = {**real(runtime), "cpu_flags": "0000other000"}
         return {**env, "id": "elsewhere0001"}
 
-    monkeypatch.setattr(runner, "environment", elsewhere)
+    monkeypatch.setattr(runner, "environment", elsewhere)  # the run's record
+    monkeypatch.setattr(training, "environment", elsewhere)  # each training's (in-process with one job)
     return run_audit(cfg, out, jobs=1, **kw)
 
 

@@ -172,7 +172,8 @@ def test_report_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_faces_only_with_include_faces(audit_dataset: Path, tmp_path: Path) -> None:
-    from auditkit.protocol.runner import AuditConfig, run_audit
+    from auditkit.protocol.config import AuditConfig
+    from auditkit.protocol.runner import run_audit
 
     out = tmp_path / "audit"
     run_audit(AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("gender",), repeats=1, n_train=2, n_val=1),

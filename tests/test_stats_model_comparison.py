@@ -129,7 +129,7 @@ def test_group_score_intervals_cover_the_true_mean() -> None:
                   "two differ by 5.0 points, 95 % CI 3.0 to 7.0"),
 ])
 def test_pair_sentences_read_the_interval_the_right_way(da: float, db: float, expect: str) -> None:
-    from auditkit.report.compare import pair_sentence
+    from auditkit.report.comparison_report import pair_sentence
 
     change = da - db
     row = {"model_a": "a", "model_b": "b", "quantity": DISPARITY, "group_a": "x", "group_b": "y", "value_a": da,

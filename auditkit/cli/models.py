@@ -123,8 +123,8 @@ def compare(
     """Compare AU models side by side on the subjects they share: scores, disparities, paired tests between models."""
     from auditkit.api import compare as run_compare
     from auditkit.protocol.audit_dir import REPORT_FILE
-    from auditkit.protocol.compare import parse_names
-    from auditkit.report.compare import sentences
+    from auditkit.protocol.comparison import parse_names
+    from auditkit.report.comparison_report import sentences
 
     result = run_compare(audits, names=parse_names(name, audits), out=out, seed=seed)
     print_leaderboard(result.comparison)

@@ -184,7 +184,7 @@ def _print_test_only(tables) -> None:
 
 def print_leaderboard(comparison) -> None:
     """The comparison's leaderboard at 80 columns, and what the models were paired on."""
-    from auditkit.report.compare import leaderboard
+    from auditkit.report.comparison_report import leaderboard
 
     rows = leaderboard(comparison)
     pair = rows[0]["comparison"]

@@ -13,7 +13,8 @@ import numpy as np
 
 from auditkit import contract
 from auditkit.plugins import make_classifier, make_normalizer
-from auditkit.protocol.runner import AuditPlan, classifier_options, scope_rows
+from auditkit.protocol.plan import AuditPlan, scope_rows
+from auditkit.protocol.training import classifier_options
 
 
 @dataclass

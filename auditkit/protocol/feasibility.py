@@ -6,7 +6,8 @@ import pandas as pd
 
 from auditkit.data.dataset import Dataset
 from auditkit.errors import AuditkitError
-from auditkit.protocol.runner import AuditConfig, make_plan
+from auditkit.protocol.config import AuditConfig
+from auditkit.protocol.plan import make_plan
 
 STANDARD = ("person", "gender", "fitzpatrick", "dataset")  # the paper's four splits
 

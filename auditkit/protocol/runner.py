@@ -5,328 +5,30 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 from joblib import delayed
 
 from auditkit import contract
-from auditkit.classifiers.base import (
-    DEFAULT_INPUT_SIZE,
-    channels_of,
-    input_size_of,
-    runtime_note_of,
-    runtime_of,
-    with_channels,
-)
-from auditkit.contract import checked_proba, checked_transform
-from auditkit.data.dataset import Dataset, load_dataset
-from auditkit.data.template import select_template
+from auditkit.classifiers.base import channels_of, input_size_of, runtime_note_of, runtime_of
+from auditkit.data.dataset import load_dataset
 from auditkit.errors import AuditkitError
-from auditkit.files import atomic_path
-from auditkit.normalizers.base import check_dataset, params_of, prepare, with_baseline
-from auditkit.plugins import code_version, load, make_classifier, make_normalizer, plugin_version
-from auditkit.process_state import parallel, preserved
+from auditkit.normalizers.base import check_dataset
+from auditkit.plugins import load, make_normalizer
+from auditkit.process_state import parallel
 from auditkit.protocol.audit_dir import AuditDir, code_versions
+from auditkit.protocol.config import AuditConfig
 from auditkit.protocol.coverage import ingest_loss_record, sources_of
-from auditkit.protocol.groups import Pool, build_pools, check_pool_sizes, resolve_bins
-from auditkit.protocol.results import label_rows
-from auditkit.protocol.splits import Task, group_tasks, person_tasks
+from auditkit.protocol.gallery import save_group_faces
+from auditkit.protocol.inputs import normalize_on_worker, prepare_inputs
+from auditkit.protocol.plan import AuditPlan, make_plan, scope_rows
+from auditkit.protocol.splits import Task
+from auditkit.protocol.training import TaskData, classifier_options, timed_task
 from auditkit.provenance import differences, environment, run_record
-from auditkit.stats.metrics import DEFAULT_F1_RULE, check_f1_rule, per_subject_au
-
-AUDIT_PRESETS: dict[str, dict] = {
-    # the paper's protocol: 50 epochs, 20 repetitions, every person-independent test subject also gets a dependent model
-    "paper": {"repeats": 20, "epochs": 50, "patience": None, "person_dependent": 10_000, "lr": 5e-5, "balanced": False},
-    # minutes on 2 CPU cores: fewer, faster-converging trainings (lr 1e-3, class-balanced loss, early stopping)
-    "default": {"repeats": 10, "epochs": 15, "patience": 5, "person_dependent": 6, "lr": 1e-3, "balanced": True},
-    # seconds: for trying the pipeline and for tests
-    "smoke": {"repeats": 2, "epochs": 2, "patience": None, "person_dependent": 2, "lr": 1e-3, "balanced": True},
-}
-
-
-@dataclass(frozen=True)
-class AuditConfig:
-    """Everything that determines an audit's results (stored in run.json; resuming requires the same config)."""
-
-    data: str
-    attr: tuple[str, ...]
-    normalizers: tuple[str, ...] = ("none",)
-    classifier: str = "lenet5"
-    bins: str | None = None
-    source: str | None = None
-    template: str | None = None
-    preset: str = "default"
-    repeats: int = 10
-    n_train: int = 4
-    n_val: int = 2
-    seed: int = 0
-    epochs: int = 15
-    patience: int | None = 5
-    lr: float = 1e-3
-    balanced: bool = True
-    batch_size: int = 64
-    person_dependent: int = 6
-    normalizer_options: dict = field(default_factory=dict)  # {normalizer: {setting: value}} (--normalizer-option)
-    f1_rule: str = DEFAULT_F1_RULE  # F1 of a subject with no positives and none predicted (metrics.F1_RULES)
-
-    @classmethod
-    def from_preset(cls, preset: str, **overrides) -> AuditConfig:
-        """A config from a named preset, with explicit (non-None) overrides applied."""
-        if preset not in AUDIT_PRESETS:
-            raise AuditkitError(f"--preset (preset): unknown preset {preset!r} (choose from {', '.join(AUDIT_PRESETS)})")
-        values = {**AUDIT_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-        if "normalizers" in values:
-            values["normalizers"] = with_baseline(values["normalizers"])
-        check_f1_rule(values.get("f1_rule", DEFAULT_F1_RULE))
-        config = cls(preset=preset, **values)
-        config.check()
-        return config
-
-    def check(self) -> None:
-        """One-line errors for settings that would train nothing or crash later (each names its CLI flag and its
-        Python keyword), checked before any work."""
-        limits = {"repeats": ("--repeats", 1), "n_train": ("--train", 1), "n_val": ("--val", 1),
-                  "epochs": ("--epochs", 1), "seed": ("--seed", 0)}
-        for key, (flag, least) in limits.items():
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise AuditkitError(f"{flag} ({key}): expected a whole number, got {value!r}")
-            if value < least:
-                raise AuditkitError(f"{flag} ({key}): must be at least {least}, got {value}")
-
-    def identity(self) -> dict:
-        """The fields that must match for a re-run to resume (paths may move; the data fingerprint is checked instead)."""
-        d = asdict(self)
-        d.pop("data")
-        if not d["normalizer_options"]:
-            d.pop("normalizer_options")  # audits from before the option existed still resume
-        return d
-
-
-@dataclass
-class AuditPlan:
-    """The resolved audit: who is in scope, the template, the pools, the AUs, and every training task."""
-
-    config: AuditConfig
-    dataset: Dataset
-    scope: list[str]
-    source: str
-    template: str
-    pools: list[Pool]
-    aus: list[str]
-    tasks: list[Task]
-
-    def summary(self) -> dict:
-        """JSON-ready description for run.json and reports."""
-        return {"source": self.source, "template": self.template, "aus": self.aus, "scope": self.scope,
-                "pools": {p.name: list(p.subjects) for p in self.pools}, "tasks": [t.to_dict() for t in self.tasks]}
-
-
-def make_plan(cfg: AuditConfig, ds: Dataset) -> AuditPlan:
-    """Resolve subjects, template, pools, AUs and tasks for one audit."""
-    if cfg.n_train < 1 or cfg.n_val < 1:
-        raise AuditkitError("--train and --val must each be at least 1")
-    if cfg.repeats < 1:
-        raise AuditkitError("--repeats must be at least 1")
-    attrs = list(cfg.attr)
-    sources = ds.subjects["dataset"].value_counts()
-    if attrs == ["dataset"] or cfg.source == "all":
-        source, scope = "all", list(ds.subjects["subject"])
-    elif cfg.source is not None:
-        if cfg.source not in sources.index:
-            raise AuditkitError(f"--source (source): no subjects from {cfg.source!r} (sources here: "
-                                f"{', '.join(sorted(sources.index))})")
-        source, scope = cfg.source, list(ds.subjects.loc[ds.subjects["dataset"] == cfg.source, "subject"])
-    else:
-        # like the paper, group audits default to the largest single source so capture conditions do not confound them
-        source = str(sorted(sources.index, key=lambda s: (-sources[s], s))[0])
-        scope = list(ds.subjects.loc[ds.subjects["dataset"] == source, "subject"])
-    if cfg.template is not None:
-        if cfg.template not in set(ds.subjects["subject"]):
-            raise AuditkitError(f"--template (template): unknown subject {cfg.template!r}")
-        template = cfg.template
-    else:
-        template = select_template(ds, scope)
-    scope = sorted(s for s in scope if s != template)
-    pools = build_pools(ds, attrs, scope, resolve_bins(ds, attrs, cfg.bins))
-    check_pool_sizes(pools, cfg.n_train, cfg.n_val)
-    if attrs == ["dataset"]:
-        coded = [set(ds.coded_aus(p.name)) for p in pools]
-        aus = [a for a in ds.aus if all(a in c for c in coded)]
-        if not aus:
-            raise AuditkitError("--attr dataset: the sources share no coded AU, so no cross-dataset test is possible")
-    else:
-        frames = ds.frames[ds.frames["subject"].isin(scope)]
-        aus = [a for a in ds.aus if (frames[a].to_numpy() >= 0).any()]
-    if attrs == ["person"]:
-        frames = ds.frames[ds.frames["subject"].isin(scope)]
-        tasks = person_tasks(pools[0], frames, cfg.repeats, cfg.n_train, cfg.n_val, cfg.seed, cfg.person_dependent)
-    else:
-        tasks = group_tasks(pools, cfg.repeats, cfg.n_train, cfg.n_val, cfg.seed)
-    return AuditPlan(cfg, ds, scope, source, template, pools, aus, tasks)
-
-
-def prepare_inputs(plan: AuditPlan, normalizer: str, audit: AuditDir,
-                   progress: Callable[[str, int, int], None] | None = None, size: int = DEFAULT_INPUT_SIZE) -> Path:
-    """Normalize every in-scope face once per audit and cache it at the classifier's input size (memory-mappable);
-    the fitted normalizer's settings go to the audit's normalizers.json."""
-    path, settings = normalize_faces(plan, normalizer, audit, progress, size)
-    if settings is not None:
-        audit.record_normalizer(normalizer, settings)
-    return path
-
-
-def normalize_faces(plan: AuditPlan, normalizer: str, audit: AuditDir,
-                    progress: Callable[[str, int, int], None] | None = None, size: int = DEFAULT_INPUT_SIZE,
-                    parallel_map: Callable | None = None) -> tuple[Path, dict | None]:
-    """Fit the normalizer and write the cached inputs file; (its path, the fitted settings or None if cached).
-
-    The cache is keyed by the normalizer's settings before fitting, its plugin's and code's versions and the dataset,
-    so a resumed audit never reuses faces that the current settings (or a changed default) would not produce.
-    `parallel_map` goes to a normalizer that can spread its fit (DeepFN's per-subject models), e.g. over a cluster.
-    """
-    ds = plan.dataset
-    norm = make_normalizer(normalizer, seed=plan.config.seed, progress=progress,
-                           **plan.config.normalizer_options.get(normalizer, {}))
-    key = {"settings": params_of(norm), "version": plugin_version("normalizer", normalizer),
-           "code": code_version("normalizer", normalizer), "fingerprint": ds.fingerprint}
-    path = audit.inputs_file(normalizer, key, size)
-    if path.exists():
-        return path, None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = scope_rows(plan)
-    subjects = ds.frames["subject"].to_numpy()[rows]
-    by_subject = {s: ds.faces_of(s) for s in plan.scope}
-    prepare(norm, ds, plan.template)
-    if parallel_map is not None and contract.has(norm, "normalizer", "parallel_map"):
-        norm.parallel_map = parallel_map
-    norm.fit(ds.faces_of(plan.template), by_subject)
-    out = np.empty((len(rows), size, size), np.uint8)
-    for s in plan.scope:
-        idx = np.flatnonzero(subjects == s)
-        faces = checked_transform(norm, normalizer, s, by_subject[s])
-        out[idx] = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces])
-    with atomic_path(path) as tmp:
-        np.save(tmp, out)
-    return path, params_of(norm)
-
-
-def normalize_on_worker(cfg: AuditConfig, normalizer: str, audit: str, size: int,
-                        threads: int | None = None) -> tuple[str, dict | None]:
-    """A cluster task: rebuild the plan from the shared dataset and normalize there (nothing large is shipped);
-    a normalizer that fits one model per person runs each of those fits as a cluster task of its own."""
-    from auditkit.protocol.cluster import worker_map
-
-    path, settings = normalize_faces(make_plan(cfg, load_dataset(cfg.data)), normalizer, AuditDir(audit), None, size,
-                                     parallel_map=worker_map(threads))
-    return str(path), settings
-
-
-MIN_GROUP_FOR_FACES = 5
-
-
-def save_group_faces(plan: AuditPlan, normalizer: str, inputs: Path, audit: AuditDir) -> Path | None:
-    """Average input face per pool (mean of per-subject means) for the report's Figure 2.
-
-    Only pools of at least MIN_GROUP_FOR_FACES subjects are kept: an average over fewer people can reveal one.
-    """
-    path = audit.faces_file(normalizer)
-    if path.exists() and path.stat().st_mtime >= inputs.stat().st_mtime:  # else the inputs were made again since
-        return path
-    X = np.load(inputs, mmap_mode="r")
-    subjects = plan.dataset.frames["subject"].to_numpy()[scope_rows(plan)]
-    means: dict[str, np.ndarray] = {}
-    for pool in plan.pools:
-        if len(pool.subjects) < MIN_GROUP_FOR_FACES:
-            continue
-        per_subject = [np.asarray(X[subjects == s], dtype=np.float64).mean(0) for s in pool.subjects]
-        means[pool.name] = np.mean(per_subject, axis=0).astype(np.float32)
-    if not means:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    names = list(means)
-    with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, names=np.array(names), faces=np.stack([means[n] for n in names]))
-    return path
-
-
-def scope_rows(plan: AuditPlan) -> np.ndarray:
-    """Row numbers of the dataset's frames that belong to the audit's scope (the order of its cached inputs)."""
-    return np.flatnonzero(plan.dataset.frames["subject"].isin(plan.scope).to_numpy())
-
-
-@dataclass
-class TaskData:
-    """What a worker needs besides the task: labels and keys of in-scope frames, aligned with the inputs file."""
-
-    inputs: str
-    labels: np.ndarray
-    subjects: np.ndarray
-    sequences: np.ndarray
-    aus: list[str]
-    attr: str
-    classifier: str
-    options: dict = field(default_factory=dict)
-    channels: int = 1
-    f1_rule: str = DEFAULT_F1_RULE
-
-
-def _select(data: TaskData, subjects: tuple[str, ...], sequences: tuple[str, ...] | None = None) -> np.ndarray:
-    mask = np.isin(data.subjects, subjects)
-    if sequences is not None:
-        mask &= np.isin(data.sequences, sequences)
-    return np.flatnonzero(mask)
-
-
-def run_task(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.DataFrame:
-    """Train one classifier and score it on every test group of the task: rows of (subject, AU) metrics.
-
-    The thread counts and global random states it sets are restored afterwards (with one job it runs in the caller's
-    process, a notebook's perhaps)."""
-    with preserved():
-        return _train_and_score(task, normalizer, data, threads)
-
-
-def _train_and_score(task: Task, normalizer: str, data: TaskData, threads: int) -> pd.DataFrame:
-    import torch
-
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(1)
-    X = np.load(data.inputs, mmap_mode="r")
-    seqs = task.sequences or {}
-    tr = _select(data, task.train, seqs.get("train"))
-    va = _select(data, task.val, seqs.get("val"))
-    model = make_classifier(data.classifier, seed=task.seed, threads=threads, **data.options)
-    model.fit(with_channels(np.asarray(X[tr]), data.channels), data.labels[tr],
-              with_channels(np.asarray(X[va]), data.channels), data.labels[va])
-    frames = []
-    for test_group, subjects in task.tests:
-        te = _select(data, subjects, seqs.get("test"))
-        proba = checked_proba(model, data.classifier, with_channels(np.asarray(X[te]), data.channels), len(data.aus))
-        rows = per_subject_au(data.labels[te], proba, data.subjects[te], data.aus, f1_rule=data.f1_rule)
-        if task.kind == "group":
-            condition = "within" if test_group == task.train_pool else "cross"
-            train_group = task.train_pool
-        else:
-            condition = "within" if task.kind == "person-dependent" else "cross"
-            train_group, test_group = ("same person", "person") if condition == "within" else ("other people", "person")
-        frames.append(rows.assign(condition=condition, train_group=train_group, test_group=test_group))
-    out = pd.concat(frames, ignore_index=True)
-    history = contract.read(model, "classifier", "history", data.classifier) or []
-    best = max(history, key=lambda h: h["val_f1"])["epoch"] if history else -1
-    # how this process computed (C kernels or PyTorch layers, and why) and where: a resumed or clustered audit that
-    # mixed machines or runtimes shows it row by row
-    runtime = runtime_of(model) or runtime_of(load("classifier", data.classifier))
-    return label_rows(out, attr=data.attr, kind=task.kind, normalizer=normalizer, classifier=data.classifier,
-                      repetition=task.repetition, seed=task.seed, task=task.key, epochs_run=len(history),
-                      best_epoch=best, classifier_runtime=runtime, environment=environment(runtime)["id"])
 
 
 def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool, runtime: str | None = None,
@@ -393,12 +95,6 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
     results = audit.collect_results()
     audit.write_results(results)
     return results
-
-
-def classifier_options(cfg: AuditConfig) -> dict:
-    """The training settings every classifier plugin is given beside seed and threads (the preset's or the user's)."""
-    return {"epochs": cfg.epochs, "patience": cfg.patience, "lr": cfg.lr, "batch_size": cfg.batch_size,
-            "balanced": cfg.balanced}
 
 
 def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str]], *, size: int, channels: int,
@@ -484,14 +180,6 @@ def _refuse_mixed(audit: AuditDir, workers: dict[str, dict]) -> None:
         raise AuditkitError(f"{audit.root}: the cluster's workers (or this audit's finished trainings) span "
                             f"{len(ids)} environments ({'; '.join(differences(a, b)) or 'different ids'}); "
                             "--strict-reproducibility refuses to mix them")
-
-
-def timed_task(task: Task, normalizer: str, data: TaskData, threads: int) -> tuple[pd.DataFrame, dict]:
-    """run_task plus its wall-clock seconds column, and the environment record that made it (what a worker returns)."""
-    start = time.perf_counter()
-    rows = run_task(task, normalizer, data, threads)
-    rows["seconds"] = round(time.perf_counter() - start, 3)
-    return rows, environment(rows["classifier_runtime"].iloc[0] if len(rows) else None)
 
 
 def _run_and_store(audit: AuditDir, task: Task, normalizer: str, data: TaskData, threads: int) -> tuple[str, dict]:

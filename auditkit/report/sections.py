@@ -4,7 +4,7 @@ block, which sees the value as `value`. A new section is one function here plus 
 
 Sections appear in registration order in report.html and summary.md; a section whose value is empty is left out.
 Each section belongs to one kind of report: `audit` (every audit kind's report.html) or `compare` (`auditkit
-compare`, report/compare.py), which share this mechanism and its three outputs.
+compare`, report/comparison_report.py), which share this mechanism and its three outputs.
 """
 
 from __future__ import annotations

@@ -21,10 +21,9 @@ F1_RULE_TEXT = {
     "exclude": "left out (F1 undefined: that subject's F1 and score for the AU are not averaged; its accuracy is)",
     "zero": "scored 0.0 (as scikit-learn's zero_division=0): a subject who never shows an AU can never score F1 on it",
 }
-# `exclude` by default, chosen on evidence (benchmarks/README.md, "F1 of a subject without positives"): on the default
-# audits `one` shrank the darker/lighter difference from -5.8 to -4.3 points and hid a +3.9-point (p = 0.008)
-# between-dataset difference, because groups differ in how often a subject never shows an AU; `zero` charges a
-# subject for AUs they never show.
+# `exclude` by default, chosen on evidence (the figures: benchmarks/README.md, "F1 of a subject without positives"):
+# on the default audits `one` shrank the darker/lighter difference and hid a between-dataset one, because groups
+# differ in how often a subject never shows an AU; `zero` charges a subject for AUs they never show.
 DEFAULT_F1_RULE = "exclude"
 # model selection on the validation set pools every validation subject, so an AU there is undefined only when nobody
 # in the validation draw shows it and nothing is predicted: counted as agreement (a constant across epochs)

@@ -106,7 +106,7 @@ class DeepFN(nn.Module):
         self.template_decoder = Decoder(p)
         self.subject_decoder: nn.Module = Decoder(p) if n_subjects is None else ConditionedDecoder(p, n_subjects)
         # channels-last weights, so that training and normalization (of fresh and of cached weights) run the same
-        # convolution kernels, the fastest on CPU as on GPU (1.5x per training step on 2 cores: benchmarks/README.md)
+        # convolution kernels, the fastest on CPU as on GPU (the step times: benchmarks/README.md, DeepFN)
         self.to(memory_format=torch.channels_last)
 
     def prepare(self, faces: np.ndarray) -> torch.Tensor:

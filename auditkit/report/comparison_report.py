@@ -17,7 +17,7 @@ from auditkit import __version__
 from auditkit.errors import AuditkitError
 from auditkit.files import write_text_atomic
 from auditkit.protocol.audit_dir import REPORT_FILE, RUN_FILE, SUMMARY_JSON, SUMMARY_MD
-from auditkit.protocol.compare import Comparison
+from auditkit.protocol.comparison import Comparison
 from auditkit.report.figures import group_scores_figure, score_disparity_figure
 from auditkit.report.methods import group_definition, is_synthetic
 from auditkit.report.provenance import made_by, provenance
@@ -282,7 +282,7 @@ def methods(comparison: Comparison) -> list[dict]:
                  "behaves, not how any real model treats real people.")
     items.append({"topic": "Data", "text": data})
     items.append({"topic": "Groups", "text": group_definition(config) + "."})
-    rule = config["f1_rule"]  # every compared audit records it (protocol.compare reads them)
+    rule = config["f1_rule"]  # every compared audit records it (protocol.comparison reads them)
     items.append({"topic": "Scores", "text": (
         f"Per test subject and AU: F1 and accuracy at threshold {THRESHOLD}; their mean is the score (the paper's), "
         f"averaged over the shared AUs per subject. F1 of a subject who neither shows nor is predicted to show an AU: "

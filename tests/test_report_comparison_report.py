@@ -33,7 +33,7 @@ def hostile(audit_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> au
 
 
 def test_compare_sections_are_their_own_report() -> None:
-    import auditkit.report.compare  # noqa: F401  (registers the compare sections)
+    import auditkit.report.comparison_report  # noqa: F401  (registers the compare sections)
 
     compare = {s.key for s in sections_of("compare")}
     audit = {s.key for s in sections_of("audit")}

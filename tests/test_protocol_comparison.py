@@ -15,7 +15,7 @@ import pytest
 import auditkit
 from auditkit.data import load_dataset
 from auditkit.errors import AuditkitError
-from auditkit.protocol.compare import build_comparison, load_models, parse_names
+from auditkit.protocol.comparison import build_comparison, load_models, parse_names
 from auditkit.protocol.predictions_audit import audit_predictions
 from tests.helpers import AUS12, write_generic, write_openface
 
@@ -67,7 +67,8 @@ def test_models_are_paired_on_shared_subjects_and_aus(audits: dict[str, Path]) -
 
 def test_openface_layout_and_a_gap_audit_take_part(audits: dict[str, Path], audit_dataset: Path,
                                                    tmp_path: Path) -> None:
-    from auditkit.protocol.runner import AuditConfig, run_audit
+    from auditkit.protocol.config import AuditConfig
+    from auditkit.protocol.runner import run_audit
 
     gap_dir = tmp_path / "gap"
     run_audit(AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("gender",), normalizers=("none", "histeq"),
@@ -121,7 +122,8 @@ def test_refusals_are_one_line_and_write_nothing(audits: dict[str, Path], audit_
 
 
 def test_unfinished_gap_audit_is_refused(audit_dataset: Path, audits: dict[str, Path], tmp_path: Path) -> None:
-    from auditkit.protocol.runner import AuditConfig, run_audit
+    from auditkit.protocol.config import AuditConfig
+    from auditkit.protocol.runner import run_audit
 
     gap_dir = tmp_path / "gap"
     run_audit(AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("gender",), repeats=1, n_train=2,
@@ -220,7 +222,7 @@ def test_a_comparison_killed_while_writing_never_looks_finished(audits: dict[str
     killer = (
         "import os, sys\n"
         "import auditkit\n"
-        "import auditkit.report.compare as rc\n"
+        "import auditkit.report.comparison_report as rc\n"
         "real = rc.write_text_atomic\n"
         "def dying(text, path):\n"
         "    if path.name == 'summary.md':\n"
