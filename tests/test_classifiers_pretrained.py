@@ -69,26 +69,26 @@ def test_bad_model_files_and_cards(tmp_path: Path) -> None:
         PretrainedClassifier(path).predict_proba(faces)
     path.with_suffix(".json").write_text(json.dumps({"aus": ["AU01"], "colour": True}))
     with pytest.raises(ModelFileError, match="model.json: colour: unknown field"):
-        PretrainedClassifier(path)
+        PretrainedClassifier(path).load()
     path.with_suffix(".json").write_text("[1, 2]")
     with pytest.raises(ModelFileError, match="model.json: must hold a JSON object") as raised:
-        PretrainedClassifier(path)
+        PretrainedClassifier(path).load()
     assert not isinstance(raised.value, DatasetError)  # a model card is not part of a dataset
     path.with_suffix(".json").unlink()
     with pytest.raises(ModelFileError, match="model.json: model card not found"):
-        PretrainedClassifier(path)
+        PretrainedClassifier(path).load()
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelFileError, match="broken.onnx: not a loadable ONNX model"):
-        PretrainedClassifier(bad, ModelCard(aus=("AU01",)))
+        PretrainedClassifier(bad, ModelCard(aus=("AU01",))).load()
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelFileError, match="broken.pt: not a loadable TorchScript model"):
-        PretrainedClassifier(bad, ModelCard(aus=("AU01",)))
+        PretrainedClassifier(bad, ModelCard(aus=("AU01",))).load()
     with pytest.raises(ModelFileError, match="model file not found"):
-        PretrainedClassifier(tmp_path / "nope.onnx")
+        PretrainedClassifier(tmp_path / "nope.onnx").load()
     with pytest.raises(AuditkitError, match="audit-model"):
-        PretrainedClassifier()
+        PretrainedClassifier().load()
     with pytest.raises(AuditkitError, match=r"pretrained: unknown setting 'epochs' \(valid: model, card, batch_size"):
         PretrainedClassifier(tmp_path / "nope.onnx", epochs=3)
     with pytest.raises(AuditkitError, match="model card: scale: must be one of unit, byte, standard"):
@@ -201,7 +201,7 @@ def test_exported_program(tmp_path: Path) -> None:
     np.testing.assert_allclose(PretrainedClassifier(path).predict_proba(faces), ref, rtol=1e-5)
     with pytest.raises(ModelFileError, match="unknown model type '.h5'"):
         (tmp_path / "m.h5").write_bytes(b"x")
-        PretrainedClassifier(tmp_path / "m.h5", ModelCard(aus=("AU01",)))
+        PretrainedClassifier(tmp_path / "m.h5", ModelCard(aus=("AU01",))).load()
 
 
 def test_model_cards_are_checked_field_by_field_and_have_a_schema(tmp_path: Path) -> None:

@@ -225,3 +225,7 @@ def test_pretrained_passes_the_contract_and_round_trips(tmp_path: Path) -> None:
     clf = load("classifier", "pretrained")(model=str(path), batch_size=32)
     again = type(clf)(**clf.get_params())
     assert again.get_params() == clf.get_params() and again.batch_size == 32
+    # stored as given, read on first use: the card keyword stays None, the card read from beside the model
+    assert clf.get_params()["card"] is None and clf.aus == list(clf.card_.aus) and clf.get_params()["card"] is None
+    fresh = load("classifier", "pretrained")()  # constructing reads nothing: set_params then use
+    assert fresh.set_params(model=str(path)).aus == clf.aus

@@ -168,35 +168,54 @@ class PretrainedClassifier(Classifier):
         if options:
             raise AuditkitError(f"pretrained: unknown setting {sorted(options)[0]!r} (valid: model, card, batch_size, "
                                 "threads)")
-        if model is None:  # e.g. `auditkit gap --classifier pretrained`, which would need to train it
-            raise AuditkitError("pretrained: needs a model file and cannot be trained; "
-                                "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")
-        self.model, self.threads, self.seed = model, threads, seed  # as given (get_params)
-        self.path = Path(model)
-        if not self.path.is_file():
-            raise ModelFileError(self.path, None, "model file not found")
-        self.card = card if isinstance(card, ModelCard) else read_card(self.path, Path(card) if card else None)
-        self.batch_size = batch_size
-        suffix = self.path.suffix.lower()
-        if suffix == ".onnx":
-            self._run = _Onnx(self.path, threads)
-        elif suffix in TORCH_SUFFIXES:
-            self._run = _Torch(self.path, threads)
-        else:
-            raise ModelFileError(self.path, None, f"unknown model type {suffix!r} (.onnx; TorchScript .pt .ts .pth; "
-                                                "torch.export .pt2)")
+        # as given (scikit-learn's rule): the file and its card are read by `load`, on first use
+        self.model, self.card, self.batch_size, self.threads, self.seed = model, card, batch_size, threads, seed
+        self._loaded: tuple[Path, ModelCard, Any] | None = None
+
+    def load(self) -> PretrainedClassifier:
+        """Read the model card and open the model file (once); a one-line error naming the file and field otherwise.
+        Called by every use; callers that want problems before any work call it first."""
+        if self._loaded is None:
+            if self.model is None:  # e.g. `auditkit gap --classifier pretrained`, which would need to train it
+                raise AuditkitError("pretrained: needs a model file and cannot be trained; "
+                                    "audit it with `auditkit audit-model MODEL --data DIR --attr ATTR`")
+            path = Path(self.model)
+            if not path.is_file():
+                raise ModelFileError(path, None, "model file not found")
+            card = self.card if isinstance(self.card, ModelCard) else \
+                read_card(path, Path(self.card) if self.card else None)
+            suffix = path.suffix.lower()
+            if suffix == ".onnx":
+                run: Any = _Onnx(path, self.threads)
+            elif suffix in TORCH_SUFFIXES:
+                run = _Torch(path, self.threads)
+            else:
+                raise ModelFileError(path, None, f"unknown model type {suffix!r} (.onnx; TorchScript .pt .ts .pth; "
+                                                 "torch.export .pt2)")
+            self._loaded = (path, card, run)
+        return self
+
+    @property
+    def path(self) -> Path:
+        """The model file."""
+        return self.load()._loaded[0]
+
+    @property
+    def card_(self) -> ModelCard:
+        """The model card as read (its `card` keyword, a MODEL.json path, or the card beside the model)."""
+        return self.load()._loaded[1]
 
     @property
     def aus(self) -> list[str]:
         """The AU of each output column."""
-        return list(self.card.aus)
+        return list(self.card_.aus)
 
     def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> PretrainedClassifier:
         """Refuse: a pretrained model is audited as it is."""
         raise AuditkitError(f"{self.path.name}: a pretrained model is audited test-only; use `auditkit audit-model`")
 
     def _inputs(self, faces: np.ndarray) -> np.ndarray:
-        c = self.card
+        c = self.card_
         h, w = c.input_size
         if faces.shape[1:] != (h, w):
             faces = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in faces])
@@ -215,13 +234,13 @@ class PretrainedClassifier(Classifier):
             raise AuditkitError(f"{self.path.name}: expected faces of shape (n, H, W), got {X.shape}")
         outs = []
         for i in range(0, len(X), self.batch_size):
-            y = self._run(self._inputs(X[i : i + self.batch_size]))
-            if y.ndim != 2 or y.shape[1] != len(self.card.aus):
+            y = self.load()._loaded[2](self._inputs(X[i : i + self.batch_size]))
+            if y.ndim != 2 or y.shape[1] != len(self.aus):
                 raise ModelFileError(self.path, "aus", f"the model returns shape {tuple(y.shape)} but the card names "
-                                                     f"{len(self.card.aus)} AUs (expected (batch, {len(self.card.aus)}))")
+                                                     f"{len(self.aus)} AUs (expected (batch, {len(self.aus)}))")
             outs.append(y)
-        y = np.concatenate(outs) if outs else np.zeros((0, len(self.card.aus)), np.float32)
-        if self.card.output == "logits":
+        y = np.concatenate(outs) if outs else np.zeros((0, len(self.aus)), np.float32)
+        if self.card_.output == "logits":
             return 1.0 / (1.0 + np.exp(-y))
         if len(y) and (np.nanmin(y) < 0 or np.nanmax(y) > 1):
             raise ModelFileError(self.path, "output", f"outputs span [{np.nanmin(y):.3g}, {np.nanmax(y):.3g}], not "

@@ -47,7 +47,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
     ds = load_dataset(data)
     for cls in classes:
         check_dataset(cls, ds)
-    clf = PretrainedClassifier(model, card)
+    clf = PretrainedClassifier(model, card).load()  # a bad file or card fails before any work
     attrs = list(attr)
     template = (template or select_template(ds)) if len(normalizers) > 1 else None
     if template is not None and template not in set(ds.subjects["subject"]):
@@ -63,7 +63,7 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
     run = {"data": str(data), "fingerprint": ds.fingerprint, "model": str(model), "model_sha256": file_digest(model),
            "config": {"attr": attrs, "normalizers": list(normalizers), "classifier": classifier, "preset": "test-only",
                       "repeats": 1, "seed": seed, "n_train": 0, "n_val": 0, "bins": bins, "source": source,
-                      "card": clf.card.to_dict(), **({"normalizer_options": normalizer_options} if normalizer_options else {}),
+                      "card": clf.card_.to_dict(), **({"normalizer_options": normalizer_options} if normalizer_options else {}),
                       "f1_rule": f1_rule},
            "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
            "sources": sources_of(ds, scope), "code": {**code_versions(None, normalizers), "classifier:pretrained":
