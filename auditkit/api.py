@@ -436,6 +436,10 @@ class InspectResult:
     subjects: pd.DataFrame  # per source dataset: subjects, frames, and counts per gender and skin type
     aus: pd.DataFrame  # per AU and source dataset: base rate among coded frames, coded fraction
     splits: pd.DataFrame  # per split of the paper: can the default protocol run, its groups, or why not
+    fingerprint: str | None = None  # the dataset's content fingerprint (None when it does not load)
+    faces: int = 0  # face images
+    image_size: tuple[int, int] = (0, 0)  # (height, width) of each face
+    frames: int = 0
 
 
 def inspect(data: str | Path) -> InspectResult:
@@ -462,7 +466,8 @@ def inspect(data: str | Path) -> InspectResult:
         return InspectResult(problems, pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
     ds = load_dataset(data)
     summary = summarize(ds)
-    return InspectResult([], summary.subjects, summary.aus, feasibility(ds))
+    return InspectResult([], summary.subjects, summary.aus, feasibility(ds), ds.fingerprint, len(ds.faces),
+                         tuple(ds.image_size), len(ds.frames))
 
 
 @dataclass
@@ -624,8 +629,9 @@ def ingest(source: str, root: str | Path, out: str | Path, *, demographics: str 
     Returns
     -------
     dict
-        Counts: frames labelled and kept, no face found, unreadable, unlabelled frames skipped (a plugin source:
-        {"out": path}).
+        Counts: frames labelled and kept, no face found, unreadable, unlabelled frames skipped, and the subjects
+        without a demographics row and the rows matching no subject (`missing_demographics`,
+        `unused_demographics`); a plugin source: {"out": path}.
     """
     from auditkit.data.ingest import SOURCES, build_job, ingest_with_plugin, run_ingest
     from auditkit.data.preprocess import PreprocessConfig
@@ -635,4 +641,6 @@ def ingest(source: str, root: str | Path, out: str | Path, *, demographics: str 
     job = build_job(source, root, demographics, aus=aus, camera=camera, threshold=threshold,
                     allow_missing_demographics=allow_missing_demographics, skip_unreadable=skip_unreadable,
                     preprocess=PreprocessConfig(size=size, detector=detector))
-    return run_ingest(job, Path(out), n_jobs=jobs, force=force, progress=progress)
+    stats = run_ingest(job, Path(out), n_jobs=jobs, force=force, progress=progress)
+    return {**stats, "missing_demographics": list(job.demographics.missing) if demographics is not None else [],
+            "unused_demographics": list(job.demographics.unused)}

@@ -159,6 +159,9 @@ def test_the_other_commands_have_python_equivalents(tiny_dataset: Path, dataset_
 def test_ingest_from_python(bp4d_tree: Path, tmp_path: Path) -> None:
     stats = auditkit.ingest("bp4d", bp4d_tree, tmp_path / "out", demographics=bp4d_tree / "demographics.csv", jobs=1)
     assert stats["frames_kept"] > 0 and auditkit.inspect(tmp_path / "out").problems == []
+    assert stats["missing_demographics"] == [] and stats["unused_demographics"] == []  # what the CLI warns about
+    seen = auditkit.inspect(tmp_path / "out")
+    assert seen.fingerprint and seen.frames == stats["frames_kept"] and seen.image_size == (128, 128)
     with pytest.raises(AuditkitError, match="unknown source 'nope'"):
         auditkit.ingest("nope", bp4d_tree, tmp_path / "x")
 

@@ -85,26 +85,23 @@ def ingest(
 
     Interrupted runs resume: run the same command again.
     """
-    from auditkit.data.ingest import SOURCES, build_job, ingest_with_plugin, run_ingest
-    from auditkit.data.preprocess import PreprocessConfig
+    import auditkit
 
-    if source not in SOURCES:  # a third-party source, installed as an `auditkit.datasets` plugin
-        written = ingest_with_plugin(source, root, out, demographics, n_jobs=jobs)
-        console.print(f"dataset written to {written}  (next: auditkit inspect {written})")
-        return
-    job = build_job(source, root, demographics, aus=aus, camera=camera, threshold=threshold,
-                    allow_missing_demographics=allow_missing_demographics, skip_unreadable=skip_unreadable,
-                    preprocess=PreprocessConfig(size=size, detector=detector))
-    missing = job.demographics.missing
-    if missing and demographics is not None:
-        err_console.print(_styled("warning:", "yellow",
-                                  f" {len(missing)} subjects have no demographics row: {', '.join(missing)}"))
-    if job.demographics.unused:
-        err_console.print(_styled("note:", "yellow", f" {len(job.demographics.unused)} demographics rows match no subject in "
-                          f"{root}: {', '.join(job.demographics.unused)}"))
     with _lazy_progress() as report:
-        stats = run_ingest(job, out, n_jobs=jobs, force=force,
-                           progress=lambda done, total: report(f"ingesting {source} frames", done, total))
+        stats = auditkit.ingest(source, root, out, demographics=demographics, aus=aus, camera=camera,
+                                threshold=threshold, allow_missing_demographics=allow_missing_demographics,
+                                skip_unreadable=skip_unreadable, size=size, detector=detector, jobs=jobs, force=force,
+                                progress=lambda done, total: report(f"ingesting {source} frames", done, total))
+    if "frames_kept" not in stats:  # a third-party source, installed as an `auditkit.datasets` plugin
+        console.print(f"dataset written to {stats['out']}  (next: auditkit inspect {stats['out']})")
+        return
+    missing, unused = stats["missing_demographics"], stats["unused_demographics"]
+    if missing:
+        err_console.print(_styled("warning:", "yellow", f" {len(missing)} subjects have no demographics row: "
+                                  f"{', '.join(missing)}"))
+    if unused:
+        err_console.print(_styled("note:", "yellow", f" {len(unused)} demographics rows match no subject in "
+                          f"{root}: {', '.join(unused)}"))
     console.print(f"{stats['frames_kept']} of {stats['frames_labelled']} labelled frames kept; no face found in "
                   f"{stats['no_face']}, unreadable {stats['unreadable']} (listed in {out / stats['skipped_frames_file']}); "
                   f"{stats['unlabelled_frames_skipped']} unlabelled frames skipped")
@@ -131,26 +128,22 @@ def merge(
 def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None:
     """Validate a dataset directory (every problem, not only the first), print who is in it, how often each AU
     occurs, and which of the paper's splits the default protocol can run on it."""
-    from auditkit.data import load_dataset
-    from auditkit.data.inspect import summarize
-    from auditkit.data.validate import diagnose
-    from auditkit.protocol.feasibility import feasibility
+    import auditkit
 
-    problems = diagnose(data)
+    result = auditkit.inspect(data)
+    problems = result.problems
     if len(problems) == 1:
         raise problems[0]
     if problems:
         for problem in problems:
             err_console.print(_styled("error:", "red", f" {problem}"), highlight=False, soft_wrap=True)
         raise AuditkitError(f"{data}: {len(problems)} problem{'s' if len(problems) > 1 else ''} found (listed above)")
-    ds = load_dataset(data)
-    summary = summarize(ds)
-    h, w = ds.image_size
-    console.print(_styled(str(data), "bold", "") + f"  fingerprint {ds.fingerprint}  faces {len(ds.faces)} x {h}x{w}  "
-                  f"subjects {len(ds.subjects)}  frames {len(ds.frames)}")
+    h, w = result.image_size
+    console.print(_styled(str(data), "bold", "") + f"  fingerprint {result.fingerprint}  faces {result.faces} x "
+                  f"{h}x{w}  subjects {int(result.subjects['subjects'].sum())}  frames {result.frames}")
     # one column per source dataset, one row per count: attributes add rows, not columns, so names are never cut
     table = Table(title="Subjects per source dataset")
-    counts = summary.subjects.set_index("dataset")
+    counts = result.subjects.set_index("dataset")
     table.add_column("", justify="left", no_wrap=True)
     for source in counts.index:
         table.add_column(str(source), justify="right", no_wrap=True)
@@ -159,10 +152,10 @@ def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None
     console.print(table)
     aus = Table(title="Action units: base rate among coded frames (coded fraction)")
     aus.add_column("AU")
-    sources = sorted(summary.aus["dataset"].unique())
+    sources = sorted(result.aus["dataset"].unique())
     for s in sources:
         aus.add_column(s, justify="right")
-    for au, grp in summary.aus.groupby("au", sort=False):
+    for au, grp in result.aus.groupby("au", sort=False):
         cells = []
         for s in sources:
             r = grp[grp["dataset"] == s].iloc[0]
@@ -172,7 +165,7 @@ def inspect(data: Path = typer.Argument(..., help="Dataset directory.")) -> None
     splits = Table(title="Can the default protocol run? (4 train + 2 validation subjects per group, test on the rest)")
     for col in ("split", "runs", "groups (subjects)"):
         splits.add_column(col)
-    for row in feasibility(ds).itertuples(index=False):
+    for row in result.splits.itertuples(index=False):
         splits.add_row(row.attr, "yes" if row.runs else "no", row.groups if row.runs else row.why)
     console.print(splits)
 
