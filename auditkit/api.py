@@ -28,7 +28,8 @@ class AuditResult:
     # smallest gap detectable at 80% power, the paper's subject t-test p, Hedges' g
     tests: pd.DataFrame  # every test of the audit (gaps and normalizer-vs-none), Holm-corrected per family
     ceiling: pd.DataFrame  # share of the ceiling's gain per normalizer (empty without a ceiling: the oracle)
-    disparities: pd.DataFrame  # per normalizer, AU (`all`: every AU) and test group: auditkit.stats.disparities.GROUP_COLUMNS
+    # per normalizer, AU (`all`: every AU) and test group: auditkit.stats.disparities.GROUP_COLUMNS
+    disparities: pd.DataFrame
     disparity_summary: pd.DataFrame  # per normalizer, AU and pair of groups: signed difference, CI, p (people and
     # trainings), Holm
     missed_frames: pd.DataFrame = field(default_factory=pd.DataFrame)  # predictions audits: per subject, frames
@@ -195,9 +196,20 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
                        p(tables.error_rates), p(tables.error_rate_differences), include_faces, tables)
 
 
-def audit_predictions(predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,
-                      format: str = "auto", bins: str | None = None, source: str | None = None, faces: str = "best",
-                      frame_offset: int | None = None, force: bool = False, f1_rule: str = "exclude") -> AuditResult:
+def audit_predictions(
+    predictions: str | Path,
+    data: str | Path,
+    *,
+    attr: str | list[str],
+    out: str | Path | None = None,
+    format: str = "auto",
+    bins: str | None = None,
+    source: str | None = None,
+    faces: str = "best",
+    frame_offset: int | None = None,
+    force: bool = False,
+    f1_rule: str = "exclude",
+) -> AuditResult:
     """Score a tool's saved per-frame outputs per group, test-only, as `auditkit audit-predictions` does.
 
     Parameters

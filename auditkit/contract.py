@@ -6,8 +6,8 @@ abstract and implement every optional hook's default, so a plugin subclasses one
 entry point naming anything else (a function, a class of another base) is refused when it is loaded. Hooks are
 read only here (`read`, `call`), and checked here: `check` when a plugin is loaded (its class: the base, the
 abstract hooks implemented, class-level hooks) and constructed (the rest), returned values on every call
-(`checked_transform`, `checked_proba`), each problem a one-line error naming the plugin and the hook. ARCHITECTURE.md's extension
-section lists these hooks (tests/test_contract.py keeps the two in step).
+(`checked_transform`, `checked_proba`), each problem a one-line error naming the plugin and the hook.
+ARCHITECTURE.md's extension section lists these hooks (tests/test_contract.py keeps the two in step).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import numpy as np
 
 from auditkit.errors import AuditkitError
 
-BASELINE = "none"  # the faces as they are: every audit runs it first, and each normalizer's change is measured against it
+# the faces as they are: every audit runs it first, and each normalizer's change is measured against it
+BASELINE = "none"
 
 RESERVED_OPTIONS = ("seed", "progress")  # what auditkit itself passes every normalizer: not a user's setting
 
@@ -100,8 +101,17 @@ CHECKS: dict[str, Callable[[object], str | None]] = {
     "runtime_note": _is_text, "history": _is_history, "parallel_map": _is_map, "name": _is_name, "ceiling": _is_bool,
     "fit_cost": _is_cost, "train_cost": _is_cost,
 }
-DEFAULTS: dict[str, object] = {"input_size": 64, "channels": 1, "test_only": False, "extra_options": (), "ceiling": False,
-                               "history": [], "parallel_map": None, "cache_version": None, "name": None}
+DEFAULTS: dict[str, object] = {
+    "input_size": 64,
+    "channels": 1,
+    "test_only": False,
+    "extra_options": (),
+    "ceiling": False,
+    "history": [],
+    "parallel_map": None,
+    "cache_version": None,
+    "name": None,
+}
 
 HOOKS: dict[str, tuple[Hook, ...]] = {
     "normalizer": (
@@ -173,7 +183,10 @@ def hooks(kind: str) -> dict[str, Hook]:
 
 def hooks_markdown() -> str:
     """The hooks as ARCHITECTURE.md's table (tests/test_contract.py checks the file holds exactly this)."""
-    lines = ["| plugin | hook | on | required | returns or holds | when auditkit uses it |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| plugin | hook | on | required | returns or holds | when auditkit uses it |",
+        "|---|---|---|---|---|---|",
+    ]
     for kind, specs in HOOKS.items():
         for h in specs:
             where = "class" if h.on == "class" else "instance"

@@ -32,7 +32,10 @@ def layer_rows(blocks: dict[str, nn.Module], x: torch.Tensor) -> list[LayerRow]:
                 def hook(m: nn.Module, _inp, out, name: str = name, block_name: str = block_name) -> None:
                     shape = tuple(out.shape[1:])
                     shape = (shape[1], shape[2], shape[0]) if len(shape) == 3 else shape  # paper order: H, W, C
-                    rows.append(LayerRow(block_name, m.__class__.__name__, shape, sum(p.numel() for p in m.parameters())))
+                    rows.append(
+                        LayerRow(block_name, m.__class__.__name__, shape, sum(p.numel() for p in m.parameters()))
+                    )
+
                 hooks.append(mod.register_forward_hook(hook))
         with torch.no_grad():
             x = block(x)
@@ -53,7 +56,8 @@ class ModelDescription:
 
 
 def describe_model(model: str, preset: str | None = None, aus: int = 12) -> ModelDescription:
-    """The layer table of `deepfn` (a preset; default: the one DeepFNNormalizer picks here) or `lenet5` (aus outputs)."""
+    """The layer table of `deepfn` (a preset; default: the one DeepFNNormalizer picks here) or `lenet5` (aus
+    outputs)."""
     from auditkit.errors import AuditkitError
 
     if model == "deepfn":

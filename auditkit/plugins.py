@@ -1,4 +1,5 @@
-"""Entry-point registry: auditkit.normalizers / auditkit.classifiers / auditkit.datasets (built-ins register the same way)."""
+"""Entry-point registry: auditkit.normalizers / auditkit.classifiers / auditkit.datasets (built-ins register the same
+way)."""
 
 from __future__ import annotations
 
@@ -61,7 +62,9 @@ def make_normalizer(name: str, **options: Any) -> Any:
     valid = normalizer_options(name)
     unknown = [k for k in options if k not in valid and k not in RESERVED_OPTIONS]
     if unknown:
-        raise AuditkitError(f"normalizer {name!r}: unknown setting {unknown[0]!r} (valid: {', '.join(valid) or 'none'})")
+        raise AuditkitError(
+            f"normalizer {name!r}: unknown setting {unknown[0]!r} (valid: {', '.join(valid) or 'none'})"
+        )
     normalizer = cls(**options)
     check_contract("normalizer", name, normalizer)
     return normalizer

@@ -215,7 +215,9 @@ def differences(old: dict, new: dict) -> list[str]:
     for key in _COMPARED:
         a, b = old.get(key), new.get(key)
         if key == "versions" and isinstance(a, dict) and isinstance(b, dict):
-            out += [f"{pkg} {a.get(pkg)} -> {b.get(pkg)}" for pkg in sorted(set(a) | set(b)) if a.get(pkg) != b.get(pkg)]
+            out += [
+                f"{pkg} {a.get(pkg)} -> {b.get(pkg)}" for pkg in sorted(set(a) | set(b)) if a.get(pkg) != b.get(pkg)
+            ]
         elif key == "git" and a != b:
             out.append(f"git {(a or {}).get('revision', 'none')[:10]} -> {(b or {}).get('revision', 'none')[:10]}")
         elif a != b:

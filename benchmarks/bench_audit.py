@@ -62,7 +62,9 @@ def main() -> None:
     parser.add_argument("--attr", default="fitzpatrick")
     parser.add_argument("--normalizer", action="append", default=None)
     parser.add_argument("--preset", default="default")
-    parser.add_argument("--data", default=None, help="dataset directory (default: the synthetic default, rendered once)")
+    parser.add_argument(
+        "--data", default=None, help="dataset directory (default: the synthetic default, rendered once)"
+    )
     parser.add_argument("--jobs", type=int, default=-1)
     parser.add_argument("--compare", metavar="REV", default=None, help="git revision to time against")
     parser.add_argument("--rounds", type=int, default=1, help="timed runs per code version (the best is reported)")
@@ -98,7 +100,9 @@ def main() -> None:
             now, before = scores["now"], scores[args.compare]
             shift = (now["mean"] - before["mean"]) / np.sqrt(now["sem"] ** 2 + before["sem"] ** 2)
             a, b = tables["now"], tables[args.compare]
-            same_rows = a.shape == b.shape and a.drop(columns=["f1", "accuracy"]).equals(b.drop(columns=["f1", "accuracy"]))
+            same_rows = a.shape == b.shape and a.drop(columns=["f1", "accuracy"]).equals(
+                b.drop(columns=["f1", "accuracy"])
+            )
             report["results_identical"] = bool(same_rows and a.equals(b))
             if same_rows:
                 report["max_abs_metric_difference"] = float(max((a["f1"] - b["f1"]).abs().max(),

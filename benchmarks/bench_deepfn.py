@@ -128,8 +128,11 @@ def normalize_rate(preset: str, frames: int) -> float:
 
 def steps_cmd(args: argparse.Namespace) -> dict:
     """Step time and normalization throughput of each preset."""
-    out = {"benchmark": "deepfn-steps", "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}",
-           "torch": torch.__version__}
+    out = {
+        "benchmark": "deepfn-steps",
+        "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}",
+        "torch": torch.__version__,
+    }
     for preset, batches, steps in (("lite", (32, 64), 30), ("paper", (64,), args.paper_steps)):
         for b in batches:
             out[f"{preset}_batch{b}_s_per_step"] = round(step_time(preset, b, steps, amortized=False), 4)
@@ -383,7 +386,9 @@ def main() -> None:
     a.add_argument("--subjects", type=int, default=3)
     a.add_argument("--iterations", type=int, default=1500, help="amortized iterations before the variants")
     a.add_argument("--finetune", type=int, nargs="*", default=[150, 400], help="fine-tune iterations per subject")
-    a.add_argument("--longer", type=int, nargs="*", default=[1500, 3000], help="further amortized iterations, cumulative")
+    a.add_argument(
+        "--longer", type=int, nargs="*", default=[1500, 3000], help="further amortized iterations, cumulative"
+    )
     p = sub.add_parser("probe")
     p.add_argument("--audit", required=True, help="an audit directory that ran with --normalizer deepfn")
     p.add_argument("--aus", default="AU01,AU02,AU04,AU06,AU12,AU15,AU17")

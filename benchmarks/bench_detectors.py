@@ -75,15 +75,21 @@ def main() -> None:
                  "|---|---|" + "---|" * (len(counts) + 4)]
         for name in DETECTORS:
             r = report[name]
-            lines.append(f"| {name} | {100 * r['miss_rate']:.1f} % | "
-                         + " | ".join(f"{100 * r['by_intensity'][b]:.1f} %" for b in BIN_NAMES if b in r["by_intensity"])
-                         + " | " + " | ".join(f"{100 * r['by_skin'].get(s, float('nan')):.1f} %"
-                                              for s in ("I-II", "III-IV", "V-VI"))
-                         + f" | {r['ms_per_frame']} |")
+            lines.append(
+                f"| {name} | {100 * r['miss_rate']:.1f} % | "
+                + " | ".join(f"{100 * r['by_intensity'][b]:.1f} %" for b in BIN_NAMES if b in r["by_intensity"])
+                + " | "
+                + " | ".join(f"{100 * r['by_skin'].get(s, float('nan')):.1f} %" for s in ("I-II", "III-IV", "V-VI"))
+                + f" | {r['ms_per_frame']} |"
+            )
         readme = Path(__file__).resolve().parent / "README.md"
         body = "\n".join(lines) + "\n"
-        text = re.sub(r"<!-- detectors:begin -->.*?<!-- detectors:end -->",
-                      lambda _: f"<!-- detectors:begin -->\n{body}<!-- detectors:end -->", readme.read_text(), flags=re.S)
+        text = re.sub(
+            r"<!-- detectors:begin -->.*?<!-- detectors:end -->",
+            lambda _: f"<!-- detectors:begin -->\n{body}<!-- detectors:end -->",
+            readme.read_text(),
+            flags=re.S,
+        )
         readme.write_text(text)
 
 

@@ -61,10 +61,13 @@ def _p(p: float) -> str:
 
 def markdown(rows: list[dict], command: str) -> str:
     """The table the README block holds."""
-    lines = [f"Produced by `{command}`; scores in %, gap = within − cross, difference = first group − second "
-             "(all test subjects, permutation p).", "",
-             "| split | normalizer | rule | undefined pairs | F1 at 0 or 1 | within | cross | gap (p) | difference (p) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Produced by `{command}`; scores in %, gap = within − cross, difference = first group − second "
+        "(all test subjects, permutation p).",
+        "",
+        "| split | normalizer | rule | undefined pairs | F1 at 0 or 1 | within | cross | gap (p) | difference (p) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         lines.append(f"| {r['split']} | {r['normalizer']} | {r['rule']} | {100 * r['undefined']:.1f} % | "
                      f"{100 * r['bimodal']:.1f} % | {100 * r['within']:.1f} | {100 * r['cross']:.1f} | "

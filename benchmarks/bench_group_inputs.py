@@ -97,7 +97,9 @@ def measure(images: np.ndarray, frames: pd.DataFrame, group_of: dict[str, str]) 
             per_au = {au: _probe(X, frames[au].to_numpy(), train, test) for au in AUS}
             out["cross_person"][f"{a} -> {b}"] = _mean(list(per_au.values()))
             if a == b:  # which AUs a group's faces carry worse from one person to the next
-                out.setdefault("per_au", {})[a] = {au: (v if v is not None else float("nan")) for au, v in per_au.items()}
+                out.setdefault("per_au", {})[a] = {
+                    au: (v if v is not None else float("nan")) for au, v in per_au.items()
+                }
     out["within_person"] = {g: float(np.nanmean(v)) for g, v in per_person.items()}
     out["au_contrast"] = {g: float(np.nanmean(v)) for g, v in contrast.items()}
     return out
@@ -215,8 +217,11 @@ def main() -> None:
     table += (f"\nPer AU, the cross-person probe within each group ({a} / {b}: half of the group's people → the "
               f"other half):\n\n" + per_au_markdown(results, sorted(pools)))
     if args.person_audit is not None:
-        table += ("\nThe person split's scores by skin type (mean over test subjects, %; person-dependent models are "
-                  "trained on the test person's own other sequences):\n\n" + person_markdown(person_by_group(args.person_audit)))
+        table += (
+            "\nThe person split's scores by skin type (mean over test subjects, %; person-dependent models are "
+            "trained on the test person's own other sequences):\n\n"
+            + person_markdown(person_by_group(args.person_audit))
+        )
     print(table)
     if args.update_readme:
         text = README.read_text()

@@ -1,8 +1,10 @@
-"""Benchmark: LeNet-5 training throughput (images/s) on CPU against the matmul peak, before and after the fused C kernels.
+"""Benchmark: LeNet-5 training throughput (images/s) on CPU against the matmul peak, before and after the fused C
+kernels.
 
 Three implementations, all rebuilt here in the same process so they run on the same machine in the same run:
 "before" is the code up to commit ae99db1 (nn.AvgPool2d pooling, out-of-place ReLU, validation predicted 512 images
-at a time); "torch_layers" is the first optimization round (a05d49b: pooling as a depthwise convolution, in-place ReLU, the
+at a time); "torch_layers" is the first optimization round (a05d49b: pooling as a depthwise convolution, in-place
+ReLU, the
 PyTorch path auditkit still runs where no C compiler is found, AUDITKIT_NATIVE=0); "now" is auditkit's LeNet-5 on
 the fused C kernels (lenet_fused.py). Also measured, to record why they are not used: several models trained as one
 grouped-convolution model (the batching once proposed) and bf16 autocast.
@@ -56,7 +58,8 @@ def matmul_peak_gflops(seconds: float = 2.0) -> float:
 
 
 class BeforeLeNet5(LeNet5):
-    """LeNet-5 as it was built before the C kernels: nn.AvgPool2d and out-of-place ReLU (same parameters, same arithmetic)."""
+    """LeNet-5 as it was built before the C kernels: nn.AvgPool2d and out-of-place ReLU (same parameters, same
+    arithmetic)."""
 
     def __init__(self, n_aus: int = N_AUS) -> None:
         super().__init__(n_aus, fused=False)
@@ -66,7 +69,8 @@ class BeforeLeNet5(LeNet5):
 
 @contextlib.contextmanager
 def before_implementation() -> Iterator[None]:
-    """Within this block LeNetClassifier builds BeforeLeNet5 and predicts 512 images per chunk, as before the C kernels."""
+    """Within this block LeNetClassifier builds BeforeLeNet5 and predicts 512 images per chunk, as before the C
+    kernels."""
     saved = lenet.LeNet5, lenet.INFER_BATCH
     lenet.LeNet5, lenet.INFER_BATCH = BeforeLeNet5, 512
     try:
@@ -77,7 +81,8 @@ def before_implementation() -> Iterator[None]:
 
 @contextlib.contextmanager
 def torch_layers() -> Iterator[None]:
-    """Within this block LeNet-5 runs its PyTorch layers (the first optimization round), as where no C compiler is found."""
+    """Within this block LeNet-5 runs its PyTorch layers (the first optimization round), as where no C compiler is
+    found."""
     saved = os.environ.get(native.DISABLE_ENV)
     os.environ[native.DISABLE_ENV] = "0"
     try:
@@ -137,7 +142,9 @@ def grouped_step(models: int):
         h = f.avg_pool2d(f.relu(f.conv2d(h, stacked(3, "weight", True), stacked(3, "bias", True), groups=models)), 2)
         h = h.reshape(BATCH, models, -1).transpose(0, 1)
         for layer, last in ((11, False), (13, False), (15, True)):
-            h = torch.baddbmm(stacked(layer, "bias", False)[:, None], h, stacked(layer, "weight", False).transpose(1, 2))
+            h = torch.baddbmm(
+                stacked(layer, "bias", False)[:, None], h, stacked(layer, "weight", False).transpose(1, 2)
+            )
             h = h if last else f.relu(h)
         loss = f.binary_cross_entropy_with_logits(h, y, reduction="sum") / BATCH
         opt.zero_grad(set_to_none=True)

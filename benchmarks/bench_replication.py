@@ -64,7 +64,8 @@ def finished(audit: Path, normalizers: tuple[str, ...]) -> bool:
 
 
 def discard(audit: Path, normalizer: str) -> None:
-    """Forget one normalizer's trainings and cached inputs in an audit, so the next run redoes them with today's code."""
+    """Forget one normalizer's trainings and cached inputs in an audit, so the next run redoes them with today's
+    code."""
     from auditkit.protocol.audit_dir import AuditDir
 
     AuditDir(audit).discard_normalizer(normalizer)
@@ -102,7 +103,8 @@ def _per_subject(scores: pd.DataFrame, normalizer: str, condition: str) -> pd.Se
 
 
 def audit_path(out: Path, split: str, seed: int) -> Path:
-    """Where one split's audit of one seed lives: OUT/SPLIT for seed 0 (as before seeds existed), else OUT/seed-N/SPLIT."""
+    """Where one split's audit of one seed lives: OUT/SPLIT for seed 0 (as before seeds existed), else
+    OUT/seed-N/SPLIT."""
     return out / split if seed == 0 else out / f"seed-{seed}" / split
 
 
@@ -129,19 +131,41 @@ def split_rows(split: str, audit: Path) -> list[dict]:
         overall = headline(tables, norm).set_index("test_group").loc["all"]
         change = changes.loc[f"{norm} vs none (gap change)"] if f"{norm} vs none (gap change)" in changes.index else {}
         paper = PAPER[split].get(norm)
-        rows.append({
-            "split": split, "normalizer": norm, "within": within.mean(), "within_std": within.std(), "cross": cross.mean(),
-            "cross_std": cross.std(), "gap": overall["gap"], "gap_ci_low": overall["ci_low"], "gap_ci_high": overall["ci_high"],
-            "p": overall["p"], "p_holm": overall["p_holm"], "p_paper": overall["p_paper"],
-            "p_repetitions": overall["p_repetitions"], "repetitions": overall["repetitions"],
-            **{f"change{k}": float(change[c]) if len(change) else np.nan
-               for k, c in (("", "diff"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high"), ("_p", "p"),
-                            ("_p_holm", "p_holm"))},
-            "share_cross": shares["share_cross"].get(norm, np.nan), "share_all": shares["share_all"].get(norm, np.nan),
-            "comparison": pairs["comparison"].get(norm) if len(pairs) and "comparison" in pairs else None,
-            "difference": pairs["difference"].get(norm, np.nan) if len(pairs) else np.nan,
-            "adjusted_difference": adjusted["difference"].get(norm, np.nan) if len(adjusted) else np.nan,
-            "paper_within": paper[0] if paper else None, "paper_cross": paper[1] if paper else None})
+        rows.append(
+            {
+                "split": split,
+                "normalizer": norm,
+                "within": within.mean(),
+                "within_std": within.std(),
+                "cross": cross.mean(),
+                "cross_std": cross.std(),
+                "gap": overall["gap"],
+                "gap_ci_low": overall["ci_low"],
+                "gap_ci_high": overall["ci_high"],
+                "p": overall["p"],
+                "p_holm": overall["p_holm"],
+                "p_paper": overall["p_paper"],
+                "p_repetitions": overall["p_repetitions"],
+                "repetitions": overall["repetitions"],
+                **{
+                    f"change{k}": float(change[c]) if len(change) else np.nan
+                    for k, c in (
+                        ("", "diff"),
+                        ("_ci_low", "ci_low"),
+                        ("_ci_high", "ci_high"),
+                        ("_p", "p"),
+                        ("_p_holm", "p_holm"),
+                    )
+                },
+                "share_cross": shares["share_cross"].get(norm, np.nan),
+                "share_all": shares["share_all"].get(norm, np.nan),
+                "comparison": pairs["comparison"].get(norm) if len(pairs) and "comparison" in pairs else None,
+                "difference": pairs["difference"].get(norm, np.nan) if len(pairs) else np.nan,
+                "adjusted_difference": adjusted["difference"].get(norm, np.nan) if len(adjusted) else np.nan,
+                "paper_within": paper[0] if paper else None,
+                "paper_cross": paper[1] if paper else None,
+            }
+        )
     return rows
 
 
@@ -199,14 +223,17 @@ def _pm(s: dict, scale: float = 100, signed: bool = False) -> str:
 
 def seeds_markdown(rows: list[dict], seeds: list[int]) -> str:
     """The over-seeds table: shares (overall, per test group) and the between-group difference, mean ± sd."""
-    lines = [f"Over seeds {', '.join(map(str, seeds))} (`auditkit gap --seed N`: other subject draws, LeNet-5 and "
-             "DeepFN fits): share of the oracle's cross-group gain, % (mean ± sd; lower = mean − 2·sd/√n), per test "
-             "group too; difference = the between-group difference of the mean score, points (none / normalizer / "
-             "oracle), as scored and at equal base rates (each subject's hit and false-alarm rates per AU rescored at "
-             "the AU's pooled base rate: auditkit.stats.base_rates).", "",
-             "| split | normalizer | seeds | share | lower | share per test group | difference (none / normalizer / oracle) "
-             "| at equal base rates |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Over seeds {', '.join(map(str, seeds))} (`auditkit gap --seed N`: other subject draws, LeNet-5 and "
+        "DeepFN fits): share of the oracle's cross-group gain, % (mean ± sd; lower = mean − 2·sd/√n), per test "
+        "group too; difference = the between-group difference of the mean score, points (none / normalizer / "
+        "oracle), as scored and at equal base rates (each subject's hit and false-alarm rates per AU rescored at "
+        "the AU's pooled base rate: auditkit.stats.base_rates).",
+        "",
+        "| split | normalizer | seeds | share | lower | share per test group | difference (none / normalizer / oracle) "
+        "| at equal base rates |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         lower = "n/a" if r["share"]["lower"] != r["share"]["lower"] else f"{100 * r['share']['lower']:.0f}"
         per_group = "; ".join(f"{g} {_pm(s)}" for g, s in r["groups"].items()) or "—"
@@ -260,16 +287,27 @@ def markdown(rows: list[dict], timings: dict, preset: str, groups: list[dict] | 
                      f"{_p(r['p_paper'])} | {change} | {change_p} | {_share(r['normalizer'], r['share_cross'])} / "
                      f"{_share(r['normalizer'], r['share_all'])} | {paper[0]} | {paper[1]} | {paper[2]} |")
     if groups:
-        lines += ["", "Share of the oracle's cross-group gain per test group (cross-group score on the group: none → "
-                  "normalizer, oracle; share = (N − none) / (oracle − none)):", "",
-                  "| split | normalizer | test group | none → normalizer | oracle | share |", "|---|---|---|---|---|---|"]
-        lines += [f"| {SPLIT_LABELS[g['split']]} | {g['normalizer']} | {g['test_group']} | {100 * g['none']:.1f} → "
-                  f"{100 * g['cross']:.1f} | {100 * g['ceiling_score']:.1f} | {_share(g['normalizer'], g['share_cross'])} |"
-                  for g in groups]
+        lines += [
+            "",
+            "Share of the oracle's cross-group gain per test group (cross-group score on the group: none → "
+            "normalizer, oracle; share = (N − none) / (oracle − none)):",
+            "",
+            "| split | normalizer | test group | none → normalizer | oracle | share |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {SPLIT_LABELS[g['split']]} | {g['normalizer']} | {g['test_group']} | {100 * g['none']:.1f} → "
+            f"{100 * g['cross']:.1f} | {100 * g['ceiling_score']:.1f} | {_share(g['normalizer'], g['share_cross'])} |"
+            for g in groups
+        ]
     lines += ["", "| split | wall (all invocations) | peak RSS (largest process) |", "|---|---|---|"]
     for split, t in timings["splits"].items():
         wall = sum(i["wall_s"] for i in t["invocations"])
-        note = f" ({len(t['invocations'])} invocations: resumed, or a normalizer re-run)" if len(t["invocations"]) > 1 else ""
+        note = (
+            f" ({len(t['invocations'])} invocations: resumed, or a normalizer re-run)"
+            if len(t["invocations"]) > 1
+            else ""
+        )
         peak = max(i["peak_rss_mib"] for i in t["invocations"])
         name = split.replace("@seed-", " (seed ") + (")" if "@seed-" in split else "")
         lines.append(f"| {name} | {wall / 60:.1f} min{note} | {peak / 1024:.1f} GiB |")

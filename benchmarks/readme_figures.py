@@ -69,9 +69,11 @@ def timed(args: list[str], out: Path) -> tuple[str, float, float]:
 def deepfn_timing(out: Path) -> str:
     """The DeepFN audit a user runs first, timed on a fresh cache (its DeepFN fit included), as markdown."""
     _, wall, peak = timed(["gap", "--attr", "fitzpatrick", "--normalizer", "deepfn"], out)
-    return (f"`auditkit gap --attr fitzpatrick --normalizer deepfn` on a fresh cache (rendering the dataset and fitting "
-            f"DeepFN included): **{duration(wall)}** on {os.cpu_count()} CPU cores, peak memory {peak:.1f} GiB "
-            "(`python benchmarks/readme_figures.py`).\n")
+    return (
+        f"`auditkit gap --attr fitzpatrick --normalizer deepfn` on a fresh cache (rendering the dataset and fitting "
+        f"DeepFN included): **{duration(wall)}** on {os.cpu_count()} CPU cores, peak memory {peak:.1f} GiB "
+        "(`python benchmarks/readme_figures.py`).\n"
+    )
 
 
 def quickstart(out: Path, calibration: Path | None = None) -> str:
@@ -118,9 +120,11 @@ def replication_short(audits: Path) -> str:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_replication import PAPER, _p, split_rows
 
-    lines = ["| split | normalizer | within | cross | gap | p (people and trainings) | share of the oracle's cross gain | "
-             "paper within / cross |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| split | normalizer | within | cross | gap | p (people and trainings) | share of the oracle's cross gain | "
+        "paper within / cross |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for split in ("fitzpatrick", "gender"):
         for r in split_rows(split, audits / split):
             if r["normalizer"] not in ("none", "deepfn", "oracle"):
@@ -213,7 +217,10 @@ def deepfn_verdict(audits: Path) -> str:
         text = _p(value)
         return f"p {text}" if text.startswith("<") else f"p = {text}"
 
-    lines = ["What the table shows, plainly (written by `benchmarks/readme_figures.py` from the replication audits):", ""]
+    lines = [
+        "What the table shows, plainly (written by `benchmarks/readme_figures.py` from the replication audits):",
+        "",
+    ]
     lines.append("- **The ceiling is far above everything.** A perfect normalizer (the oracle, from the synthetic "
                  f"ground truth) closes the skin-type gap ({pts(skin['gaps']['none']['gap'])} → "
                  f"{pts(skin['gaps']['oracle']['gap'])} points) and the gender gap "
@@ -221,12 +228,14 @@ def deepfn_verdict(audits: Path) -> str:
     def by_group(facts: dict) -> str:
         return ", ".join(f"{g} {100 * s:.0f} %" for g, s in sorted(facts["groups"].items()))
 
-    lines.append(f"- **DeepFN closes part of the distance.** Its cross-group gain is {100 * skin['share']:.0f} % of the "
-                 f"oracle's on skin type ({by_group(skin)}) and {100 * gender['share']:.0f} % on gender "
-                 f"({by_group(gender)}){over_seeds}; within-group scores go from "
-                 f"{100 * skin['within'][0]:.1f} to {100 * skin['within'][1]:.1f} (skin type) and "
-                 f"{100 * gender['within'][0]:.1f} to {100 * gender['within'][1]:.1f} (gender). "
-                 + gap_change_reading(skin, pts, p_is))
+    lines.append(
+        f"- **DeepFN closes part of the distance.** Its cross-group gain is {100 * skin['share']:.0f} % of the "
+        f"oracle's on skin type ({by_group(skin)}) and {100 * gender['share']:.0f} % on gender "
+        f"({by_group(gender)}){over_seeds}; within-group scores go from "
+        f"{100 * skin['within'][0]:.1f} to {100 * skin['within'][1]:.1f} (skin type) and "
+        f"{100 * gender['within'][0]:.1f} to {100 * gender['within'][1]:.1f} (gender). "
+        + gap_change_reading(skin, pts, p_is)
+    )
     c = skin["change"]
     wider = abs(skin["difference"]["deepfn"]) > abs(skin["difference"]["none"])
     lines.append(f"- **But look at the disparity too.** Between darker- and lighter-skinned test subjects "
@@ -238,17 +247,19 @@ def deepfn_verdict(audits: Path) -> str:
                  + disparity_reading(wider, c["p"], seeds_wider(audits)) + rates_reading(skin, pts, p_is))
     a, (rate_a, rate_b) = skin["adjusted_change"], skin["base_rates"]
     adjusted_wider = abs(skin["adjusted"]["deepfn"]) > abs(skin["adjusted"]["none"])
-    lines.append(f"- **Part of that difference is base rates, not DeepFN** (a secondary view). Darker-skinned test "
-                 f"subjects of the synthetic default show AUs in {100 * rate_a:.1f} % of coded frames, lighter-skinned "
-                 f"ones in {100 * rate_b:.1f} % (expressiveness is drawn independently of skin type; these 17 people "
-                 "happen to differ), and F1 falls with a lower base rate at the same hit and false-alarm rates. "
-                 "Prevalence-calibrated (Siblini et al., 2020: each subject's rates rescored at every AU's pooled base "
-                 "rate, assuming they do not depend on it; `auditkit.stats.base_rates`, in every report) the difference is "
-                 f"{pts(skin['adjusted']['none'])} without normalization, {pts(skin['adjusted']['deepfn'])} with DeepFN "
-                 f"and {pts(skin['adjusted']['oracle'])} with the oracle (DeepFN's change {pts(a['change'])}, 95% CI "
-                 f"{pts(a['change_ci_low'])} to {pts(a['change_ci_high'])}, {p_is(a['p'])})"
-                 f"{seeds_difference(audits, pts, 'adjusted_difference')}. "
-                 + adjusted_reading(adjusted_wider, a["p"], seeds_wider(audits, "adjusted_difference")))
+    lines.append(
+        f"- **Part of that difference is base rates, not DeepFN** (a secondary view). Darker-skinned test "
+        f"subjects of the synthetic default show AUs in {100 * rate_a:.1f} % of coded frames, lighter-skinned "
+        f"ones in {100 * rate_b:.1f} % (expressiveness is drawn independently of skin type; these 17 people "
+        "happen to differ), and F1 falls with a lower base rate at the same hit and false-alarm rates. "
+        "Prevalence-calibrated (Siblini et al., 2020: each subject's rates rescored at every AU's pooled base "
+        "rate, assuming they do not depend on it; `auditkit.stats.base_rates`, in every report) the difference is "
+        f"{pts(skin['adjusted']['none'])} without normalization, {pts(skin['adjusted']['deepfn'])} with DeepFN "
+        f"and {pts(skin['adjusted']['oracle'])} with the oracle (DeepFN's change {pts(a['change'])}, 95% CI "
+        f"{pts(a['change_ci_low'])} to {pts(a['change_ci_high'])}, {p_is(a['p'])})"
+        f"{seeds_difference(audits, pts, 'adjusted_difference')}. "
+        + adjusted_reading(adjusted_wider, a["p"], seeds_wider(audits, "adjusted_difference"))
+    )
     lines += ["- **What got DeepFN there**, each step measured against the oracle in "
               "[benchmarks](benchmarks/README.md#deepfn-against-the-ceiling): centered training (identity out of the "
               "code), a gradient loss, BatchNorm statistics taken from each person's own frames, the paper's random "

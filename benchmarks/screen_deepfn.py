@@ -286,7 +286,9 @@ def train_variant(template: torch.Tensor, subjects: list[torch.Tensor], iters: i
             per_person = (xr - x_out).abs().view(per, -1).mean(1)
             people = who[::k]
             seen = running[people] == 0
-            running[people] = torch.where(seen, per_person.detach(), 0.95 * running[people] + 0.05 * per_person.detach())
+            running[people] = torch.where(
+                seen, per_person.detach(), 0.95 * running[people] + 0.05 * per_person.detach()
+            )
             ref = running[running > 0].mean()
             w = (running[people] / ref) ** hard
             subject_loss = (w / w.mean() * per_person).mean()
@@ -357,7 +359,8 @@ class _Reverse(torch.autograd.Function):
 
 def ssim(a: torch.Tensor, b: torch.Tensor, sigma: float = 1.5, size: int = 7) -> torch.Tensor:
     """Mean structural similarity of two (n, 1, H, W) batches in [0, 1] (Gaussian window; Wang et al. 2004): it
-    compares local structure after dividing out local contrast, so a low-contrast brow counts like a high-contrast one."""
+    compares local structure after dividing out local contrast, so a low-contrast brow counts like a high-contrast
+    one."""
     x = torch.arange(size, dtype=a.dtype) - (size - 1) / 2
     g = torch.exp(-(x**2) / (2 * sigma**2))
     w = (g[:, None] * g[None, :] / g.sum() ** 2)[None, None]
@@ -388,7 +391,9 @@ def face_only(x: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def transform(model: torch.nn.Module, faces: np.ndarray, center: bool, eq: str = "image", mask: float = 0.0) -> np.ndarray:
+def transform(
+    model: torch.nn.Module, faces: np.ndarray, center: bool, eq: str = "image", mask: float = 0.0
+) -> np.ndarray:
     """D^y(E(x) - mean E(x)) (centered) or D^y(E(x)) of one person's faces, uint8 at the model's size."""
     if isinstance(model, CenteredSkip):
         x = face_only(preprocess(faces, model.model.preset.size, eq), mask)
@@ -505,7 +510,9 @@ def main() -> None:
         if flag not in sys.argv:
             continue
         rest = [Path(a) for a in sys.argv[sys.argv.index(flag) + 1:] if not a.startswith("--")]
-        markdown = template_table(rest) if flag == "--template-table" else table(rest[0] if rest else Path("audits/screen"))
+        markdown = (
+            template_table(rest) if flag == "--template-table" else table(rest[0] if rest else Path("audits/screen"))
+        )
         print(markdown, end="")
         if "--update-readme" in sys.argv:
             write_block(block, markdown)

@@ -38,6 +38,16 @@ def screenshot(report: Path, profile: Path, name: str) -> Path:
     """A 1200-pixel-wide screenshot into test-artifacts/, to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / name
-    subprocess.run([chromium(), *_flags(profile), "--hide-scrollbars", "--window-size=1200,2400", f"--screenshot={shot}",
-                    report.as_uri()], capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            chromium(),
+            *_flags(profile),
+            "--hide-scrollbars",
+            "--window-size=1200,2400",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=180,
+    )
     return shot

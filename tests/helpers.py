@@ -142,9 +142,21 @@ def findings_results(reps: int = 6, seed: int = 0, subjects: int = 8) -> pd.Data
                         value -= 0.08 if (norm == "norm" and test == "dark") else 0.0
                         for au in ("AU06", "AU12"):
                             v = float(np.clip(value + rng.normal(0, 0.02), 0, 1))
-                            rows.append({"normalizer": norm, "repetition": rep, "condition": "within" if within else "cross",
-                                         "train_group": train, "test_group": test, "subject": s, "au": au, "f1": v,
-                                         "accuracy": v, "support": 30, "positives": 6})
+                            rows.append(
+                                {
+                                    "normalizer": norm,
+                                    "repetition": rep,
+                                    "condition": "within" if within else "cross",
+                                    "train_group": train,
+                                    "test_group": test,
+                                    "subject": s,
+                                    "au": au,
+                                    "f1": v,
+                                    "accuracy": v,
+                                    "support": 30,
+                                    "positives": 6,
+                                }
+                            )
     return pd.DataFrame(rows)
 
 

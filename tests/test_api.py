@@ -120,7 +120,9 @@ def test_normalize_from_python_matches_the_cli(tiny_dataset: Path, tmp_path: Pat
     done = subprocess.run([sys.executable, "-m", "auditkit", "normalize", str(tiny_dataset), "--normalizer", "histeq",
                            "--out", str(tmp_path / "cli")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert np.array_equal(np.asarray(load_dataset(tmp_path / "api").faces), np.asarray(load_dataset(tmp_path / "cli").faces))
+    assert np.array_equal(
+        np.asarray(load_dataset(tmp_path / "api").faces), np.asarray(load_dataset(tmp_path / "cli").faces)
+    )
     with pytest.raises(AuditkitError, match="already exists"):
         auditkit.normalize(tiny_dataset, tmp_path / "api", normalizer="histeq")
     with pytest.raises(AuditkitError, match="unknown setting 'tiles'"):
@@ -234,4 +236,6 @@ def test_every_cli_option_has_its_api_keyword_and_back(command: str) -> None:
     keywords = set(inspect.signature(function).parameters) - ONLY_API.get(command, set())
     names = {p.name for p in get_command(app).commands[command].params} - ONLY_CLI.get(command, set())
     options = {n if n in keywords else RENAMED.get(n, n) for n in names}
-    assert options == keywords, f"{command}: CLI only {sorted(options - keywords)}, API only {sorted(keywords - options)}"
+    assert options == keywords, (
+        f"{command}: CLI only {sorted(options - keywords)}, API only {sorted(keywords - options)}"
+    )

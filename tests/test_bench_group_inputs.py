@@ -23,9 +23,15 @@ def _data(strength: dict[str, float], people: int = 4, frames: int = 60, seed: i
             group_of[person] = group
             for f in range(frames):
                 labels = rng.random(len(AUS)) < 0.4
-                img = 120 + rng.normal(0, 10, (64, 64)) + gain * sum(b for b, on in zip(blobs, labels, strict=False) if on)
+                img = (
+                    120
+                    + rng.normal(0, 10, (64, 64))
+                    + gain * sum(b for b, on in zip(blobs, labels, strict=False) if on)
+                )
                 images.append(np.clip(img, 0, 255).astype(np.uint8))
-                rows.append({"subject": person, "sequence": f"T{f % 2}", **dict(zip(AUS, labels.astype(int), strict=False))})
+                rows.append(
+                    {"subject": person, "sequence": f"T{f % 2}", **dict(zip(AUS, labels.astype(int), strict=False))}
+                )
     return np.stack(images), pd.DataFrame(rows), group_of
 
 

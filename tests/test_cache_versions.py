@@ -80,7 +80,9 @@ def test_plugins_expose_their_code_version_for_cache_keys() -> None:
 
     assert code_version("normalizer", "deepfn") == DeepFNNormalizer.cache_version
     assert DeepFNNormalizer.cache_version.startswith(f"{deepfn_train.CACHE_VERSION}.")
-    assert code_version("classifier", "lenet5") == str(importlib.import_module("auditkit.classifiers.lenet").CACHE_VERSION)
+    assert code_version("classifier", "lenet5") == str(
+        importlib.import_module("auditkit.classifiers.lenet").CACHE_VERSION
+    )
 
 
 def test_weights_load_as_plain_data_and_a_file_that_runs_code_is_trained_again(tmp_path: Path,

@@ -1,4 +1,5 @@
-"""The fused C kernels compute what LeNet-5's PyTorch layers compute, whatever the batch split, and fall back cleanly."""
+"""The fused C kernels compute what LeNet-5's PyTorch layers compute, whatever the batch split, and fall back
+cleanly."""
 
 from __future__ import annotations
 

@@ -28,7 +28,10 @@ def test_openface_reader(audit_dataset: Path, tmp_path: Path) -> None:
     assert dropped == 1 and table["subject"].iloc[0] == first.parent.name and table["sequence"].iloc[0] == first.stem
     assert {"AU01", "AU24"} <= set(table.columns) and set(table["AU12"].unique()) <= {0.0, 1.0}
     preds, counts = read_predictions(root)
-    assert counts["formats"] == ["openface"] and counts["dropped_no_face"] == ds.frames.groupby(["subject", "sequence"]).ngroups
+    assert (
+        counts["formats"] == ["openface"]
+        and counts["dropped_no_face"] == ds.frames.groupby(["subject", "sequence"]).ngroups
+    )
 
 
 @pytest.mark.slow
@@ -46,9 +49,12 @@ def test_openface_folder_per_person_layout_reads_like_the_flat_one(audit_dataset
     assert counts["matched_frames"] == len(nested)
     renamed = nested.assign(sequence="clip-" + nested["sequence"])
     first = ds.frames.iloc[0]
-    with pytest.raises(AuditkitError, match=rf"the predictions name e.g. \S+/clip-\S+ frame \d+, the dataset "
-                                            rf"{first['subject']}/{first['sequence']} frame {first['frame']}; check the "
-                                            "file naming"):
+    with pytest.raises(
+        AuditkitError,
+        match=rf"the predictions name e.g. \S+/clip-\S+ frame \d+, the dataset "
+        rf"{first['subject']}/{first['sequence']} frame {first['frame']}; check the "
+        "file naming",
+    ):
         join_predictions(ds.frames, renamed, AUS12, formats=["openface"])
 
 
@@ -127,17 +133,39 @@ def test_corrupt_csv_and_cli(audit_dataset: Path, tmp_path: Path) -> None:
         read_predictions(bad)
     ds = load_dataset(audit_dataset)
     root = write_openface(ds, tmp_path / "of")
-    res = subprocess.run([sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
-                          "--attr", "gender", "--out", str(tmp_path / "cli")], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditkit",
+            "audit-predictions",
+            str(root),
+            "--data",
+            str(audit_dataset),
+            "--attr",
+            "gender",
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
-    assert "frames matched" in res.stdout and "female vs male" in res.stdout and (tmp_path / "cli" / "report.html").exists()
+    assert (
+        "frames matched" in res.stdout
+        and "female vs male" in res.stdout
+        and (tmp_path / "cli" / "report.html").exists()
+    )
     res = subprocess.run([sys.executable, "-m", "auditkit", "audit-predictions", str(tmp_path / "missing"), "--data",
                           str(audit_dataset), "--attr", "gender"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "no such file or directory" in res.stderr and "Traceback" not in res.stderr
 
 
 @pytest.mark.slow
-def test_every_format_checks_probabilities_and_files_must_give_the_same_aus(audit_dataset: Path, tmp_path: Path) -> None:
+def test_every_format_checks_probabilities_and_files_must_give_the_same_aus(
+    audit_dataset: Path, tmp_path: Path
+) -> None:
     ds = load_dataset(audit_dataset)
     root = write_openface(ds, tmp_path / "openface")
     files = sorted(root.rglob("*.csv"))
@@ -149,7 +177,9 @@ def test_every_format_checks_probabilities_and_files_must_give_the_same_aus(audi
     # OpenFace occurrence columns out of range
     df[" AU12_c"] = 2.0
     df.to_csv(files[1], index=False)
-    with pytest.raises(AuditkitError, match=f"{files[1]}: column 'AU12_c': probabilities must lie in \\[0, 1\\], found 2"):
+    with pytest.raises(
+        AuditkitError, match=f"{files[1]}: column 'AU12_c': probabilities must lie in \\[0, 1\\], found 2"
+    ):
         read_predictions(root)
     # py-feat probabilities out of range
     one = ds.frames[ds.frames["subject"] == ds.subjects["subject"].iloc[0]]
@@ -181,7 +211,9 @@ def test_pyfeat_frames_with_several_faces_keep_the_most_confident(audit_dataset:
         read_predictions(path, faces="all")
 
 
-def test_frame_numbering_offsets_are_detected_refused_when_ambiguous_or_given(audit_dataset: Path, tmp_path: Path) -> None:
+def test_frame_numbering_offsets_are_detected_refused_when_ambiguous_or_given(
+    audit_dataset: Path, tmp_path: Path
+) -> None:
     from auditkit.classifiers.prediction_files import join_predictions
 
     ds = load_dataset(audit_dataset)
@@ -255,8 +287,24 @@ def test_frames_a_tool_drops_are_reported_per_group(audit_dataset: Path, tmp_pat
             df = pd.read_csv(f)
             df.loc[df.index % 3 == 0, " success"] = 0
             df.to_csv(f, index=False)
-    res = subprocess.run([sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
-                          "--attr", "gender", "--out", str(tmp_path / "a")], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditkit",
+            "audit-predictions",
+            str(root),
+            "--data",
+            str(audit_dataset),
+            "--attr",
+            "gender",
+            "--out",
+            str(tmp_path / "a"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert "Frames the tool never served" in res.stdout and "female vs male" in res.stdout
     missed = pd.read_parquet(tmp_path / "a" / "missed_frames.parquet")
@@ -270,7 +318,9 @@ def test_frames_a_tool_drops_are_reported_per_group(audit_dataset: Path, tmp_pat
 
 
 @pytest.mark.slow
-def test_subjects_and_sequences_the_tool_never_ran_on_are_not_missed_frames(audit_dataset: Path, tmp_path: Path) -> None:
+def test_subjects_and_sequences_the_tool_never_ran_on_are_not_missed_frames(
+    audit_dataset: Path, tmp_path: Path
+) -> None:
     import json
     import shutil
 
@@ -284,8 +334,24 @@ def test_subjects_and_sequences_the_tool_never_ran_on_are_not_missed_frames(audi
     one = sorted((root / kept[0]).glob("*.csv"))
     one[-1].unlink()  # nor on one sequence of a person it ran on
     out = tmp_path / "a"
-    res = subprocess.run([sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
-                          "--attr", "gender", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditkit",
+            "audit-predictions",
+            str(root),
+            "--data",
+            str(audit_dataset),
+            "--attr",
+            "gender",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     missed = pd.read_parquet(out / "missed_frames.parquet")
     assert sorted(missed["subject"]) == sorted(kept)

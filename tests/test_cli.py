@@ -95,8 +95,27 @@ def test_synth_then_inspect(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
-    res = run_cli("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(tmp_path / "g"), "--preset", "smoke",
-              "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1", "--normalizer", "histeq,none")
+    res = run_cli(
+        "gap",
+        "--attr",
+        "gender",
+        "--data",
+        str(audit_dataset),
+        "--out",
+        str(tmp_path / "g"),
+        "--preset",
+        "smoke",
+        "--repeats",
+        "1",
+        "--train",
+        "2",
+        "--val",
+        "1",
+        "--jobs",
+        "1",
+        "--normalizer",
+        "histeq,none",
+    )
     assert res.returncode == 0, res.stderr
     assert "female -> male" in res.stdout.replace("\n", " ") or "female" in res.stdout
     assert "histeq" in res.stdout  # a comma list is as good as a repeated option
@@ -121,7 +140,9 @@ def test_gap_bad_input_is_one_line(audit_dataset: Path, tmp_path: Path, args: li
     extra = [] if "fitzpatrick" in args else ["--train", "2", "--val", "1"]
     res = run_cli("gap", "--data", str(audit_dataset), "--out", str(tmp_path / "o"), *args, *extra)
     assert res.returncode == 2, res.stdout + res.stderr
-    lines = [line for line in res.stderr.splitlines() if line.strip() and "rendering" not in line and "trainings" not in line]
+    lines = [
+        line for line in res.stderr.splitlines() if line.strip() and "rendering" not in line and "trainings" not in line
+    ]
     assert "Traceback" not in res.stderr
     assert any(message in line for line in lines), res.stderr
 
@@ -160,7 +181,11 @@ def test_describe_prints_paper_totals() -> None:
     import torch
 
     default = run_cli("describe", "deepfn").stdout
-    assert ("input 128, 128" in default) if torch.cuda.is_available() else ("lite" in default and "input 64, 64" in default)
+    assert (
+        ("input 128, 128" in default)
+        if torch.cuda.is_available()
+        else ("lite" in default and "input 64, 64" in default)
+    )
     bad = run_cli("describe", "resnet")
     assert bad.returncode == 2 and "unknown model" in bad.stderr
 
@@ -168,7 +193,9 @@ def test_describe_prints_paper_totals() -> None:
 @pytest.mark.slow
 def test_normalize_histeq_with_preview(tiny_dataset: Path, tmp_path: Path) -> None:
     png = tmp_path / "prev.png"
-    res = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"), "--preview", str(png))
+    res = run_cli(
+        "normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"), "--preview", str(png)
+    )
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "n" / "faces.npy").exists() and png.read_bytes()[:4] == b"\x89PNG"
     again = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "n"))
@@ -300,7 +327,9 @@ def test_unwritable_out_and_full_disk_are_one_line_errors(audit_dataset: Path, t
                                                          monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    res = run_cli("gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(blocker / "audit"), "--preset", "smoke")
+    res = run_cli(
+        "gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(blocker / "audit"), "--preset", "smoke"
+    )
     assert str(blocker) in one_line(res)
 
     # a full disk while the report is written: one line naming the file, and no torn report left behind
@@ -364,7 +393,9 @@ def test_every_help_text_keeps_its_brackets() -> None:
 
     from auditkit.cli import app
 
-    source = "".join(p.read_text() for p in Path(__file__).resolve().parents[1].joinpath("auditkit", "cli").glob("*.py"))
+    source = "".join(
+        p.read_text() for p in Path(__file__).resolve().parents[1].joinpath("auditkit", "cli").glob("*.py")
+    )
     extras = set(re.findall(r"auditkit\[\w+\]", source))
     assert extras >= {"auditkit[cluster]", "auditkit[dlib]"}
     group = typer.main.get_command(app)
@@ -379,13 +410,21 @@ def test_every_help_text_keeps_its_brackets() -> None:
     assert "Needs auditkit." not in shown and "needs auditkit)" not in shown
 
 
-@pytest.mark.parametrize(("args", "line"), [
-    (["gap", "--attr", "gender", "--repeats", "abc"],
-     "error: --repeats: expected a whole number, got 'abc' (see `auditkit gap --help`)"),
-    (["gap", "--attr", "gender", "--seed=x1"], "error: --seed: expected a whole number, got 'x1' (see `auditkit gap --help`)"),
-    (["gap"], "error: Missing option '--attr'. (see `auditkit gap --help`)"),
-    (["gapp"], "error: No such command 'gapp'. Did you mean 'gap'? (see `auditkit --help`)"),
-])
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["gap", "--attr", "gender", "--repeats", "abc"],
+            "error: --repeats: expected a whole number, got 'abc' (see `auditkit gap --help`)",
+        ),
+        (
+            ["gap", "--attr", "gender", "--seed=x1"],
+            "error: --seed: expected a whole number, got 'x1' (see `auditkit gap --help`)",
+        ),
+        (["gap"], "error: Missing option '--attr'. (see `auditkit gap --help`)"),
+        (["gapp"], "error: No such command 'gapp'. Did you mean 'gap'? (see `auditkit --help`)"),
+    ],
+)
 @pytest.mark.slow
 def test_command_line_mistakes_are_one_line_naming_the_value(args: list[str], line: str, tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "auditkit", *args], capture_output=True, text=True, cwd=tmp_path,

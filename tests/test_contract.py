@@ -137,8 +137,11 @@ def test_each_hook_is_validated_in_one_line(kind: str, base: type, attrs: dict, 
 def test_returned_values_are_checked_on_every_call() -> None:
     faces = np.zeros((4, 8, 8), np.uint8)
     floaty = _broken(_Norm, transform=lambda self, subject, f: f.astype(np.float32))()
-    with pytest.raises(AuditkitError, match=r"normalizer plugin 't': transform returned float32 \(4, 8, 8\) for subject "
-                                            r"'s1'; expected uint8 \(4, 8, 8\)"):
+    with pytest.raises(
+        AuditkitError,
+        match=r"normalizer plugin 't': transform returned float32 \(4, 8, 8\) for subject "
+        r"'s1'; expected uint8 \(4, 8, 8\)",
+    ):
         checked_transform(floaty, "t", "s1", faces)
     shrunk = _broken(_Norm, transform=lambda self, subject, f: f[:2])()
     with pytest.raises(AuditkitError, match="expected uint8"):
@@ -163,14 +166,32 @@ def _factory(seed: int = 0) -> _Clf:
     return _Clf(seed)
 
 
-@pytest.mark.parametrize("kind,plugin,message", [
-    ("normalizer", _Halfway, "normalizer plugin 'p' (m:o) does not implement the normalizer interface: no transform "
-                             "method (transform(subject, faces) -> uint8 faces of the input's shape)"),
-    ("classifier", _factory, "classifier plugin 'p' (m:o) must be a class subclassing auditkit.Classifier, got "
-                             "function"),
-    ("classifier", _Norm, "classifier plugin 'p' (m:o) must be a class subclassing auditkit.Classifier, got class _Norm"),
-    ("dataset", contract.DatasetSource, "dataset plugin 'p' (m:o) does not implement the dataset interface: no load"),
-])
+@pytest.mark.parametrize(
+    "kind,plugin,message",
+    [
+        (
+            "normalizer",
+            _Halfway,
+            "normalizer plugin 'p' (m:o) does not implement the normalizer interface: no transform "
+            "method (transform(subject, faces) -> uint8 faces of the input's shape)",
+        ),
+        (
+            "classifier",
+            _factory,
+            "classifier plugin 'p' (m:o) must be a class subclassing auditkit.Classifier, got function",
+        ),
+        (
+            "classifier",
+            _Norm,
+            "classifier plugin 'p' (m:o) must be a class subclassing auditkit.Classifier, got class _Norm",
+        ),
+        (
+            "dataset",
+            contract.DatasetSource,
+            "dataset plugin 'p' (m:o) does not implement the dataset interface: no load",
+        ),
+    ],
+)
 def test_only_a_whole_subclass_of_the_base_loads(kind: str, plugin: object, message: str) -> None:
     with pytest.raises(AuditkitError, match=re.escape(message)) as err:
         contract.check(kind, "p", plugin, on="class", origin="m:o")

@@ -16,9 +16,23 @@ def test_round_trip(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     subjects = pd.DataFrame({"subject": ["a", "b"], "dataset": ["x", "y"], "gender": ["female", None],
                              "fitzpatrick": pd.array([2, None], dtype="Int8"), "ethnicity": ["p", "q"]})
-    frames = pd.DataFrame({"subject": ["a", "a", "b"], "sequence": ["s1", "s1", "s2"], "frame": [1, 2, 1], "face": [0, 1, 2],
-                           "AU01": [1, 0, -1], "AU12": [0, 1, 1], "AU12_intensity": [0, 3, 2]})
-    meta = {"format_version": FORMAT_VERSION, "image_size": [8, 6], "aus": ["AU01", "AU12"], "provenance": {"source": "test"}}
+    frames = pd.DataFrame(
+        {
+            "subject": ["a", "a", "b"],
+            "sequence": ["s1", "s1", "s2"],
+            "frame": [1, 2, 1],
+            "face": [0, 1, 2],
+            "AU01": [1, 0, -1],
+            "AU12": [0, 1, 1],
+            "AU12_intensity": [0, 3, 2],
+        }
+    )
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "image_size": [8, 6],
+        "aus": ["AU01", "AU12"],
+        "provenance": {"source": "test"},
+    }
     faces = open_faces_for_writing(tmp_path / "faces.npy", 3, 8, 6)
     pixels = rng.integers(0, 256, (3, 8, 6), dtype=np.uint8)
     faces[:] = pixels

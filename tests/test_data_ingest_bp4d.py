@@ -95,7 +95,9 @@ def test_unreadable_image_stops_or_is_recorded(bp4d_tree: Path, tmp_path: Path) 
     demo = bp4d_tree / "demographics.csv"
     with pytest.raises(AuditkitError, match="0004.jpg: unreadable image"):
         run_ingest(build_job("bp4d", bp4d_tree, demo), tmp_path / "out", n_jobs=1)
-    stats = run_ingest(build_job("bp4d", bp4d_tree, demo, skip_unreadable=True), tmp_path / "out2", n_jobs=1, force=True)
+    stats = run_ingest(
+        build_job("bp4d", bp4d_tree, demo, skip_unreadable=True), tmp_path / "out2", n_jobs=1, force=True
+    )
     assert stats["unreadable"] == 1 and stats["frames_kept"] == stats["frames_labelled"] - 1
     skipped = pd.read_parquet(tmp_path / "out2" / "skipped_frames.parquet")
     assert skipped[["subject", "sequence", "frame", "reason"]].values.tolist() == [[subject, task, 4, "unreadable"]]

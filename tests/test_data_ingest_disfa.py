@@ -69,7 +69,9 @@ def test_labels_longer_than_video(disfa_tree: Path) -> None:
     folder = disfa_tree / "ActionUnit_Labels" / "SN001"
     for f in folder.glob("*.txt"):
         f.write_text(f.read_text() + "25,0\n26,0\n")
-    with pytest.raises(DatasetError, match="label/frame count mismatch: labels run to frame 26 but the video has 24") as exc:
+    with pytest.raises(
+        DatasetError, match="label/frame count mismatch: labels run to frame 26 but the video has 24"
+    ) as exc:
         discover(disfa_tree)
     assert exc.value.path.name == "LeftVideoSN001_comp.avi"
 
@@ -78,7 +80,9 @@ def test_labels_shorter_than_video(disfa_tree: Path) -> None:
     folder = disfa_tree / "ActionUnit_Labels" / "SN001"
     for f in folder.glob("*.txt"):
         f.write_text("".join(f.read_text().splitlines(keepends=True)[:20]))
-    with pytest.raises(DatasetError, match="label/frame count mismatch: labels run to frame 20 but the video has 24") as exc:
+    with pytest.raises(
+        DatasetError, match="label/frame count mismatch: labels run to frame 20 but the video has 24"
+    ) as exc:
         discover(disfa_tree)
     assert exc.value.path.name == "LeftVideoSN001_comp.avi"
 

@@ -95,7 +95,9 @@ def test_demographics_normalized_and_checked(tmp_path: Path) -> None:
 def test_demographics_mismatch_is_reported_not_dropped(bp4d_tree: Path, tmp_path: Path) -> None:
     demo = pd.read_csv(bp4d_tree / "demographics.csv")
     missing = demo["subject"].iloc[1]
-    demo = pd.concat([demo.iloc[:1], pd.DataFrame({"subject": ["X999"], "gender": ["male"], "fitzpatrick": [5], "age": [40]})])
+    demo = pd.concat(
+        [demo.iloc[:1], pd.DataFrame({"subject": ["X999"], "gender": ["male"], "fitzpatrick": [5], "age": [40]})]
+    )
     path = tmp_path / "demo.parquet"
     demo.to_parquet(path)
     with pytest.raises(DatasetError, match=f"demo.parquet: subject: no row for {missing}"):

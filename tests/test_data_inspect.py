@@ -1,4 +1,5 @@
-"""`summarize` counts subjects, groups and AU base rates; `diagnose` finds every problem; `feasibility` says which splits run."""
+"""`summarize` counts subjects, groups and AU base rates; `diagnose` finds every problem; `feasibility` says which
+splits run."""
 
 from __future__ import annotations
 
@@ -24,7 +25,14 @@ def test_summary_counts(tiny_dataset: Path) -> None:
 
 def test_skin_bins() -> None:
     assert [skin_bin(v) for v in (1, 2, 3, 4, 5, 6, pd.NA)] == [
-        "lighter (I-II)", "lighter (I-II)", "medium (III-IV)", "medium (III-IV)", "darker (V-VI)", "darker (V-VI)", "unknown"]
+        "lighter (I-II)",
+        "lighter (I-II)",
+        "medium (III-IV)",
+        "medium (III-IV)",
+        "darker (V-VI)",
+        "darker (V-VI)",
+        "unknown",
+    ]
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -63,7 +71,9 @@ def test_diagnose_lists_every_problem_not_only_the_first(tiny_dataset: Path, tmp
     assert any("image_size" in p for p in problems) and any("duplicate subject" in p for p in problems)
 
 
-def test_a_valid_dataset_has_no_problems_and_loading_still_stops_at_the_first(tiny_dataset: Path, tmp_path: Path) -> None:
+def test_a_valid_dataset_has_no_problems_and_loading_still_stops_at_the_first(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
     import pytest
 
     from auditkit.data.validate import diagnose
@@ -91,7 +101,9 @@ def test_inspect_says_which_splits_the_default_protocol_can_run(audit_dataset: P
     subjects = subjects.drop(columns="fitzpatrick")  # missing
     subjects.to_parquet(root / "subjects.parquet", index=False)
     table = feasibility(load_dataset(root)).set_index("attr")
-    assert not table.loc["gender", "runs"] and table.loc["gender", "why"] == "every subject has the same gender ('female')"
+    assert (
+        not table.loc["gender", "runs"] and table.loc["gender", "why"] == "every subject has the same gender ('female')"
+    )
     assert table.loc["fitzpatrick", "why"] == "no 'fitzpatrick' column in subjects.parquet"
     assert table.loc["person", "runs"]
 

@@ -15,7 +15,9 @@ from auditkit.errors import AuditkitError
 
 
 @pytest.fixture(scope="module")
-def parts(bp4d_tree_pristine: Path, disfa_tree_pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def parts(
+    bp4d_tree_pristine: Path, disfa_tree_pristine: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("parts")
     run_ingest(build_job("bp4d", bp4d_tree_pristine, bp4d_tree_pristine / "demographics.csv"), base / "b", n_jobs=1)
     run_ingest(build_job("disfa", disfa_tree_pristine, disfa_tree_pristine / "demographics.csv"), base / "d", n_jobs=1)

@@ -29,7 +29,16 @@ def _conv_outputs(rows) -> list[tuple[int, ...]]:
 def test_paper_preset_matches_tables_1_and_2() -> None:
     net = DeepFN(PRESETS["paper"])
     enc = _conv_outputs(layer_rows({"e": net.encoder}, torch.zeros(1, 1, 128, 128)))
-    assert enc == [(64, 64, 128), (32, 32, 256), (16, 16, 512), (8, 8, 1024), (1024,), (16384,), (4, 4, 2048), (8, 8, 512)]
+    assert enc == [
+        (64, 64, 128),
+        (32, 32, 256),
+        (16, 16, 512),
+        (8, 8, 1024),
+        (1024,),
+        (16384,),
+        (4, 4, 2048),
+        (8, 8, 512),
+    ]
     dec = _conv_outputs(layer_rows({"d": net.template_decoder}, torch.zeros(1, 512, 8, 8)))
     assert dec == [(8, 8, 1024), (16, 16, 256), (16, 16, 512), (32, 32, 128), (32, 32, 256), (64, 64, 64),
                    (64, 64, 128), (128, 128, 32), (128, 128, 1)]
@@ -113,7 +122,9 @@ def test_warp_strength_is_a_training_option(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_transform_shape_range_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     subjects = {"a": deepfn_faces(1), "b": deepfn_faces(2)}
-    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY).fit(deepfn_faces(0), subjects)
+    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY).fit(
+        deepfn_faces(0), subjects
+    )
     assert isinstance(n.shared.subject_decoder, ConditionedDecoder)
     out = n.transform("a", np.zeros((5, 128, 128), np.uint8) + 90)
     assert out.shape == (5, 128, 128) and out.dtype == np.uint8
@@ -123,7 +134,9 @@ def test_transform_shape_range_and_cache(tmp_path: Path, monkeypatch: pytest.Mon
         raise AssertionError("a cached model must not be retrained")
 
     monkeypatch.setattr(deepfn_normalizer, "train", boom)
-    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY).fit(deepfn_faces(0), subjects)
+    again = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY).fit(
+        deepfn_faces(0), subjects
+    )
     assert again.cache_hits == 1
     np.testing.assert_array_equal(again.transform("a", deepfn_faces(3)), n.transform("a", deepfn_faces(3)))
 
@@ -231,9 +244,13 @@ def _decoded(model: DeepFN, code: torch.Tensor, size: int) -> np.ndarray:
 def test_recentering_swaps_a_persons_mean_code_for_the_templates(tmp_path: Path) -> None:
     template, a = deepfn_faces(0), deepfn_faces(1)
     # the trained BatchNorm statistics (person_norm off), so the arithmetic below can be checked by hand
-    n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, person_norm=False, **DEEPFN_TINY, **UNCENTERED)
+    n = DeepFNNormalizer(
+        mode="amortized", preset="lite", cache_dir=tmp_path, person_norm=False, **DEEPFN_TINY, **UNCENTERED
+    )
     n.fit(template, {"a": a, "b": deepfn_faces(2)})
-    plain = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, recenter=False, **DEEPFN_TINY, **UNCENTERED)
+    plain = DeepFNNormalizer(
+        mode="amortized", preset="lite", cache_dir=tmp_path, recenter=False, **DEEPFN_TINY, **UNCENTERED
+    )
     plain.fit(template, {"a": a, "b": deepfn_faces(2)})
     # recentering does not change the weights
     assert n.resolved_.recenter and not plain.resolved_.recenter and plain.cache_hits == 1
@@ -367,13 +384,22 @@ def test_a_progress_callback_can_stop_training_and_keep_the_weights() -> None:
     before = [p.detach().clone() for p in model.parameters()]
     cfg = TrainConfig(iterations=50, batch_size=4)
     with pytest.raises(Stop):
-        fit_model(model, preprocess(deepfn_faces(0), 64), [preprocess(deepfn_faces(1), 64)], None, cfg, cfg.iterations, None,
-                  stop_after_three)
+        fit_model(
+            model,
+            preprocess(deepfn_faces(0), 64),
+            [preprocess(deepfn_faces(1), 64)],
+            None,
+            cfg,
+            cfg.iterations,
+            None,
+            stop_after_three,
+        )
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))  # three steps were taken
     torch.manual_seed(0)
     again = DeepFN(PRESETS["lite"])
     fit_model(again, preprocess(deepfn_faces(0), 64), [preprocess(deepfn_faces(1), 64)], None, cfg, 3)
-    assert all(torch.equal(a, b) for a, b in zip(again.parameters(), model.parameters(), strict=True))  # same as a 3-step run
+    # same as a 3-step run
+    assert all(torch.equal(a, b) for a, b in zip(again.parameters(), model.parameters(), strict=True))
 
 
 def test_equalize_region_is_a_validated_training_option_with_its_own_cache_key(tmp_path: Path) -> None:
@@ -389,7 +415,9 @@ def test_equalize_region_is_a_validated_training_option_with_its_own_cache_key(t
     assert DeepFNNormalizer(mode="amortized", equalize="face").fitted_settings()["equalize"] == "face"
 
 
-def test_a_face_equalized_model_prepares_every_input_by_the_face(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_face_equalized_model_prepares_every_input_by_the_face(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Training, the person statistics and normalization all see faces equalized by the inner face, also when the
     weights come back from the cache."""
     from auditkit.normalizers.deepfn import augment as augment_module
@@ -426,7 +454,9 @@ def test_background_is_a_validated_training_option_that_every_input_follows(tmp_
         TrainConfig(background="black")
     with pytest.raises(AuditkitError, match="deepfn: background must be one of"):
         DeepFNNormalizer(mode="amortized", background="black").resolve()
-    assert cache_key("amortized", TrainConfig(), "t", {}) != cache_key("amortized", TrainConfig(background="grey"), "t", {})
+    assert cache_key("amortized", TrainConfig(), "t", {}) != cache_key(
+        "amortized", TrainConfig(background="grey"), "t", {}
+    )
     keep, grey = preprocess(deepfn_faces(0, 3), 64), preprocess(deepfn_faces(0, 3), 64, background="grey")
     assert torch.allclose(grey[:, :, 0, 0], torch.full((3, 1), 0.5), atol=1e-3)
     assert torch.allclose(grey[:, :, 32, 32], keep[:, :, 32, 32], atol=1e-3)

@@ -65,7 +65,8 @@ def test_statistics_need_faces_and_are_restored_after_an_error() -> None:
 
 def test_person_norm_is_the_amortized_default_and_is_validated(tmp_path: Path) -> None:
     assert DeepFNNormalizer(mode="amortized", preset="lite").resolve().person_norm
-    assert not DeepFNNormalizer(mode="per-subject", preset="lite").resolve().person_norm  # the paper's procedure as published
+    # the paper's procedure as published
+    assert not DeepFNNormalizer(mode="per-subject", preset="lite").resolve().person_norm
     assert not DeepFNNormalizer(mode="per-subject", preset="paper").resolve().person_norm
     with pytest.raises(AuditkitError, match="person_norm needs recentering and a preset with BatchNorm"):
         DeepFNNormalizer(mode="per-subject", preset="paper", recenter=True, person_norm=True).resolve()

@@ -1,4 +1,5 @@
-"""The `oracle` normalizer: the truth renderer's faces after the shared preprocessing, and refusal without ground truth."""
+"""The `oracle` normalizer: the truth renderer's faces after the shared preprocessing, and refusal without ground
+truth."""
 
 from __future__ import annotations
 

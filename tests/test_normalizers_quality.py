@@ -40,7 +40,9 @@ def test_the_ideal_is_drawn_in_the_normalizers_grey_levels(tiny_dataset: Path, t
     template = ds.subjects["subject"].iloc[0]
     oracle = normalize_dataset(ds, "none", tmp_path / "o", template=template)
     faces = np.load(oracle / FACES_FILE, mmap_mode="r+")
-    faces[ds.frames["face"].to_numpy()] = equalize(load_truth(ds).render(np.arange(len(ds.frames)), on=template), "face")
+    faces[ds.frames["face"].to_numpy()] = equalize(
+        load_truth(ds).render(np.arange(len(ds.frames)), on=template), "face"
+    )
     faces.flush()
     del faces
     by_face = transfer_error(ds, load_dataset(oracle), template, frames_per_subject=8, region="face")

@@ -37,11 +37,31 @@ def test_bad_options_are_one_line_errors(item: str, message: str) -> None:
 def test_gap_passes_settings_to_the_normalizer_and_refuses_bad_ones(audit_dataset: Path, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUDITKIT_CACHE", str(tmp_path / "cache"))
-    base = ["gap", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--repeats", "1", "--train", "2",
-            "--val", "1", "--jobs", "1", "--normalizer", "deepfn"]
+    base = [
+        "gap",
+        "--attr",
+        "gender",
+        "--data",
+        str(audit_dataset),
+        "--preset",
+        "smoke",
+        "--repeats",
+        "1",
+        "--train",
+        "2",
+        "--val",
+        "1",
+        "--jobs",
+        "1",
+        "--normalizer",
+        "deepfn",
+    ]
     bad = run_cli(*base, "--out", str(tmp_path / "bad"), "--normalizer-option", "deepfn.iterations=3",
               "--normalizer-option", "deepfn.mode=sideways")
-    assert "deepfn.mode takes one of amortized, per-subject, got 'sideways'" in one_line(bad) and not (tmp_path / "bad").exists()
+    assert (
+        "deepfn.mode takes one of amortized, per-subject, got 'sideways'" in one_line(bad)
+        and not (tmp_path / "bad").exists()
+    )
     ok = run_cli(*base, "--out", str(tmp_path / "ok"), "--normalizer-option", "deepfn.iterations=3",
              "--normalizer-option", "deepfn.batch_size=8")
     assert ok.returncode == 0, ok.stderr
@@ -79,6 +99,9 @@ def test_a_plugin_without_its_interface_is_a_one_line_error(monkeypatch: pytest.
     real = plugins.available
     monkeypatch.setattr(plugins, "available", lambda kind: {**real(kind), "broken": EntryPoint(
         "broken", "tests.test_plugins_options:NotANormalizer", "auditkit.normalizers")})
-    with pytest.raises(AuditkitError, match="normalizer plugin 'broken' \\(tests.test_plugins_options:NotANormalizer\\) "
-                                            "does not implement the normalizer interface: no transform method"):
+    with pytest.raises(
+        AuditkitError,
+        match="normalizer plugin 'broken' \\(tests.test_plugins_options:NotANormalizer\\) "
+        "does not implement the normalizer interface: no transform method",
+    ):
         plugins.make_normalizer("broken")

@@ -14,8 +14,13 @@ from auditkit.process_state import preserved
 
 
 def _state() -> tuple:
-    return (torch.get_num_threads(), cv2.getNumThreads(), torch.get_rng_state().clone(), np.random.get_state()[1].copy(),
-            random.getstate())
+    return (
+        torch.get_num_threads(),
+        cv2.getNumThreads(),
+        torch.get_rng_state().clone(),
+        np.random.get_state()[1].copy(),
+        random.getstate(),
+    )
 
 
 def _same(a: tuple, b: tuple) -> bool:

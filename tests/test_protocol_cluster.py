@@ -209,7 +209,9 @@ class _AsCompleted:
 
 
 @pytest.mark.parametrize("cancel", [1, 9])
-def test_a_task_cancelled_after_its_worker_died_is_submitted_again(cancel: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_task_cancelled_after_its_worker_died_is_submitted_again(
+    cancel: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from concurrent.futures import CancelledError
 
     from auditkit.protocol import cluster

@@ -71,8 +71,19 @@ def test_openface_layout_and_a_gap_audit_take_part(audits: dict[str, Path], audi
     from auditkit.protocol.runner import run_audit
 
     gap_dir = tmp_path / "gap"
-    run_audit(AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("gender",), normalizers=("none", "histeq"),
-                                      repeats=1, n_train=2, n_val=1), gap_dir, jobs=1)
+    run_audit(
+        AuditConfig.from_preset(
+            "smoke",
+            data=str(audit_dataset),
+            attr=("gender",),
+            normalizers=("none", "histeq"),
+            repeats=1,
+            n_train=2,
+            n_val=1,
+        ),
+        gap_dir,
+        jobs=1,
+    )
     entries = load_models([audits["openface"], gap_dir], {gap_dir.resolve(): "lenet"})
     assert [e.label for e in entries] == ["openface", "lenet (none)", "lenet (histeq)"]
     assert all((e.results["condition"] == "cross").all() for e in entries[1:])
@@ -146,7 +157,10 @@ def test_a_test_only_audit_missing_a_normalizer_is_unfinished(audits: dict[str, 
 def test_api_returns_tables_and_writes_the_three_outputs(audits: dict[str, Path], tmp_path: Path) -> None:
     result = auditkit.compare([audits["fair"], audits["unfair"]], names={audits["unfair"]: "skewed"},
                               out=tmp_path / "cmp")
-    assert list(result.models["model"]) == ["fair", "skewed"] and set(result.pairs["quantity"]) == {"overall", "disparity"}
+    assert list(result.models["model"]) == ["fair", "skewed"] and set(result.pairs["quantity"]) == {
+        "overall",
+        "disparity",
+    }
     summary = json.loads((tmp_path / "cmp" / "summary.json").read_text())
     assert "percent" in summary["units"]
     board = {r["model"]: r for r in summary["leaderboard"]}
@@ -169,9 +183,25 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_cli_prints_a_leaderboard_at_80_columns_and_refuses_in_one_line(audits: dict[str, Path],
                                                                          tmp_path: Path) -> None:
     env_out = tmp_path / "cmp"
-    done = subprocess.run([sys.executable, "-m", "auditkit", "compare", str(audits["fair"]), str(audits["unfair"]),
-                           str(audits["third"]), "--out", str(env_out), "--name", f"{audits['third']}=middle"],
-                          capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "COLUMNS": "80"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditkit",
+            "compare",
+            str(audits["fair"]),
+            str(audits["unfair"]),
+            str(audits["third"]),
+            "--out",
+            str(env_out),
+            "--name",
+            f"{audits['third']}=middle",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "COLUMNS": "80"},
+    )
     assert done.returncode == 0, done.stderr
     assert max(len(line) for line in done.stdout.splitlines()) <= 80
     assert "middle" in done.stdout and "female - male" not in done.stdout and "female − male" in done.stdout
@@ -205,7 +235,9 @@ def test_groups_are_compared_by_the_people_they_hold_not_their_spelling(audit_da
     audit_predictions(path, audit_dataset, ("fitzpatrick",), wider, bins="1-3,5-6")
     entries = load_models([default, wider])
     note = capsys.readouterr().err
-    assert "groups 1-3 = lighter, 5-6 = darker" in note and "6 subject(s) grouped by one audit only are left out" in note
+    assert (
+        "groups 1-3 = lighter, 5-6 = darker" in note and "6 subject(s) grouped by one audit only are left out" in note
+    )
     counts = {c["model"]: c for c in build_comparison(entries).counts}
     assert counts["wider"]["subjects"] > counts["wider"]["shared_subjects"] == counts["default"]["subjects"]
     mixed = tmp_path / "mixed"

@@ -43,7 +43,14 @@ def test_costs_come_from_the_plugins_hooks(audit_dataset: Path, monkeypatch: pyt
     from auditkit.normalizers.histeq import HistEqNormalizer
 
     def cost(self, n: int) -> dict:
-        return {"what": "histeq passes", "count": n, "cpu_core_s": 36.0 * n, "gpu_s": None, "detail": "d", "source": "s"}
+        return {
+            "what": "histeq passes",
+            "count": n,
+            "cpu_core_s": 36.0 * n,
+            "gpu_s": None,
+            "detail": "d",
+            "source": "s",
+        }
 
     monkeypatch.setattr(HistEqNormalizer, "fit_cost", cost, raising=False)
     lines = {line.what: line for line in estimate(_plan(audit_dataset, normalizers=("histeq",)))}
@@ -56,8 +63,21 @@ def test_costs_come_from_the_plugins_hooks(audit_dataset: Path, monkeypatch: pyt
 
 @pytest.mark.slow
 def test_plan_command(audit_dataset: Path) -> None:
-    res = run_cli("plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val", "1",
-              "--normalizer", "deepfn")
+    res = run_cli(
+        "plan",
+        "--attr",
+        "gender",
+        "--data",
+        str(audit_dataset),
+        "--preset",
+        "smoke",
+        "--train",
+        "2",
+        "--val",
+        "1",
+        "--normalizer",
+        "deepfn",
+    )
     assert res.returncode == 0, res.stderr
     out = " ".join(res.stdout.split())
     assert "LeNet-5 trainings 8" in out and "DeepFN fits 1" in out and "CPU core-hours" in out
@@ -73,9 +93,25 @@ def test_plan_command(audit_dataset: Path) -> None:
     default = " ".join(run_cli("plan", "--attr", "gender", "--data", str(audit_dataset), "--train", "2", "--val",
                            "1").stdout.split())
     assert "early stopping ends many sooner" in default
-    paper = run_cli("plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val",
-                "1", "--normalizer", "deepfn", "--normalizer-option", "deepfn.mode=per-subject",
-                "--normalizer-option", "deepfn.preset=paper")
+    paper = run_cli(
+        "plan",
+        "--attr",
+        "gender",
+        "--data",
+        str(audit_dataset),
+        "--preset",
+        "smoke",
+        "--train",
+        "2",
+        "--val",
+        "1",
+        "--normalizer",
+        "deepfn",
+        "--normalizer-option",
+        "deepfn.mode=per-subject",
+        "--normalizer-option",
+        "deepfn.preset=paper",
+    )
     out = " ".join(paper.stdout.split())
     assert paper.returncode == 0 and "50,000 iterations each" in out and "GPU-hours for the DeepFN fits" in out
     bad = run_cli("plan", "--attr", "height", "--data", str(audit_dataset))

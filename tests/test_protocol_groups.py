@@ -76,7 +76,9 @@ def test_categorical_numeric_and_intersection_pools(ds) -> None:
 
 
 def test_unknown_attribute_names_file_and_column(ds) -> None:
-    with pytest.raises(DatasetError, match=r"subjects.parquet: column 'height': unknown attribute \(usable: person, dataset"):
+    with pytest.raises(
+        DatasetError, match=r"subjects.parquet: column 'height': unknown attribute \(usable: person, dataset"
+    ):
         build_pools(ds, ["height"], list(ds.subjects["subject"]))
 
 

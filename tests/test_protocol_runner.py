@@ -196,8 +196,25 @@ def test_frames_lost_at_ingest_are_reported_per_group(audit_dataset: Path, tmp_p
     rows.append({"subject": men.iloc[0], "sequence": "T1", "frame": 5000, "reason": "unreadable"})  # not a miss
     pd.DataFrame(rows).to_parquet(data / SKIPPED_FILE, index=False)
     out = tmp_path / "audit"
-    res = run_cli("gap", "--attr", "gender", "--data", str(data), "--out", str(out), "--preset", "smoke", "--repeats", "1",
-              "--train", "2", "--val", "1", "--jobs", "1")
+    res = run_cli(
+        "gap",
+        "--attr",
+        "gender",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--preset",
+        "smoke",
+        "--repeats",
+        "1",
+        "--train",
+        "2",
+        "--val",
+        "1",
+        "--jobs",
+        "1",
+    )
     assert res.returncode == 0, res.stderr
     assert "Labelled frames lost at ingest" in res.stdout
     losses = json.loads((out / "run.json").read_text())["ingest_losses"]

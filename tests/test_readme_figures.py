@@ -23,14 +23,39 @@ def _pts(x: float) -> str:
 
 def test_seeds_sentence_and_difference_read_seeds_json(tmp_path: Path) -> None:
     assert seeds_sentence(tmp_path) == "" and seeds_difference(tmp_path, _pts) == ""  # no seeds run: nothing said
-    rows = [{"split": "fitzpatrick", "normalizer": "deepfn", "seeds": 3, "share": _spread(0.66, 0.03),
-             "groups": {"darker": _spread(0.58, 0.04), "lighter": _spread(0.75, 0.02)},
-             "difference": {"none": _spread(-0.05, 0.01), "deepfn": _spread(-0.08, 0.02), "oracle": _spread(-0.01, 0.01)},
-             "comparison": "darker vs lighter"},
-            {"split": "gender", "normalizer": "deepfn", "seeds": 3, "share": _spread(0.70, 0.05), "groups": {},
-             "difference": {}, "comparison": "female vs male"},
-            {"split": "fitzpatrick", "normalizer": "histeq", "seeds": 3, "share": _spread(0.02, 0.01), "groups": {},
-             "difference": {}, "comparison": "darker vs lighter"}]
+    rows = [
+        {
+            "split": "fitzpatrick",
+            "normalizer": "deepfn",
+            "seeds": 3,
+            "share": _spread(0.66, 0.03),
+            "groups": {"darker": _spread(0.58, 0.04), "lighter": _spread(0.75, 0.02)},
+            "difference": {
+                "none": _spread(-0.05, 0.01),
+                "deepfn": _spread(-0.08, 0.02),
+                "oracle": _spread(-0.01, 0.01),
+            },
+            "comparison": "darker vs lighter",
+        },
+        {
+            "split": "gender",
+            "normalizer": "deepfn",
+            "seeds": 3,
+            "share": _spread(0.70, 0.05),
+            "groups": {},
+            "difference": {},
+            "comparison": "female vs male",
+        },
+        {
+            "split": "fitzpatrick",
+            "normalizer": "histeq",
+            "seeds": 3,
+            "share": _spread(0.02, 0.01),
+            "groups": {},
+            "difference": {},
+            "comparison": "darker vs lighter",
+        },
+    ]
     (tmp_path / "seeds.json").write_text(json.dumps(rows))
     sentence = seeds_sentence(tmp_path)
     assert sentence.startswith("; over 3 seeds")

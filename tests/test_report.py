@@ -22,7 +22,8 @@ EVIL = "<script>alert(1)</script>"
 
 
 def _fake_audit(out: Path, names: tuple[str, str] = ("light", EVIL)) -> Path:
-    """A results.parquet + run.json pair in the runner's format: two pools (one with a hostile name), two normalizers."""
+    """A results.parquet + run.json pair in the runner's format: two pools (one with a hostile name), two
+    normalizers."""
     rng = np.random.default_rng(0)
     pools = {names[0]: [f"L{i}" for i in range(8)], names[1]: [f"D{i}" for i in range(8)]}
     rows = []
@@ -61,14 +62,18 @@ def test_report_content_and_twins(tmp_path: Path) -> None:
     assert "Generalization audit: skin" in html
     # two normalizers here: the baseline's sentences say which normalizer they describe
     assert "Without normalization (none), testing on light: models trained on other groups score" in html
-    assert "the overall generalization gap" in html and "histeq" in html.split("the overall generalization gap")[0][-60:]
+    assert (
+        "the overall generalization gap" in html and "histeq" in html.split("the overall generalization gap")[0][-60:]
+    )
     assert html.count("Plotly.newPlot") == 1 and "fig-faces" in html
     assert "subject t-test" in html and "repetition paired t-test" in html and "p (Holm)" in html
     for s in ("L0", "D4"):
         assert f'<td class="l">{s}</td>' in html  # per-subject table
     assert "https://" not in html.split("<script>", 1)[0]  # no remote stylesheet or script in the head
     # tables are numbered by their captions (Table 1, 2, ...): no heading may name a table by a number of its own
-    assert not re.search(r"<h[23][^>]*>[^<]*(?<!paper's )Table \d", html) and "the layout of the paper's Table 5" in html
+    assert (
+        not re.search(r"<h[23][^>]*>[^<]*(?<!paper's )Table \d", html) and "the layout of the paper's Table 5" in html
+    )
     summary = json.loads((audit / "summary.json").read_text())
     assert summary["pools"] == {"light": 8, EVIL: 8} and summary["findings"]
     # scores in percent, like everything else, with the units stated
@@ -92,7 +97,9 @@ def test_disparities_in_report_summaries_and_markdown(tmp_path: Path) -> None:
     row = next(g for g in d["groups"] if g["normalizer"] == first["normalizer"] and g["au"] == first["au"]
                and g["test_group"] == first["test_group"])
     # scores and differences in percent, ratios unitless, like the rest of summary.json
-    assert row["score"] == pytest.approx(100 * first["score"]) and row["ratio_to_best"] == pytest.approx(first["ratio_to_best"])
+    assert row["score"] == pytest.approx(100 * first["score"]) and row["ratio_to_best"] == pytest.approx(
+        first["ratio_to_best"]
+    )
     assert {s["au"] for s in d["summary"]} == {"all", "AU06", "AU12"}
     md = (audit / "summary.md").read_text()
     assert "## Disparities between test groups (all AUs)" in md
@@ -176,8 +183,11 @@ def test_faces_only_with_include_faces(audit_dataset: Path, tmp_path: Path) -> N
     from auditkit.protocol.runner import run_audit
 
     out = tmp_path / "audit"
-    run_audit(AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("gender",), repeats=1, n_train=2, n_val=1),
-              out, jobs=1)
+    run_audit(
+        AuditConfig.from_preset("smoke", data=str(audit_dataset), attr=("gender",), repeats=1, n_train=2, n_val=1),
+        out,
+        jobs=1,
+    )
     assert (out / "faces" / "none.npz").exists()  # group averages, pools of >= 5 people
     plain = build_report(out).read_text()
     assert "fig-faces" in plain and "fig-examples" not in plain
@@ -201,7 +211,12 @@ def test_share_of_the_ceiling_arithmetic() -> None:
     from auditkit.report.tables import ceiling_shares, share
 
     rows = []
-    for norm, within, cross in (("none", 0.50, 0.40), ("deepfn", 0.56, 0.52), ("oracle", 0.70, 0.70), ("bad", 0.4, 0.3)):
+    for norm, within, cross in (
+        ("none", 0.50, 0.40),
+        ("deepfn", 0.56, 0.52),
+        ("oracle", 0.70, 0.70),
+        ("bad", 0.4, 0.3),
+    ):
         rows += [{"normalizer": norm, "condition": "within", "train_group": "a", "test_group": "a", "score": within},
                  {"normalizer": norm, "condition": "cross", "train_group": "a", "test_group": "b", "score": cross}]
     shares = ceiling_shares(pd.DataFrame(rows), "oracle").set_index("normalizer")
@@ -221,16 +236,24 @@ def test_share_of_the_ceiling_per_test_group_shows_a_group_served_worse() -> Non
     rows = []
     # deepfn reaches 80 % of the oracle's gain on lighter test subjects but 20 % on darker ones
     for norm, dark, light in (("none", 0.30, 0.40), ("deepfn", 0.38, 0.64), ("oracle", 0.70, 0.70)):
-        rows += [{"normalizer": norm, "condition": "cross", "train_group": "lighter", "test_group": "darker", "score": dark},
-                 {"normalizer": norm, "condition": "cross", "train_group": "darker", "test_group": "lighter",
-                  "score": light},
-                 {"normalizer": norm, "condition": "within", "train_group": "darker", "test_group": "darker",
-                  "score": 0.9}]
+        rows += [
+            {"normalizer": norm, "condition": "cross", "train_group": "lighter", "test_group": "darker", "score": dark},
+            {
+                "normalizer": norm,
+                "condition": "cross",
+                "train_group": "darker",
+                "test_group": "lighter",
+                "score": light,
+            },
+            {"normalizer": norm, "condition": "within", "train_group": "darker", "test_group": "darker", "score": 0.9},
+        ]
     shares = group_ceiling_shares(pd.DataFrame(rows), "oracle").set_index("test_group")
     assert list(shares["normalizer"]) == ["deepfn", "deepfn"]
     assert shares.loc["darker", "share_cross"] == pytest.approx(0.2)
     assert shares.loc["lighter", "share_cross"] == pytest.approx(0.8)
-    assert shares.loc["darker", "none"] == pytest.approx(0.30) and shares.loc["darker", "ceiling_score"] == pytest.approx(0.70)
+    assert shares.loc["darker", "none"] == pytest.approx(0.30) and shares.loc[
+        "darker", "ceiling_score"
+    ] == pytest.approx(0.70)
     text = "\n".join(_ceiling_groups_md(json.loads(shares.reset_index().to_json(orient="records"))))
     assert "| deepfn | darker | 30.0 | 38.0 | 70.0 | 20 % |" in text
     assert "| normalizer | test group | none | normalizer | oracle | share |" in text
@@ -249,7 +272,8 @@ def test_the_ceiling_is_the_normalizer_whose_plugin_declares_it(monkeypatch: pyt
     real = plugins.available
     monkeypatch.setattr(plugins, "available", lambda kind: {**real(kind), "truth": EntryPoint(
         "truth", "tests.test_report:_Truth", "auditkit.normalizers")})
-    assert ceiling_of(["none", "truth", "oracle"]) == "truth"  # any plugin can be the instrument, not a name in the core
+    # any plugin can be the instrument, not a name in the core
+    assert ceiling_of(["none", "truth", "oracle"]) == "truth"
 
 
 def test_percentages_never_read_minus_zero() -> None:

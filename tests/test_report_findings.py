@@ -50,9 +50,17 @@ def test_a_difference_between_groups_is_restated_at_equal_base_rates() -> None:
     assert f"Test subjects in heads show AUs in {100 * rates['base_rate_a']:.1f} % of coded frames" in text
     assert "Prevalence-calibrated (Siblini et al., 2020" in text and "secondary view" in text
     assert rates["base_rate_a"] < 0.15 < 0.35 < rates["base_rate_b"]
-    md = "\n".join(_disparities_md({"groups": records(tables.disparity_groups), "summary": records(tables.disparity_summary),
-                                    "adjusted": records(tables.adjusted_summary), "ratio_band": [0.8, 1.25],
-                                    "min_subjects": 5}))
+    md = "\n".join(
+        _disparities_md(
+            {
+                "groups": records(tables.disparity_groups),
+                "summary": records(tables.disparity_summary),
+                "adjusted": records(tables.adjusted_summary),
+                "ratio_band": [0.8, 1.25],
+                "min_subjects": 5,
+            }
+        )
+    )
     assert "Prevalence-calibrated, a secondary view" in md and "| none | heads vs tails |" in md
 
 

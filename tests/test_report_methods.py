@@ -33,9 +33,14 @@ def test_groups_are_defined_with_their_bins() -> None:
 @pytest.mark.slow
 def test_methods_state_the_protocol_data_groups_rule_and_limits(tmp_path: Path) -> None:
     (tmp_path / "synthetic").mkdir()
-    items = {i["topic"]: i["text"] for i in methods(_run(tmp_path, f1_rule="exclude"), audit_tables(findings_results()))}
+    items = {
+        i["topic"]: i["text"] for i in methods(_run(tmp_path, f1_rule="exclude"), audit_tables(findings_results()))
+    }
     assert list(items) == ["What was audited", "Data", "Groups", "Scores", "Tests", "Limitations"]
-    assert "4 training and 2 validation subjects" in items["What was audited"] and "6 repetitions" in items["What was audited"]
+    assert (
+        "4 training and 2 validation subjects" in items["What was audited"]
+        and "6 repetitions" in items["What was audited"]
+    )
     assert "Synthetic" in items["Data"] and "bp4d-synth" in items["Data"]
     assert "Fitzpatrick skin phototype" in items["Groups"] and "darker (8 subjects)" in items["Groups"]
     assert "T0" in items["Groups"] and "rule 'exclude'" in items["Scores"] and "left out" in items["Scores"]

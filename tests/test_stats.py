@@ -90,9 +90,16 @@ def test_gap_tests_structure() -> None:
     s = _simulated_audit(np.random.default_rng(0))
     s2 = s.assign(normalizer="histeq", score=s["score"] + 0.02 + np.random.default_rng(1).normal(0, 0.005, len(s)))
     t = gap_tests(pd.concat([s, s2]))
-    assert set(t["comparison"]) == {"within vs cross (all)", "within vs cross (tested on A)", "within vs cross (tested on B)",
-                                    "histeq vs none (within)", "histeq vs none (cross)", "histeq vs none (gap change)",
-                                    "histeq vs none (gap change, tested on A)", "histeq vs none (gap change, tested on B)"}
+    assert set(t["comparison"]) == {
+        "within vs cross (all)",
+        "within vs cross (tested on A)",
+        "within vs cross (tested on B)",
+        "histeq vs none (within)",
+        "histeq vs none (cross)",
+        "histeq vs none (gap change)",
+        "histeq vs none (gap change, tested on A)",
+        "histeq vs none (gap change, tested on B)",
+    }
     assert set(t["test"]) == {"subject x training t-test", "subject t-test", "repetition paired t-test"}
     assert (t["p_holm"].dropna() >= t.loc[t["p_holm"].notna(), "p"]).all()
     for test in ("repetition paired t-test", "subject x training t-test"):

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from auditkit.errors import AuditkitError
-from auditkit.stats.base_rates import ADJUSTED_COLUMNS, adjusted_disparities, confusion_counts, reference_rates, standardize
+from auditkit.stats.base_rates import (
+    ADJUSTED_COLUMNS,
+    adjusted_disparities,
+    confusion_counts,
+    reference_rates,
+    standardize,
+)
 from auditkit.stats.metrics import per_subject_au
 from tests.helpers import simulated_rates
 
@@ -65,7 +71,9 @@ def _rows_with_rates(prevalence: float, tpr: float, fpr: float, frames: int = 10
 
 
 def test_equal_rates_at_different_base_rates_score_alike_only_once_standardized() -> None:
-    rows = pd.DataFrame([_rows_with_rates(0.1, 0.8, 0.1, subject="rare"), _rows_with_rates(0.3, 0.8, 0.1, subject="often")])
+    rows = pd.DataFrame(
+        [_rows_with_rates(0.1, 0.8, 0.1, subject="rare"), _rows_with_rates(0.3, 0.8, 0.1, subject="often")]
+    )
     assert rows["f1"].iloc[0] < rows["f1"].iloc[1] - 0.15  # the same model looks much worse on the rarer AU
     out = standardize(rows)
     assert out["f1"].iloc[0] == pytest.approx(out["f1"].iloc[1])

@@ -113,6 +113,8 @@ def test_repetitions_for_a_target_width(simulated_audit: Simulate) -> None:
     half = (pilot.ci_high - pilot.ci_low) / 2
     # the pilot's own width needs about its own 6 repetitions; narrower needs more, wider fewer
     assert 5 <= repetitions_for(pilot, half) <= 7
-    assert repetitions_for(pilot, 0.5 * half) > repetitions_for(pilot, 0.7 * half) > 6 > repetitions_for(pilot, 1.5 * half)
+    assert (
+        repetitions_for(pilot, 0.5 * half) > repetitions_for(pilot, 0.7 * half) > 6 > repetitions_for(pilot, 1.5 * half)
+    )
     people = np.sqrt(max(pilot.se ** 2 - pilot.var_trainings, 0.0))
     assert repetitions_for(pilot, 0.9 * people) is None  # the people's part alone is wider: more people needed

@@ -9,7 +9,9 @@ import pytest
 from auditkit.stats.disparities import ALL_AUS, GROUP_COLUMNS, SUMMARY_COLUMNS, disparities
 
 
-def _results(scores: dict[str, dict[str, float]], reps: int = 1, support: int = 100, positives: int = 20) -> pd.DataFrame:
+def _results(
+    scores: dict[str, dict[str, float]], reps: int = 1, support: int = 100, positives: int = 20
+) -> pd.DataFrame:
     """results.parquet-like rows: f1 = accuracy = the given score per (group, subject), for AUs 1 and 2."""
     rows = []
     for group, subjects in scores.items():

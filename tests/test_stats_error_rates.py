@@ -28,9 +28,22 @@ def _results(rng: np.random.Generator, n: int = 9, reps: int = 6, hit_shift: flo
                 tp, fp = rng.binomial(POSITIVES, hit), rng.binomial(NEGATIVES, alarm)
                 fn = POSITIVES - tp
                 f1 = 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else np.nan
-                rows.append({"normalizer": "none", "condition": "cross", "repetition": r, "test_group": g,
-                             "subject": s, "au": au, "f1": f1, "accuracy": (tp + NEGATIVES - fp) / (POSITIVES + NEGATIVES),
-                             "support": POSITIVES + NEGATIVES, "positives": POSITIVES, "tp": tp, "fp": fp})
+                rows.append(
+                    {
+                        "normalizer": "none",
+                        "condition": "cross",
+                        "repetition": r,
+                        "test_group": g,
+                        "subject": s,
+                        "au": au,
+                        "f1": f1,
+                        "accuracy": (tp + NEGATIVES - fp) / (POSITIVES + NEGATIVES),
+                        "support": POSITIVES + NEGATIVES,
+                        "positives": POSITIVES,
+                        "tp": tp,
+                        "fp": fp,
+                    }
+                )
     return pd.DataFrame(rows)
 
 

@@ -65,7 +65,9 @@ def test_uncoded_au_is_skipped_and_all_negative_agreement_has_no_f1_by_default()
     table = per_subject_au(Y, np.array([[0.1, 0.9], [0.2, 0.9]]), np.array(["s", "s"]), ["AU01", "AU02"])
     assert table["au"].tolist() == ["AU01"]
     assert np.isnan(table["f1"].iloc[0]) and table["accuracy"].iloc[0] == 1.0  # `exclude`: F1 undefined, accuracy kept
-    legacy = per_subject_au(Y, np.array([[0.1, 0.9], [0.2, 0.9]]), np.array(["s", "s"]), ["AU01", "AU02"], f1_rule="one")
+    legacy = per_subject_au(
+        Y, np.array([[0.1, 0.9], [0.2, 0.9]]), np.array(["s", "s"]), ["AU01", "AU02"], f1_rule="one"
+    )
     assert legacy["f1"].iloc[0] == 1.0
     assert macro_f1(Y, np.array([[0.9, 0.0], [0.1, 0.0]])) == 0.0
 
@@ -113,9 +115,22 @@ def test_excluded_f1_is_skipped_by_every_average() -> None:
     rows = []
     for g, value in (("a", 0.6), ("b", 0.4)):
         for i in range(3):
-            rows += [{"normalizer": "none", "condition": "test-only", "train_group": "-", "test_group": g, "repetition": 0,
-                      "subject": f"{g}{i}", "au": au, "f1": f1, "accuracy": value, "support": 10, "positives": pos}
-                     for au, f1, pos in (("AU01", value, 3), ("AU02", np.nan, 0))]
+            rows += [
+                {
+                    "normalizer": "none",
+                    "condition": "test-only",
+                    "train_group": "-",
+                    "test_group": g,
+                    "repetition": 0,
+                    "subject": f"{g}{i}",
+                    "au": au,
+                    "f1": f1,
+                    "accuracy": value,
+                    "support": 10,
+                    "positives": pos,
+                }
+                for au, f1, pos in (("AU01", value, 3), ("AU02", np.nan, 0))
+            ]
     tables = audit_tables(pd.DataFrame(rows))
     cond = tables.conditions.set_index("test_group")
     assert cond.loc["a", "score"] == pytest.approx(0.6) and cond.loc["b", "f1"] == pytest.approx(0.4)

@@ -28,7 +28,9 @@ def simulate(seed: int, n: tuple[int, int] = (15, 15), models: int = 2, shift: d
     rows = []
     for m in range(models):
         noise = rng.normal(0, 0.03, len(groups))
-        score = ability + noise + (shift or {}).get(m, 0.0) + (group_shift or {}).get(m, 0.0) * (np.array(groups) == "b")
+        score = (
+            ability + noise + (shift or {}).get(m, 0.0) + (group_shift or {}).get(m, 0.0) * (np.array(groups) == "b")
+        )
         rows += [{"model": f"m{m}", "test_group": g, "subject": f"s{i}", "score": float(v)}
                  for i, (g, v) in enumerate(zip(groups, score, strict=False))]
     return pd.DataFrame(rows)
@@ -41,7 +43,9 @@ def test_scores_and_differences_are_paired_arithmetic() -> None:
     assert np.allclose(tables.models.set_index("model")["score"], wide.mean())
     assert sorted(tables.models["rank"]) == [1, 2, 3]
     overall = tables.pairs[tables.pairs["quantity"] == OVERALL].set_index(["model_a", "model_b"])
-    assert len(overall) == 3 and overall.loc[("m0", "m2"), "difference"] == pytest.approx((wide["m0"] - wide["m2"]).mean())
+    assert len(overall) == 3 and overall.loc[("m0", "m2"), "difference"] == pytest.approx(
+        (wide["m0"] - wide["m2"]).mean()
+    )
     dis = tables.disparities.set_index("model")
     change = tables.pairs[tables.pairs["quantity"] == DISPARITY].set_index(["model_a", "model_b"]).loc[("m0", "m1")]
     # the change in disparity is the difference of the two models' own signed differences

@@ -26,7 +26,9 @@ def test_au_changes_pixels_mainly_in_its_region(au: int) -> None:
         x0, y0, x1, y1 = region_pixels(ident, AU_REGION[au])
         inside = diff[y0:y1, x0:x1].sum()
         assert diff.sum() > 500, f"AU{au:02d} barely changes {ident.subject}"
-        assert inside / diff.sum() > 0.75, f"AU{au:02d} on {ident.subject}: only {inside / diff.sum():.0%} in its region"
+        assert inside / diff.sum() > 0.75, (
+            f"AU{au:02d} on {ident.subject}: only {inside / diff.sum():.0%} in its region"
+        )
 
 
 def test_intensity_scales_the_change() -> None:

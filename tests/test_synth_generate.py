@@ -39,7 +39,9 @@ def test_same_seed_gives_identical_bytes(tiny_dataset: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_rendering_workers_are_shut_down_before_anything_else_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rendering_workers_are_shut_down_before_anything_else_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # left running, their grown memory makes joblib restart them during the audit's trainings, with a warning about
     # a "memory leak" on a user's first run
     import auditkit.data.synth.generate as gen
@@ -53,7 +55,9 @@ def test_rendering_workers_are_shut_down_before_anything_else_runs(tmp_path: Pat
 
 
 def test_other_seed_gives_other_faces(tiny_dataset: Path, tmp_path: Path) -> None:
-    other = generate(tmp_path / "other", SynthConfig(seed=8, frames_per_subject=24, bp4d_subjects=4, disfa_subjects=2), n_jobs=1)
+    other = generate(
+        tmp_path / "other", SynthConfig(seed=8, frames_per_subject=24, bp4d_subjects=4, disfa_subjects=2), n_jobs=1
+    )
     assert not np.array_equal(np.load(other / "faces.npy"), np.load(tiny_dataset / "faces.npy"))
 
 
@@ -133,7 +137,8 @@ def test_the_person_split_defaults_to_more_frames_per_person(tmp_path, monkeypat
     monkeypatch.setattr(gen, "generate", fake_generate)
     assert _ensure_default_data(("person",)) == tmp_path / "synth-person"
     assert _ensure_default_data(("gender",)) == tmp_path / "synth-default"
-    assert _ensure_default_data(("person", "gender")) == tmp_path / "synth-default"  # an intersection: not the person split
+    # an intersection: not the person split
+    assert _ensure_default_data(("person", "gender")) == tmp_path / "synth-default"
     person, general = made["synth-person"], made["synth-default"]
     assert (person.frames_per_subject, person.disfa_subjects) == (default.PERSON_FRAMES, 0)
     assert (general.frames_per_subject, general.disfa_subjects) == (300, None)

@@ -16,13 +16,18 @@ from auditkit.data.synth.generate import SynthConfig, generate
 
 @pytest.fixture(scope="module")
 def probe_data(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = generate(tmp_path_factory.mktemp("probe") / "d", SynthConfig(seed=11, frames_per_subject=240, bp4d_subjects=14,
-                                                                          disfa_subjects=0))
+    root = generate(
+        tmp_path_factory.mktemp("probe") / "d",
+        SynthConfig(seed=11, frames_per_subject=240, bp4d_subjects=14, disfa_subjects=0),
+    )
     ds = load_dataset(root)
     out = {}
     for subject, rows in ds.frames.groupby("subject"):
         faces = np.asarray(ds.faces[rows["face"].to_numpy()])
-        x = np.stack([cv2.resize(f, (32, 32), interpolation=cv2.INTER_AREA) for f in faces]).reshape(len(faces), -1) / 255.0
+        x = (
+            np.stack([cv2.resize(f, (32, 32), interpolation=cv2.INTER_AREA) for f in faces]).reshape(len(faces), -1)
+            / 255.0
+        )
         out[subject] = (x, rows["AU12"].to_numpy(), rows["sequence"].to_numpy())
     return out
 

@@ -60,7 +60,8 @@ def check_probabilities(df: pd.DataFrame, path: Path, columns: list[str]) -> Non
 
 
 def read_openface(path: Path, root: Path, min_confidence: float = 0.75) -> tuple[pd.DataFrame, int]:
-    """OpenFace 2.0 FeatureExtraction CSV: occurrence columns AUxx_c; frames with success 0 or low confidence dropped."""
+    """OpenFace 2.0 FeatureExtraction CSV: occurrence columns AUxx_c; frames with success 0 or low confidence
+    dropped."""
     df = _read_csv(path)
     _require(df, path, ["frame", "success", "confidence"])
     aus = {f"AU{m.group(1)}": c for c in df.columns if (m := _OPENFACE_C.match(c))}
@@ -277,7 +278,9 @@ def choose_offset(keyed: pd.DataFrame, preds: pd.DataFrame,
     ranked = sorted(counts, key=lambda o: (-counts[o], abs(o)))
     best, second = ranked[0], ranked[1]
     if expected is not None:
-        found = counts[expected] if isinstance(expected, int) and expected in counts else _matches(keyed, preds, expected)
+        found = (
+            counts[expected] if isinstance(expected, int) and expected in counts else _matches(keyed, preds, expected)
+        )
         if found > 0 and found >= AMBIGUOUS * counts[best]:
             return expected
     if counts[best] == 0:

@@ -1,4 +1,5 @@
-"""A user's pretrained AU model file (TorchScript or torch.export, or ONNX through onnxruntime) behind the Classifier interface.
+"""A user's pretrained AU model file (TorchScript or torch.export, or ONNX through onnxruntime) behind the Classifier
+interface.
 
 The model is described by a small JSON card next to it (`model.onnx` -> `model.json`), or by the same fields given
 as options: which AU each output is, the input size, how pixels are scaled, and whether outputs are logits.
@@ -13,7 +14,16 @@ from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, ValidationInfo, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from auditkit.contract import Classifier
 from auditkit.data.format import au_name
@@ -38,10 +48,22 @@ class ModelCard(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # the schema says what a card may hold (AU numbers or names); the model holds the names the validator makes
-    aus: Annotated[tuple[str, ...], WithJsonSchema({
-        "type": "array", "minItems": 1, "title": "Aus",
-        "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^\\s*([Aa][Uu])?\\d+\\s*$"}]}})] = \
-        Field(description="the AU of each output, in order: numbers (1, 12) or names ('AU01', 'AU12')")
+    aus: Annotated[
+        tuple[str, ...],
+        WithJsonSchema(
+            {
+                "type": "array",
+                "minItems": 1,
+                "title": "Aus",
+                "items": {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 1},
+                        {"type": "string", "pattern": "^\\s*([Aa][Uu])?\\d+\\s*$"},
+                    ]
+                },
+            }
+        ),
+    ] = Field(description="the AU of each output, in order: numbers (1, 12) or names ('AU01', 'AU12')")
     input_size: tuple[StrictInt, StrictInt] = (128, 128)  # (height, width); one integer means a square
     channels: Literal[1, 3] = 1  # 3: the gray face is repeated on three channels
     scale: str = "unit"
@@ -126,7 +148,9 @@ class _Torch:
                 self.model = torch.export.load(str(path)).module() if exported else \
                     torch.jit.load(str(path), map_location="cpu").eval()
         except Exception as exc:  # torch raises RuntimeError, ValueError or zipfile errors for a bad archive
-            raise ModelFileError(path, None, f"not a loadable {kind} model ({str(exc).splitlines()[0][:120]})") from None
+            raise ModelFileError(
+                path, None, f"not a loadable {kind} model ({str(exc).splitlines()[0][:120]})"
+            ) from None
         self.torch = torch
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

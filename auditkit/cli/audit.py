@@ -29,15 +29,24 @@ if TYPE_CHECKING:
 
 @app.command()
 def gap(
-    attr: str = typer.Option(..., "--attr", help="person, gender, fitzpatrick, dataset, any subjects.parquet column, "
-                                                 "or a comma-separated intersection (gender,fitzpatrick)."),
-    normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s): repeat the option or give a "
-                                         "comma list (histeq,deepfn); 'none' always runs as baseline."),
+    attr: str = typer.Option(
+        ...,
+        "--attr",
+        help="person, gender, fitzpatrick, dataset, any subjects.parquet column, "
+        "or a comma-separated intersection (gender,fitzpatrick).",
+    ),
+    normalizer: list[str] = typer.Option(
+        ["none"],
+        "--normalizer",
+        help="Normalizer(s): repeat the option or give a comma list (histeq,deepfn); 'none' always runs as baseline.",
+    ),
     normalizer_option: NormalizerOptions = None,
     classifier: str = typer.Option("lenet5", "--classifier", help="AU classifier plugin."),
     data: DefaultData = None,
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/<attr>)."),
-    preset: str = typer.Option("default", "--preset", help="default (minutes on CPU), paper (the paper's protocol), smoke."),
+    preset: str = typer.Option(
+        "default", "--preset", help="default (minutes on CPU), paper (the paper's protocol), smoke."
+    ),
     repeats: Repeats = None,
     n_train: NTrain = 4,
     n_val: NVal = 2,
@@ -47,17 +56,28 @@ def gap(
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (overrides the preset)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the subject draws and trainings."),
     jobs: int = typer.Option(-1, "--jobs", help="Parallel trainings (-1: one per core)."),
-    cluster: str | None = typer.Option(None, "--cluster", help="Run the trainings on a Dask cluster: a scheduler "
-                                       "address (tcp://host:8786) or local:N (N worker processes here); default "
-                                       "$AUDITKIT_CLUSTER. Needs auditkit[cluster]."),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Run the trainings on a Dask cluster: a scheduler "
+        "address (tcp://host:8786) or local:N (N worker processes here); default "
+        "$AUDITKIT_CLUSTER. Needs auditkit[cluster].",
+    ),
     force: Force = False,
-    include_faces: bool = typer.Option(False, "--include-faces", help="Show individual faces in the report "
-                                                                      "(default: group averages of >= 5 people only)."),
+    include_faces: bool = typer.Option(
+        False,
+        "--include-faces",
+        help="Show individual faces in the report (default: group averages of >= 5 people only).",
+    ),
     f1_no_positives: F1NoPositives = "exclude",
-    strict_reproducibility: bool = typer.Option(False, "--strict-reproducibility", help="Refuse to resume work made "
-                                                "in another environment (CPU, classifier runtime, library versions, "
-                                                "revision) or to use cluster workers that differ; by default such a "
-                                                "resume warns and records both."),
+    strict_reproducibility: bool = typer.Option(
+        False,
+        "--strict-reproducibility",
+        help="Refuse to resume work made "
+        "in another environment (CPU, classifier runtime, library versions, "
+        "revision) or to use cluster workers that differ; by default such a "
+        "resume warns and records both.",
+    ),
 ) -> None:
     """Train within-group and cross-group AU models and report the generalization gap with significance tests."""
     import auditkit

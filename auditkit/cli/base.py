@@ -47,7 +47,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """Fairness audits for facial action unit recognition."""
 
@@ -194,7 +196,11 @@ def main() -> None:
     except Exception as exc:  # a bug, not bad input: still one line unless the user asks for the traceback
         if os.environ.get("AUDITKIT_DEBUG"):
             raise
-        err_console.print(_styled("internal error:", "red", f" {exc.__class__.__name__}: {exc} (set AUDITKIT_DEBUG=1 for the "
-                                                            "traceback)"),
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            _styled(
+                "internal error:", "red", f" {exc.__class__.__name__}: {exc} (set AUDITKIT_DEBUG=1 for the traceback)"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(1)

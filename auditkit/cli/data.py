@@ -38,7 +38,13 @@ def synth(
         console.print(f"contact sheet written to {path}")
     if out is not None:
         with _lazy_progress() as report:
-            generate(out, cfg, n_jobs=jobs, force=force, progress=lambda done, total: report("rendering subjects", done, total))
+            generate(
+                out,
+                cfg,
+                n_jobs=jobs,
+                force=force,
+                progress=lambda done, total: report("rendering subjects", done, total),
+            )
         console.print(f"dataset written to {out}  (next: auditkit inspect {out})")
 
 
@@ -61,25 +67,37 @@ def _synth_layout(layout: str, out: Path | None, subjects: int, frames: int, see
 
 @app.command()
 def ingest(
-    source: str = typer.Argument(..., help="Which dataset's distributed layout: bp4d, disfa, or an installed "
-                                 "`auditkit.datasets` plugin (the options below marked BP4D/DISFA are theirs)."),
+    source: str = typer.Argument(
+        ...,
+        help="Which dataset's distributed layout: bp4d, disfa, or an installed "
+        "`auditkit.datasets` plugin (the options below marked BP4D/DISFA are theirs).",
+    ),
     root: Path = typer.Argument(..., help="The dataset's root folder as unpacked from the licensed copy."),
     out: Path = typer.Option(..., "--out", help="Dataset directory to write."),
-    demographics: Path | None = typer.Option(None, "--demographics", help="CSV/Parquet keyed by subject: gender, "
-                                             "fitzpatrick, age, ethnicity, ..."),
-    aus: str | None = typer.Option(None, "--aus", help="AUs to keep, e.g. 1,2,4 (default: the dataset's usual 12; "
-                                   "'all': every AU in the files)."),
+    demographics: Path | None = typer.Option(
+        None, "--demographics", help="CSV/Parquet keyed by subject: gender, fitzpatrick, age, ethnicity, ..."
+    ),
+    aus: str | None = typer.Option(
+        None, "--aus", help="AUs to keep, e.g. 1,2,4 (default: the dataset's usual 12; 'all': every AU in the files)."
+    ),
     camera: str = typer.Option("left", "--camera", help="DISFA: which camera's videos (left or right)."),
     threshold: int | None = typer.Option(None, "--threshold", help="DISFA: intensity counted as present (default 2)."),
-    allow_missing_demographics: bool = typer.Option(False, "--allow-missing-demographics",
-                                                    help="Keep subjects without a demographics row (empty attributes)."),
-    skip_unreadable: bool = typer.Option(False, "--skip-unreadable", help="Record and skip unreadable images "
-                                         "instead of stopping."),
+    allow_missing_demographics: bool = typer.Option(
+        False, "--allow-missing-demographics", help="Keep subjects without a demographics row (empty attributes)."
+    ),
+    skip_unreadable: bool = typer.Option(
+        False, "--skip-unreadable", help="Record and skip unreadable images instead of stopping."
+    ),
     size: int = typer.Option(128, "--size", min=32, help="Side of the aligned face crops in pixels."),
-    detector: str = typer.Option("haar", "--detector", help="Face detector: haar (OpenCV, default) or dlib-hog "
-                                 "(misses fewer expressive faces; needs auditkit[dlib])."),
+    detector: str = typer.Option(
+        "haar",
+        "--detector",
+        help="Face detector: haar (OpenCV, default) or dlib-hog (misses fewer expressive faces; needs auditkit[dlib]).",
+    ),
     jobs: int = typer.Option(-1, "--jobs", help="Worker processes (-1: all cores)."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing output (or a partial one with other options)."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing output (or a partial one with other options)."
+    ),
 ) -> None:
     """Ingest BP4D-Spontaneous or DISFA from their distributed layout: labels, face crops, demographics.
 
@@ -102,9 +120,11 @@ def ingest(
     if unused:
         err_console.print(_styled("note:", "yellow", f" {len(unused)} demographics rows match no subject in "
                           f"{root}: {', '.join(unused)}"))
-    console.print(f"{stats['frames_kept']} of {stats['frames_labelled']} labelled frames kept; no face found in "
-                  f"{stats['no_face']}, unreadable {stats['unreadable']} (listed in {out / stats['skipped_frames_file']}); "
-                  f"{stats['unlabelled_frames_skipped']} unlabelled frames skipped")
+    console.print(
+        f"{stats['frames_kept']} of {stats['frames_labelled']} labelled frames kept; no face found in "
+        f"{stats['no_face']}, unreadable {stats['unreadable']} (listed in {out / stats['skipped_frames_file']}); "
+        f"{stats['unlabelled_frames_skipped']} unlabelled frames skipped"
+    )
     console.print(f"dataset written to {out}  (next: auditkit inspect {out})")
 
 

@@ -23,15 +23,23 @@ from auditkit.cli.printing import _print_test_only, print_coverage, print_dispar
 
 @app.command("audit-predictions")
 def audit_predictions_cmd(
-    predictions: Annotated[Path, typer.Argument(help="A predictions file, or a folder of them "
-                                                     "(SUBJECT/SEQUENCE.csv).")],
+    predictions: Annotated[
+        Path, typer.Argument(help="A predictions file, or a folder of them (SUBJECT/SEQUENCE.csv).")
+    ],
     data: LabelledData,
     attr: TestedAttr,
-    fmt: str = typer.Option("auto", "--format", help="auto, openface (2.0 FeatureExtraction), pyfeat, libreface, generic."),
-    faces: str = typer.Option("best", "--faces", help="py-feat frames with several faces: best (keep the highest "
-                                                      "FaceScore) or error."),
-    frame_offset: int | None = typer.Option(None, "--frame-offset", help="Add this to the predictions' frame numbers "
-                                            "(default: detected; 1 for 0-based tools on a 1-based dataset)."),
+    fmt: str = typer.Option(
+        "auto", "--format", help="auto, openface (2.0 FeatureExtraction), pyfeat, libreface, generic."
+    ),
+    faces: str = typer.Option(
+        "best", "--faces", help="py-feat frames with several faces: best (keep the highest FaceScore) or error."
+    ),
+    frame_offset: int | None = typer.Option(
+        None,
+        "--frame-offset",
+        help="Add this to the predictions' frame numbers "
+        "(default: detected; 1 for 0-based tools on a 1-based dataset).",
+    ),
     bins: Bins = None,
     source: Source = None,
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/predictions-<attr>)."),
@@ -70,16 +78,24 @@ def audit_model_cmd(
     model: Annotated[Path, typer.Argument(help="A pretrained AU model: TorchScript (.pt/.ts) or ONNX (.onnx).")],
     data: LabelledData,
     attr: TestedAttr,
-    normalizer: list[str] = typer.Option(["none"], "--normalizer", help="Normalizer(s) put in front of the model "
-                                         "(none always runs too): repeat the option or give a comma list, histeq,deepfn."),
+    normalizer: list[str] = typer.Option(
+        ["none"],
+        "--normalizer",
+        help="Normalizer(s) put in front of the model "
+        "(none always runs too): repeat the option or give a comma list, histeq,deepfn.",
+    ),
     normalizer_option: NormalizerOptions = None,
     card: Path | None = typer.Option(None, "--card", help="Model card JSON (default: MODEL with .json suffix)."),
     bins: Bins = None,
     source: Source = None,
     template: Template = None,
     out: Path | None = typer.Option(None, "--out", help="Audit directory (default: audits/model-<attr>)."),
-    cluster: str | None = typer.Option(None, "--cluster", help="Run each normalizer's fit and predictions on a Dask "
-                                       "cluster: tcp://host:8786 or local:N (default $AUDITKIT_CLUSTER)."),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Run each normalizer's fit and predictions on a Dask "
+        "cluster: tcp://host:8786 or local:N (default $AUDITKIT_CLUSTER).",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the normalizers' fits."),
     force: Force = False,
     f1_no_positives: F1NoPositives = "exclude",

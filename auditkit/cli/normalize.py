@@ -40,30 +40,58 @@ def normalize(
     normalizer: str = typer.Option("deepfn", "--normalizer", help="Normalizer plugin."),
     out: Path | None = typer.Option(None, "--out", help="Directory for the normalized dataset."),
     template: Template = None,
-    mode: str | None = typer.Option(None, "--mode", help="deepfn: amortized (CPU default) or per-subject (GPU default)."),
+    mode: str | None = typer.Option(
+        None, "--mode", help="deepfn: amortized (CPU default) or per-subject (GPU default)."
+    ),
     preset: str | None = typer.Option(None, "--preset", help="deepfn: lite (CPU default) or paper (GPU default)."),
     iterations: int | None = typer.Option(None, "--iterations", help="deepfn: training iterations."),
-    recenter: bool | None = typer.Option(None, "--recenter/--no-recenter",
-                                         help="deepfn: swap each person's mean code for the template's "
-                                              "(default: on in amortized mode, off per subject)."),
-    person_norm: bool | None = typer.Option(None, "--person-norm/--no-person-norm",
-                                            help="deepfn: BatchNorm statistics from each person's own frames (default: "
-                                                 "on in amortized mode with the lite preset)."),
-    center: bool | None = typer.Option(None, "--center/--no-center",
-                                       help="deepfn: train on codes centered per person (default: on in amortized "
-                                            "mode, off per subject, as in the paper)."),
-    gradient_weight: float | None = typer.Option(None, "--gradient-weight", min=0.0,
-                                                 help="deepfn: weight of the image-gradient loss term (default: 1 in "
-                                                      "amortized mode, 0 per subject, as in the paper)."),
+    recenter: bool | None = typer.Option(
+        None,
+        "--recenter/--no-recenter",
+        help="deepfn: swap each person's mean code for the template's "
+        "(default: on in amortized mode, off per subject).",
+    ),
+    person_norm: bool | None = typer.Option(
+        None,
+        "--person-norm/--no-person-norm",
+        help="deepfn: BatchNorm statistics from each person's own frames (default: "
+        "on in amortized mode with the lite preset).",
+    ),
+    center: bool | None = typer.Option(
+        None,
+        "--center/--no-center",
+        help="deepfn: train on codes centered per person (default: on in amortized "
+        "mode, off per subject, as in the paper).",
+    ),
+    gradient_weight: float | None = typer.Option(
+        None,
+        "--gradient-weight",
+        min=0.0,
+        help="deepfn: weight of the image-gradient loss term (default: 1 in "
+        "amortized mode, 0 per subject, as in the paper).",
+    ),
     normalizer_option: NormalizerOptions = None,
-    preview: Path | None = typer.Option(None, "--preview", help="PNG: originals beside normalized faces, and "
-                                                                   "average face + histogram per gender and skin type."),
-    include_faces: bool = typer.Option(True, "--include-faces/--groups-only", help="Show individual faces in the preview."),
-    quality: bool = typer.Option(False, "--quality", help="Synthetic data only: the transfer error of the normalized "
-                                 "faces against the ideal ones (each frame rendered on the template; 0 = the oracle)."),
+    preview: Path | None = typer.Option(
+        None,
+        "--preview",
+        help="PNG: originals beside normalized faces, and average face + histogram per gender and skin type.",
+    ),
+    include_faces: bool = typer.Option(
+        True, "--include-faces/--groups-only", help="Show individual faces in the preview."
+    ),
+    quality: bool = typer.Option(
+        False,
+        "--quality",
+        help="Synthetic data only: the transfer error of the normalized "
+        "faces against the ideal ones (each frame rendered on the template; 0 = the oracle).",
+    ),
     seed: int = typer.Option(0, "--seed"),
-    cluster: str | None = typer.Option(None, "--cluster", help="Fit and normalize as one task on a Dask cluster (a GPU "
-                                       "worker where one advertises GPU): tcp://host:8786 or local:N."),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Fit and normalize as one task on a Dask cluster (a GPU "
+        "worker where one advertises GPU): tcp://host:8786 or local:N.",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
     """Normalize every face of a dataset into a new dataset directory (any classifier can then use it)."""
@@ -73,9 +101,19 @@ def normalize(
 
     if out is None:
         raise AuditkitError("normalize: give --out DIR for the normalized dataset")
-    options = {k: v for k, v in {"mode": mode, "preset": preset, "iterations": iterations, "recenter": recenter,
-                                 "person_norm": person_norm, "center": center, "gradient_weight": gradient_weight}.items()
-               if v is not None}
+    options = {
+        k: v
+        for k, v in {
+            "mode": mode,
+            "preset": preset,
+            "iterations": iterations,
+            "recenter": recenter,
+            "person_norm": person_norm,
+            "center": center,
+            "gradient_weight": gradient_weight,
+        }.items()
+        if v is not None
+    }
     options.update(parse_normalizer_options(normalizer_option, (normalizer,)).get(normalizer, {}))
     spec = cluster_spec(cluster)
     if spec:

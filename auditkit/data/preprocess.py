@@ -36,14 +36,18 @@ class PreprocessConfig:
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
-            raise AuditkitError(f"--detector: unknown face detector {self.detector!r} (choose from {', '.join(DETECTORS)})")
+            raise AuditkitError(
+                f"--detector: unknown face detector {self.detector!r} (choose from {', '.join(DETECTORS)})"
+            )
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:
     path = Path(cv2.data.haarcascades) / name
     clf = cv2.CascadeClassifier(str(path))
     if clf.empty():
-        raise AuditkitError(f"{path}: OpenCV could not load this face detector (is opencv-python-headless < 5 installed?)")
+        raise AuditkitError(
+            f"{path}: OpenCV could not load this face detector (is opencv-python-headless < 5 installed?)"
+        )
     return clf
 
 
@@ -69,7 +73,9 @@ class FacePreprocessor:
         cfg = self.config
         h, w = gray.shape
         scale = min(1.0, cfg.detect_width / w)
-        small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else gray
+        small = (
+            cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else gray
+        )
         side = max(24, int(min(small.shape) * cfg.min_face))
         if self._hog is not None:
             # dlib's HOG detector finds faces from ~80 px; rectangles may reach past the frame, so clip them
@@ -85,7 +91,8 @@ class FacePreprocessor:
         return tuple(int(round(v / scale)) for v in (x, y, bw, bh))  # type: ignore[return-value]
 
     def eye_angle(self, gray: np.ndarray, box: tuple[int, int, int, int]) -> float:
-        """Roll of the face in degrees from the two eyes in the upper half of the box; 0 when they are not both found."""
+        """Roll of the face in degrees from the two eyes in the upper half of the box; 0 when they are not both
+        found."""
         if self._eyes is None:
             return 0.0
         x, y, w, h = box

@@ -179,7 +179,9 @@ def check_subjects(df: pd.DataFrame, path: Path) -> None:
             known = df["fitzpatrick"].dropna()
             bad = known[(known < 1) | (known > 6)]
             if len(bad):
-                raise DatasetError(path, "column 'fitzpatrick'", f"values must be 1-6 or null, found {int(bad.iloc[0])}")
+                raise DatasetError(
+                    path, "column 'fitzpatrick'", f"values must be 1-6 or null, found {int(bad.iloc[0])}"
+                )
 
     def gender() -> None:
         if "gender" in df.columns and not all(isinstance(v, str) for v in df["gender"].dropna()):
@@ -187,8 +189,16 @@ def check_subjects(df: pd.DataFrame, path: Path) -> None:
 
     if not _run([(lambda: _require_columns(df, path, SUBJECT_REQUIRED), True)]):
         return
-    _run([(lambda: _require_strings(df, path, "subject"), False), (lambda: _require_strings(df, path, "dataset"), False),
-          (nonempty, True), (unique, False), (fitzpatrick, False), (gender, False)])
+    _run(
+        [
+            (lambda: _require_strings(df, path, "subject"), False),
+            (lambda: _require_strings(df, path, "dataset"), False),
+            (nonempty, True),
+            (unique, False),
+            (fitzpatrick, False),
+            (gender, False),
+        ]
+    )
 
 
 def check_frames(df: pd.DataFrame, path: Path, aus: list[str], subjects: set[str] | None, n_faces: int | None) -> None:
@@ -222,15 +232,21 @@ def check_frames(df: pd.DataFrame, path: Path, aus: list[str], subjects: set[str
         faces = df["face"].to_numpy()
         if n_faces is not None and len(faces) and (faces.min() < 0 or faces.max() >= n_faces):
             bad = int(faces[(faces < 0) | (faces >= n_faces)][0])
-            raise DatasetError(path, "column 'face'", f"row index {bad} is outside faces.npy (which has {n_faces} faces)")
+            raise DatasetError(
+                path, "column 'face'", f"row index {bad} is outside faces.npy (which has {n_faces} faces)"
+            )
 
     def occurrence(au: str) -> Callable[[], None]:
         def check() -> None:
             _require_integers(df, path, au)
             bad_values = sorted(set(np.unique(df[au].to_numpy()).tolist()) - OCCURRENCE_VALUES)
             if bad_values:
-                raise DatasetError(path, f"column '{au}'",
-                                   f"value {bad_values[0]} is not an occurrence code (1 present, 0 absent, -1 not coded)")
+                raise DatasetError(
+                    path,
+                    f"column '{au}'",
+                    f"value {bad_values[0]} is not an occurrence code (1 present, 0 absent, -1 not coded)",
+                )
+
         return check
 
     def intensity(col: str) -> Callable[[], None]:
@@ -240,7 +256,10 @@ def check_frames(df: pd.DataFrame, path: Path, aus: list[str], subjects: set[str
             values = df[col].to_numpy()
             if len(values) and (values.min() < lo or values.max() > hi):
                 bad = int(values[(values < lo) | (values > hi)][0])
-                raise DatasetError(path, f"column '{col}'", f"intensity {bad} is outside {lo}..{hi} (-1 means not coded)")
+                raise DatasetError(
+                    path, f"column '{col}'", f"intensity {bad} is outside {lo}..{hi} (-1 means not coded)"
+                )
+
         return check
 
     def unique_keys() -> None:

@@ -1,4 +1,5 @@
-"""`oracle`: the perfect normalizer a synthetic dataset makes possible, and so the ceiling every other is measured by."""
+"""`oracle`: the perfect normalizer a synthetic dataset makes possible, and so the ceiling every other is measured
+by."""
 
 from __future__ import annotations
 

@@ -41,7 +41,9 @@ def comparison_sheet(originals: dict[str, np.ndarray], normalized: dict[str, np.
     rows = []
     for s in list(originals)[:max_subjects]:
         o, n = originals[s][:per_subject], normalized[s][:per_subject]
-        rows.append(np.concatenate([_label(size * len(o), f"{s}: original")] * 1 + [_label(size * len(n), "normalized")], 1))
+        rows.append(
+            np.concatenate([_label(size * len(o), f"{s}: original")] * 1 + [_label(size * len(n), "normalized")], 1)
+        )
         rows.append(np.concatenate(list(o) + list(n), axis=1))
     width = rows[0].shape[1] if rows else 4 * size
     for name, members in groups.groupby(groups):
@@ -52,8 +54,15 @@ def comparison_sheet(originals: dict[str, np.ndarray], normalized: dict[str, np.
         after = np.mean([normalized[s].mean(0) for s in subjects], axis=0).astype(np.uint8)
         row = np.concatenate([before, after, histogram_tile(before, after, size)], axis=1)
         pad = np.full((size, max(0, width - row.shape[1])), 255, np.uint8)
-        rows.append(np.concatenate([_label(row.shape[1], f"{name} (n={len(subjects)}): mean before | after | histogram"),
-                                    np.full((18, pad.shape[1]), 255, np.uint8)], 1))
+        rows.append(
+            np.concatenate(
+                [
+                    _label(row.shape[1], f"{name} (n={len(subjects)}): mean before | after | histogram"),
+                    np.full((18, pad.shape[1]), 255, np.uint8),
+                ],
+                1,
+            )
+        )
         rows.append(np.concatenate([row, pad], 1))
         width = max(width, row.shape[1])
     width = max(r.shape[1] for r in rows)

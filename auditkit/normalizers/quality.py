@@ -34,5 +34,7 @@ def transfer_error(original: Dataset, normalized: Dataset, template: str, frames
         faces = original.frames["face"].to_numpy()[pick]
         norm = np.asarray(normalized.faces[faces]).astype(float)
         orig = equalize(np.asarray(original.faces[faces]), region).astype(float)
-        rows.append({"subject": s, "mae_normalized": np.abs(norm - ideal).mean(), "mae_original": np.abs(orig - ideal).mean()})
+        rows.append(
+            {"subject": s, "mae_normalized": np.abs(norm - ideal).mean(), "mae_original": np.abs(orig - ideal).mean()}
+        )
     return pd.DataFrame(rows)

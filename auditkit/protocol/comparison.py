@@ -116,8 +116,10 @@ def _read(path: Path) -> tuple[dict, pd.DataFrame]:
         expected = len(tasks) * len(run["config"]["normalizers"])
         done = len(results[["normalizer", "task"]].drop_duplicates())
         if done < expected:
-            raise AuditkitError(f"{path}: unfinished audit ({done} of {expected} trainings in {RESULTS_FILE}; finish it "
-                                "by running the same command again)")
+            raise AuditkitError(
+                f"{path}: unfinished audit ({done} of {expected} trainings in {RESULTS_FILE}; finish it "
+                "by running the same command again)"
+            )
     return run, results
 
 

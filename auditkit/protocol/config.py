@@ -1,4 +1,5 @@
-"""What determines an audit's results: the protocol presets and `AuditConfig` (stored in run.json; resuming requires the same)."""
+"""What determines an audit's results: the protocol presets and `AuditConfig` (stored in run.json; resuming requires
+the same)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,9 @@ class AuditConfig:
     def from_preset(cls, preset: str, **overrides) -> AuditConfig:
         """A config from a named preset, with explicit (non-None) overrides applied."""
         if preset not in AUDIT_PRESETS:
-            raise AuditkitError(f"--preset (preset): unknown preset {preset!r} (choose from {', '.join(AUDIT_PRESETS)})")
+            raise AuditkitError(
+                f"--preset (preset): unknown preset {preset!r} (choose from {', '.join(AUDIT_PRESETS)})"
+            )
         values = {**AUDIT_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
         if "normalizers" in values:
             values["normalizers"] = with_baseline(values["normalizers"])
@@ -69,7 +72,8 @@ class AuditConfig:
                 raise AuditkitError(f"{flag} ({key}): must be at least {least}, got {value}")
 
     def identity(self) -> dict:
-        """The fields that must match for a re-run to resume (paths may move; the data fingerprint is checked instead)."""
+        """The fields that must match for a re-run to resume (paths may move; the data fingerprint is checked
+        instead)."""
         d = asdict(self)
         d.pop("data")
         if not d["normalizer_options"]:

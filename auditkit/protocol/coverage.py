@@ -29,8 +29,12 @@ def not_run(frames: pd.DataFrame, covered: list[tuple[str, str]], pools: list[Po
     subjects_run = set(keys.loc[present, "subject"])
     no_subject = sorted(set(absent["subject"]) - subjects_run)
     partial = absent[absent["subject"].isin(subjects_run)]
-    return {"subjects": len(no_subject), "subject_ids": no_subject, "sequences": int(len(partial)),
-            "subjects_by_group": {g: sum(group_of[s] == g for s in no_subject) for g in dict.fromkeys(group_of.values())}}
+    return {
+        "subjects": len(no_subject),
+        "subject_ids": no_subject,
+        "sequences": int(len(partial)),
+        "subjects_by_group": {g: sum(group_of[s] == g for s in no_subject) for g in dict.fromkeys(group_of.values())},
+    }
 
 
 def missed_frames(frames: pd.DataFrame, served_rows: np.ndarray, pools: list[Pool],
@@ -87,8 +91,10 @@ def ingest_losses(dataset: object, pools: list[Pool]) -> pd.DataFrame | None:
     no_face = skipped.loc[skipped["reason"] == "no_face", "subject"].astype(str).value_counts()
     kept = dataset.frames["subject"].astype(str).value_counts()
     group_of = {s: p.name for p in pools for s in p.subjects}
-    rows = [{"group": g, "subject": s, "frames": int(kept.get(s, 0) + no_face.get(s, 0)), "missed": int(no_face.get(s, 0))}
-            for s, g in group_of.items()]
+    rows = [
+        {"group": g, "subject": s, "frames": int(kept.get(s, 0) + no_face.get(s, 0)), "missed": int(no_face.get(s, 0))}
+        for s, g in group_of.items()
+    ]
     per = pd.DataFrame(rows, columns=["group", "subject", "frames", "missed"])
     per["missed_share"] = per["missed"] / per["frames"].clip(lower=1)
     return per.sort_values(["group", "subject"], kind="stable").reset_index(drop=True)
@@ -103,7 +109,10 @@ def ingest_loss_record(dataset: object, pools: list[Pool], seed: int = 0) -> dic
     if losses is None:
         return None
     by_group, tests = missed_by_group(losses, seed)
-    return {"groups": json.loads(by_group.to_json(orient="records")), "tests": json.loads(tests.to_json(orient="records"))}
+    return {
+        "groups": json.loads(by_group.to_json(orient="records")),
+        "tests": json.loads(tests.to_json(orient="records")),
+    }
 
 
 def sources_of(dataset: object, subjects: list[str]) -> list[str]:

@@ -31,7 +31,9 @@ def parse_bins(text: str) -> list[tuple[float, float, str]]:
     for part in (p.strip() for p in text.split(",") if p.strip()):
         m = re.fullmatch(r"(?:([\w.+ -]+)=)?\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)", part)
         if not m:
-            raise AuditkitError(f"--bins: cannot read {part!r} (expected ranges like 1-2,5-6 or lighter=1-2,darker=5-6)")
+            raise AuditkitError(
+                f"--bins: cannot read {part!r} (expected ranges like 1-2,5-6 or lighter=1-2,darker=5-6)"
+            )
         lo, hi = float(m.group(2)), float(m.group(3))
         if lo > hi:
             raise AuditkitError(f"--bins: range {part!r} runs backwards")

@@ -60,14 +60,30 @@ def audit_model(model: str | Path, data: str | Path, attr: tuple[str, ...], out:
         raise AuditkitError(f"{Path(model).name}: the model's AUs ({', '.join(clf.aus)}) are not coded in {data} "
                             f"(coded: {', '.join(a for a in ds.aus if (frames[a].to_numpy() >= 0).any())})")
     classifier = f"pretrained:{Path(model).name}"
-    run = {"data": str(data), "fingerprint": ds.fingerprint, "model": str(model), "model_sha256": file_digest(model),
-           "config": {"attr": attrs, "normalizers": list(normalizers), "classifier": classifier, "preset": "test-only",
-                      "repeats": 1, "seed": seed, "n_train": 0, "n_val": 0, "bins": bins, "source": source,
-                      "card": clf.card_.to_dict(), **({"normalizer_options": normalizer_options} if normalizer_options else {}),
-                      "f1_rule": f1_rule},
-           "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
-           "sources": sources_of(ds, scope), "code": {**code_versions(None, normalizers), "classifier:pretrained":
-                                                      str(PretrainedClassifier.cache_version)}}
+    run = {
+        "data": str(data),
+        "fingerprint": ds.fingerprint,
+        "model": str(model),
+        "model_sha256": file_digest(model),
+        "config": {
+            "attr": attrs,
+            "normalizers": list(normalizers),
+            "classifier": classifier,
+            "preset": "test-only",
+            "repeats": 1,
+            "seed": seed,
+            "n_train": 0,
+            "n_val": 0,
+            "bins": bins,
+            "source": source,
+            "card": clf.card_.to_dict(),
+            **({"normalizer_options": normalizer_options} if normalizer_options else {}),
+            "f1_rule": f1_rule,
+        },
+        "plan": {"pools": {p.name: list(p.subjects) for p in pools}, "template": template, "scope": scope, "aus": aus},
+        "sources": sources_of(ds, scope),
+        "code": {**code_versions(None, normalizers), "classifier:pretrained": str(PretrainedClassifier.cache_version)},
+    }
     run.update(run_record(environment(None)))
     losses = ingest_loss_record(ds, pools, seed)
     if losses is not None:  # as in `gap`: frames lost at ingest reach no model, whatever model is audited

@@ -71,7 +71,9 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
         try:
             make_normalizer(n, seed=cfg.seed, **cfg.normalizer_options.get(n, {}))
         except (TypeError, ValueError) as exc:
-            raise AuditkitError(f"normalizer {n!r}: invalid settings {cfg.normalizer_options.get(n, {})}: {exc}") from None
+            raise AuditkitError(
+                f"normalizer {n!r}: invalid settings {cfg.normalizer_options.get(n, {})}: {exc}"
+            ) from None
     ds = load_dataset(cfg.data)
     for cls in classes.values():
         check_dataset(cls, ds)
@@ -127,9 +129,18 @@ def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str
                 if settings is not None:
                     audit.record_normalizer(n, settings)
             save_group_faces(plan, n, inputs, audit)
-            data_by_norm[n] = TaskData(str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
-                                       frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options,
-                                       channels=channels, f1_rule=cfg.f1_rule)
+            data_by_norm[n] = TaskData(
+                str(inputs),
+                frames[plan.aus].to_numpy(np.int8),
+                frames["subject"].to_numpy(),
+                frames["sequence"].to_numpy(),
+                plan.aus,
+                ",".join(cfg.attr),
+                cfg.classifier,
+                options,
+                channels=channels,
+                f1_rule=cfg.f1_rule,
+            )
     if client is not None:
         if strict and pending:
             _refuse_mixed(audit, cluster.worker_environments(client, cfg.classifier))

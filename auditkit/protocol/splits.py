@@ -49,7 +49,8 @@ class Task:
 
 
 def group_tasks(pools: list[Pool], repeats: int, n_train: int, n_val: int, seed: int) -> list[Task]:
-    """Per repetition and pool: draw train/val subjects; test on the pool's rest (within) and all other pools (cross)."""
+    """Per repetition and pool: draw train/val subjects; test on the pool's rest (within) and all other pools
+    (cross)."""
     tasks = []
     for rep in range(repeats):
         for pool in pools:
@@ -77,7 +78,8 @@ def sequence_split(subject: str, sequences: list[str], rng: np.random.Generator)
 
 def person_tasks(pool: Pool, frames: pd.DataFrame, repeats: int, n_train: int, n_val: int, seed: int,
                  dependent_per_repeat: int) -> list[Task]:
-    """Person-independent draws (4 train, 2 val, rest test) and person-dependent models for some of the tested people."""
+    """Person-independent draws (4 train, 2 val, rest test) and person-dependent models for some of the tested
+    people."""
     seqs = frames.groupby("subject")["sequence"].unique()
     tasks = []
     for rep in range(repeats):
@@ -91,8 +93,20 @@ def person_tasks(pool: Pool, frames: pd.DataFrame, repeats: int, n_train: int, n
         for subject in sorted(chosen):
             ss = stable_int(seed, "person-dependent", rep, subject)
             split = sequence_split(subject, sorted(map(str, seqs[subject])), np.random.default_rng(ss))
-            tasks.append(Task(f"dependent-{_slug(subject)}-r{rep:02d}", "person-dependent", subject, rep, ss, (subject,),
-                              (subject,), ((subject, (subject,)),), subject=subject, sequences=split))
+            tasks.append(
+                Task(
+                    f"dependent-{_slug(subject)}-r{rep:02d}",
+                    "person-dependent",
+                    subject,
+                    rep,
+                    ss,
+                    (subject,),
+                    (subject,),
+                    ((subject, (subject,)),),
+                    subject=subject,
+                    sequences=split,
+                )
+            )
     return tasks
 
 

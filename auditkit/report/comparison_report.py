@@ -239,14 +239,20 @@ def model_error_rates(ctx: CompareContext) -> dict:
 
 
 def _pairs_md(rows: list[dict]) -> list[str]:
-    lines = ["## Models compared in pairs (same subjects)", "",
-             "| model A | model B | quantity | A | B | A − B [95% CI] | p | p (Holm) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Models compared in pairs (same subjects)",
+        "",
+        "| model A | model B | quantity | A | B | A − B [95% CI] | p | p (Holm) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         quantity = "overall score" if r["quantity"] == OVERALL else f"difference {r['comparison']}"
         fmt = pct if r["quantity"] == OVERALL else signed
-        lines.append(f"| {md(r['model_a'])} | {md(r['model_b'])} | {md(quantity)} | {fmt(r['value_a'])} | "
-                     f"{fmt(r['value_b'])} | {signed(r['difference'])} [{signed(r['ci_low'])}, {signed(r['ci_high'])}] | "
-                     f"{format_p(r['p'])} | {format_p(r['p_holm'])} |")
+        lines.append(
+            f"| {md(r['model_a'])} | {md(r['model_b'])} | {md(quantity)} | {fmt(r['value_a'])} | "
+            f"{fmt(r['value_b'])} | {signed(r['difference'])} [{signed(r['ci_low'])}, {signed(r['ci_high'])}] | "
+            f"{format_p(r['p'])} | {format_p(r['p_holm'])} |"
+        )
     return lines
 
 

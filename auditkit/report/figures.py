@@ -31,12 +31,19 @@ def conditions_figure(conditions: pd.DataFrame) -> go.Figure:
     for i, (norm, grp) in enumerate(order.groupby("normalizer", sort=False)):
         grp = grp.assign(label=[label(r) for r in grp.itertuples()])
         grp = grp.set_index("label").reindex(labels)
-        fig.add_bar(name=text(norm), x=labels, y=100 * grp["score"], error_y={"type": "data", "array": 100 * grp["sem"]},
-                    texttemplate="%{y:.1f}", textposition="inside", insidetextanchor="start",
-                    marker_color=PALETTE[i % len(PALETTE)],
-                    customdata=np.stack([grp["condition"], grp["subjects"], grp["repetitions"]], axis=1),
-                    hovertemplate="%{x}<br>%{customdata[0]}: %{y:.1f} ± %{error_y.array:.1f}"
-                                  "<br>%{customdata[1]} subjects, %{customdata[2]} repetitions<extra>%{fullData.name}</extra>")
+        fig.add_bar(
+            name=text(norm),
+            x=labels,
+            y=100 * grp["score"],
+            error_y={"type": "data", "array": 100 * grp["sem"]},
+            texttemplate="%{y:.1f}",
+            textposition="inside",
+            insidetextanchor="start",
+            marker_color=PALETTE[i % len(PALETTE)],
+            customdata=np.stack([grp["condition"], grp["subjects"], grp["repetitions"]], axis=1),
+            hovertemplate="%{x}<br>%{customdata[0]}: %{y:.1f} ± %{error_y.array:.1f}"
+            "<br>%{customdata[1]} subjects, %{customdata[2]} repetitions<extra>%{fullData.name}</extra>",
+        )
     fig.update_layout(barmode="group", yaxis_title="score (mean of F1 and accuracy, %)",
                       xaxis_title="tested group" if test_only else "train → test group",
                       legend_title="normalizer", margin={"t": 30}, height=420)
@@ -71,8 +78,12 @@ def faces_figure(faces: dict[str, dict[str, np.ndarray]]) -> go.Figure:
                                      meta=[text(g), text(n)], hovertemplate="%{meta[0]}, %{meta[1]}<extra></extra>"),
                           row=r, col=c)
             fig.update_xaxes(visible=False, row=r, col=c)
-            fig.update_yaxes(visible=False, scaleanchor=f"x{(r - 1) * len(groups) + c if (r - 1) * len(groups) + c > 1 else ''}",
-                             row=r, col=c)
+            fig.update_yaxes(
+                visible=False,
+                scaleanchor=f"x{(r - 1) * len(groups) + c if (r - 1) * len(groups) + c > 1 else ''}",
+                row=r,
+                col=c,
+            )
             counts, edges = np.histogram(img, bins=32, range=(0, 256))
             fig.add_trace(go.Bar(x=edges[:-1], y=counts, name=text(n), marker_color=PALETTE[(r - 1) % len(PALETTE)],
                                  opacity=0.6, showlegend=c == 1, legendgroup=text(n)), row=len(norms) + 1, col=c)

@@ -194,9 +194,11 @@ def _missed_sentences(run: dict) -> list[str]:
         if t.get("p") is None or t["p"] != t["p"]:
             continue
         a, b = t["comparison"].split(" vs ", 1)
-        lines.append(f"The tool gave no prediction for {100 * t['mean_a']:.1f} % of the frames of subjects in {a} and "
-                     f"{100 * t['mean_b']:.1f} % in {b} (p = {format_p(t['p'])}, Holm {format_p(t['p_holm'])}): frames it "
-                     "drops are frames its users are never served.")
+        lines.append(
+            f"The tool gave no prediction for {100 * t['mean_a']:.1f} % of the frames of subjects in {a} and "
+            f"{100 * t['mean_b']:.1f} % in {b} (p = {format_p(t['p'])}, Holm {format_p(t['p_holm'])}): frames it "
+            "drops are frames its users are never served."
+        )
     return lines
 
 

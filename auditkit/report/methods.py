@@ -81,10 +81,13 @@ def _audited(run: dict, tables: AuditTables) -> str:
             return (f"Saved predictions of a tool ({Path(run['predictions']).name}), scored once on every subject of "
                     "every group; nothing is trained, so there is no within/cross gap: the audit compares groups of "
                     "test subjects.")
-        return (f"A pretrained model ({config.get('classifier')}), run once on every subject of every group, without "
-                f"and with the normalizers {', '.join(n for n in config.get('normalizers', []) if n != 'none') or '(none)'} "
-                "in front of it; nothing is trained, so there is no within/cross gap: the audit compares groups of "
-                "test subjects.")
+        normalizers = ", ".join(n for n in config.get("normalizers", []) if n != "none") or "(none)"
+        return (
+            f"A pretrained model ({config.get('classifier')}), run once on every subject of every group, without "
+            f"and with the normalizers {normalizers} "
+            "in front of it; nothing is trained, so there is no within/cross gap: the audit compares groups of "
+            "test subjects."
+        )
     epochs, patience = config.get("epochs"), config.get("patience")
     stop = f", early stopping after {patience} epochs without validation gain" if patience else ", no early stopping"
     return (f"Within- against cross-group generalization of the {config.get('classifier')} AU classifier (the DeepFN "
@@ -166,10 +169,15 @@ def methods(run: dict, tables: AuditTables) -> list[dict]:
         [len(m) for m in ((run.get("plan") or {}).get("pools") or {}).values()]
     if sizes:
         held = "Tested groups hold" if is_test_only(tables) else "Groups hold"
-        limits.append(f"{held} {min(sizes)} to {max(sizes)} subjects: a difference that is not significant is not "
-                      "evidence of no difference, and the intervals show the differences the data cannot rule out"
-                      + (f"; below {MIN_SUBJECTS} subjects a group's values are unreliable." if min(sizes) < MIN_SUBJECTS
-                         else "."))
+        limits.append(
+            f"{held} {min(sizes)} to {max(sizes)} subjects: a difference that is not significant is not "
+            "evidence of no difference, and the intervals show the differences the data cannot rule out"
+            + (
+                f"; below {MIN_SUBJECTS} subjects a group's values are unreliable."
+                if min(sizes) < MIN_SUBJECTS
+                else "."
+            )
+        )
     if not is_test_only(tables):
         limits.append("A per-group gap compares models trained on different pools of people, and which people form a "
                       "pool is drawn once per audit: its interval is conditional on that split (on random groups it "

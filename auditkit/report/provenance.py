@@ -50,5 +50,11 @@ def provenance(run: dict, counts: pd.DataFrame) -> dict:
                 "workers on other machines, runtimes or versions). Scores can differ between them by float rounding "
                 "carried through training; each row of results.parquet names its environment.")
     unit = "test-only passes" if (run.get("config") or {}).get("preset") == "test-only" else "trainings"
-    return {"environments": rows, "unit": unit, "unrecorded": unknown, "code": run.get("code") or {}, "mixed": bool(note),
-            "note": note}
+    return {
+        "environments": rows,
+        "unit": unit,
+        "unrecorded": unknown,
+        "code": run.get("code") or {},
+        "mixed": bool(note),
+        "note": note,
+    }

@@ -30,7 +30,9 @@ TEMPLATES = "templates"
 
 def _safe_json(obj: object) -> str:
     """JSON that can sit inside a <script> element: no '<' survives, so no value can close the tag."""
-    return json.dumps(obj, default=_json_default).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (
+        json.dumps(obj, default=_json_default).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    )
 
 
 def _json_default(o: object) -> object:
@@ -65,7 +67,8 @@ def _faces(out: Path) -> dict[str, dict[str, np.ndarray]] | None:
 
 
 def example_faces(out: Path, run: dict, per_group: int = 3) -> dict[str, dict[str, np.ndarray]]:
-    """One face of up to `per_group` subjects per group, per normalizer (only with --include-faces: shows individuals)."""
+    """One face of up to `per_group` subjects per group, per normalizer (only with --include-faces: shows
+    individuals)."""
     from auditkit.data import load_dataset
 
     ds = load_dataset(run["data"])
@@ -159,11 +162,17 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     values = {s.key: s.build(context) for s in registered}
     shown = [s for s in registered if values[s.key]]
     summary = {
-        "auditkit_version": __version__, "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "auditkit_version": __version__,
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dataset": {"path": run.get("data"), "fingerprint": run.get("fingerprint")},
-        "attribute": config.get("attr"), "normalizers": config.get("normalizers"), "classifier": config.get("classifier"),
-        "preset": config.get("preset"), "repetitions": config.get("repeats"), "seed": seed,
-        "pools": {k: len(v) for k, v in plan.get("pools", {}).items()}, "template": plan.get("template"),
+        "attribute": config.get("attr"),
+        "normalizers": config.get("normalizers"),
+        "classifier": config.get("classifier"),
+        "preset": config.get("preset"),
+        "repetitions": config.get("repeats"),
+        "seed": seed,
+        "pools": {k: len(v) for k, v in plan.get("pools", {}).items()},
+        "template": plan.get("template"),
         "normalizer_settings": AuditDir(out).normalizer_settings(),
         **{s.key: values[s.key] for s in registered if s.in_summary},
     }

@@ -110,9 +110,11 @@ def _conditions_md(rows: list[dict]) -> list[str]:
              "| normalizer | condition | train → test | score | std | F1 | accuracy | subjects | repetitions |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {md(r['normalizer'])} | {md(r['condition'])} | {md(r['train_group'])} → {md(r['test_group'])} | "
-                     f"{pct(r['score'])} | {pct(r['std'])} | {pct(r['f1'])} | {pct(r['accuracy'])} | {r['subjects']} | "
-                     f"{r['repetitions']} |")
+        lines.append(
+            f"| {md(r['normalizer'])} | {md(r['condition'])} | {md(r['train_group'])} → {md(r['test_group'])} | "
+            f"{pct(r['score'])} | {pct(r['std'])} | {pct(r['f1'])} | {pct(r['accuracy'])} | {r['subjects']} | "
+            f"{r['repetitions']} |"
+        )
     return lines
 
 
@@ -129,7 +131,12 @@ def _coverage_md(title: str) -> Callable[[dict], list[str]]:
     def lines_of(coverage: dict) -> list[str]:
         if not coverage.get("groups"):
             return []
-        lines = [f"## {title}", "", "| group | subjects | frames | missed | mean missed share |", "|---|---|---|---|---|"]
+        lines = [
+            f"## {title}",
+            "",
+            "| group | subjects | frames | missed | mean missed share |",
+            "|---|---|---|---|---|",
+        ]
         lines += [f"| {md(g['group'])} | {g['subjects']} | {g['frames']} | {g['missed']} | {pct(g['missed_share'])} % |"
                   for g in coverage["groups"]]
         lines += [f"- {md(t['comparison'])}: difference {pct(t['diff'])} points, p = {format_p(t['p'])}"
@@ -162,12 +169,16 @@ def _disparities_md(disparities: dict) -> list[str]:
     if not groups:
         return []
     low, high = disparities["ratio_band"]
-    lines = ["## Disparities between test groups (all AUs)", "",
-             f"Each subject scored by one model of every group (gap audits: the balanced repetitions); 95% CIs count "
-             f"people and trainings; "
-             f"**!** = a ratio outside [{low}, {high}]; *small* = under {disparities['min_subjects']} subjects.", "",
-             "| normalizer | group | subjects | score [95% CI] | F1 | accuracy | base rate | − best | ÷ best | ÷ overall |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Disparities between test groups (all AUs)",
+        "",
+        f"Each subject scored by one model of every group (gap audits: the balanced repetitions); 95% CIs count "
+        f"people and trainings; "
+        f"**!** = a ratio outside [{low}, {high}]; *small* = under {disparities['min_subjects']} subjects.",
+        "",
+        "| normalizer | group | subjects | score [95% CI] | F1 | accuracy | base rate | − best | ÷ best | ÷ overall |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for g in groups:
         mark = (" **!**" if g["outside_band"] else "") + (" *small*" if g["small"] else "")
         lines.append(f"| {md(g['normalizer'])} | {md(g['test_group'])}{mark} | {g['subjects']} | {pct(g['score'])} "
@@ -234,11 +245,16 @@ def disparities(ctx: ReportContext) -> dict:
 
 def _error_rates_md(value: dict) -> list[str]:
     groups, diffs = value["groups"], [d for d in value["differences"] if d["au"] == ALL_AUS]
-    lines = ["## Error rates per test group (equalized odds, all AUs)", "",
-             "Hit rate (true-positive rate) and false-alarm rate (false-positive rate) per group, each subject's "
-             "rate averaged over the AUs where it is defined; 95% CIs and p count people and trainings; Holm over "
-             "the pairs and both rates of one normalizer. Per-AU rows are in summary.json.", "",
-             "| normalizer | group | subjects | hit rate [95% CI] | false-alarm rate [95% CI] |", "|---|---|---|---|---|"]
+    lines = [
+        "## Error rates per test group (equalized odds, all AUs)",
+        "",
+        "Hit rate (true-positive rate) and false-alarm rate (false-positive rate) per group, each subject's "
+        "rate averaged over the AUs where it is defined; 95% CIs and p count people and trainings; Holm over "
+        "the pairs and both rates of one normalizer. Per-AU rows are in summary.json.",
+        "",
+        "| normalizer | group | subjects | hit rate [95% CI] | false-alarm rate [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {md(g['normalizer'])} | {md(g['test_group'])} | {g['subjects']} | {pct(g['hit_rate'])} % "
               f"[{pct(g['hit_rate_ci_low'])}, {pct(g['hit_rate_ci_high'])}] | {pct(g['false_alarm_rate'])} % "
               f"[{pct(g['false_alarm_rate_ci_low'])}, {pct(g['false_alarm_rate_ci_high'])}] |" for g in groups]
@@ -333,11 +349,13 @@ def _provenance_md(value: dict) -> list[str]:
         lines += [f"Caution: {md(value['note'])}", ""]
     for env in value["environments"]:
         made = f" ({env['trainings']} {value['unit']})" if env["trainings"] is not None else ""
-        lines += [f"- **Environment {env['id']}**{made}: auditkit {md(env['auditkit'])}, revision "
-                  f"{md(env['revision'])}; {md(env['libraries'])}; CPU {md(env['cpu'])} ({env['cpus']} cores, "
-                  f"instruction-set digest {env['cpu_flags'] or 'unknown'}), {md(env['platform'])}; classifier "
-                  f"runtime: {md(env['classifier_runtime'] or 'not applicable')}"
-                  + (f"; kernels built by {md(env['compiler'])} with `{env['build_flags']}`" if env["compiler"] else "")]
+        lines += [
+            f"- **Environment {env['id']}**{made}: auditkit {md(env['auditkit'])}, revision "
+            f"{md(env['revision'])}; {md(env['libraries'])}; CPU {md(env['cpu'])} ({env['cpus']} cores, "
+            f"instruction-set digest {env['cpu_flags'] or 'unknown'}), {md(env['platform'])}; classifier "
+            f"runtime: {md(env['classifier_runtime'] or 'not applicable')}"
+            + (f"; kernels built by {md(env['compiler'])} with `{env['build_flags']}`" if env["compiler"] else "")
+        ]
     if value["unrecorded"]:
         lines.append(f"- Results rows name environments run.json does not describe: {', '.join(value['unrecorded'])}.")
     if value["code"]:

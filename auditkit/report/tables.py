@@ -137,9 +137,18 @@ def ceiling_shares(conditions: pd.DataFrame, ceiling: str | None) -> pd.DataFram
     if ceiling is None or BASELINE not in means.index or ceiling not in means.index:
         return pd.DataFrame(columns=columns)
     base, top = means.loc[BASELINE], means.loc[ceiling]
-    rows = [{"normalizer": n, "cross": m["cross"], "all": m["all"], "share_cross": share(m["cross"], base["cross"], top["cross"]),
-             "share_all": share(m["all"], base["all"], top["all"]), "ceiling": ceiling}
-            for n, m in means.iterrows() if n not in (BASELINE, ceiling)]
+    rows = [
+        {
+            "normalizer": n,
+            "cross": m["cross"],
+            "all": m["all"],
+            "share_cross": share(m["cross"], base["cross"], top["cross"]),
+            "share_all": share(m["all"], base["all"], top["all"]),
+            "ceiling": ceiling,
+        }
+        for n, m in means.iterrows()
+        if n not in (BASELINE, ceiling)
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 

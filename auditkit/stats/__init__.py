@@ -33,7 +33,8 @@ SUBJECT_PAIRED_TEST = "subject paired t-test"
 
 @dataclass(frozen=True)
 class StatTest:
-    """A registered test: the name its table rows carry, what it is (stated under every report's tests), its function."""
+    """A registered test: the name its table rows carry, what it is (stated under every report's tests), its
+    function."""
 
     name: str
     description: str
@@ -54,7 +55,8 @@ def register_test(name: str, description: str) -> Callable[[Callable[..., dict]]
 
 
 def register_comparison(fn: Comparison) -> Comparison:
-    """Decorator: `fn(scores, seed) -> rows` (normalizer, family, test_group, comparison + a test's row) joins gap_tests."""
+    """Decorator: `fn(scores, seed) -> rows` (normalizer, family, test_group, comparison + a test's row) joins
+    gap_tests."""
     COMPARISONS.append(fn)
     return fn
 
@@ -112,7 +114,8 @@ def permutation_p(a: np.ndarray, b: np.ndarray, seed: int = 0, n_resamples: int 
                "treats as independent samples: that makes it conservative (in simulated null audits it rejects well "
                "under 5%). Between groups of test subjects the two samples are different people.")
 def two_sample(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
-    """Student's two-sample t-test of a vs b (pingouin) with Cohen's d, Hedges' g and a bootstrap CI of the difference."""
+    """Student's two-sample t-test of a vs b (pingouin) with Cohen's d, Hedges' g and a bootstrap CI of the
+    difference."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     row = {"test": SUBJECT_TEST, "n_a": len(a), "n_b": len(b), "mean_a": a.mean() if len(a) else np.nan,
            "mean_b": b.mean() if len(b) else np.nan}
@@ -167,7 +170,8 @@ def paired(a: np.ndarray, b: np.ndarray, test: str = REPETITION_TEST) -> dict:
 @register_test(SUBJECT_PAIRED_TEST, "Paired t-test on per-subject scores of the same pretrained model with and "
                "without a normalizer (the same people and frames under both), per tested group.")
 def paired_subjects(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
-    """Paired t-test of the same subjects' scores under two conditions (a pretrained model with / without a normalizer)."""
+    """Paired t-test of the same subjects' scores under two conditions (a pretrained model with / without a
+    normalizer)."""
     return paired(a, b, SUBJECT_PAIRED_TEST)
 
 
@@ -372,7 +376,8 @@ def gap_tests(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 
 def condition_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """The paper's Table 5 for one audit: per normalizer and train->test group, mean/std/sem over subjects, F1, accuracy."""
+    """The paper's Table 5 for one audit: per normalizer and train->test group, mean/std/sem over subjects, F1,
+    accuracy."""
     keys = ["normalizer", "condition", "train_group", "test_group"]
     per_subject = scores.groupby(keys + ["subject"], sort=False)[["score", "f1", "accuracy"]].mean().reset_index()
     reps = scores.groupby(keys, sort=False)["repetition"].nunique().rename("repetitions")

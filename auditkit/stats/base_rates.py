@@ -53,7 +53,9 @@ def confusion_counts(results: pd.DataFrame) -> pd.DataFrame:
     fp = np.where(none, n * (1.0 - acc), predicted - tp)
     # scores no confusion matrix gives (a hand-made or averaged row) are not counts: NaN, so they are left out
     with np.errstate(invalid="ignore"):
-        whole = (np.abs(tp - np.round(tp)) < 1e-6 * np.maximum(n, 1)) & (np.abs(fp - np.round(fp)) < 1e-6 * np.maximum(n, 1))
+        whole = (np.abs(tp - np.round(tp)) < 1e-6 * np.maximum(n, 1)) & (
+            np.abs(fp - np.round(fp)) < 1e-6 * np.maximum(n, 1)
+        )
         valid = whole & (np.round(tp) >= 0) & (np.round(tp) <= pos) & (np.round(fp) >= 0) & (np.round(fp) <= neg)
     return pd.DataFrame({"tp": np.where(valid, np.round(tp), np.nan), "fp": np.where(valid, np.round(fp), np.nan)},
                         index=results.index)
@@ -111,7 +113,14 @@ def adjusted_disparities(results: pd.DataFrame, baseline: str = "none", n_boot: 
     auditkit.stats.disparities.CHANGE_COLUMNS; the same statistics as the unadjusted tables (bootstrap CI over subjects,
     permutation p, Holm), computed on standardize(results).
     """
-    from auditkit.stats.disparities import ALL_AUS, CHANGE_COLUMNS, disparity_changes, fixed_model, pairwise, subject_metrics
+    from auditkit.stats.disparities import (
+        ALL_AUS,
+        CHANGE_COLUMNS,
+        disparity_changes,
+        fixed_model,
+        pairwise,
+        subject_metrics,
+    )
 
     if results.empty or "test_group" not in results.columns:
         return pd.DataFrame(columns=ADJUSTED_COLUMNS), pd.DataFrame(columns=CHANGE_COLUMNS)

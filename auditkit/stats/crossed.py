@@ -216,7 +216,9 @@ def crossed_inference(cells: pd.DataFrame | _Cells, terms: Sequence[Term], level
         # the interaction (a subject's luck with one training) is in both one-way parts: the cellwise part
         # estimates it, and is subtracted once
         cs, cr = np.nonzero(used & trained[None, :])
-        cell_parts = _variance(_influence(data, terms, "cell", (cs, cr)), np.char.add(data.stratum[cs], "|" + data.run[cr]))
+        cell_parts = _variance(
+            _influence(data, terms, "cell", (cs, cr)), np.char.add(data.stratum[cs], "|" + data.run[cr])
+        )
     var_s = sum(p for p, _ in parts)
     var_r = sum(p for p, _ in rep_parts)
     var_c = sum(p for p, _ in cell_parts)

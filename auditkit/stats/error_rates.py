@@ -5,7 +5,8 @@ A composite score (the paper's mean of F1 and accuracy) can hide an error-rate d
 alarms *and* more hits can score like a group with fewer of both. These rates show the two kinds of error apart.
 
 Per results row the confusion counts are recovered exactly from F1, accuracy, coded frames and positives
-(`auditkit.stats.base_rates.confusion_counts`); a subject's hit rate for an AU is hits / frames showing it (undefined for a
+(`auditkit.stats.base_rates.confusion_counts`); a subject's hit rate for an AU is hits / frames showing it (undefined
+for a
 subject who never shows it), its false-alarm rate false alarms / frames not showing it. Like the score, a cell is a
 (subject, repetition): the mean over that repetition's models; a subject's all-AU rate is the mean over the AUs where
 it is defined. Every interval and p-value is the subject x training inference (`auditkit.stats.crossed`), Holm over
@@ -89,8 +90,11 @@ def error_rates(results: pd.DataFrame, fixed: bool = False, per_au: bool = True)
                                  "group_a": a, "group_b": b, "value_a": float(means[rate].get(a, np.nan)),
                                  "value_b": float(means[rate].get(b, np.nan)), "difference": inf.estimate,
                                  "difference_ci_low": inf.ci_low, "difference_ci_high": inf.ci_high, "p": inf.p})
-                odds = max(abs(r["difference"]) for r in pair) if all(r["difference"] == r["difference"] for r in pair) \
+                odds = (
+                    max(abs(r["difference"]) for r in pair)
+                    if all(r["difference"] == r["difference"] for r in pair)
                     else float("nan")
+                )
                 block += [{**r, "equalized_odds_difference": odds} for r in pair]
         adjusted = holm(pd.Series([r["p"] for r in block], dtype=float)).to_numpy() if block else []
         for r, p in zip(block, adjusted, strict=True):

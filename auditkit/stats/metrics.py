@@ -70,7 +70,8 @@ def per_subject_au(Y: np.ndarray, proba: np.ndarray, subjects: np.ndarray, aus: 
                    threshold: float = THRESHOLD, f1_rule: str = DEFAULT_F1_RULE) -> pd.DataFrame:
     """One row per (subject, AU): f1, accuracy, support (coded frames), positives; not-coded frames excluded per AU.
 
-    The values are those of fairlearn's MetricFrame over sklearn's f1_score and accuracy_score (tests/test_stats_metrics.py
+    The values are those of fairlearn's MetricFrame over sklearn's f1_score and accuracy_score
+    (tests/test_stats_metrics.py
     checks it), computed here from per-subject confusion counts in one pass: MetricFrame per AU cost a third of every
     training's time in an audit (bench_lenet.py / #17).
     """
@@ -120,4 +121,6 @@ def rescore_f1(results: pd.DataFrame, rule: str) -> pd.DataFrame:
 def subject_scores(results: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per test subject (within `keys`, e.g. condition, normalizer, repetition): the mean score over AUs."""
     scored = add_score(results)
-    return scored.groupby(keys + ["subject"], sort=True, observed=True)[["score", "f1", "accuracy"]].mean().reset_index()
+    return (
+        scored.groupby(keys + ["subject"], sort=True, observed=True)[["score", "f1", "accuracy"]].mean().reset_index()
+    )

@@ -67,7 +67,9 @@ def build_job(source: str, root: str | Path, demographics: str | Path | None = N
     if not root.is_dir():
         raise AuditkitError(f"{root}: not a directory")
     if demographics is None and not allow_missing_demographics:
-        raise AuditkitError("ingest: no demographics file given (pass --demographics FILE, or --allow-missing-demographics)")
+        raise AuditkitError(
+            "ingest: no demographics file given (pass --demographics FILE, or --allow-missing-demographics)"
+        )
     wanted = parse_aus(aus)
     options: dict = {"source_root": root.name, "aus": aus or "default", "skip_unreadable": skip_unreadable}
     if source == "bp4d":

@@ -111,8 +111,12 @@ def discover(root: Path, aus: tuple[int, ...] | None = DEFAULT_AUS, intensity: b
         images = _images(folders[key])
         missing = sorted(set(labels["frame"]) - set(images))
         if missing:
-            raise DatasetError(path, "frame", f"label/frame count mismatch: {len(missing)} labelled frames have no image "
-                                              f"in {folders[key]} (first: frame {missing[0]})")
+            raise DatasetError(
+                path,
+                "frame",
+                f"label/frame count mismatch: {len(missing)} labelled frames have no image "
+                f"in {folders[key]} (first: frame {missing[0]})",
+            )
         units.append(Unit(subject, task, labels, ImageFrames(images), path, len(set(images) - set(labels["frame"]))))
     return units
 

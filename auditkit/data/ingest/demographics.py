@@ -47,7 +47,9 @@ def read_demographics(path: Path) -> pd.DataFrame:
         raise DatasetError(path, "dataset", "is set by the ingester; remove this column")
     df["subject"] = df["subject"].astype("string").str.strip()
     if df["subject"].isna().any():
-        raise DatasetError(path, "subject", f"row {int(df['subject'].isna().to_numpy().argmax()) + 2} has no subject id")
+        raise DatasetError(
+            path, "subject", f"row {int(df['subject'].isna().to_numpy().argmax()) + 2} has no subject id"
+        )
     dup = df["subject"][df["subject"].duplicated()]
     if len(dup):
         raise DatasetError(path, "subject", f"subject {dup.iloc[0]!r} appears more than once")
@@ -59,8 +61,12 @@ def read_demographics(path: Path) -> pd.DataFrame:
         bad = df["fitzpatrick"].notna() & ~fz.isin(range(1, 7))
         if bad.any():
             i = int(bad.to_numpy().argmax())
-            raise DatasetError(path, "fitzpatrick", f"subject {df['subject'].iloc[i]!r} has {str(df['fitzpatrick'].iloc[i])!r}, "
-                                                    "expected an integer 1-6 or empty")
+            raise DatasetError(
+                path,
+                "fitzpatrick",
+                f"subject {df['subject'].iloc[i]!r} has {str(df['fitzpatrick'].iloc[i])!r}, "
+                "expected an integer 1-6 or empty",
+            )
         df["fitzpatrick"] = fz.astype("Int8")
     return df
 

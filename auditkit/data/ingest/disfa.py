@@ -40,7 +40,9 @@ def read_subject_labels(folder: Path, subject: str, aus: tuple[int, ...], thresh
         if out is None:
             out, first = pd.DataFrame({"frame": t["frame"]}), path
         elif len(t) != len(out) or not np.array_equal(t["frame"].to_numpy(), out["frame"].to_numpy()):
-            raise DatasetError(path, "frame", f"label/frame count mismatch: {len(t)} frames here, {len(out)} in {first.name}")
+            raise DatasetError(
+                path, "frame", f"label/frame count mismatch: {len(t)} frames here, {len(out)} in {first.name}"
+            )
         out[au_name(au)] = (t["intensity"].to_numpy() >= threshold).astype(np.int8)
         out[f"{au_name(au)}_intensity"] = t["intensity"].to_numpy().astype(np.int8)
     assert out is not None
@@ -53,7 +55,9 @@ def _video(root: Path, camera: str, subject: str) -> Path:
     if not folders:
         raise DatasetError(root, None, f"no {camera}-camera video folder (expected Videos_{camera.title()}Camera)")
     for folder in folders:
-        hits = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and subject.lower() in p.name.lower())
+        hits = sorted(
+            p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and subject.lower() in p.name.lower()
+        )
         if hits:
             return hits[0]
     raise DatasetError(folders[0], None, f"no video for {subject} (expected {camera.title()}Video{subject}_comp.avi)")

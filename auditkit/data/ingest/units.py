@@ -53,7 +53,9 @@ class VideoFrames:
         last = max(frames) if frames else 0
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
-            raise DatasetError(self.path, None, "cannot open this video (corrupt file or codec not supported by OpenCV)")
+            raise DatasetError(
+                self.path, None, "cannot open this video (corrupt file or codec not supported by OpenCV)"
+            )
         try:
             k = 0
             while k < last:

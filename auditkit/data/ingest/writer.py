@@ -22,7 +22,14 @@ import pandas as pd
 from joblib import delayed
 
 from auditkit import __version__
-from auditkit.data.format import FACES_FILE, FORMAT_VERSION, SKIPPED_FILE, open_faces_for_writing, write_parquet, write_tables
+from auditkit.data.format import (
+    FACES_FILE,
+    FORMAT_VERSION,
+    SKIPPED_FILE,
+    open_faces_for_writing,
+    write_parquet,
+    write_tables,
+)
 from auditkit.data.ingest.demographics import DemographicsJoin
 from auditkit.data.ingest.units import Unit
 from auditkit.data.preprocess import FacePreprocessor, PreprocessConfig

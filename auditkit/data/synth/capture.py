@@ -28,7 +28,11 @@ class Capture:
 
 CAPTURES: dict[str, Capture] = {
     # BP4D-like: frontal camera, key light from the upper left, clean sensor.
-    "bp4d-synth": Capture("bp4d-synth", (-0.35, -0.45, 0.82), 0.45, 0.62, 1.0, 0.32, 0.0, 0.0, 0.5, 2.0, (4.0, 3.0, 2.0)),
+    "bp4d-synth": Capture(
+        "bp4d-synth", (-0.35, -0.45, 0.82), 0.45, 0.62, 1.0, 0.32, 0.0, 0.0, 0.5, 2.0, (4.0, 3.0, 2.0)
+    ),
     # DISFA-like: camera below and to the side, dimmer light from the right, softer and noisier video frames.
-    "disfa-synth": Capture("disfa-synth", (0.6, -0.1, 0.79), 0.36, 0.55, 0.88, 0.62, 6.0, -7.0, 0.9, 4.0, (3.0, 2.5, 1.5)),
+    "disfa-synth": Capture(
+        "disfa-synth", (0.6, -0.1, 0.79), 0.36, 0.55, 0.88, 0.62, 6.0, -7.0, 0.9, 4.0, (3.0, 2.5, 1.5)
+    ),
 }

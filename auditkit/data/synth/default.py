@@ -33,7 +33,9 @@ def default_config(attrs: tuple[str, ...] | list[str] = ()) -> SynthConfig:
     """The SynthConfig of the default for these attributes (the person split: BP4D-like people, PERSON_FRAMES each)."""
     from auditkit.data.synth.generate import SynthConfig
 
-    return SynthConfig(frames_per_subject=PERSON_FRAMES, disfa_subjects=0) if list(attrs) == ["person"] else SynthConfig()
+    return (
+        SynthConfig(frames_per_subject=PERSON_FRAMES, disfa_subjects=0) if list(attrs) == ["person"] else SynthConfig()
+    )
 
 
 def ensure_default_dataset(progress: Callable[[int, int], None] | None = None,

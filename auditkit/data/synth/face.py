@@ -166,8 +166,16 @@ def _albedo(c: Canvas, ident: Identity, rng: np.random.Generator) -> tuple[np.nd
     cx = ident.face_cx
     face = c.poly(head_outline(ident))
     ears = sum(c.ellipse(cx + s * (ident.face_hw - 0.5), ident.eye_y + 9, 3.2, 8.5) for s in (-1, 1))
-    neck = c.poly(np.array([[cx - ident.face_hw * 0.55, ident.face_cy + 20], [cx + ident.face_hw * 0.55, ident.face_cy + 20],
-                            [cx + ident.face_hw * 0.62, 140], [cx - ident.face_hw * 0.62, 140]]))
+    neck = c.poly(
+        np.array(
+            [
+                [cx - ident.face_hw * 0.55, ident.face_cy + 20],
+                [cx + ident.face_hw * 0.55, ident.face_cy + 20],
+                [cx + ident.face_hw * 0.62, 140],
+                [cx - ident.face_hw * 0.62, 140],
+            ]
+        )
+    )
     skin_mask = np.clip(face + ears, 0, 1)
     img = np.zeros((size, size), np.float32)
     img = _blend(img, neck, ident.skin * 0.8)
@@ -221,7 +229,9 @@ def _albedo(c: Canvas, ident: Identity, rng: np.random.Generator) -> tuple[np.nd
 
     # nose: nostrils, wing arcs, shadow under the tip
     for s in (-1, 1):
-        img = _blend(img, c.soften(c.ellipse(cx + s * ident.nose_hw * 0.45, ident.nose_y + 0.6, 1.9, 1.0), 0.3), 0.1, 0.8)
+        img = _blend(
+            img, c.soften(c.ellipse(cx + s * ident.nose_hw * 0.45, ident.nose_y + 0.6, 1.9, 1.0), 0.3), 0.1, 0.8
+        )
         t = np.linspace(-0.3, 1.6, 12)
         wing = np.stack([cx + s * (ident.nose_hw * 0.55 + 1.8 * np.cos(t)), ident.nose_y - 0.8 - 2.2 * np.sin(t)], 1)
         img = img * (1 - 0.13 * c.stroke(wing, 0.8, 0.4))
@@ -266,8 +276,12 @@ def _normals(c: Canvas, ident: Identity) -> np.ndarray:
     ridge = np.clip((c.y - (ident.eye_y - 3)) / (ident.nose_y - ident.eye_y + 3), 0, 1)
     z += 7.0 * ridge * np.exp(-0.5 * ((c.x - cx) / (ident.nose_hw * 0.45)) ** 2) * (c.y < ident.nose_y + 2.5)
     z += 3.0 * c.blob(cx, ident.nose_y, ident.nose_hw * 0.6, 2.2)
-    z += 2.0 * (c.blob(cx - ident.eye_dx, ident.brow_y - 1, 7, 2.5) + c.blob(cx + ident.eye_dx, ident.brow_y - 1, 7, 2.5))
-    z += 2.5 * (c.blob(cx - ident.eye_dx - 2, ident.eye_y + 11, 6, 5) + c.blob(cx + ident.eye_dx + 2, ident.eye_y + 11, 6, 5))
+    z += 2.0 * (
+        c.blob(cx - ident.eye_dx, ident.brow_y - 1, 7, 2.5) + c.blob(cx + ident.eye_dx, ident.brow_y - 1, 7, 2.5)
+    )
+    z += 2.5 * (
+        c.blob(cx - ident.eye_dx - 2, ident.eye_y + 11, 6, 5) + c.blob(cx + ident.eye_dx + 2, ident.eye_y + 11, 6, 5)
+    )
     z -= 2.0 * (c.blob(cx - ident.eye_dx, ident.eye_y, 6, 3.5) + c.blob(cx + ident.eye_dx, ident.eye_y, 6, 3.5))
     z += 2.0 * c.blob(cx, ident.face_cy + ident.face_hh * 0.82, 6, 3)
     z = cv2.GaussianBlur(z.astype(np.float32), (0, 0), 0.8 * c.unit)
@@ -287,11 +301,17 @@ def _handles(ident: Identity) -> dict[int, list[tuple[float, float, float, float
         h[2] += [(cx + s * (edx + 1.1 * ew), by - 1, 5.5, 6.5, 0.0, -1.3)]
         h[4] += [(cx + s * (edx - 0.5 * ew), by, 6.5, 5.5, -s * 0.55, 0.9),
                  (cx + s * (edx + 0.6 * ew), by, 6, 5, -s * 0.15, 0.55)]
-        h[6] += [(cx + s * (edx + 1), ey + 11, 8, 6.5, 0.0, -0.8), (cx + s * edx, ey + 0.9 * eh + 1, 6, 2.5, 0.0, -0.45)]
+        h[6] += [
+            (cx + s * (edx + 1), ey + 11, 8, 6.5, 0.0, -0.8),
+            (cx + s * edx, ey + 0.9 * eh + 1, 6, 2.5, 0.0, -0.45),
+        ]
         h[7] += [(cx + s * edx, ey + 0.8 * eh + 0.5, 6, 2.2, 0.0, -0.55), (cx + s * edx, ey - eh, 6, 2.2, 0.0, 0.25)]
         h[10] += [(cx + s * mw * 0.55, my - ident.lip_up, 5, 3.5, 0.0, -0.7),
                   (cx + s * (ident.nose_hw + 1), ident.nose_y, 3.5, 3, 0, -0.3)]
-        h[12] += [(cx + s * mw, corner_y, 5.5, 4.5, s * 0.7, -1.0), (cx + s * (mw + 4), corner_y - 8, 7, 6, s * 0.2, -0.4)]
+        h[12] += [
+            (cx + s * mw, corner_y, 5.5, 4.5, s * 0.7, -1.0),
+            (cx + s * (mw + 4), corner_y - 8, 7, 6, s * 0.2, -0.4),
+        ]
         h[14] += [(cx + s * mw, corner_y, 4, 3.5, -s * 0.65, -0.2)]
         h[15] += [(cx + s * mw, corner_y, 5, 4.5, s * 0.2, 1.0)]
         h[23] += [(cx + s * mw, corner_y, 3.5, 3, -s * 0.35, 0.0)]
@@ -326,15 +346,19 @@ def _wrinkles(c: Canvas, ident: Identity, rng: np.random.Generator) -> dict[int,
     bags = sum(c.stroke(_arc(cx + s * (edx - ew), cx + s * (edx + ew), ey + eh + 3, -1.2), 0.8, 0.4) for s in (-1, 1))
     cheeks = sum(c.blob(cx + s * (edx + 2), ey + 12, 5, 4) for s in (-1, 1))
     out[6] = 0.055 * crows + 0.03 * bags - 0.02 * cheeks
-    out[7] = 0.045 * sum(c.stroke(_arc(cx + s * (edx - ew), cx + s * (edx + ew), ey + eh + 1.2, -1.0), 0.7, 0.3) for s in (-1, 1))
+    out[7] = 0.045 * sum(
+        c.stroke(_arc(cx + s * (edx - ew), cx + s * (edx + ew), ey + eh + 1.2, -1.0), 0.7, 0.3) for s in (-1, 1)
+    )
     folds_upper = sum(c.stroke(_fold_curve(ident, s, 0.6), 1.1, 0.6) for s in (-1, 1))
     folds_full = sum(c.stroke(_fold_curve(ident, s, 1.0), 1.2, 0.7) for s in (-1, 1))
     centre_line = c.stroke(mouth_line(ident, extend=0.6), 1.0, 0.4)
     out[10] = 0.06 * folds_upper + 0.04 * centre_line
     out[12] = 0.05 * folds_full - 0.018 * sum(c.blob(cx + s * (mw + 5), corner_y - 7, 5, 4) for s in (-1, 1))
     out[14] = 0.08 * sum(c.soften(c.ellipse(cx + s * (mw + 2.5), corner_y, 1.0, 1.8), 0.5) for s in (-1, 1))
-    out[15] = 0.05 * sum(c.stroke(np.array([[cx + s * (mw + 0.5), corner_y + 1], [cx + s * (mw + 2.5), corner_y + 7]]), 0.9, 0.45)
-                         for s in (-1, 1))
+    out[15] = 0.05 * sum(
+        c.stroke(np.array([[cx + s * (mw + 0.5), corner_y + 1], [cx + s * (mw + 2.5), corner_y + 7]]), 0.9, 0.45)
+        for s in (-1, 1)
+    )
     chin_y = my + ident.lip_low + 8
     dimpling = np.clip(_band_noise(rng, c.size, 0.6 * c.unit), 0, None) * c.blob(cx, chin_y, 7, 4)
     out[17] = 0.05 * c.stroke(_arc(cx - 7, cx + 7, my + ident.lip_low + 2.5, -1.0), 1.0, 0.5) + 0.05 * dimpling

@@ -225,9 +225,12 @@ class SyntheticSource(DatasetSource):
     name = "synthetic"
 
     def load(self, out: str | Path, root: str | Path | None = None, **options) -> Path:
-        """Generate (or reuse) a synthetic dataset directory at `out` (SynthConfig options); there is nothing to read."""
+        """Generate (or reuse) a synthetic dataset directory at `out` (SynthConfig options); there is nothing to
+        read."""
         if root is not None:
-            raise AuditkitError(f"synthetic data is generated, not ingested from {root}: use `auditkit synth --out DIR`")
+            raise AuditkitError(
+                f"synthetic data is generated, not ingested from {root}: use `auditkit synth --out DIR`"
+            )
         out = Path(out)
         if (out / "dataset.json").exists():
             return out

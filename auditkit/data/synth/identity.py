@@ -93,10 +93,19 @@ class Identity:
         """(x0, y0, x1, y1) canvas box of a facial region, used to check that AUs act locally."""
         cx = self.face_cx
         if region == "brows":
-            return (cx - self.eye_dx - 2.2 * self.eye_hw, self.brow_y - 24, cx + self.eye_dx + 2.2 * self.eye_hw, self.eye_y - 1)
+            return (
+                cx - self.eye_dx - 2.2 * self.eye_hw,
+                self.brow_y - 24,
+                cx + self.eye_dx + 2.2 * self.eye_hw,
+                self.eye_y - 1,
+            )
         if region == "eyes_cheeks":
-            return (cx - self.eye_dx - 2.4 * self.eye_hw, self.eye_y - 2.5 * self.eye_hh, cx + self.eye_dx + 2.4 * self.eye_hw,
-                    self.nose_y + 4)
+            return (
+                cx - self.eye_dx - 2.4 * self.eye_hw,
+                self.eye_y - 2.5 * self.eye_hh,
+                cx + self.eye_dx + 2.4 * self.eye_hw,
+                self.nose_y + 4,
+            )
         if region == "mouth":
             return (cx - self.mouth_hw - 14, self.nose_y - 2, cx + self.mouth_hw + 14, self.face_cy + self.face_hh + 2)
         raise ValueError(f"unknown region {region!r}")
@@ -106,7 +115,9 @@ def _n(rng: np.random.Generator, mean: float, sd: float, lo: float, hi: float) -
     return float(np.clip(rng.normal(mean, sd), lo, hi))
 
 
-def sample_identity(rng: np.random.Generator, subject: str, dataset: str, gender: str, fitzpatrick: int, age: int) -> Identity:
+def sample_identity(
+    rng: np.random.Generator, subject: str, dataset: str, gender: str, fitzpatrick: int, age: int
+) -> Identity:
     """Draw one person's face: geometry by individual and (in distribution) by gender, albedo by skin type."""
     male = gender == "male"
     fitz = int(fitzpatrick)
@@ -205,8 +216,16 @@ def _roster(rng: np.random.Generator, dataset: str, prefix_f: str, prefix_m: str
 
 def bp4d_roster(rng: np.random.Generator) -> list[Person]:
     """41 subjects, 23 female; 8 lighter (I-II) and 9 darker (V-VI) so the paper's 7/8 survive template removal."""
-    # (gender, fitzpatrick range as "lo hi" digits, count): darker skin mostly female, lighter mostly male, as in the paper.
-    cells = [("female", 12, 3), ("male", 12, 5), ("female", 56, 7), ("male", 56, 2), ("female", 34, 13), ("male", 34, 11)]
+    # (gender, fitzpatrick range as "lo hi" digits, count): darker skin mostly female, lighter mostly male, as in the
+    # paper.
+    cells = [
+        ("female", 12, 3),
+        ("male", 12, 5),
+        ("female", 56, 7),
+        ("male", 56, 2),
+        ("female", 34, 13),
+        ("male", 34, 11),
+    ]
     return _roster(rng, "bp4d-synth", "F", "M", cells, (18, 29), 3)
 
 

@@ -32,7 +32,9 @@ def contact_sheet(identities: list[Identity], intensity: float = 4.0, size: int 
     for ident in identities:
         frames = FaceRenderer(ident, CAPTURES[ident.dataset], size).render(codes)
         tag = np.full((size, left), 255, np.uint8)
-        for j, text in enumerate((ident.subject, ident.dataset.split("-")[0], ident.gender, f"type {ident.fitzpatrick}")):
+        for j, text in enumerate(
+            (ident.subject, ident.dataset.split("-")[0], ident.gender, f"type {ident.fitzpatrick}")
+        ):
             cv2.putText(tag, text, (4, 20 + 18 * j), cv2.FONT_HERSHEY_SIMPLEX, 0.42, 0, 1, cv2.LINE_AA)
         rows.append(np.concatenate([tag] + list(frames), axis=1))
     return np.concatenate(rows, axis=0)

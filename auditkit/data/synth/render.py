@@ -46,7 +46,8 @@ class FaceRenderer:
 
     def render(self, intensities: np.ndarray, pose: np.ndarray | None = None, light: np.ndarray | None = None,
                rng: np.random.Generator | None = None) -> np.ndarray:
-        """Frames (n, H, W) uint8 for intensities (n, K); pose (n, 3) degrees; light (n,) gains; rng adds sensor noise."""
+        """Frames (n, H, W) uint8 for intensities (n, K); pose (n, 3) degrees; light (n,) gains; rng adds sensor
+        noise."""
         a = np.asarray(intensities, np.float32)
         n = a.shape[0]
         s = self.size
@@ -60,7 +61,9 @@ class FaceRenderer:
         for i in range(n):
             img = self._face * (1.0 - shade[i]) * (cap.level * light[i]) + self._background
             # backward map: the pixel at p shows the neutral face at p - d(p)
-            img = cv2.remap(img, self._gx - disp[i, 0], self._gy - disp[i, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            img = cv2.remap(
+                img, self._gx - disp[i, 0], self._gy - disp[i, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
             h = _homography(s, cap.camera_yaw + pose[i, 0], cap.camera_pitch + pose[i, 1], pose[i, 2])
             img = cv2.warpPerspective(img, h, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             if cap.blur > 0:

@@ -40,8 +40,11 @@ class SyntheticTruth:
             self.renderers[key] = FaceRenderer(self.identities[subject], CAPTURES[capture], self.dataset.image_size[0])
         return self.renderers[key]
 
-    def render(self, rows: np.ndarray, on: str, capture: str | Capture | None = None, keep_pose: bool = True) -> np.ndarray:
-        """Frames `rows` re-rendered with subject `on`'s identity, noise-free; the ideal output of a normalizer to `on`."""
+    def render(
+        self, rows: np.ndarray, on: str, capture: str | Capture | None = None, keep_pose: bool = True
+    ) -> np.ndarray:
+        """Frames `rows` re-rendered with subject `on`'s identity, noise-free; the ideal output of a normalizer to
+        `on`."""
         if on not in self.identities:
             path = self.dataset.root / TRUTH_DIR / "identities.parquet"
             raise DatasetError(path, "column 'subject'", f"unknown subject {on!r}")

@@ -40,7 +40,9 @@ def random_affine(n: int, gen: torch.Generator, rotation: float = 10.0, zoom: fl
     return theta
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, warp: float = 0.04, grid: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(
+    x: torch.Tensor, gen: torch.Generator, warp: float = 0.04, grid: int = 5
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(warped input, target): both share a random affine transform; only the input gets a random grid warp.
 
     The random draws come from `gen` on the CPU whatever device `x` is on, so a run's augmentations do not depend on

@@ -168,7 +168,8 @@ class DeepFNNormalizer(Normalizer):
         return (self.resolved_ or self.resolve()).config
 
     def fitted_settings(self) -> dict:
-        """Mode, preset, training config and recentering, resolved: what a report needs to reproduce this normalization."""
+        """Mode, preset, training config and recentering, resolved: what a report needs to reproduce this
+        normalization."""
         r = self.resolved_ or self.resolve()
         c = r.config
         return {"mode": r.mode, "preset": c.preset, "iterations": c.iterations, "batch_size": c.batch_size,
@@ -188,7 +189,9 @@ class DeepFNNormalizer(Normalizer):
     def _subsample(self, faces: np.ndarray, salt: int) -> np.ndarray:
         if self.max_frames is None or len(faces) <= self.max_frames:
             return faces
-        idx = np.sort(np.random.default_rng([self._r.config.seed, salt]).choice(len(faces), self.max_frames, replace=False))
+        idx = np.sort(
+            np.random.default_rng([self._r.config.seed, salt]).choice(len(faces), self.max_frames, replace=False)
+        )
         return faces[idx]
 
     def _fit_one(self, key: str, template: torch.Tensor, subjects: list[torch.Tensor], label: str) -> DeepFN:
@@ -293,7 +296,9 @@ class DeepFNNormalizer(Normalizer):
         """A person's mean code and, with person_norm, their BatchNorm statistics (one pass over their frames)."""
         model = self._model_of(subject)
         if self._r.person_norm:
-            stats = person_stats(model, faces, target=self.template_codes[self._label(subject)], seed=self._r.config.seed)
+            stats = person_stats(
+                model, faces, target=self.template_codes[self._label(subject)], seed=self._r.config.seed
+            )
             return stats.code, stats
         return mean_code(model, faces), None
 

@@ -272,7 +272,8 @@ def fit_model(model: DeepFN, template: torch.Tensor, subjects: list[torch.Tensor
 
 @torch.inference_mode()
 def mean_code(model: DeepFN, faces: np.ndarray, batch: int = 256) -> torch.Tensor:
-    """The mean shared code E(x) (before the second dense layer) of (n, H, W) uint8 faces: what they all have in common."""
+    """The mean shared code E(x) (before the second dense layer) of (n, H, W) uint8 faces: what they all have in
+    common."""
     if len(faces) == 0:
         raise ValueError("mean_code needs at least one face")
     dev = next(model.parameters()).device
