@@ -197,18 +197,9 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
 
 
 def audit_predictions(
-    predictions: str | Path,
-    data: str | Path,
-    *,
-    attr: str | list[str],
-    out: str | Path | None = None,
-    format: str = "auto",
-    bins: str | None = None,
-    source: str | None = None,
-    faces: str = "best",
-    frame_offset: int | None = None,
-    force: bool = False,
-    f1_rule: str = "exclude",
+    predictions: str | Path, data: str | Path, *, attr: str | list[str], out: str | Path | None = None,
+    format: str = "auto", bins: str | None = None, source: str | None = None, faces: str = "best",
+    frame_offset: int | None = None, force: bool = False, f1_rule: str = "exclude",
 ) -> AuditResult:
     """Score a tool's saved per-frame outputs per group, test-only, as `auditkit audit-predictions` does.
 

@@ -40,11 +40,7 @@ def screenshot(report: Path, profile: Path, name: str) -> Path:
     shot = ARTIFACTS / name
     subprocess.run(
         [
-            chromium(),
-            *_flags(profile),
-            "--hide-scrollbars",
-            "--window-size=1200,2400",
-            f"--screenshot={shot}",
+            chromium(), *_flags(profile), "--hide-scrollbars", "--window-size=1200,2400", f"--screenshot={shot}",
             report.as_uri(),
         ],
         capture_output=True,

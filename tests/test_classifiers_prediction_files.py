@@ -135,17 +135,8 @@ def test_corrupt_csv_and_cli(audit_dataset: Path, tmp_path: Path) -> None:
     root = write_openface(ds, tmp_path / "of")
     res = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "auditkit",
-            "audit-predictions",
-            str(root),
-            "--data",
-            str(audit_dataset),
-            "--attr",
-            "gender",
-            "--out",
-            str(tmp_path / "cli"),
+            sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
+            "--attr", "gender", "--out", str(tmp_path / "cli"),
         ],
         capture_output=True,
         text=True,
@@ -289,17 +280,8 @@ def test_frames_a_tool_drops_are_reported_per_group(audit_dataset: Path, tmp_pat
             df.to_csv(f, index=False)
     res = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "auditkit",
-            "audit-predictions",
-            str(root),
-            "--data",
-            str(audit_dataset),
-            "--attr",
-            "gender",
-            "--out",
-            str(tmp_path / "a"),
+            sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
+            "--attr", "gender", "--out", str(tmp_path / "a"),
         ],
         capture_output=True,
         text=True,
@@ -336,17 +318,8 @@ def test_subjects_and_sequences_the_tool_never_ran_on_are_not_missed_frames(
     out = tmp_path / "a"
     res = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "auditkit",
-            "audit-predictions",
-            str(root),
-            "--data",
-            str(audit_dataset),
-            "--attr",
-            "gender",
-            "--out",
-            str(out),
+            sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
+            "--attr", "gender", "--out", str(out),
         ],
         capture_output=True,
         text=True,

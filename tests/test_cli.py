@@ -96,25 +96,8 @@ def test_synth_then_inspect(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_gap_prints_table_and_gap(audit_dataset: Path, tmp_path: Path) -> None:
     res = run_cli(
-        "gap",
-        "--attr",
-        "gender",
-        "--data",
-        str(audit_dataset),
-        "--out",
-        str(tmp_path / "g"),
-        "--preset",
-        "smoke",
-        "--repeats",
-        "1",
-        "--train",
-        "2",
-        "--val",
-        "1",
-        "--jobs",
-        "1",
-        "--normalizer",
-        "histeq,none",
+        "gap", "--attr", "gender", "--data", str(audit_dataset), "--out", str(tmp_path / "g"), "--preset", "smoke",
+        "--repeats", "1", "--train", "2", "--val", "1", "--jobs", "1", "--normalizer", "histeq,none",
     )
     assert res.returncode == 0, res.stderr
     assert "female -> male" in res.stdout.replace("\n", " ") or "female" in res.stdout

@@ -25,12 +25,7 @@ def test_summary_counts(tiny_dataset: Path) -> None:
 
 def test_skin_bins() -> None:
     assert [skin_bin(v) for v in (1, 2, 3, 4, 5, 6, pd.NA)] == [
-        "lighter (I-II)",
-        "lighter (I-II)",
-        "medium (III-IV)",
-        "medium (III-IV)",
-        "darker (V-VI)",
-        "darker (V-VI)",
+        "lighter (I-II)", "lighter (I-II)", "medium (III-IV)", "medium (III-IV)", "darker (V-VI)", "darker (V-VI)",
         "unknown",
     ]
 

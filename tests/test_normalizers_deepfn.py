@@ -30,14 +30,7 @@ def test_paper_preset_matches_tables_1_and_2() -> None:
     net = DeepFN(PRESETS["paper"])
     enc = _conv_outputs(layer_rows({"e": net.encoder}, torch.zeros(1, 1, 128, 128)))
     assert enc == [
-        (64, 64, 128),
-        (32, 32, 256),
-        (16, 16, 512),
-        (8, 8, 1024),
-        (1024,),
-        (16384,),
-        (4, 4, 2048),
-        (8, 8, 512),
+        (64, 64, 128), (32, 32, 256), (16, 16, 512), (8, 8, 1024), (1024,), (16384,), (4, 4, 2048), (8, 8, 512),
     ]
     dec = _conv_outputs(layer_rows({"d": net.template_decoder}, torch.zeros(1, 512, 8, 8)))
     assert dec == [(8, 8, 1024), (16, 16, 256), (16, 16, 512), (32, 32, 128), (32, 32, 256), (64, 64, 64),
@@ -385,14 +378,8 @@ def test_a_progress_callback_can_stop_training_and_keep_the_weights() -> None:
     cfg = TrainConfig(iterations=50, batch_size=4)
     with pytest.raises(Stop):
         fit_model(
-            model,
-            preprocess(deepfn_faces(0), 64),
-            [preprocess(deepfn_faces(1), 64)],
-            None,
-            cfg,
-            cfg.iterations,
-            None,
-            stop_after_three,
+            model, preprocess(deepfn_faces(0), 64), [preprocess(deepfn_faces(1), 64)], None, cfg, cfg.iterations,
+            None, stop_after_three,
         )
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))  # three steps were taken
     torch.manual_seed(0)

@@ -38,23 +38,8 @@ def test_gap_passes_settings_to_the_normalizer_and_refuses_bad_ones(audit_datase
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUDITKIT_CACHE", str(tmp_path / "cache"))
     base = [
-        "gap",
-        "--attr",
-        "gender",
-        "--data",
-        str(audit_dataset),
-        "--preset",
-        "smoke",
-        "--repeats",
-        "1",
-        "--train",
-        "2",
-        "--val",
-        "1",
-        "--jobs",
-        "1",
-        "--normalizer",
-        "deepfn",
+        "gap", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--repeats", "1", "--train",
+        "2", "--val", "1", "--jobs", "1", "--normalizer", "deepfn",
     ]
     bad = run_cli(*base, "--out", str(tmp_path / "bad"), "--normalizer-option", "deepfn.iterations=3",
               "--normalizer-option", "deepfn.mode=sideways")

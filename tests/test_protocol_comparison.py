@@ -73,13 +73,8 @@ def test_openface_layout_and_a_gap_audit_take_part(audits: dict[str, Path], audi
     gap_dir = tmp_path / "gap"
     run_audit(
         AuditConfig.from_preset(
-            "smoke",
-            data=str(audit_dataset),
-            attr=("gender",),
-            normalizers=("none", "histeq"),
-            repeats=1,
-            n_train=2,
-            n_val=1,
+            "smoke", data=str(audit_dataset), attr=("gender",), normalizers=("none", "histeq"), repeats=1,
+            n_train=2, n_val=1,
         ),
         gap_dir,
         jobs=1,
@@ -185,17 +180,8 @@ def test_cli_prints_a_leaderboard_at_80_columns_and_refuses_in_one_line(audits: 
     env_out = tmp_path / "cmp"
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "auditkit",
-            "compare",
-            str(audits["fair"]),
-            str(audits["unfair"]),
-            str(audits["third"]),
-            "--out",
-            str(env_out),
-            "--name",
-            f"{audits['third']}=middle",
+            sys.executable, "-m", "auditkit", "compare", str(audits["fair"]), str(audits["unfair"]),
+            str(audits["third"]), "--out", str(env_out), "--name", f"{audits['third']}=middle",
         ],
         capture_output=True,
         text=True,

@@ -64,19 +64,8 @@ def test_costs_come_from_the_plugins_hooks(audit_dataset: Path, monkeypatch: pyt
 @pytest.mark.slow
 def test_plan_command(audit_dataset: Path) -> None:
     res = run_cli(
-        "plan",
-        "--attr",
-        "gender",
-        "--data",
-        str(audit_dataset),
-        "--preset",
-        "smoke",
-        "--train",
-        "2",
-        "--val",
-        "1",
-        "--normalizer",
-        "deepfn",
+        "plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val", "1",
+        "--normalizer", "deepfn",
     )
     assert res.returncode == 0, res.stderr
     out = " ".join(res.stdout.split())
@@ -94,22 +83,8 @@ def test_plan_command(audit_dataset: Path) -> None:
                            "1").stdout.split())
     assert "early stopping ends many sooner" in default
     paper = run_cli(
-        "plan",
-        "--attr",
-        "gender",
-        "--data",
-        str(audit_dataset),
-        "--preset",
-        "smoke",
-        "--train",
-        "2",
-        "--val",
-        "1",
-        "--normalizer",
-        "deepfn",
-        "--normalizer-option",
-        "deepfn.mode=per-subject",
-        "--normalizer-option",
+        "plan", "--attr", "gender", "--data", str(audit_dataset), "--preset", "smoke", "--train", "2", "--val", "1",
+        "--normalizer", "deepfn", "--normalizer-option", "deepfn.mode=per-subject", "--normalizer-option",
         "deepfn.preset=paper",
     )
     out = " ".join(paper.stdout.split())

@@ -197,23 +197,8 @@ def test_frames_lost_at_ingest_are_reported_per_group(audit_dataset: Path, tmp_p
     pd.DataFrame(rows).to_parquet(data / SKIPPED_FILE, index=False)
     out = tmp_path / "audit"
     res = run_cli(
-        "gap",
-        "--attr",
-        "gender",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--preset",
-        "smoke",
-        "--repeats",
-        "1",
-        "--train",
-        "2",
-        "--val",
-        "1",
-        "--jobs",
-        "1",
+        "gap", "--attr", "gender", "--data", str(data), "--out", str(out), "--preset", "smoke", "--repeats", "1",
+        "--train", "2", "--val", "1", "--jobs", "1",
     )
     assert res.returncode == 0, res.stderr
     assert "Labelled frames lost at ingest" in res.stdout

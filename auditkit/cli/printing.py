@@ -17,13 +17,8 @@ def _fmt_p(p: float) -> str:
 def _compact(title: str, columns: list[tuple[str, str]], caption: str | None = None) -> Table:
     """A table that reads at 80 columns: light rules, numbers never wrapped, long names folded rather than cut."""
     table = Table(
-        title=title,
-        caption=caption,
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-        title_justify="left",
-        caption_justify="left",
+        title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+        title_justify="left", caption_justify="left",
     )
     for name, just in columns:
         numeric = just == "right"
@@ -56,15 +51,8 @@ def print_summary(tables) -> None:
         for r in headline(tables, norm).itertuples():
             mark = "*" if r.p_holm < ALPHA else " "
             gaps.add_row(
-                norm,
-                r.test_group,
-                f"{100 * r.gap:+.1f}{mark}",
-                f"{100 * r.ci_low:+.1f}..{100 * r.ci_high:+.1f}",
-                _fmt_p(r.p),
-                _fmt_p(r.p_holm),
-                _points_or_na(r.detectable),
-                _fmt_p(r.p_paper),
-                f"{r.hedges_g:.2f}",
+                norm, r.test_group, f"{100 * r.gap:+.1f}{mark}", f"{100 * r.ci_low:+.1f}..{100 * r.ci_high:+.1f}",
+                _fmt_p(r.p), _fmt_p(r.p_holm), _points_or_na(r.detectable), _fmt_p(r.p_paper), f"{r.hedges_g:.2f}",
             )
     console.print(gaps)
     shares = ceiling_shares(cond, tables.ceiling)

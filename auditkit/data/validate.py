@@ -192,11 +192,8 @@ def check_subjects(df: pd.DataFrame, path: Path) -> None:
     _run(
         [
             (lambda: _require_strings(df, path, "subject"), False),
-            (lambda: _require_strings(df, path, "dataset"), False),
-            (nonempty, True),
-            (unique, False),
-            (fitzpatrick, False),
-            (gender, False),
+            (lambda: _require_strings(df, path, "dataset"), False), (nonempty, True), (unique, False),
+            (fitzpatrick, False), (gender, False),
         ]
     )
 

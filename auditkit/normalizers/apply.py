@@ -27,14 +27,8 @@ from auditkit.plugins import load, make_normalizer
 
 
 def normalize_dataset(
-    ds: Dataset,
-    normalizer: str,
-    out: str | Path,
-    *,
-    template: str | None = None,
-    force: bool = False,
-    options: dict | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    ds: Dataset, normalizer: str, out: str | Path, *, template: str | None = None, force: bool = False,
+    options: dict | None = None, progress: Callable[[str, int, int], None] | None = None,
 ) -> Path:
     """Fit `normalizer` on every subject (template: the most expressive unless named) and write the result to `out`."""
     out = Path(out)

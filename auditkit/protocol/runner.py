@@ -130,16 +130,9 @@ def _run_pending(plan: AuditPlan, audit: AuditDir, pending: list[tuple[Task, str
                     audit.record_normalizer(n, settings)
             save_group_faces(plan, n, inputs, audit)
             data_by_norm[n] = TaskData(
-                str(inputs),
-                frames[plan.aus].to_numpy(np.int8),
-                frames["subject"].to_numpy(),
-                frames["sequence"].to_numpy(),
-                plan.aus,
-                ",".join(cfg.attr),
-                cfg.classifier,
-                options,
-                channels=channels,
-                f1_rule=cfg.f1_rule,
+                str(inputs), frames[plan.aus].to_numpy(np.int8), frames["subject"].to_numpy(),
+                frames["sequence"].to_numpy(), plan.aus, ",".join(cfg.attr), cfg.classifier, options,
+                channels=channels, f1_rule=cfg.f1_rule,
             )
     if client is not None:
         if strict and pending:

@@ -95,16 +95,8 @@ def person_tasks(pool: Pool, frames: pd.DataFrame, repeats: int, n_train: int, n
             split = sequence_split(subject, sorted(map(str, seqs[subject])), np.random.default_rng(ss))
             tasks.append(
                 Task(
-                    f"dependent-{_slug(subject)}-r{rep:02d}",
-                    "person-dependent",
-                    subject,
-                    rep,
-                    ss,
-                    (subject,),
-                    (subject,),
-                    ((subject, (subject,)),),
-                    subject=subject,
-                    sequences=split,
+                    f"dependent-{_slug(subject)}-r{rep:02d}", "person-dependent", subject, rep, ss, (subject,),
+                    (subject,), ((subject, (subject,)),), subject=subject, sequences=split,
                 )
             )
     return tasks

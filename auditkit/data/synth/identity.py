@@ -219,11 +219,7 @@ def bp4d_roster(rng: np.random.Generator) -> list[Person]:
     # (gender, fitzpatrick range as "lo hi" digits, count): darker skin mostly female, lighter mostly male, as in the
     # paper.
     cells = [
-        ("female", 12, 3),
-        ("male", 12, 5),
-        ("female", 56, 7),
-        ("male", 56, 2),
-        ("female", 34, 13),
+        ("female", 12, 3), ("male", 12, 5), ("female", 56, 7), ("male", 56, 2), ("female", 34, 13),
         ("male", 34, 11),
     ]
     return _roster(rng, "bp4d-synth", "F", "M", cells, (18, 29), 3)
