@@ -46,7 +46,8 @@ def test_methods_state_the_protocol_data_groups_rule_and_limits(tmp_path: Path) 
     assert "T0" in items["Groups"] and "rule 'exclude'" in items["Scores"] and "left out" in items["Scores"]
     assert "Holm" in items["Tests"] and "not its cause" in items["Limitations"]
     assert "people and the trainings" in items["Tests"] and "Welch-Satterthwaite" in items["Tests"]
-    real = {i["topic"]: i["text"] for i in methods(_run(tmp_path / "elsewhere"), audit_tables(findings_results()))}
+    real = {i["topic"]: i["text"] for i in methods(_run(tmp_path / "elsewhere", f1_rule="one"),
+                                                     audit_tables(findings_results()))}
     assert "Synthetic" not in real["Data"] and "rule 'one'" in real["Scores"]
 
 

@@ -118,3 +118,64 @@ def test_repetitions_for_a_target_width(simulated_audit: Simulate) -> None:
     )
     people = np.sqrt(max(pilot.se ** 2 - pilot.var_trainings, 0.0))
     assert repetitions_for(pilot, 0.9 * people) is None  # the people's part alone is wider: more people needed
+
+
+def _change_cells(rng: np.random.Generator, n: int = 9, reps: int = 5, drawn: int = 6, sd_person: float = 0.0,
+                  shift_a: float = 0.0, sd_model: float = 0.03, sd_cell: float = 0.04) -> pd.DataFrame:
+    """The per-cell change a normalizer makes, as `disparities.disparity_changes` computes it on a gap audit's balanced
+    cells: in each repetition a subject is tested (by both pools' models) only when their pool's draw left them out;
+    each arm (baseline, normalizer) has its own trainings; `sd_person` is a person's lasting response to the
+    normalizer, `shift_a` one it gives every person of group A."""
+    person = {f"{g}{i}": rng.normal(0, sd_person) for g in "AB" for i in range(n)}
+    rows = []
+    for r in range(reps):
+        out = {g: set(rng.permutation(n)[:drawn]) for g in "AB"}
+        models = {(arm, pool, test): rng.normal(0, sd_model) for arm in (0, 1) for pool in "AB" for test in "AB"}
+        for g in "AB":
+            for i in range(n):
+                if i in out[g]:
+                    continue
+                s = f"{g}{i}"
+                arms = [np.mean([models[(arm, pool, g)] + rng.normal(0, sd_cell) for pool in "AB"]) for arm in (0, 1)]
+                change = arms[1] - arms[0] + person[s] + (shift_a if g == "A" else 0.0)
+                rows.append((g, s, "audit", r, change))
+    return pd.DataFrame(rows, columns=["stratum", "subject", "run", "repetition", "score"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sd_person", [0.0, 0.05])
+def test_a_change_between_groups_is_calibrated_with_and_without_lasting_person_effects(sd_person: float) -> None:
+    """No change on average: the test rejects near 5 % and covers 0, also when people respond to the normalizer
+    differently and lastingly (then the spread over repetitions alone is too narrow: the people's part counts)."""
+    from auditkit.stats.crossed import change_between_groups
+
+    rng = np.random.default_rng(11)
+    n, rejects, covers, reps_only = 300, 0, 0, 0
+    for _ in range(n):
+        cells = _change_cells(rng, sd_person=sd_person)
+        inf = change_between_groups(cells, "A", "B")
+        rejects += inf.p < 0.05
+        covers += inf.ci_low <= 0 <= inf.ci_high
+        per = cells.groupby(["repetition", "stratum"])["score"].mean().unstack()
+        per = per["A"] - per["B"]
+        reps_only += sps.ttest_1samp(per, 0).pvalue < 0.05
+    assert 0.02 <= rejects / n <= 0.08 and covers / n >= 0.92, (rejects / n, covers / n)
+    if sd_person:
+        assert reps_only / n > 0.10, reps_only / n  # why the people's part is there
+
+
+def test_a_planted_change_is_found_and_estimated_as_printed() -> None:
+    from auditkit.stats.crossed import change_between_groups
+
+    rng = np.random.default_rng(5)
+    cells = _change_cells(rng, shift_a=-0.08)
+    inf = change_between_groups(cells, "A", "B")
+    means = cells.groupby(["stratum", "subject"])["score"].mean()
+    assert inf.estimate == pytest.approx(means["A"].mean() - means["B"].mean())  # the subject-mean change
+    assert inf.p < 0.001 and inf.ci_high < 0 and inf.repetitions == 5 and inf.var_trainings > 0
+    # found at the rate the power formula predicts from the design's own standard error
+    delta = np.mean([detectable_effect(change_between_groups(_change_cells(rng), "A", "B")) for _ in range(12)])
+    found = sum(change_between_groups(_change_cells(rng, shift_a=-delta), "A", "B").p < 0.05 for _ in range(100))
+    assert 0.65 <= found / 100 <= 0.95, (found, delta)
+    one = change_between_groups(cells[cells["repetition"] == 0], "A", "B")
+    assert np.isnan(one.p) and np.isnan(one.se)  # one repetition: no verdict, rather than a people-only one

@@ -21,10 +21,9 @@ and its verdicts do not survive a re-run with another seed. Here both sources of
   tested by its own pool's model in about a third of the repetitions) their ratio bias made intervals 40 % too wide.
   Also measured and dropped (bench_calibration.py's null audits): residuals from the term's mean in the repetitions'
   and cells' parts (the multiway-clustering form of Cameron, Gelbach & Miller, 2011), and a subjects' part with each
-  repetition's effect removed first. Neither brought the change in a between-group difference, whose standard error
-  is about 1.4 times the spread of its estimates over null audits under all three, nearer 5 %; only degrees of
-  freedom that ignore how few repetitions carry the variance did, at the price of `compare` rejecting 8 % and
-  covering 92 %.
+  repetition's effect removed first. For the change a normalizer makes to a between-group difference every jackknife
+  form put the standard error at about 1.4 times the spread of the estimates over null audits; that statistic has its
+  own variance (`change_between_groups`: repetitions as replicates plus a lasting-person part).
 - Each stratum's part has n - 1 degrees of freedom; the total's are Welch-Satterthwaite's (Satterthwaite, 1946), so
   a few repetitions or subjects give the wide t quantiles they should. Interval: estimate +- t * SE;
   test of "no difference": two-sided t.
@@ -235,6 +234,59 @@ def crossed_inference(cells: pd.DataFrame | _Cells, terms: Sequence[Term], level
     p = float(2 * sps.t.sf(abs(estimate) / se, dof))
     return Inference(estimate, se, float(dof), estimate - q * se, estimate + q * se, min(1.0, p), var_s, var_r,
                      n_subjects, n_reps)
+
+
+def change_between_groups(changes: pd.DataFrame, a: str, b: str, level: float = LEVEL) -> Inference:
+    """How a normalizer changes the difference between groups a and b: `changes` holds one row per (stratum, subject,
+    repetition) with `score` = the cell's score under the normalizer minus under the baseline (both arms scored the
+    same cells: paired by person and repetition).
+
+    The estimate is the subject-mean one the tables print (mean over a's subjects of their mean change, minus b's).
+    Its variance has two parts. Within the audit: each repetition is an independent replicate of the whole contrast
+    (its own draw of training people, both arms' trainings, its own test subjects), so the spread of the
+    per-repetition contrasts over R repetitions, divided by R, holds training variation and which subjects were
+    tested. Beyond the audit's people: a person's own lasting response to the normalizer, estimated per group from
+    the covariance of each subject's repetition-centred changes across pairs of their repetitions (a repetition's
+    luck does not carry over to another repetition, a person's response does), clipped at 0 and divided by the
+    group's size. Degrees of freedom: Welch-Satterthwaite over the parts. Chosen on bench_calibration.py's null
+    audits, where the jackknife form (`crossed_inference`) put the standard error at 1.4 times the spread of the
+    estimates (its subjects' part holds each subject's luck with their own few trainings) and rejected none.
+    """
+    data = changes.dropna(subset=["score"])
+    data = data[data["stratum"].isin([a, b])]
+    groups = {g: data[data["stratum"] == g] for g in (a, b)}
+    if any(g.empty for g in groups.values()):
+        return _empty()
+    estimate = float(groups[a].groupby("subject")["score"].mean().mean()
+                     - groups[b].groupby("subject")["score"].mean().mean())
+    subjects = int(data["subject"].nunique())
+    per_rep = data.groupby(["repetition", "stratum"])["score"].mean().unstack()
+    per_rep = (per_rep[a] - per_rep[b]).dropna() if {a, b} <= set(per_rep.columns) else pd.Series(dtype=float)
+    reps = len(per_rep)
+    if reps < MIN_REPETITIONS:
+        return _empty(estimate, subjects, reps)
+    var_reps = float(per_rep.var(ddof=1) / reps)
+    people: list[tuple[float, int]] = []
+    for g in groups.values():
+        residual = g["score"] - g.groupby("repetition")["score"].transform("mean")
+        products = []
+        for _, x in residual.groupby(g["subject"]):
+            x = x.to_numpy()
+            if len(x) >= 2:  # the mean of x_r * x_r' over the subject's pairs of repetitions r != r'
+                products.append((x.sum() ** 2 - (x ** 2).sum()) / (len(x) * (len(x) - 1)))
+        n = g["subject"].nunique()
+        people.append((max(float(np.mean(products)), 0.0) / n if products else 0.0, n))
+    var_people = sum(v for v, _ in people)
+    variance = var_reps + var_people
+    if not np.isfinite(variance) or variance <= 1e-18 * max(1.0, estimate * estimate):
+        return Inference(estimate, 0.0, NAN, estimate, estimate, NAN, var_people, var_reps, subjects, reps)
+    pieces = [(var_reps, reps)] + [(v, n) for v, n in people if v > 0 and n > 1]
+    dof = variance ** 2 / sum(v * v / (n - 1) for v, n in pieces)
+    se = float(np.sqrt(variance))
+    q = float(sps.t.ppf(0.5 + level / 2, dof))
+    p = float(2 * sps.t.sf(abs(estimate) / se, dof))
+    return Inference(estimate, se, float(dof), estimate - q * se, estimate + q * se, min(1.0, p), var_people,
+                     var_reps, subjects, reps)
 
 
 def prepare(cells: pd.DataFrame) -> _Cells:

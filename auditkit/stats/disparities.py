@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit.stats import ALPHA, holm
-from auditkit.stats.crossed import Term, crossed_inference
+from auditkit.stats.crossed import Inference, Term, change_between_groups, crossed_inference
 from auditkit.stats.metrics import add_score
 
 ALL_AUS = "all"  # the row averaging every AU
@@ -191,7 +191,10 @@ def cell_table(sub: pd.DataFrame, arm: str = "scores") -> pd.DataFrame:
 def inferred_pair(cells: pd.DataFrame, a: str, b: str, terms: list[Term], fixed: bool) -> dict:
     """The crossed inference of `terms` (a difference between groups a and b) as a pairwise row's test columns."""
     runs = tuple(cells["run"].unique()) if fixed else ()
-    inf = crossed_inference(cells, terms, fixed_runs=runs)
+    return _test_columns(crossed_inference(cells, terms, fixed_runs=runs))
+
+
+def _test_columns(inf: Inference) -> dict:
     return {"difference": inf.estimate, "difference_ci_low": inf.ci_low, "difference_ci_high": inf.ci_high,
             "p": inf.p, "se": inf.se, "dof": inf.dof, "repetitions": inf.repetitions, "subjects": inf.subjects,
             "var_subjects": inf.var_subjects, "var_trainings": inf.var_trainings}
@@ -260,10 +263,14 @@ def disparity_changes(results: pd.DataFrame, baseline: str = "none", n_boot: int
                  other[common].groupby(level="test_group", observed=True)}
         size = pd.Series(common.get_level_values("subject")).groupby(common.get_level_values("test_group")).nunique()
         names = sorted(before)
+        change = cell_table((other[common] - base[common]).reset_index(), "change")
         for i, a in enumerate(names):
             for b in names[i + 1:]:
-                test = inferred_pair(both, a, b, [Term("after", 1.0, a), Term("after", -1.0, b),
-                                                  Term("before", -1.0, a), Term("before", 1.0, b)], fixed)
+                if fixed or change["run"].nunique() > 1:
+                    test = inferred_pair(both, a, b, [Term("after", 1.0, a), Term("after", -1.0, b),
+                                                      Term("before", -1.0, a), Term("before", 1.0, b)], fixed)
+                else:  # trained: repetitions are the replicates (stats.crossed.change_between_groups)
+                    test = _test_columns(change_between_groups(change, a, b))
                 rows.append({"normalizer": norm, "au": ALL_AUS, "comparison": f"{a} vs {b}", "group_a": a,
                              "group_b": b, "subjects": int(size[a] + size[b]),
                              "difference_baseline": float(before[a] - before[b]),
