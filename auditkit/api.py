@@ -185,10 +185,10 @@ def _result(out: Path, results: pd.DataFrame, seed: int = 0, missed: pd.DataFram
     from auditkit.report.tables import audit_tables, ceiling_shares, headline
     from auditkit.report.units import in_points as p
 
-    tables = audit_tables(results, seed)
+    run = AuditDir(out).read_run(missing_ok=True)
+    tables = audit_tables(results, seed, run)
     norms = list(dict.fromkeys(results["normalizer"]))
     gaps = pd.concat([headline(tables, n).assign(normalizer=n) for n in norms], ignore_index=True)
-    run = AuditDir(out).read_run(missing_ok=True)
     return AuditResult(out, results, p(tables.scores), p(tables.conditions), p(gaps), p(tables.tests),
                        p(ceiling_shares(tables.conditions, tables.ceiling)), p(tables.disparity_groups),
                        p(tables.disparity_summary), p(missed) if missed is not None else pd.DataFrame(), run,

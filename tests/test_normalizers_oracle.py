@@ -3,6 +3,7 @@ truth."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,7 @@ def test_oracle_audit_reports_the_ceiling(audit_dataset: Path, tmp_path: Path) -
     assert set(results["normalizer"]) == {"none", "histeq", "oracle"}
     tables = audit_tables(results)
     assert tables.ceiling == "oracle"  # its plugin declares `ceiling`
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["ceiling"] == "oracle"  # recorded by the run
     shares = ceiling_shares(tables.conditions, tables.ceiling)
     assert list(shares["normalizer"]) == ["histeq"] and set(shares["ceiling"]) == {"oracle"}
     build_report(tmp_path / "a")

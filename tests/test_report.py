@@ -341,3 +341,11 @@ def test_summary_json_and_the_api_speak_one_unit(tmp_path: Path) -> None:
         assert got["score"] == pytest.approx(row["score"]) and got["sem"] == pytest.approx(row["sem"])
     crossed = result.tests[result.tests["test"] == result.tests["test"].iloc[0]]
     assert (crossed["diff"].abs() > 1).any()  # points, not fractions
+
+
+def test_a_recorded_ceiling_is_read_from_run_json_without_loading_plugins(tmp_path: Path) -> None:
+    audit = _fake_audit(tmp_path / "audit")
+    results = pd.read_parquet(audit / "results.parquet")
+    assert audit_tables(results).ceiling is None  # none and histeq: no plugin declares itself the ceiling
+    assert audit_tables(results, run={"ceiling": "histeq"}).ceiling == "histeq"  # what the run recorded wins
+    assert audit_tables(results, run={"ceiling": None}).ceiling is None

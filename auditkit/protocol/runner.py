@@ -32,13 +32,14 @@ from auditkit.provenance import differences, environment, run_record
 
 
 def _open_audit(audit: AuditDir, plan: AuditPlan, force: bool, runtime: str | None = None,
-                strict: bool = False) -> None:
+                strict: bool = False, ceiling: str | None = None) -> None:
     """Start or resume the audit in `audit` (same config, data and code resume; anything else is refused unless
     forced); this process's environment is recorded beside those of earlier runs."""
     env = environment(runtime)  # as this process runs it (workers record their own on every results row)
     record = {"config": plan.config.identity(), "fingerprint": plan.dataset.fingerprint,
               "code": code_versions(plan.config.classifier, plan.config.normalizers), "data": str(plan.config.data),
-              "plan": plan.summary(), "sources": sources_of(plan.dataset, plan.scope), **run_record(env)}
+              "plan": plan.summary(), "sources": sources_of(plan.dataset, plan.scope), **run_record(env),
+              "ceiling": ceiling}
     losses = ingest_loss_record(plan.dataset, plan.pools, plan.config.seed)
     if losses is not None:  # frames the face detector missed at ingest never reached any model: a bias of their own
         record["ingest_losses"] = losses
@@ -86,7 +87,9 @@ def run_audit(cfg: AuditConfig, out: str | Path, jobs: int = 1, force: bool = Fa
         connection = contextlib.nullcontext(None)
     audit = AuditDir(out)
     with connection as client:
-        _open_audit(audit, plan, force, runtime_of(classifier), strict_reproducibility)
+        # the normalizer whose plugin declares itself the ceiling, recorded so that reports need not load plugins
+        ceiling = next((n for n, c in classes.items() if contract.read(c, "normalizer", "ceiling", n)), None)
+        _open_audit(audit, plan, force, runtime_of(classifier), strict_reproducibility, ceiling)
         note = runtime_note_of(classifier)
         if note:
             print(note, file=sys.stderr)

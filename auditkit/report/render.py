@@ -148,7 +148,7 @@ def build_report(out: str | Path, report: str | Path | None = None, include_face
     out = Path(out)
     results, run = load_run(out)
     seed = int(run.get("config", {}).get("seed", 0))
-    tables = tables if tables is not None else audit_tables(results, seed)
+    tables = tables if tables is not None else audit_tables(results, seed, run)
     faces = _faces(out)
     figures = {"conditions": conditions_figure(tables.conditions), "per_au": per_au_figure(tables.per_au)}
     if faces:

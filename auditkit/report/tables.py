@@ -50,8 +50,9 @@ class AuditTables:
     ceiling: str | None = None  # the normalizer whose gain over none is the attainable one (ceiling_of)
 
 
-def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
-    """All summary tables of one audit, computed from its results rows alone."""
+def audit_tables(results: pd.DataFrame, seed: int = 0, run: dict | None = None) -> AuditTables:
+    """All summary tables of one audit, computed from its results rows alone (and, where its run.json is given, the
+    ceiling it recorded: otherwise the installed plugins say which normalizer is one)."""
     scores = subject_scores(results, SCORE_KEYS)
     per_au = add_score(results).groupby(
         ["normalizer", "condition", "au"], sort=True)[["score", "f1", "accuracy"]].mean().reset_index()
@@ -65,7 +66,10 @@ def audit_tables(results: pd.DataFrame, seed: int = 0) -> AuditTables:
     tables = AuditTables(condition_table(scores), per_au, gap_tests(scores, seed), scores, groups, summary,
                          disparity_changes(balanced, BASELINE, seed=seed, subjects=cells), made_by(results),
                          adjusted, adjusted_changes, *((rates, rate_differences) if rates is not None else ()))
-    tables.ceiling = ceiling_of(results["normalizer"]) if len(results) else None
+    if run is not None and "ceiling" in run:
+        tables.ceiling = run["ceiling"]
+    else:
+        tables.ceiling = ceiling_of(results["normalizer"]) if len(results) else None
     return tables
 
 
