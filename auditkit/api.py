@@ -124,10 +124,16 @@ def gap(data: str | Path | None = None, *, attr: str | list[str], normalizers: l
     return _result(out, results, seed, include_faces=include_faces)
 
 
+def split_names(values: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Names as the command line reads them (one comma list, or a list, e.g. a repeated option, whose items may be
+    comma lists): in order, each once. The one reader of --attr, --normalizer and their keywords."""
+    items = [values] if isinstance(values, str) else list(values)
+    return tuple(dict.fromkeys(n.strip() for v in items for n in str(v).split(",") if n.strip()))
+
+
 def _attrs(attr: str | list[str]) -> tuple[str, ...]:
     """The attributes of `attr`, "gender,fitzpatrick" read as two (an intersection), as --attr reads them."""
-    items = [attr] if isinstance(attr, str) else list(attr)
-    names = tuple(dict.fromkeys(n.strip() for a in items for n in str(a).split(",") if n.strip()))
+    names = split_names(attr)
     if not names:
         raise AuditkitError("attr (--attr): give an attribute such as fitzpatrick, gender, person or dataset")
     return names
@@ -139,9 +145,7 @@ def _checked_normalizers(normalizers: list[str] | tuple[str, ...] | str,
     --normalizer-option's are (`plugins.check_normalizer_options`: typed values kept, text converted)."""
     from auditkit.plugins import check_normalizer_options
 
-    if isinstance(normalizers, str):  # as the CLI takes it, not the letters of one name
-        normalizers = [n.strip() for n in normalizers.split(",") if n.strip()]
-    norms = with_baseline(normalizers)
+    norms = with_baseline(split_names(normalizers))  # "histeq,deepfn": two names, not the letters of one
     try:
         return norms, check_normalizer_options(normalizer_options, norms)
     except AuditkitError as exc:

@@ -58,6 +58,15 @@ def test_gap_from_python_validates_like_the_cli(audit_dataset: Path) -> None:
     cfg = _audit_config(audit_dataset, "gender, fitzpatrick", ["none"], "smoke", None)
     assert cfg.attr == ("gender", "fitzpatrick")
     assert _audit_config(audit_dataset, ["gender,fitzpatrick"], ["none"], "smoke", None).attr == cfg.attr
+    # one reader of names for both sides: a list whose items may be comma lists, as a repeated option gives them
+    assert _audit_config(audit_dataset, "gender", ["histeq,none", "histeq"], "smoke", None).normalizers == \
+        ("none", "histeq")
+    from auditkit.cli.base import _attrs as cli_attrs
+    from auditkit.cli.base import _names as cli_names
+
+    assert cli_names(["histeq,none", " deepfn "]) == auditkit.api.split_names(["histeq,none", " deepfn "])
+    with pytest.raises(AuditkitError, match=r"attr \(--attr\): give an attribute"):
+        cli_attrs(" , ")
     with pytest.raises(AuditkitError, match=r"attr \(--attr\): give an attribute"):
         auditkit.gap(audit_dataset, attr=" , ")
     with pytest.raises(AuditkitError, match=r"^normalizer_options: deepfn has no setting 'iters' \(valid: mode"):

@@ -62,16 +62,17 @@ def _progress() -> Progress:
 
 
 def _names(values: list[str]) -> tuple[str, ...]:
-    """Names from a repeated option whose values may also be comma lists, in order, without repeats."""
-    return tuple(dict.fromkeys(n.strip() for v in values for n in v.split(",") if n.strip()))
+    """Names from a repeated option whose values may also be comma lists (auditkit.api.split_names: read once)."""
+    from auditkit.api import split_names
+
+    return split_names(values)
 
 
 def _attrs(attr: str) -> tuple[str, ...]:
-    """--attr's comma-separated attributes (an intersection when several); empty is an error."""
-    attrs = _names([attr])
-    if not attrs:
-        raise AuditkitError("--attr: give an attribute such as fitzpatrick, gender, person or dataset")
-    return attrs
+    """--attr's comma-separated attributes (an intersection when several); empty is an error (as the API reads it)."""
+    from auditkit.api import _attrs as attributes
+
+    return attributes(attr)
 
 
 PLAIN_PROGRESS_EVERY_S = 30.0  # without a terminal: one progress line per stage at most this often
