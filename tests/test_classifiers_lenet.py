@@ -32,6 +32,7 @@ def _toy(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return X, Y
 
 
+@pytest.mark.slow
 def test_learns_a_visible_au() -> None:
     rng = np.random.default_rng(0)
     X, Y = _toy(256, rng)
@@ -44,6 +45,7 @@ def test_learns_a_visible_au() -> None:
     assert losses[-1] < losses[0]
 
 
+@pytest.mark.slow
 def test_not_coded_labels_do_not_train() -> None:
     rng = np.random.default_rng(1)
     X, Y = _toy(128, rng)

@@ -87,6 +87,7 @@ def test_pyfeat_reader(audit_dataset: Path, tmp_path: Path) -> None:
     assert preds["subject"].iloc[0] == one["subject"].iloc[0]
 
 
+@pytest.mark.slow
 def test_test_only_audit_finds_the_worse_group(audit_dataset: Path, tmp_path: Path) -> None:
     ds = load_dataset(audit_dataset)
     preds = write_generic(ds, tmp_path / "preds.parquet", {"female": 0.05, "male": 0.3})

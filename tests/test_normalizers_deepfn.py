@@ -113,6 +113,7 @@ def test_warp_strength_is_a_training_option(monkeypatch: pytest.MonkeyPatch) -> 
     assert seen == [0.01] * 4  # template and subject batch, two iterations
 
 
+@pytest.mark.slow
 def test_transform_shape_range_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     subjects = {"a": deepfn_faces(1), "b": deepfn_faces(2)}
     n = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY).fit(
@@ -134,6 +135,7 @@ def test_transform_shape_range_and_cache(tmp_path: Path, monkeypatch: pytest.Mon
     np.testing.assert_array_equal(again.transform("a", deepfn_faces(3)), n.transform("a", deepfn_faces(3)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])  # the cosine rate is a function of the iteration alone
 def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, schedule: str) -> None:
     template, subject = preprocess(deepfn_faces(0), 64), preprocess(deepfn_faces(1), 64)
@@ -157,6 +159,7 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, schedul
         assert torch.allclose(v, resumed.state_dict()[k]), k
 
 
+@pytest.mark.slow
 def test_per_subject_mode_and_errors(tmp_path: Path) -> None:
     n = DeepFNNormalizer(mode="per-subject", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY)
     n.fit(deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)})
@@ -169,6 +172,7 @@ def test_per_subject_mode_and_errors(tmp_path: Path) -> None:
         DeepFNNormalizer(preset="huge").resolve()
 
 
+@pytest.mark.slow
 def test_normalize_dataset_writes_a_valid_dataset(tiny_dataset: Path, tmp_path: Path) -> None:
     from auditkit.normalizers.apply import normalize_dataset
 
@@ -346,6 +350,7 @@ def test_a_centered_model_normalizes_deviations_from_the_persons_mean(tmp_path: 
     assert np.abs(n.transform("new", deepfn_faces(5)).astype(int) - _decoded(n.shared, u - u.mean(0), 128)).max() <= 1
 
 
+@pytest.mark.slow
 def test_cosine_schedule_acts_and_is_validated() -> None:
     template, subject = preprocess(deepfn_faces(0), 64), preprocess(deepfn_faces(1), 64)
     cosine, _ = train(template, [subject], TrainConfig(iterations=10, batch_size=4, lr=1e-3, lr_schedule="cosine"))

@@ -75,6 +75,7 @@ def test_person_norm_is_the_amortized_default_and_is_validated(tmp_path: Path) -
     assert DeepFNNormalizer(mode="amortized", preset="lite").fitted_settings()["person_norm"] is True
 
 
+@pytest.mark.slow
 def test_person_norm_changes_the_output_not_the_weights(tmp_path: Path) -> None:
     template, people = deepfn_faces(0), {"a": deepfn_faces(1), "b": deepfn_faces(2)}
     on = DeepFNNormalizer(mode="amortized", preset="lite", cache_dir=tmp_path, **DEEPFN_TINY).fit(template, people)

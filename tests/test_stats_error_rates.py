@@ -78,6 +78,7 @@ def test_null_calibration_with_trainings_varying() -> None:
         assert covers[rate] / n >= 0.91, covers
 
 
+@pytest.mark.slow
 def test_a_false_alarm_disparity_the_score_hides_is_found() -> None:
     """Group a gets more hits *and* more false alarms: its composite score barely moves, its false-alarm rate does."""
     from auditkit.stats.disparities import pairwise, subject_metrics

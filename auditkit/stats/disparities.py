@@ -236,8 +236,9 @@ def disparity_changes(results: pd.DataFrame, baseline: str = "none", n_boot: int
 
     The change in the signed difference a - b is (a - b under the normalizer) - (a - b under `baseline`), on the
     (subject, repetition) cells both scored: draws do not depend on the normalizer, so the two are paired by person
-    and by repetition, and the subject-and-training inference (stats.crossed) counts both. Holm over every
-    (normalizer, pair) row: one family, like the normalizer-vs-none gap tests.
+    and by repetition. Its interval and p (stats.crossed.change_between_groups) take the repetitions as replicates of
+    the whole contrast plus each person's lasting response; a fixed model (test-only) is tested on its subjects.
+    Holm over every (normalizer, pair) row: one family, like the normalizer-vs-none gap tests.
     `subjects`: subject_metrics(results, by_repetition=True) (or without repetitions) when the caller has it.
     """
     if results.empty:
