@@ -83,12 +83,12 @@ def _is_history(v: object) -> str | None:
     return None if ok else "must be a list of {'epoch': int, 'val_f1': float, ...} records"
 
 
+COST_KEYS = frozenset({"what", "count", "cpu_core_s", "gpu_s", "detail", "source"})
+
+
 def _is_cost(v: object) -> str | None:
     ok = v is None or (isinstance(v, dict) and COST_KEYS <= set(v))
     return None if ok else f"must return None or a dict with {', '.join(sorted(COST_KEYS))}"
-
-
-COST_KEYS = frozenset({"what", "count", "cpu_core_s", "gpu_s", "detail", "source"})
 
 
 def _is_map(v: object) -> str | None:

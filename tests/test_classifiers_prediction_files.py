@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ from auditkit.data import load_dataset
 from auditkit.errors import AuditkitError
 from auditkit.protocol.predictions_audit import audit_predictions
 from auditkit.report.render import build_report
-from tests.helpers import AUS12, probabilities, write_generic, write_openface
+from tests.helpers import AUS12, probabilities, run_cli, write_generic, write_openface
 
 
 @pytest.mark.slow
@@ -134,14 +132,9 @@ def test_corrupt_csv_and_cli(audit_dataset: Path, tmp_path: Path) -> None:
         read_predictions(bad)
     ds = load_dataset(audit_dataset)
     root = write_openface(ds, tmp_path / "of")
-    res = subprocess.run(
-        [
-            sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
-            "--attr", "gender", "--out", str(tmp_path / "cli"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    res = run_cli(
+        "audit-predictions", str(root), "--data", str(audit_dataset), "--attr", "gender",
+        "--out", str(tmp_path / "cli"),
     )
     assert res.returncode == 0, res.stderr
     assert (
@@ -149,8 +142,7 @@ def test_corrupt_csv_and_cli(audit_dataset: Path, tmp_path: Path) -> None:
         and "female vs male" in res.stdout
         and (tmp_path / "cli" / "report.html").exists()
     )
-    res = subprocess.run([sys.executable, "-m", "auditkit", "audit-predictions", str(tmp_path / "missing"), "--data",
-                          str(audit_dataset), "--attr", "gender"], capture_output=True, text=True, timeout=300)
+    res = run_cli("audit-predictions", str(tmp_path / "missing"), "--data", str(audit_dataset), "--attr", "gender")
     assert res.returncode == 2 and "no such file or directory" in res.stderr and "Traceback" not in res.stderr
 
 
@@ -279,14 +271,8 @@ def test_frames_a_tool_drops_are_reported_per_group(audit_dataset: Path, tmp_pat
             df = pd.read_csv(f)
             df.loc[df.index % 3 == 0, " success"] = 0
             df.to_csv(f, index=False)
-    res = subprocess.run(
-        [
-            sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
-            "--attr", "gender", "--out", str(tmp_path / "a"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    res = run_cli(
+        "audit-predictions", str(root), "--data", str(audit_dataset), "--attr", "gender", "--out", str(tmp_path / "a"),
     )
     assert res.returncode == 0, res.stderr
     assert "Frames the tool never served" in res.stdout and "female vs male" in res.stdout
@@ -317,14 +303,8 @@ def test_subjects_and_sequences_the_tool_never_ran_on_are_not_missed_frames(
     one = sorted((root / kept[0]).glob("*.csv"))
     one[-1].unlink()  # nor on one sequence of a person it ran on
     out = tmp_path / "a"
-    res = subprocess.run(
-        [
-            sys.executable, "-m", "auditkit", "audit-predictions", str(root), "--data", str(audit_dataset),
-            "--attr", "gender", "--out", str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    res = run_cli(
+        "audit-predictions", str(root), "--data", str(audit_dataset), "--attr", "gender", "--out", str(out),
     )
     assert res.returncode == 0, res.stderr
     missed = pd.read_parquet(out / "missed_frames.parquet")
@@ -348,15 +328,13 @@ def test_the_f1_rule_is_settable_recorded_and_stated(audit_dataset: Path, tmp_pa
     ds = load_dataset(audit_dataset)
     preds = write_generic(ds, tmp_path / "preds.parquet", {"female": 0.1, "male": 0.1})
     base = ["audit-predictions", str(preds), "--data", str(audit_dataset), "--attr", "gender"]
-    res = subprocess.run([sys.executable, "-m", "auditkit", *base, "--out", str(tmp_path / "a"), "--f1-no-positives",
-                          "exclude"], capture_output=True, text=True, timeout=300)
+    res = run_cli(*base, "--out", str(tmp_path / "a"), "--f1-no-positives", "exclude")
     assert res.returncode == 0, res.stderr
     results = pd.read_parquet(tmp_path / "a" / "results.parquet")
     assert results.loc[results["f1"].isna(), "positives"].eq(0).all()
     assert "f1_rule" in (tmp_path / "a" / "run.json").read_text()
     assert "rule 'exclude'" in (tmp_path / "a" / "summary.md").read_text()
-    bad = subprocess.run([sys.executable, "-m", "auditkit", *base, "--out", str(tmp_path / "b"), "--f1-no-positives",
-                          "half"], capture_output=True, text=True, timeout=300)
+    bad = run_cli(*base, "--out", str(tmp_path / "b"), "--f1-no-positives", "half")
     assert bad.returncode != 0 and "--f1-no-positives: unknown rule 'half'" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "b" / "results.parquet").exists()
 

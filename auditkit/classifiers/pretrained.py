@@ -236,7 +236,9 @@ class PretrainedClassifier(Classifier):
 
     def fit(self, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray, Y_val: np.ndarray) -> PretrainedClassifier:
         """Refuse: a pretrained model is audited as it is."""
-        raise AuditkitError(f"{self.path.name}: a pretrained model is audited test-only; use `auditkit audit-model`")
+        # named from the keyword: refusing needs no model file read
+        name = Path(self.model).name if self.model is not None else "pretrained"
+        raise AuditkitError(f"{name}: a pretrained model is audited test-only; use `auditkit audit-model`")
 
     def _inputs(self, faces: np.ndarray) -> np.ndarray:
         c = self.card_

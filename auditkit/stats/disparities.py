@@ -264,13 +264,14 @@ def disparity_changes(results: pd.DataFrame, baseline: str = "none", n_boot: int
                  other[common].groupby(level="test_group", observed=True)}
         size = pd.Series(common.get_level_values("subject")).groupby(common.get_level_values("test_group")).nunique()
         names = sorted(before)
-        change = cell_table((other[common] - base[common]).reset_index(), "change")
+        # trained: the repetitions are the replicates (stats.crossed.change_between_groups); fixed: people only
+        change = None if fixed else cell_table((other[common] - base[common]).reset_index(), "change")
         for i, a in enumerate(names):
             for b in names[i + 1:]:
-                if fixed or change["run"].nunique() > 1:
+                if change is None or change["run"].nunique() > 1:
                     test = inferred_pair(both, a, b, [Term("after", 1.0, a), Term("after", -1.0, b),
                                                       Term("before", -1.0, a), Term("before", 1.0, b)], fixed)
-                else:  # trained: repetitions are the replicates (stats.crossed.change_between_groups)
+                else:
                     test = _test_columns(change_between_groups(change, a, b))
                 rows.append({"normalizer": norm, "au": ALL_AUS, "comparison": f"{a} vs {b}", "group_a": a,
                              "group_b": b, "subjects": int(size[a] + size[b]),
