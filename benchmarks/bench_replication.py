@@ -21,6 +21,7 @@ table replaces the marked block in benchmarks/README.md, so the committed figure
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -108,17 +109,26 @@ def audit_path(out: Path, split: str, seed: int) -> Path:
     return out / split if seed == 0 else out / f"seed-{seed}" / split
 
 
+@functools.lru_cache(maxsize=8)
+def _audit_tables(audit: Path):
+    """One finished audit's results, run record and report tables, computed once for every row builder below (a
+    smoke audit's tables take seconds; split_rows and group_rows both read them)."""
+    from auditkit.report.render import load_run
+    from auditkit.report.tables import audit_tables
+
+    results, run = load_run(audit)
+    return run, audit_tables(results, int(run["config"]["seed"]))
+
+
 def split_rows(split: str, audit: Path) -> list[dict]:
     """Table 5 rows of one finished audit: per normalizer within/cross mean ± std, gap, p-values, share of the ceiling,
     and the between-group difference of a two-group split (all AUs, every model that tested a subject), as scored
     and at equal base rates (auditkit.stats.base_rates)."""
-    from auditkit.report.render import load_run
-    from auditkit.report.tables import audit_tables, ceiling_shares, headline
+    from auditkit.report.tables import ceiling_shares, headline
     from auditkit.stats import CROSSED_TEST
     from auditkit.stats.disparities import ALL_AUS
 
-    results, run = load_run(audit)
-    tables = audit_tables(results, int(run["config"]["seed"]))
+    run, tables = _audit_tables(audit.resolve())
     shares = ceiling_shares(tables.conditions, tables.ceiling).set_index("normalizer")
     summary = tables.disparity_summary
     pairs = summary[summary["au"] == ALL_AUS].set_index("normalizer") if len(summary) else pd.DataFrame()
@@ -171,11 +181,9 @@ def split_rows(split: str, audit: Path) -> list[dict]:
 
 def group_rows(split: str, audit: Path) -> list[dict]:
     """Per normalizer (beside none and the oracle) and test group: its share of the oracle's cross-group gain there."""
-    from auditkit.report.render import load_run
-    from auditkit.report.tables import audit_tables, group_ceiling_shares
+    from auditkit.report.tables import group_ceiling_shares
 
-    results, run = load_run(audit)
-    tables = audit_tables(results, int(run["config"]["seed"]))
+    run, tables = _audit_tables(audit.resolve())
     shares = group_ceiling_shares(tables.conditions, tables.ceiling)
     if shares["test_group"].nunique() < 2:  # the person split has one test group: its overall share says it all
         return []

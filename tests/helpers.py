@@ -127,6 +127,16 @@ def simulated_rates(rng: np.random.Generator, subjects: int = 24, frames: int = 
 LINK = '<a href="https://example.org/">click</a>'
 
 
+def all_au_difference(results: pd.DataFrame) -> dict:
+    """The between-group row `disparities(results)` reports for the all-AU score, from the one statistic it runs
+    (`pairwise` on the subject-by-repetition cells), without the per-group MetricFrame tables: simulation loops that
+    only read the test call this, and check it against `disparities` once."""
+    from auditkit.stats.disparities import ALL_AUS, fixed_model, pairwise, subject_metrics
+
+    cells = subject_metrics(results, by_repetition=True)
+    return pairwise(cells[cells["au"] == ALL_AUS], fixed=fixed_model(results))[0]
+
+
 def findings_results(reps: int = 6, seed: int = 0, subjects: int = 8) -> pd.DataFrame:
     """A gap audit where `norm` closes the within/cross gap but lowers every `dark` test subject by 8 points."""
     rng = np.random.default_rng(seed)

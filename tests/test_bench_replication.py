@@ -12,17 +12,23 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_replication.py"
 
 
-def _run(data: Path, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--out", str(out), "--splits", "gender",
-                           "--normalizers", "none,oracle", "--preset", "smoke", "--jobs", "1"],
-                          capture_output=True, text=True, timeout=600)
+def _command(data: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, str(SCRIPT), "--data", str(data), "--out", str(out), "--splits", "gender",
+            "--normalizers", "none,histeq,oracle", "--preset", "smoke", "--jobs", "1", *extra]
+
+
+@pytest.fixture(scope="module")
+def seeds_run(audit_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One benchmark run at seeds 0 and 1, which both tests read (each run of the script is ~20 s of audits)."""
+    out = tmp_path_factory.mktemp("replication") / "seeds"
+    done = subprocess.run(_command(audit_dataset, out, "--seeds", "0,1"), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return out
 
 
 @pytest.mark.slow
-def test_replication_table_and_resume(audit_dataset: Path, tmp_path: Path) -> None:
-    out = tmp_path / "replication"
-    first = _run(audit_dataset, out)
-    assert first.returncode == 0, first.stderr
+def test_replication_table_and_resume(audit_dataset: Path, seeds_run: Path) -> None:
+    out = seeds_run
     table = (out / "table5.md").read_text()
     assert "| gender (female / male) | none |" in table and "| gender (female / male) | oracle |" in table
     assert "| 55.0 | 52.6 | +2.4 |" in table  # the paper's gender figures sit beside ours
@@ -32,20 +38,18 @@ def test_replication_table_and_resume(audit_dataset: Path, tmp_path: Path) -> No
     timings = json.loads((out / "timings.json").read_text())
     assert len(timings["splits"]["gender"]["invocations"]) == 1
     assert timings["splits"]["gender"]["invocations"][0]["peak_rss_mib"] > 0
-    second = _run(audit_dataset, out)
+    second = subprocess.run(_command(audit_dataset, out, "--seeds", "0,1"), capture_output=True, text=True,
+                            timeout=600)
     assert second.returncode == 0, second.stderr
-    assert "finished earlier, skipped" in second.stderr
-    assert len(json.loads((out / "timings.json").read_text())["splits"]["gender"]["invocations"]) == 1
+    assert second.stderr.count("finished earlier, skipped") == 2  # both seeds' audits
+    again = json.loads((out / "timings.json").read_text())["splits"]
+    assert len(again["gender"]["invocations"]) == 1 and len(again["gender@seed-1"]["invocations"]) == 1
 
 
 @pytest.mark.slow
-def test_shares_over_seeds(audit_dataset: Path, tmp_path: Path) -> None:
+def test_shares_over_seeds(audit_dataset: Path, seeds_run: Path) -> None:
     """--seeds runs each split once per seed (other draws and fits) and tables the shares as mean ± sd."""
-    out = tmp_path / "seeds"
-    cmd = [sys.executable, str(SCRIPT), "--data", str(audit_dataset), "--out", str(out), "--splits", "gender",
-           "--normalizers", "none,histeq,oracle", "--preset", "smoke", "--jobs", "1", "--seeds", "0,1"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
+    out = seeds_run
     assert (out / "gender" / "results.parquet").is_file() and (out / "seed-1" / "gender" / "results.parquet").is_file()
     run0 = json.loads((out / "gender" / "run.json").read_text())
     run1 = json.loads((out / "seed-1" / "gender" / "run.json").read_text())
@@ -56,9 +60,10 @@ def test_shares_over_seeds(audit_dataset: Path, tmp_path: Path) -> None:
     assert over[0]["difference"]["none"]["n"] == 2 and set(over[0]["groups"]) == {"female", "male"}
     table = (out / "table5.md").read_text()
     assert "Over seeds 0, 1" in table and "| gender (female / male) | histeq | 2 |" in table
-    bad = subprocess.run([*cmd[:-2], "--seeds", "0,x"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(_command(audit_dataset, out, "--seeds", "0,x"), capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "--seeds: expected comma-separated integers" in bad.stderr
-    outside = subprocess.run([*cmd, "--seed-splits", "person"], capture_output=True, text=True, timeout=60)
+    outside = subprocess.run(_command(audit_dataset, out, "--seeds", "0,1", "--seed-splits", "person"),
+                             capture_output=True, text=True, timeout=60)
     assert outside.returncode != 0 and "--seed-splits: person not in --splits" in outside.stderr
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from auditkit.stats.disparities import ALL_AUS, GROUP_COLUMNS, SUMMARY_COLUMNS, disparities
+from tests.helpers import all_au_difference
 
 
 def _results(
@@ -107,13 +108,15 @@ def _coin_results(rng: np.random.Generator, subjects: int = 24, effect: float = 
 @pytest.mark.slow
 def test_between_group_p_is_calibrated_under_a_coin_and_finds_a_planted_disparity() -> None:
     rng = np.random.default_rng(2026)
-    null = [disparities(_coin_results(rng), n_boot=0)[1].query("au == 'all'").iloc[0] for _ in range(200)]
+    first = _coin_results(rng)
+    table = disparities(first, n_boot=0)[1].query("au == 'all'").iloc[0]
+    assert all_au_difference(first)["p"] == table["p"] and all_au_difference(first)["difference"] == table["difference"]
+    null = [all_au_difference(_coin_results(rng)) for _ in range(200)]
     rate = np.mean([r["p"] < 0.05 for r in null])
     assert 0.02 <= rate <= 0.09, rate  # 5 % expected; binomial(200, 0.05) lies in [0.02, 0.09] 99 % of the time
     # and the signed difference is centred on 0 (the old max - min was >= 0 every time)
     assert abs(np.mean([r["difference"] for r in null])) < 0.01 and min(r["difference"] for r in null) < 0
-    planted = [disparities(_coin_results(rng, effect=0.1), n_boot=0)[1].query("au == 'all'").iloc[0]
-               for _ in range(40)]
+    planted = [all_au_difference(_coin_results(rng, effect=0.1)) for _ in range(40)]
     assert np.mean([r["p"] < 0.05 for r in planted]) >= 0.8  # 10 % more errors in one group: about 6 score points
     assert all(r["difference"] < 0 for r in planted)  # heads vs tails: heads, with more errors, scores lower
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pingouin as pg
 from scipy import stats as sps
 
 from auditkit.contract import BASELINE
@@ -44,6 +43,14 @@ class StatTest:
 TESTS: dict[str, StatTest] = {}
 Comparison = Callable[[pd.DataFrame, int], list[dict]]
 COMPARISONS: list[Comparison] = []
+
+
+def _pingouin():
+    """pingouin, imported on first use: it loads matplotlib and statsmodels (over a second), which every process that
+    only reads a table or plans an audit, and every training worker, would otherwise pay at start."""
+    import pingouin
+
+    return pingouin
 
 
 def register_test(name: str, description: str) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
@@ -125,10 +132,10 @@ def two_sample(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
         return {**row, "statistic": np.nan, "dof": np.nan, "p": np.nan, "cohen_d": np.nan, "hedges_g": np.nan,
                 "ci_low": np.nan, "ci_high": np.nan}
     with quiet():
-        t = pg.ttest(a, b, paired=False, correction=False)
+        t = _pingouin().ttest(a, b, paired=False, correction=False)
         lo, hi = bootstrap_diff_ci(a, b, seed)
-        cohen = float(pg.compute_effsize(a, b, paired=False, eftype="cohen"))
-        hedges = float(pg.compute_effsize(a, b, paired=False, eftype="hedges"))
+        cohen = float(_pingouin().compute_effsize(a, b, paired=False, eftype="cohen"))
+        hedges = float(_pingouin().compute_effsize(a, b, paired=False, eftype="hedges"))
     return {**row, "statistic": float(t["T"].iloc[0]), "dof": float(t["dof"].iloc[0]), "p": float(t["p_val"].iloc[0]),
             "cohen_d": cohen, "hedges_g": hedges, "ci_low": lo, "ci_high": hi}
 
@@ -161,7 +168,7 @@ def paired(a: np.ndarray, b: np.ndarray, test: str = REPETITION_TEST) -> dict:
         return {**row, "statistic": np.nan, "dof": np.nan, "p": np.nan, "cohen_d": np.nan, "hedges_g": np.nan,
                 "ci_low": np.nan, "ci_high": np.nan}
     with quiet():
-        t = pg.ttest(a, b, paired=True)
+        t = _pingouin().ttest(a, b, paired=True)
         lo, hi = sps.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
     return {**row, "statistic": float(t["T"].iloc[0]), "dof": float(t["dof"].iloc[0]), "p": float(t["p_val"].iloc[0]),
             "cohen_d": float(d.mean() / d.std(ddof=1)), "hedges_g": np.nan, "ci_low": float(lo), "ci_high": float(hi)}
@@ -180,7 +187,7 @@ def holm(pvalues: pd.Series) -> pd.Series:
     out = pd.Series(np.nan, index=pvalues.index)
     ok = pvalues.notna()
     if ok.any():
-        _, adjusted = pg.multicomp(pvalues[ok].to_numpy(), method="holm")
+        _, adjusted = _pingouin().multicomp(pvalues[ok].to_numpy(), method="holm")
         out[ok] = adjusted
     return out
 
