@@ -92,7 +92,32 @@ def deepfn_faces(seed: int, n: int = 16) -> np.ndarray:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """`auditkit ARGS` in a subprocess, output captured."""
+    """`auditkit ARGS` run in this process through the console entry point (`auditkit.cli.main`, what
+    `python -m auditkit` runs), its exit status and output captured as a subprocess's would be. In process, a test
+    skips the interpreter start and the torch import each command would pay (seconds per call); tests whose point is a
+    process of its own (a kill, an installed package, the entry point itself) use `run_cli_process`."""
+    import contextlib
+    import io
+
+    from auditkit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["auditkit", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(["auditkit", *args], code, out.getvalue(), err.getvalue())
+
+
+def run_cli_process(*args: str) -> subprocess.CompletedProcess:
+    """`auditkit ARGS` in a subprocess (`python -m auditkit`), output captured."""
     return subprocess.run([sys.executable, "-m", "auditkit", *args], capture_output=True, text=True, timeout=300)
 
 

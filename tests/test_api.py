@@ -9,7 +9,7 @@ import pytest
 
 import auditkit
 from auditkit.errors import AuditkitError
-from tests.helpers import torchscript_model, write_generic
+from tests.helpers import run_cli, torchscript_model, write_generic
 
 
 @pytest.mark.slow
@@ -115,9 +115,6 @@ def test_predictions_and_model_audits_from_python(audit_dataset: Path, tmp_path:
 
 @pytest.mark.slow
 def test_normalize_from_python_matches_the_cli(tiny_dataset: Path, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     import numpy as np
 
     from auditkit.data import load_dataset
@@ -126,8 +123,7 @@ def test_normalize_from_python_matches_the_cli(tiny_dataset: Path, tmp_path: Pat
                                 quality=True)
     assert result.out == tmp_path / "api" and result.preview.read_bytes()[:4] == b"\x89PNG"
     assert len(result.transfer_error) == load_dataset(tiny_dataset).subjects.shape[0] - 1  # the template aside
-    done = subprocess.run([sys.executable, "-m", "auditkit", "normalize", str(tiny_dataset), "--normalizer", "histeq",
-                           "--out", str(tmp_path / "cli")], capture_output=True, text=True, timeout=300)
+    done = run_cli("normalize", str(tiny_dataset), "--normalizer", "histeq", "--out", str(tmp_path / "cli"))
     assert done.returncode == 0, done.stderr
     assert np.array_equal(
         np.asarray(load_dataset(tmp_path / "api").faces), np.asarray(load_dataset(tmp_path / "cli").faces)

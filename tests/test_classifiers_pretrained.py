@@ -14,7 +14,7 @@ from auditkit.classifiers.pretrained import ModelCard, PretrainedClassifier, rea
 from auditkit.errors import AuditkitError, DatasetError, ModelFileError
 from auditkit.protocol.audit_dir import PARTS_DIR
 from auditkit.protocol.model_audit import audit_model
-from tests.helpers import PRETRAINED_AUS, Brightness, torchscript_model
+from tests.helpers import PRETRAINED_AUS, Brightness, run_cli, torchscript_model
 
 
 def _onnx(tmp: Path, size: int = 16) -> tuple[Path, np.ndarray, np.ndarray]:
@@ -178,13 +178,9 @@ def test_audit_model_needs_shared_aus(audit_dataset: Path, tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_audit_model_cli_and_report(audit_dataset: Path, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     path, _, _ = _onnx(tmp_path)
     out = tmp_path / "audit"
-    res = subprocess.run([sys.executable, "-m", "auditkit", "audit-model", str(path), "--data", str(audit_dataset),
-                          "--attr", "dataset", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    res = run_cli("audit-model", str(path), "--data", str(audit_dataset), "--attr", "dataset", "--out", str(out))
     assert res.returncode == 0, res.stderr
     assert "bp4d-synth vs disfa-synth" in res.stdout and (out / "report.html").exists()
     assert pd.read_parquet(out / "results.parquet")["classifier"].iloc[0] == "pretrained:tiny.onnx"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from auditkit.normalizers.oracle import OracleNormalizer
 from auditkit.plugins import make_normalizer
 from auditkit.protocol.config import AuditConfig
 from auditkit.protocol.runner import run_audit
+from tests.helpers import run_cli
 
 
 def _fitted(data: Path) -> tuple[OracleNormalizer, object, str]:
@@ -80,9 +79,8 @@ def test_check_refuses_data_without_ground_truth(tiny_dataset: Path, tmp_path: P
 def test_gap_with_oracle_on_ingested_data_is_one_line_and_writes_nothing(audit_dataset: Path, tmp_path: Path) -> None:
     data = _without_truth(audit_dataset, tmp_path)
     out = tmp_path / "audit"
-    res = subprocess.run([sys.executable, "-m", "auditkit", "gap", "--attr", "gender", "--data", str(data), "--out",
-                          str(out), "--normalizer", "oracle", "--train", "2", "--val", "1", "--preset", "smoke"],
-                         capture_output=True, text=True, timeout=300)
+    res = run_cli("gap", "--attr", "gender", "--data", str(data), "--out", str(out), "--normalizer", "oracle",
+                  "--train", "2", "--val", "1", "--preset", "smoke")
     assert res.returncode == 2, res.stdout + res.stderr
     lines = [line for line in res.stderr.splitlines() if line.strip() and "trainings" not in line]
     assert len(lines) == 1 and str(data) in lines[0] and "oracle" in lines[0] and "ground truth" in lines[0]
