@@ -95,7 +95,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     """`auditkit ARGS` run in this process through the console entry point (`auditkit.cli.main`, what
     `python -m auditkit` runs), its exit status and output captured as a subprocess's would be. In process, a test
     skips the interpreter start and the torch import each command would pay (seconds per call); tests whose point is a
-    process of its own (a kill, an installed package, the entry point itself) use `run_cli_process`."""
+    process of its own (a kill, an installed package, a terminal's COLUMNS, `python -m auditkit` itself) start one."""
     import contextlib
     import io
 
@@ -114,11 +114,6 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     finally:
         sys.argv = argv
     return subprocess.CompletedProcess(["auditkit", *args], code, out.getvalue(), err.getvalue())
-
-
-def run_cli_process(*args: str) -> subprocess.CompletedProcess:
-    """`auditkit ARGS` in a subprocess (`python -m auditkit`), output captured."""
-    return subprocess.run([sys.executable, "-m", "auditkit", *args], capture_output=True, text=True, timeout=300)
 
 
 def one_line(res: subprocess.CompletedProcess) -> str:
