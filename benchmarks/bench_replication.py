@@ -110,7 +110,7 @@ def audit_path(out: Path, split: str, seed: int) -> Path:
 
 
 @functools.lru_cache(maxsize=8)
-def _audit_tables(audit: Path):
+def _audit_tables(audit: Path) -> tuple[dict, object]:
     """One finished audit's results, run record and report tables, computed once for every row builder below (a
     smoke audit's tables take seconds; split_rows and group_rows both read them)."""
     from auditkit.report.render import load_run

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,7 @@ Comparison = Callable[[pd.DataFrame, int], list[dict]]
 COMPARISONS: list[Comparison] = []
 
 
-def _pingouin():
+def _pingouin() -> ModuleType:
     """pingouin, imported on first use: it loads matplotlib and statsmodels (over a second), which every process that
     only reads a table or plans an audit, and every training worker, would otherwise pay at start."""
     import pingouin
@@ -131,11 +132,12 @@ def two_sample(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
     if len(a) < 2 or len(b) < 2 or (_flat(a) and _flat(b)):
         return {**row, "statistic": np.nan, "dof": np.nan, "p": np.nan, "cohen_d": np.nan, "hedges_g": np.nan,
                 "ci_low": np.nan, "ci_high": np.nan}
+    pg = _pingouin()
     with quiet():
-        t = _pingouin().ttest(a, b, paired=False, correction=False)
+        t = pg.ttest(a, b, paired=False, correction=False)
         lo, hi = bootstrap_diff_ci(a, b, seed)
-        cohen = float(_pingouin().compute_effsize(a, b, paired=False, eftype="cohen"))
-        hedges = float(_pingouin().compute_effsize(a, b, paired=False, eftype="hedges"))
+        cohen = float(pg.compute_effsize(a, b, paired=False, eftype="cohen"))
+        hedges = float(pg.compute_effsize(a, b, paired=False, eftype="hedges"))
     return {**row, "statistic": float(t["T"].iloc[0]), "dof": float(t["dof"].iloc[0]), "p": float(t["p_val"].iloc[0]),
             "cohen_d": cohen, "hedges_g": hedges, "ci_low": lo, "ci_high": hi}
 
