@@ -427,7 +427,7 @@ def normalize(data: str | Path, out: str | Path, *, normalizer: str = "deepfn", 
                                 options={**(options or {}), "seed": seed}, cluster=cluster, progress=progress)
     result = NormalizeResult(Path(out), dict(normalized.meta["provenance"].get("normalizer_config") or {}))
     if quality:
-        result.transfer_error = quality_of(ds, normalized, result.settings, seed)
+        result.transfer_error = quality_of(ds, normalized, seed)
     if preview is not None:
         from auditkit.normalizers.preview import preview_dataset
 

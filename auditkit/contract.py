@@ -91,6 +91,20 @@ def _is_cost(v: object) -> str | None:
     return None if ok else f"must return None or a dict with {', '.join(sorted(COST_KEYS))}"
 
 
+# how a normalizer's output faces are drawn: histogram-equalized by the whole image or by the inner face, the
+# background kept or set to mid-grey (normalizers/histeq.py draws each); the base's default is the paper's
+OUTPUT_REGIONS = ("image", "face")
+OUTPUT_BACKGROUNDS = ("keep", "grey")
+OUTPUT_DOMAIN = {"equalize": "image", "background": "keep"}
+
+
+def _is_domain(v: object) -> str | None:
+    ok = (isinstance(v, dict) and set(v) == set(OUTPUT_DOMAIN) and v["equalize"] in OUTPUT_REGIONS
+          and v["background"] in OUTPUT_BACKGROUNDS)
+    return None if ok else (f"must return {{'equalize': {' or '.join(map(repr, OUTPUT_REGIONS))}, 'background': "
+                            f"{' or '.join(map(repr, OUTPUT_BACKGROUNDS))}}}, got {v!r}")
+
+
 def _is_map(v: object) -> str | None:
     return None if v is None or callable(v) else "must be None or a map(fn, calls) -> results callable"
 
@@ -99,7 +113,7 @@ CHECKS: dict[str, Callable[[object], str | None]] = {
     "cache_version": _is_version, "input_size": _is_size, "channels": _is_channels, "test_only": _is_bool,
     "extra_options": _is_names, "get_params": _is_dict, "fitted_settings": _is_dict, "runtime": _is_text,
     "runtime_note": _is_text, "history": _is_history, "parallel_map": _is_map, "name": _is_name, "ceiling": _is_bool,
-    "fit_cost": _is_cost, "train_cost": _is_cost,
+    "fit_cost": _is_cost, "train_cost": _is_cost, "output_domain": _is_domain,
 }
 DEFAULTS: dict[str, object] = {
     "input_size": 64,
@@ -136,6 +150,10 @@ HOOKS: dict[str, tuple[Hook, ...]] = {
         Hook("ceiling", "ceiling", "True for an instrument that sees the ground truth (default False): its gain over "
              "`none` is the attainable one, and every other normalizer's share of it is reported",
              "when an audit's tables are computed", method=False, on="class"),
+        Hook("output_domain", "output_domain()", "{'equalize': 'image' or 'face', 'background': 'keep' or 'grey'}: "
+             "how its output faces are drawn (histogram-equalized by the whole image or the inner face; background "
+             "kept or mid-grey); the base's default is image and keep", "after `fit`: recorded in a normalized "
+             "dataset's provenance, from which the synthetic-data quality check draws the ideal face alike"),
         Hook("fit_cost", "fit_cost(n_subjects)", "None (cost unknown, the default) or {'what', 'count': fits, "
              "'cpu_core_s', 'gpu_s' (None: not measured), 'detail', 'source'} for fitting on that many people, "
              "from measured rates", "by `auditkit plan`, with the audit's settings", arity=1),
@@ -387,6 +405,10 @@ class Normalizer(_Params, abc.ABC):
     def fitted_settings(self) -> dict[str, Any]:
         """The settings as they will run (defaults resolved): by default get_params() without seed and progress."""
         return {k: v for k, v in self.get_params().items() if k not in RESERVED_OPTIONS}
+
+    def output_domain(self) -> dict[str, str]:
+        """How the output faces are drawn: equalized by the whole image, background kept (the paper's; histeq's)."""
+        return dict(OUTPUT_DOMAIN)
 
 
 class Classifier(_Params, abc.ABC):

@@ -83,6 +83,7 @@ def check_plugin(plugin: type | Callable | object, kind: str | None = None, name
             raise AuditkitError(f"normalizer plugin {name!r}: fit must return the normalizer itself")
         for subject, x in faces.items():
             contract.checked_transform(instance, name, subject, x)
+        contract.call(instance, kind, "output_domain", name=name)
         return
     size = contract.read(plugin, "classifier", "input_size", name)
     channels = contract.read(plugin, "classifier", "channels", name)

@@ -155,6 +155,14 @@ def test_returned_values_are_checked_on_every_call() -> None:
         contract.call(_broken(_Clf, runtime=staticmethod(lambda: 3)), "classifier", "runtime", name="c")
 
 
+def test_output_domain_defaults_to_the_papers_and_a_bad_one_is_refused_by_check_plugin() -> None:
+    assert contract.call(_Norm(), "normalizer", "output_domain") == {"equalize": "image", "background": "keep"}
+    blurry = _broken(_Norm, output_domain=lambda self: {"equalize": "face", "background": "blur"})
+    with pytest.raises(AuditkitError, match=r"normalizer plugin 'b': output_domain must return \{'equalize': 'image' "
+                                            r"or 'face', 'background': 'keep' or 'grey'\}, got .*'blur'"):
+        check_plugin(blurry, "normalizer", "b")
+
+
 class _Halfway(Normalizer):
     """Implements fit but not transform."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from auditkit.contract import checked_transform
+from auditkit.contract import call, checked_transform
 from auditkit.data.dataset import Dataset
 from auditkit.data.format import (
     FACES_FILE,
@@ -63,7 +63,8 @@ def normalize_dataset(
     meta["provenance"] = {"normalized_from": {"fingerprint": ds.fingerprint, "path": str(ds.root),
                                               "provenance": ds.meta.get("provenance")},
                           "normalizer": normalizer, "template": template,
-                          "normalizer_config": params_of(norm)}
+                          "normalizer_config": params_of(norm),
+                          "output_domain": call(norm, "normalizer", "output_domain", name=normalizer)}
     write_meta(meta, tmp / META_FILE)
     if out.exists():
         shutil.rmtree(out)

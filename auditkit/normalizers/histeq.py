@@ -5,14 +5,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from auditkit.contract import Normalizer
+from auditkit.contract import OUTPUT_BACKGROUNDS, OUTPUT_REGIONS, Normalizer
 
 # bump when a change here can change the faces it returns
 # (tests/test_cache_versions.py watches auditkit.provenance.CODE_FAMILIES)
 CACHE_VERSION = 1
 
 
-REGIONS = ("image", "face")
+REGIONS = OUTPUT_REGIONS  # the region whose histogram sets the mapping
 # The inner face of an aligned crop: an ellipse centred a little below the middle, 60 % of the width and 76 % of the
 # height across. Equalizing by the whole crop lets the background decide the mapping: a face darker than the
 # background is stretched to mid-grey while the flat, noisy background is spread over the bright levels, and a lighter
@@ -24,7 +24,7 @@ FACE_AXES = (0.3, 0.38)
 # face's ellipse, axes x FACE_ONLY_SCALE: brows to chin) to mid-grey. Even equalized by the face, the background of a
 # darker face (brighter than the skin) saturates white and a lighter face's goes black, so a darker head moved as a
 # high-contrast silhouette and its pose drowned its expression (benchmarks/README.md, "DeepFN against the ceiling").
-BACKGROUNDS = ("keep", "grey")
+BACKGROUNDS = OUTPUT_BACKGROUNDS
 FACE_ONLY_SCALE = 1.15
 
 

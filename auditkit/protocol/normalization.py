@@ -31,12 +31,13 @@ def normalize_copy(data: str | Path, normalizer: str, out: str | Path, *, templa
     return load_dataset(out)
 
 
-def quality_of(original: Dataset, normalized: Dataset, settings: dict, seed: int = 0) -> pd.DataFrame:
+def quality_of(original: Dataset, normalized: Dataset, seed: int = 0) -> pd.DataFrame:
     """Each subject's transfer error against the ideal face (synthetic data only), the ideal drawn as the normalizer
-    drew its faces: equalized by the region and on the background its settings name (DeepFN's `equalize` and
-    `background`; a normalizer without them equalizes the whole image and keeps the background)."""
+    drew its faces: equalized by the region and on the background of its `output_domain` hook, which the normalized
+    copy's provenance records."""
     from auditkit.normalizers.quality import transfer_error
 
-    return transfer_error(original, normalized, normalized.meta["provenance"]["template"], seed=seed,
-                          region=str(settings.get("equalize", "image")),
-                          background=str(settings.get("background", "keep")))
+    provenance = normalized.meta["provenance"]
+    domain = provenance["output_domain"]
+    return transfer_error(original, normalized, provenance["template"], seed=seed, region=domain["equalize"],
+                          background=domain["background"])

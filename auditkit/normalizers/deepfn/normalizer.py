@@ -180,6 +180,12 @@ class DeepFNNormalizer(Normalizer):
                 "max_frames": self.max_frames,
                 "device": "cuda" if torch.cuda.is_available() else "cpu"}
 
+    def output_domain(self) -> dict[str, str]:
+        """Its faces are drawn as its inputs are prepared: equalized by `equalize`'s region, `background` kept or
+        mid-grey (by default, on this machine, as resolved)."""
+        c = self.config
+        return {"equalize": c.equalize, "background": c.background}
+
     @property
     def _r(self) -> Resolved:
         if self.resolved_ is None:
